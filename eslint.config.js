@@ -1,0 +1,108 @@
+// Flat config. The folder layout is the architecture (shared/STYLE.md): these rules keep
+// dependencies pointing one way, app -> components -> store -> services -> workers -> engines -> core.
+import js from '@eslint/js';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const heavyLibraries = [
+  { name: 'node-seal', message: 'src/core is pure: reach SEAL through src/engines/seal.' },
+  { name: 'comlink', message: 'src/core is pure: workers and services own comlink.' },
+  { name: 'react', message: 'src/core is pure: no React.' },
+  { name: 'react-dom', message: 'src/core is pure: no React.' },
+  { name: 'zustand', message: 'src/core is pure: state lives in src/store.' },
+  { name: '@tensorflow/tfjs', message: 'src/core is pure: reach tfjs through src/engines/tfjs.' },
+];
+
+const layer = (patterns) => ({
+  'no-restricted-imports': ['error', { patterns: patterns.map((group) => ({ group: [group.from], message: group.message })) }],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'public/**', 'test-results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.browser, ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: heavyLibraries,
+          patterns: [
+            { group: ['@tensorflow/*', 'd3', 'd3-*'], message: 'src/core is pure TypeScript.' },
+            { group: ['**/engines/**', '**/services/**', '**/store/**', '**/viz/**', '**/components/**', '**/app/**', '**/cli/**', '**/workers/**'], message: 'src/core imports nothing above it.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/engines/**/*.ts'],
+    rules: layer([
+      { from: '**/services/**', message: 'engines sit below services.' },
+      { from: '**/store/**', message: 'engines sit below the store.' },
+      { from: '**/viz/**', message: 'engines sit below the view.' },
+      { from: '**/components/**', message: 'engines sit below the view.' },
+      { from: '**/app/**', message: 'engines sit below the app.' },
+      { from: '**/cli/**', message: 'engines sit below the CLI.' },
+      { from: '**/workers/**', message: 'engines sit below the workers.' },
+    ]),
+  },
+  {
+    files: ['workers/**/*.ts'],
+    rules: layer([
+      { from: '**/services/**', message: 'workers sit below services.' },
+      { from: '**/store/**', message: 'workers sit below the store.' },
+      { from: '**/components/**', message: 'workers sit below the view.' },
+      { from: '**/app/**', message: 'workers sit below the app.' },
+      { from: 'react', message: 'workers have no React.' },
+    ]),
+  },
+  {
+    files: ['src/services/**/*.ts'],
+    rules: layer([
+      { from: '**/store/**', message: 'services sit below the store.' },
+      { from: '**/components/**', message: 'services sit below the view.' },
+      { from: '**/app/**', message: 'services sit below the app.' },
+    ]),
+  },
+  {
+    files: ['src/store/**/*.ts'],
+    rules: layer([
+      { from: '**/components/**', message: 'the store sits below the view.' },
+      { from: '**/app/**', message: 'the store sits below the app.' },
+      { from: '**/engines/**', message: 'the store talks to engines through services (workers).' },
+    ]),
+  },
+  {
+    files: ['src/viz/**/*.ts', 'src/viz/**/*.tsx'],
+    rules: layer([
+      { from: '**/store/**', message: 'painters are pure: pass data in, never read the store.' },
+      { from: '**/services/**', message: 'painters are pure.' },
+      { from: '**/engines/**', message: 'painters are pure.' },
+      { from: '**/app/**', message: 'viz sits below the app.' },
+    ]),
+  },
+  {
+    files: ['src/components/**/*.tsx', 'src/components/**/*.ts'],
+    rules: layer([
+      { from: '**/engines/**', message: 'components reach engines through the store and services.' },
+      { from: '**/workers/**', message: 'components never touch workers directly.' },
+      { from: '**/app/**', message: 'components sit below the app.' },
+      { from: 'comlink', message: 'components never wrap workers: use a service.' },
+    ]),
+  },
+);

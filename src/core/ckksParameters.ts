@@ -1,0 +1,62 @@
+import { HepexError } from './errors';
+import { RING_DEGREES, type RingDegree } from './tileShape';
+
+/**
+ * Largest total coefficient-modulus size (bits) SEAL allows at 128-bit security for each
+ * ring degree (shared/NODE-SEAL.md).
+ */
+export const MAX_COEFF_BITS: Record<RingDegree, number> = { 8192: 218, 16384: 438, 32768: 881 };
+
+/**
+ * A CKKS parameter set. The coefficient modulus is [first, scale x depth, special]: the first
+ * prime holds the result's integer part plus precision, each middle prime is consumed by one
+ * rescale (one multiplicative level), the special prime is only for key switching.
+ */
+export interface CkksParameters {
+  readonly ringDegree: RingDegree;
+  readonly coeffModulusBits: readonly number[];
+  readonly scaleBits: number;
+  /** Rescales available = coeffModulusBits.length - 2. */
+  readonly depth: number;
+}
+
+export const DEFAULT_SCALE_BITS = 40;
+export const FIRST_PRIME_BITS = 60;
+export const SPECIAL_PRIME_BITS = 60;
+
+export function ckksParametersFor(depth: number, ringDegree: RingDegree, scaleBits = DEFAULT_SCALE_BITS): CkksParameters {
+  const coeffModulusBits = [FIRST_PRIME_BITS, ...Array<number>(depth).fill(scaleBits), SPECIAL_PRIME_BITS];
+  return { ringDegree, coeffModulusBits, scaleBits, depth };
+}
+
+export function totalBits(params: CkksParameters): number {
+  return params.coeffModulusBits.reduce((s, b) => s + b, 0);
+}
+
+export function fitsSecurity(params: CkksParameters): boolean {
+  return totalBits(params) <= MAX_COEFF_BITS[params.ringDegree];
+}
+
+/** Largest depth a ring degree can carry at 128-bit security with the default primes. */
+export function maxDepth(ringDegree: RingDegree, scaleBits = DEFAULT_SCALE_BITS): number {
+  return Math.floor((MAX_COEFF_BITS[ringDegree] - FIRST_PRIME_BITS - SPECIAL_PRIME_BITS) / scaleBits);
+}
+
+/**
+ * The smallest ring degree (at least `minRingDegree`) whose modulus chain carries `depth`
+ * rescales at 128-bit security. Throws `he-parameters` when none does.
+ */
+export function chooseCkksParameters(depth: number, minRingDegree: RingDegree = 8192): CkksParameters {
+  if (!Number.isInteger(depth) || depth < 1) {
+    throw new HepexError('he-parameters', `A network needs a multiplicative depth of at least 1, got ${depth}.`);
+  }
+  for (const n of RING_DEGREES) {
+    if (n < minRingDegree) continue;
+    const params = ckksParametersFor(depth, n);
+    if (fitsSecurity(params)) return params;
+  }
+  throw new HepexError(
+    'he-parameters',
+    `This network needs ${depth} multiplicative levels; at 128-bit security the largest ring degree (32768) carries ${maxDepth(32768)}. Use fewer layers or linear activations.`,
+  );
+}

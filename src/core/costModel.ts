@@ -1,0 +1,237 @@
+import type { Activation } from './activation';
+import { chooseCkksParameters, ckksParametersFor, fitsSecurity, type CkksParameters } from './ckksParameters';
+import { HepexError } from './errors';
+import { OP_KINDS, addOps, planExecution, zeroOps, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
+import type { TilePlan } from './tilePlan';
+import type { RingDegree } from './tileShape';
+
+/**
+ * Milliseconds per operation, measured at `dataPrimes` data primes (the fresh ciphertext level)
+ * for one ring degree. Operations at a lower level are scaled by primesAtLevel / dataPrimes:
+ * every SEAL primitive here is linear in the number of RNS primes (key switching too, to first
+ * order). Calibration on the running machine (HE engine) replaces these tables.
+ */
+export interface OpTimingTable {
+  readonly ringDegree: RingDegree;
+  readonly dataPrimes: number;
+  readonly ms: Readonly<Record<(typeof OP_KINDS)[number], number>>;
+  /** Where the numbers come from: 'calibrated' on this machine, or a reference table. */
+  readonly source: string;
+}
+
+const ms8192 = {
+  encode: 0.49, encrypt: 3.4, decrypt: 0.25, decode: 0.83, add: 0.05, addPlain: 0.05,
+  multiplyPlain: 0.29, maskMultiply: 0.29, multiply: 0.62, relinearize: 3.0, rescale: 0.73, rotate: 3.0,
+};
+const ms16384 = {
+  encode: 1.5, encrypt: 10, decrypt: 0.55, decode: 3.2, add: 0.07, addPlain: 0.07,
+  multiplyPlain: 0.96, maskMultiply: 0.96, multiply: 2.0, relinearize: 12.8, rescale: 2.6, rotate: 12.8,
+};
+/** N = 32768 was not measured in shared/NODE-SEAL.md: 16384's per-prime cost x 2 x 15/14 (N log N). */
+const ms32768PerPrime = Object.fromEntries(
+  Object.entries(ms16384).map(([k, v]) => [k, ((v / 5) * 2 * 15) / 14]),
+) as typeof ms16384;
+
+/** Reference timings from shared/NODE-SEAL.md (Node 24, 2-core machine, median ms). */
+export const REFERENCE_TIMINGS: readonly OpTimingTable[] = [
+  { ringDegree: 8192, dataPrimes: 3, ms: ms8192, source: 'NODE-SEAL.md reference (N=8192, 3 primes)' },
+  { ringDegree: 16384, dataPrimes: 5, ms: ms16384, source: 'NODE-SEAL.md reference (N=16384, 5 primes)' },
+  { ringDegree: 32768, dataPrimes: 1, ms: ms32768PerPrime, source: 'extrapolated from N=16384 (per prime)' },
+];
+
+export interface CostOptions {
+  mode?: HeMode;
+  /** Samples to infer; the cost covers ceil(samples / batch) chunks. Default: one full batch. */
+  samples?: number;
+  /** Timing tables; the one for the plan's ring degree is used. Default REFERENCE_TIMINGS. */
+  timings?: readonly OpTimingTable[];
+}
+
+export interface LayerCost {
+  readonly layer: number;
+  readonly orientation: 'A' | 'B';
+  readonly weightTiles: number;
+  readonly nonZeroWeightTiles: number;
+  /** Tiles multiplied at run time (non-zero, live input, needed output). */
+  readonly activeWeightTiles: number;
+  readonly inputCiphertexts: number;
+  readonly outputCiphertexts: number;
+  readonly levelIn: number;
+  readonly depth: number;
+  /** All chunks. */
+  readonly ops: OpCounts;
+  readonly rotations: number;
+  readonly multiplications: number;
+  readonly additions: number;
+  readonly maskMultiplications: number;
+  readonly modelBytes: number;
+  readonly predictedMs: number;
+}
+
+export interface CostReport {
+  readonly tile: { t1: number; t2: number; batch: number; ringDegree: number; slots: number };
+  readonly mode: HeMode;
+  readonly samples: number;
+  readonly chunks: number;
+  readonly heParameters: CkksParameters & { fits: boolean; totalBits: number };
+  readonly layers: readonly LayerCost[];
+  readonly total: {
+    readonly weightTiles: number;
+    readonly nonZeroWeightTiles: number;
+    /** The model's ciphertexts (plaintexts in plain-model mode): what HE-PEx reduces. */
+    readonly weightCiphertexts: number;
+    readonly inputCiphertexts: number;
+    readonly outputCiphertexts: number;
+    readonly depth: number;
+    readonly rotationKeys: number;
+    readonly ops: OpCounts;
+    readonly rotations: number;
+    readonly multiplications: number;
+    readonly additions: number;
+    readonly maskMultiplications: number;
+    readonly modelBytes: number;
+    readonly inputBytes: number;
+    readonly keyBytes: number;
+    readonly workingSetBytes: number;
+    readonly peakBytes: number;
+    readonly predictedMs: number;
+    readonly timingSource: string;
+  };
+}
+
+const BYTES_PER_COEFF = 8;
+
+/** Bytes of one ciphertext (2 polynomials) or plaintext (1) holding `primes` RNS primes. */
+export const polyBytes = (ringDegree: number, primes: number, polys: number): number =>
+  polys * primes * ringDegree * BYTES_PER_COEFF;
+
+function timingFor(ringDegree: RingDegree, timings: readonly OpTimingTable[]): OpTimingTable {
+  const table = timings.find((t) => t.ringDegree === ringDegree);
+  if (!table) throw new HepexError('invalid-argument', `No operation timings for ring degree ${ringDegree}.`);
+  return table;
+}
+
+function opsMs(ops: OpCounts, table: OpTimingTable, primes: number): number {
+  let ms = 0;
+  for (const k of OP_KINDS) ms += ops[k] * table.ms[k];
+  return (ms * primes) / table.dataPrimes;
+}
+
+/** Cost of an execution plan; the plan fixes the tile shape, liveness and mode. */
+export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}): CostReport {
+  const { tile } = exec.plan;
+  const N = tile.ringDegree;
+  const samples = options.samples ?? tile.batch;
+  if (!Number.isInteger(samples) || samples < 1) {
+    throw new HepexError('invalid-argument', `The sample count must be a whole number of at least 1, got ${samples}.`);
+  }
+  const chunks = Math.ceil(samples / tile.batch);
+  const params = ckksParametersFor(exec.depth, N);
+  const dataPrimes = exec.depth + 1;
+  const primesAt = (level: number) => dataPrimes - level;
+  const table = timingFor(N, options.timings ?? REFERENCE_TIMINGS);
+  const modelPolys = exec.mode === 'encrypted-model' ? 2 : 1;
+
+  let workingSetBytes = 0;
+  const layers: LayerCost[] = exec.layers.map((l, index) => {
+    const ops = addOps(zeroOps(), l.ops, chunks);
+    const primes = primesAt(l.levelIn);
+    const computed = l.computedOutputs.reduce((s, v) => s + v, 0);
+    const inputs = l.liveInputs.reduce((s, v) => s + v, 0);
+    // Stored model: weight tiles and bias blocks, encoded at the level the layer reads them.
+    const modelBytes = (l.activeTileCount + computed) * polyBytes(N, primes, modelPolys);
+    // Live at once while a layer runs: its inputs, its outputs, one product being accumulated.
+    workingSetBytes = Math.max(workingSetBytes, chunks * (inputs + computed + 1) * polyBytes(N, primes, 3));
+    return {
+      layer: index,
+      orientation: l.tiling.orientation,
+      weightTiles: l.tiling.tileCount,
+      nonZeroWeightTiles: l.nonZeroTileCount,
+      activeWeightTiles: l.activeTileCount,
+      inputCiphertexts: inputs * chunks,
+      outputCiphertexts: computed * chunks,
+      levelIn: l.levelIn,
+      depth: l.depth,
+      ops,
+      ...summarise(ops),
+      modelBytes,
+      predictedMs: opsMs(ops, table, primes),
+    };
+  });
+
+  const ops = layers.reduce((acc, l) => addOps(acc, l.ops), zeroOps());
+  const clientOps = addOps(zeroOps(), exec.clientOps, chunks);
+  addOps(ops, clientOps);
+  // Key-switching keys: relinearization + one Galois key per rotation step, each
+  // 2 x dataPrimes x (dataPrimes + 1) x N coefficients.
+  const keyCount = exec.rotationSteps.length + 1;
+  const keyBytes = keyCount * 2 * dataPrimes * (dataPrimes + 1) * N * BYTES_PER_COEFF;
+  const inputBytes = exec.inputCiphertexts * chunks * polyBytes(N, dataPrimes, 2);
+  const modelBytes = layers.reduce((s, l) => s + l.modelBytes, 0);
+  const predictedMs =
+    layers.reduce((s, l) => s + l.predictedMs, 0) +
+    opsMs(clientOps, table, dataPrimes);
+
+  return {
+    tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch, ringDegree: N, slots: N / 2 },
+    mode: exec.mode,
+    samples,
+    chunks,
+    heParameters: { ...params, fits: fitsSecurity(params), totalBits: params.coeffModulusBits.reduce((s, b) => s + b, 0) },
+    layers,
+    total: {
+      weightTiles: exec.plan.weightTiles,
+      nonZeroWeightTiles: exec.layers.reduce((s, l) => s + l.nonZeroTileCount, 0),
+      weightCiphertexts: exec.weightCiphertexts,
+      inputCiphertexts: exec.inputCiphertexts * chunks,
+      outputCiphertexts: exec.outputCiphertexts * chunks,
+      depth: exec.depth,
+      rotationKeys: exec.rotationSteps.length,
+      ops,
+      ...summarise(ops),
+      modelBytes,
+      inputBytes,
+      keyBytes,
+      workingSetBytes,
+      peakBytes: modelBytes + keyBytes + inputBytes + workingSetBytes,
+      predictedMs,
+      timingSource: table.source,
+    },
+  };
+}
+
+function summarise(ops: OpCounts) {
+  return {
+    rotations: ops.rotate,
+    multiplications: ops.multiplyPlain + ops.multiply + ops.maskMultiply,
+    additions: ops.add + ops.addPlain,
+    maskMultiplications: ops.maskMultiply,
+  };
+}
+
+/** Tile flags of a dense (unpruned) network: every tile non-zero. */
+export function denseTileFlags(plan: TilePlan): Uint8Array[] {
+  return plan.layers.map((t) => new Uint8Array(t.tileCount).fill(1));
+}
+
+/** One-call cost of a plan with the given non-zero tiles (default: dense). */
+export function costOf(
+  plan: TilePlan,
+  activations: readonly Activation[],
+  nonZeroTiles: readonly Uint8Array[] = denseTileFlags(plan),
+  options: CostOptions = {},
+): CostReport {
+  return costOfExecution(planExecution(plan, nonZeroTiles, activations, options.mode), options);
+}
+
+/** The parameters a plan's depth needs at its tile's ring degree, or an error saying why not. */
+export function requireFittingParameters(exec: ExecutionPlan): CkksParameters {
+  const params = chooseCkksParameters(exec.depth, exec.plan.tile.ringDegree);
+  if (params.ringDegree !== exec.plan.tile.ringDegree) {
+    throw new HepexError(
+      'he-parameters',
+      `This network needs ${exec.depth} levels, more than ring degree ${exec.plan.tile.ringDegree} carries at 128-bit security; choose a tile shape for ring degree ${params.ringDegree}.`,
+    );
+  }
+  return params;
+}

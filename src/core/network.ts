@@ -1,0 +1,138 @@
+import { checkActivation, evaluateActivation, type Activation } from './activation';
+import { HepexError } from './errors';
+import type { Matrix } from './matrix';
+
+/**
+ * A fully-connected layer y = act(W x + b), W of shape outputs x inputs (row-major), b of
+ * length outputs. Convolutions arrive as their own `kind` (im2col kernel matrices), so code
+ * switches on `kind` rather than assuming dense.
+ */
+export interface DenseLayer {
+  readonly kind: 'dense';
+  readonly weights: Matrix;
+  readonly bias: Float32Array;
+  readonly activation: Activation;
+}
+
+export type Layer = DenseLayer;
+
+/** What the network's output means: class scores, or a reconstructed input. */
+export type Task = 'classification' | 'reconstruction';
+
+export interface Network {
+  readonly task: Task;
+  readonly layers: readonly Layer[];
+}
+
+/** Largest layer width accepted anywhere: a guard against absurd or hostile sizes. */
+export const MAX_LAYER_SIZE = 1 << 16;
+
+/** Parses "784,256,64" into validated layer sizes (inputs first). */
+export function parseLayerSizes(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const sizes = parts.map((p) => Number(p));
+  if (parts.length < 2 || parts.some((p) => p === '')) {
+    throw new HepexError(
+      'invalid-layer-size',
+      `Layer sizes are a comma-separated list of at least two numbers, like 784,128,10; got "${text}".`,
+    );
+  }
+  checkLayerSizes(sizes);
+  return sizes;
+}
+
+export function checkLayerSizes(sizes: readonly number[]): void {
+  if (sizes.length < 2) {
+    throw new HepexError('invalid-layer-size', 'A network needs at least an input size and an output size.');
+  }
+  for (const [i, n] of sizes.entries()) {
+    if (!Number.isInteger(n) || n <= 0) {
+      throw new HepexError(
+        'invalid-layer-size',
+        `Layer size ${i + 1} is ${n}; every layer size must be a whole number of at least 1.`,
+      );
+    }
+    if (n > MAX_LAYER_SIZE) {
+      throw new HepexError(
+        'invalid-layer-size',
+        `Layer size ${i + 1} is ${n}; the studio accepts at most ${MAX_LAYER_SIZE} units per layer.`,
+      );
+    }
+  }
+}
+
+/** Sizes of a network's layers, inputs first: [in, h1, ..., out]. */
+export function layerSizes(network: Network): number[] {
+  return [network.layers[0].weights.cols, ...network.layers.map((l) => l.weights.rows)];
+}
+
+/**
+ * Checks shapes chain, biases match, and every number is finite. Throws `invalid-network`
+ * with the first problem found, in words.
+ */
+export function validateNetwork(network: Network): Network {
+  if (network.task !== 'classification' && network.task !== 'reconstruction') {
+    throw new HepexError('invalid-network', `Unknown task "${String(network.task)}".`);
+  }
+  if (!network.layers.length) throw new HepexError('invalid-network', 'The network has no layers.');
+  network.layers.forEach((layer, i) => {
+    const name = `Layer ${i + 1}`;
+    if (layer.kind !== 'dense') {
+      throw new HepexError('invalid-network', `${name} has unsupported kind "${String(layer.kind)}".`);
+    }
+    const { rows, cols, data } = layer.weights;
+    checkLayerSizes([cols, rows]);
+    if (data.length !== rows * cols) {
+      throw new HepexError('invalid-network', `${name}: ${rows} x ${cols} weights need ${rows * cols} values, got ${data.length}.`);
+    }
+    if (layer.bias.length !== rows) {
+      throw new HepexError('invalid-network', `${name}: the bias has ${layer.bias.length} values for ${rows} outputs.`);
+    }
+    if (i > 0 && cols !== network.layers[i - 1].weights.rows) {
+      throw new HepexError(
+        'invalid-network',
+        `${name} takes ${cols} inputs but layer ${i} gives ${network.layers[i - 1].weights.rows}.`,
+      );
+    }
+    for (let k = 0; k < data.length; k++) {
+      if (!Number.isFinite(data[k])) {
+        throw new HepexError('invalid-network', `${name}: weight ${k} is ${data[k]} (weights must be finite numbers).`);
+      }
+    }
+    for (let k = 0; k < layer.bias.length; k++) {
+      if (!Number.isFinite(layer.bias[k])) {
+        throw new HepexError('invalid-network', `${name}: bias ${k} is ${layer.bias[k]} (must be a finite number).`);
+      }
+    }
+    checkActivation(layer.activation);
+  });
+  return network;
+}
+
+/**
+ * Plaintext forward pass. inputs: batch x in (row-major); returns batch x out. Float64
+ * accumulation, so it is the reference the HE engine's decrypted outputs are compared with.
+ */
+export function forward(network: Network, inputs: Float32Array, batch: number): Float32Array {
+  let x: Float64Array = Float64Array.from(inputs);
+  let width = network.layers[0].weights.cols;
+  if (inputs.length !== batch * width) {
+    throw new HepexError('invalid-argument', `Expected ${batch} x ${width} inputs, got ${inputs.length} values.`);
+  }
+  for (const layer of network.layers) {
+    const { rows, cols, data } = layer.weights;
+    const y = new Float64Array(batch * rows);
+    for (let s = 0; s < batch; s++) {
+      const xo = s * cols;
+      for (let r = 0; r < rows; r++) {
+        let acc = layer.bias[r];
+        const wo = r * cols;
+        for (let c = 0; c < cols; c++) acc += data[wo + c] * x[xo + c];
+        y[s * rows + r] = evaluateActivation(layer.activation, acc);
+      }
+    }
+    x = y;
+    width = rows;
+  }
+  return Float32Array.from(x);
+}

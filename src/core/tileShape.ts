@@ -1,0 +1,100 @@
+import { HepexError } from './errors';
+
+/**
+ * CKKS ring degrees the studio supports. slots = ringDegree / 2. 8192 is the smallest that
+ * leaves room for a useful multiplicative depth at 128-bit security; 32768 the largest SEAL
+ * accepts at that level (shared/NODE-SEAL.md: max coefficient bits 218 / 438 / 881).
+ */
+export const RING_DEGREES = [8192, 16384, 32768] as const;
+export type RingDegree = (typeof RING_DEGREES)[number];
+
+/** The paper's demo: 4x8 tiles, batch 512, N = 2^15. */
+export const DEFAULT_RING_DEGREE: RingDegree = 32768;
+
+/**
+ * A 3-D tile [t1, t2, batch] filling every slot of one ciphertext: t1 * t2 * batch = ringDegree / 2.
+ * Weight matrices are cut into t1 x t2 tiles (duplicated over the batch dim); inputs carry
+ * `batch` samples per ciphertext.
+ */
+export interface TileShape {
+  readonly t1: number;
+  readonly t2: number;
+  readonly batch: number;
+  readonly ringDegree: RingDegree;
+}
+
+export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+
+export const tileSlots = (tile: TileShape): number => tile.ringDegree / 2;
+
+export function tileShapeLabel(tile: TileShape): string {
+  return `${tile.t1}x${tile.t2}`;
+}
+
+export interface TileShapeOptions {
+  /** Samples per ciphertext. Default: whatever fills the ring degree's slots. */
+  batch?: number;
+  /** Default: the degree `batch` implies, else DEFAULT_RING_DEGREE. */
+  ringDegree?: number;
+}
+
+/** Validates and completes a tile shape. Throws `invalid-tile-shape` in plain words. */
+export function createTileShape(t1: number, t2: number, options: TileShapeOptions = {}): TileShape {
+  for (const [name, v] of [
+    ['t1', t1],
+    ['t2', t2],
+  ] as const) {
+    if (!isPowerOfTwo(v)) {
+      throw new HepexError(
+        'invalid-tile-shape',
+        `Tile dimension ${name} is ${v}; tile dimensions must be powers of two (1, 2, 4, 8, ...) so rotations can sum them.`,
+      );
+    }
+  }
+  const { batch } = options;
+  if (batch !== undefined && !isPowerOfTwo(batch)) {
+    throw new HepexError('invalid-tile-shape', `The batch is ${batch}; it must be a power of two.`);
+  }
+  let ringDegree = options.ringDegree;
+  if (ringDegree === undefined) ringDegree = batch === undefined ? DEFAULT_RING_DEGREE : 2 * t1 * t2 * batch;
+  if (!(RING_DEGREES as readonly number[]).includes(ringDegree)) {
+    const slotsWanted = ringDegree / 2;
+    throw new HepexError(
+      'invalid-tile-shape',
+      batch !== undefined && options.ringDegree === undefined
+        ? `A ${t1}x${t2} tile with batch ${batch} needs ${slotsWanted} slots, but a ciphertext has ${RING_DEGREES.map((n) => n / 2).join(', ')} slots (ring degree ${RING_DEGREES.join(', ')}).`
+        : `Ring degree ${ringDegree} is not supported; use one of ${RING_DEGREES.join(', ')}.`,
+    );
+  }
+  const slots = ringDegree / 2;
+  const b = batch ?? slots / (t1 * t2);
+  if (t1 * t2 * b !== slots || !Number.isInteger(b) || b < 1) {
+    throw new HepexError(
+      'invalid-tile-shape',
+      `A ${t1}x${t2} tile with batch ${b} uses ${t1 * t2 * b} slots; it must fill exactly ${slots} slots (ring degree ${ringDegree}).`,
+    );
+  }
+  return { t1, t2, batch: b, ringDegree: ringDegree as RingDegree };
+}
+
+/** Parses "4x8" (or "4x8x512": t1 x t2 x batch) into a tile shape. */
+export function parseTileShape(text: string, options: TileShapeOptions = {}): TileShape {
+  const m = /^\s*(\d+)\s*[xX*]\s*(\d+)(?:\s*[xX*]\s*(\d+))?\s*$/.exec(text);
+  if (!m) {
+    throw new HepexError('invalid-tile-shape', `"${text}" is not a tile shape; write it as T1xT2, like 4x8.`);
+  }
+  const batch = m[3] !== undefined ? Number(m[3]) : options.batch;
+  return createTileShape(Number(m[1]), Number(m[2]), { ...options, batch });
+}
+
+/** Every valid [t1, t2] for a ring degree, with t1, t2 >= 1 and batch >= 1. */
+export function allTileShapes(ringDegree: RingDegree, maxTileSide = 256): TileShape[] {
+  const slots = ringDegree / 2;
+  const shapes: TileShape[] = [];
+  for (let t1 = 1; t1 <= Math.min(slots, maxTileSide); t1 *= 2) {
+    for (let t2 = 1; t1 * t2 <= slots && t2 <= maxTileSide; t2 *= 2) {
+      shapes.push({ t1, t2, batch: slots / (t1 * t2), ringDegree });
+    }
+  }
+  return shapes;
+}
