@@ -1,0 +1,23 @@
+import type { Mask } from './matrix';
+import type { Network } from './network';
+import type { NetworkPermutation } from './permutation';
+import type { TileShape } from './tileShape';
+
+/**
+ * A network with what HE-PEx knows about it: the weights exactly as the server runs them
+ * (hidden permutations folded in, pruned weights exactly 0), the keep-masks fine-tuning must
+ * hold, the client-side permutations, the tile shape it was pruned for, and its metrics.
+ * This is what model files (TF.js + userDefinedMetadata.hepex) carry.
+ */
+export interface HepexModel {
+  readonly name: string;
+  readonly network: Network;
+  /** masks[l] has layer l's weight shape. Absent: dense. */
+  readonly masks?: readonly Mask[];
+  readonly permutation?: NetworkPermutation;
+  readonly tile?: TileShape;
+  /** e.g. { accuracy: 0.962 } or { mse: 0.011, meanImageMse: 0.067 }. */
+  readonly metrics?: Readonly<Record<string, number>>;
+  /** How it was made (method, sparsity, theta, seed...), free-form but JSON. */
+  readonly provenance?: Readonly<Record<string, string | number | boolean>>;
+}
