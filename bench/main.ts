@@ -1,0 +1,51 @@
+import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+
+/**
+ * `npm run bench -- [name ...] [--quick]`: runs the named benchmarks (default: all) and prints
+ * one JSON object { date, machine, results: { name: result } } on stdout; it also writes it to
+ * bench/results/<names>.json. Each bench/<name>.ts exports `run(options)`. Ratios are measured
+ * side by side in one run; nothing here asserts a time (machines are noisy).
+ */
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly args: readonly string[];
+  readonly progress: (message: string) => void;
+}
+
+type BenchModule = { run(options: BenchOptions): Promise<unknown> };
+
+const benches: Record<string, () => Promise<BenchModule>> = {
+  cost: () => import('./cost'),
+};
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const names = argv.filter((a) => !a.startsWith('--'));
+const selected = names.length ? names : Object.keys(benches);
+const unknown = selected.filter((n) => !benches[n]);
+if (unknown.length) {
+  process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}\n`);
+  process.exit(2);
+}
+
+const results: Record<string, unknown> = {};
+for (const name of selected) {
+  process.stderr.write(`bench: ${name}...\n`);
+  const mod = await benches[name]();
+  results[name] = await mod.run({
+    quick,
+    args: argv.filter((a) => a.startsWith('--') && a !== '--quick'),
+    progress: (m) => process.stderr.write(`  ${name}: ${m}\n`),
+  });
+}
+const report = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+  quick,
+  results,
+};
+const json = JSON.stringify(report, null, 2);
+await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+await writeFile(new URL(`./results/${selected.join('-')}${quick ? '-quick' : ''}.json`, import.meta.url), json + '\n');
+process.stdout.write(json + '\n');
