@@ -115,7 +115,7 @@ export function validateNetwork(network: Network): Network {
  */
 export function forward(network: Network, inputs: Float32Array, batch: number): Float32Array {
   let x: Float64Array = Float64Array.from(inputs);
-  let width = network.layers[0].weights.cols;
+  const width = network.layers[0].weights.cols;
   if (inputs.length !== batch * width) {
     throw new HepexError('invalid-argument', `Expected ${batch} x ${width} inputs, got ${inputs.length} values.`);
   }
@@ -132,7 +132,6 @@ export function forward(network: Network, inputs: Float32Array, batch: number): 
       }
     }
     x = y;
-    width = rows;
   }
   return Float32Array.from(x);
 }

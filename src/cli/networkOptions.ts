@@ -1,0 +1,32 @@
+import { LINEAR, SQUARE, type Activation } from '../core/activation';
+import { HepexError } from '../core/errors';
+import { parseLayerSizes } from '../core/network';
+import { parseTileShape, type TileShape } from '../core/tileShape';
+import { optionalNumber, requireString, type ParsedFlags } from './args';
+
+/** Flags shared by commands that describe a network by its sizes and a tile shape. */
+export const networkFlags = {
+  layers: 'string',
+  tile: 'string',
+  batch: 'string',
+  'ring-degree': 'string',
+  activation: 'string',
+} as const;
+
+export function tileFromFlags(flags: ParsedFlags, fallback = '4x8'): TileShape {
+  const text = typeof flags.tile === 'string' ? flags.tile : fallback;
+  return parseTileShape(text, { batch: optionalNumber(flags, 'batch'), ringDegree: optionalNumber(flags, 'ring-degree') });
+}
+
+/** Hidden layers square by default (CKKS-friendly), the output layer linear. */
+export function activationsFromFlags(flags: ParsedFlags, layerCount: number): Activation[] {
+  const hidden = typeof flags.activation === 'string' ? flags.activation : 'square';
+  if (hidden !== 'square' && hidden !== 'linear') {
+    throw new HepexError('invalid-argument', `Option --activation must be square or linear, got "${hidden}".`);
+  }
+  return Array.from({ length: layerCount }, (_, l) => (l === layerCount - 1 ? LINEAR : hidden === 'square' ? SQUARE : LINEAR));
+}
+
+export function sizesFromFlags(flags: ParsedFlags): number[] {
+  return parseLayerSizes(requireString(flags, 'layers'));
+}
