@@ -1,0 +1,172 @@
+import { HepexError } from '../errors';
+import type { Mask } from '../matrix';
+import { layerSizes, type Network } from '../network';
+import { planTiles, type TilePlan } from '../tilePlan';
+import { createTileShape, type TileShape } from '../tileShape';
+
+/**
+ * Shared checks and small helpers of the pruning engine. Every check runs before any work, so a
+ * bad argument throws a HepexError and leaves the caller's arrays exactly as they were.
+ */
+
+/** 'local': each layer meets the target on its own; 'global': one ranking over all layers. */
+export type PruneScope = 'local' | 'global';
+export const PRUNE_SCOPES: readonly PruneScope[] = ['local', 'global'];
+
+export function checkScope(scope: string): PruneScope {
+  if (!(PRUNE_SCOPES as readonly string[]).includes(scope)) {
+    throw new HepexError(
+      'invalid-argument',
+      `The scope is "${scope}"; use "local" (per layer) or "global" (whole network).`,
+    );
+  }
+  return scope as PruneScope;
+}
+
+/** A sparsity (fraction of zero weights or of zero tiles) must be in [0, 1): 1 would prune everything. */
+export function checkSparsity(sparsity: number, what = 'The sparsity'): number {
+  if (typeof sparsity !== 'number' || !Number.isFinite(sparsity) || sparsity < 0 || sparsity >= 1) {
+    throw new HepexError(
+      'invalid-argument',
+      `${what} is ${String(sparsity)}; it must be at least 0 and below 1 (0.9 prunes 90%).`,
+    );
+  }
+  return sparsity;
+}
+
+/** A tile density threshold theta must be in [0, 1]. */
+export function checkTheta(theta: number): number {
+  if (typeof theta !== 'number' || !Number.isFinite(theta) || theta < 0 || theta > 1) {
+    throw new HepexError(
+      'invalid-argument',
+      `The tile density threshold theta is ${String(theta)}; it must be between 0 and 1 (0.0625 drops tiles at most 1/16 full).`,
+    );
+  }
+  return theta;
+}
+
+/**
+ * Re-validates a tile shape (it may come from a file or a worker message, not from
+ * createTileShape) and returns the network's tile plan in the orientations the HE runtime uses.
+ */
+export function planFor(network: Network, tile: TileShape): TilePlan {
+  if (!tile || typeof tile !== 'object') {
+    throw new HepexError(
+      'invalid-tile-shape',
+      'A tile shape {t1, t2, batch, ringDegree} is required.',
+    );
+  }
+  const checked = createTileShape(tile.t1, tile.t2, {
+    batch: tile.batch,
+    ringDegree: tile.ringDegree,
+  });
+  return planTiles(layerSizes(network), checked);
+}
+
+/** Checks masks[l] has layer l's weight shape and holds only 0 and 1. */
+export function checkMasks(network: Network, masks: readonly Mask[]): void {
+  if (!Array.isArray(masks) || masks.length !== network.layers.length) {
+    throw new HepexError(
+      'invalid-mask',
+      `Expected one mask per layer (${network.layers.length}), got ${Array.isArray(masks) ? masks.length : 'none'}.`,
+    );
+  }
+  masks.forEach((mask, l) => {
+    const w = network.layers[l].weights;
+    if (
+      !mask ||
+      mask.rows !== w.rows ||
+      mask.cols !== w.cols ||
+      !(mask.data instanceof Uint8Array) ||
+      mask.data.length !== w.rows * w.cols
+    ) {
+      throw new HepexError(
+        'invalid-mask',
+        `Layer ${l + 1}: the mask is ${mask?.rows} x ${mask?.cols} but the weights are ${w.rows} x ${w.cols}.`,
+      );
+    }
+    for (let k = 0; k < mask.data.length; k++) {
+      if (mask.data[k] > 1) {
+        throw new HepexError(
+          'invalid-mask',
+          `Layer ${l + 1}: mask entry ${k} is ${mask.data[k]}; masks hold only 0 and 1.`,
+        );
+      }
+    }
+  });
+}
+
+/** Masks of a network's non-zero weights (what a pruned network implies when no masks are kept). */
+export function masksOfNonZeros(network: Network): Mask[] {
+  return network.layers.map(({ weights }) => {
+    const data = new Uint8Array(weights.data.length);
+    for (let k = 0; k < data.length; k++) data[k] = weights.data[k] !== 0 ? 1 : 0;
+    return { rows: weights.rows, cols: weights.cols, data };
+  });
+}
+
+/** A network with every layer's weights multiplied by its mask (new arrays; biases copied). */
+export function maskNetwork(network: Network, masks: readonly Mask[]): Network {
+  return {
+    task: network.task,
+    layers: network.layers.map((layer, l) => {
+      const src = layer.weights.data;
+      const m = masks[l].data;
+      const data = new Float32Array(src.length);
+      for (let k = 0; k < data.length; k++) data[k] = m[k] ? src[k] : 0;
+      return {
+        ...layer,
+        weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
+        bias: Float32Array.from(layer.bias),
+      };
+    }),
+  };
+}
+
+/** A deep copy of a network (weights and biases), for results that must not alias inputs. */
+export function cloneNetwork(network: Network): Network {
+  return {
+    task: network.task,
+    layers: network.layers.map((layer) => ({
+      ...layer,
+      weights: {
+        rows: layer.weights.rows,
+        cols: layer.weights.cols,
+        data: Float32Array.from(layer.weights.data),
+      },
+      bias: Float32Array.from(layer.bias),
+    })),
+  };
+}
+
+/**
+ * Indices of the `count` smallest scores, ties broken by lower index first, so results are
+ * deterministic. scores.length up to ~10^6 (all weights of a network): sorts an index array.
+ */
+export function smallestIndices(scores: Float64Array | Float32Array, count: number): Uint32Array {
+  const n = scores.length;
+  if (count <= 0) return new Uint32Array(0);
+  if (count >= n) {
+    const all = new Uint32Array(n);
+    for (let k = 0; k < n; k++) all[k] = k;
+    return all;
+  }
+  // Threshold from a sorted copy (native typed-array sort, fast), then take everything below it
+  // and the first ties at it in index order: exactly `count` entries.
+  const sorted = Float64Array.from(scores).sort();
+  const threshold = sorted[count - 1];
+  let below = 0;
+  for (let k = 0; k < n; k++) if (scores[k] < threshold) below++;
+  const out = new Uint32Array(count);
+  let w = 0;
+  let ties = count - below;
+  for (let k = 0; k < n && w < count; k++) {
+    const s = scores[k];
+    if (s < threshold) out[w++] = k;
+    else if (s === threshold && ties > 0) {
+      out[w++] = k;
+      ties--;
+    }
+  }
+  return out;
+}

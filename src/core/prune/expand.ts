@@ -1,0 +1,148 @@
+import { HepexError } from '../errors';
+import type { Mask } from '../matrix';
+import { validateNetwork, type Network } from '../network';
+import { countTileNonZeros, tileArea, type TilePlan } from '../tilePlan';
+import type { TileShape } from '../tileShape';
+import { checkMasks, checkScope, checkTheta, planFor, type PruneScope } from './common';
+import { tileMask } from './tilePrune';
+
+/**
+ * Almost-zero tile pruning and expansion (HEPEX.md section 3, step 4). After permutation, a
+ * tile's density is kept weights / tileArea (edge tiles of a ragged matrix cover fewer
+ * entries). Tiles at or below the threshold theta are zeroed; every other tile costs a
+ * ciphertext anyway, so all its weights come back from the dense trained weights (permuted the
+ * same way) before the final retraining.
+ *
+ * Scope: 'global' compares every tile's density with theta itself (one bar for the whole network,
+ * the demo's default). 'local' compares it with theta times the densest tile of its own layer,
+ * so a layer whose tiles are all sparse is judged against its own best tiles instead of being
+ * wiped out.
+ */
+
+export interface ExpandOptions {
+  /** Density threshold in [0, 1]; demo default 0.0625. Tiles with density <= theta are dropped. */
+  readonly theta: number;
+  readonly scope?: PruneScope;
+  /**
+   * Where the weights of surviving tiles come from. 'dense' (the paper): every weight of a kept
+   * tile, and the biases, from the dense network. 'pruned-only': weights the current masks kept
+   * (and the biases) keep their fine-tuned values; only the pruned ones come back from dense.
+   */
+  readonly restore?: 'dense' | 'pruned-only';
+}
+
+/** Density (kept / area, in [0, 1]) of every tile of every layer. */
+export function tileDensities(masks: readonly Mask[], plan: TilePlan): Float64Array[] {
+  return plan.layers.map((t, l) => {
+    const counts = countTileNonZeros(masks[l], t);
+    const d = new Float64Array(t.tileCount);
+    for (let k = 0; k < d.length; k++) d[k] = counts[k] / tileArea(t, k);
+    return d;
+  });
+}
+
+/** keepTiles[l][t] = 1 when tile t of layer l is dense enough to survive (see the header). */
+export function selectTilesByDensity(
+  network: Network,
+  masks: readonly Mask[],
+  tile: TileShape,
+  options: ExpandOptions,
+): Uint8Array[] {
+  validateNetwork(network);
+  const plan = planFor(network, tile);
+  const theta = checkTheta(options.theta);
+  const scope = checkScope(options.scope ?? 'global');
+  checkMasks(network, masks);
+  return tileDensities(masks, plan).map((d) => {
+    let bar = theta;
+    if (scope === 'local') {
+      let max = 0;
+      for (let k = 0; k < d.length; k++) if (d[k] > max) max = d[k];
+      bar = theta * max;
+    }
+    const keep = new Uint8Array(d.length);
+    // A tile with no kept weight never survives, whatever theta is.
+    for (let k = 0; k < d.length; k++) keep[k] = d[k] > bar && d[k] > 0 ? 1 : 0;
+    return keep;
+  });
+}
+
+export interface ExpandResult {
+  /** Weights: dense values over kept tiles, exactly 0 elsewhere. */
+  readonly network: Network;
+  /** Tile masks: 1 over every entry of a kept tile. */
+  readonly masks: Mask[];
+  readonly keepTiles: Uint8Array[];
+  readonly keptTiles: number[];
+  /** Tiles that held kept weights but fell at or below the threshold. */
+  readonly droppedTiles: number[];
+}
+
+/**
+ * Drops almost-zero tiles and expands the rest. `current` is the pruned (and usually
+ * retrained, permuted) network whose masks decide density; `dense` is the trained network
+ * before pruning, permuted with the same orders. Neither is modified.
+ */
+export function pruneAndExpand(
+  current: Network,
+  dense: Network,
+  masks: readonly Mask[],
+  tile: TileShape,
+  options: ExpandOptions,
+): ExpandResult {
+  validateNetwork(dense);
+  const restore = options.restore ?? 'dense';
+  if (restore !== 'dense' && restore !== 'pruned-only') {
+    throw new HepexError(
+      'invalid-argument',
+      `restore is "${String(restore)}"; use "dense" or "pruned-only".`,
+    );
+  }
+  const keepTiles = selectTilesByDensity(current, masks, tile, options);
+  if (
+    dense.layers.length !== current.layers.length ||
+    dense.layers.some(
+      (l, i) =>
+        l.weights.rows !== current.layers[i].weights.rows ||
+        l.weights.cols !== current.layers[i].weights.cols,
+    )
+  ) {
+    throw new HepexError(
+      'invalid-network',
+      'The dense network has a different shape from the pruned one.',
+    );
+  }
+  const plan = planFor(current, tile);
+  const before = plan.layers.map((t, l) => {
+    const c = countTileNonZeros(masks[l], t);
+    let z = 0;
+    for (let k = 0; k < c.length; k++) if (c[k]) z++;
+    return z;
+  });
+  const tileMasks = plan.layers.map((t, l) => tileMask(t, keepTiles[l]));
+  const layers = current.layers.map((layer, l) => {
+    const keep = tileMasks[l].data;
+    const d = dense.layers[l].weights.data;
+    const c = layer.weights.data;
+    const m = masks[l].data;
+    const data = new Float32Array(d.length);
+    for (let k = 0; k < data.length; k++) {
+      if (!keep[k]) continue;
+      data[k] = restore === 'pruned-only' && m[k] ? c[k] : d[k];
+    }
+    const bias = Float32Array.from(restore === 'dense' ? dense.layers[l].bias : layer.bias);
+    return {
+      ...layer,
+      weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
+      bias,
+    };
+  });
+  const keptTiles = keepTiles.map((k) => k.reduce((s, v) => s + v, 0));
+  return {
+    network: { task: current.task, layers },
+    masks: tileMasks,
+    keepTiles,
+    keptTiles,
+    droppedTiles: before.map((b, l) => b - keptTiles[l]),
+  };
+}
