@@ -1,0 +1,204 @@
+import { HepexError, throwIfAborted } from './errors';
+import { zeroOps, type OpCounts } from './executionPlan';
+import type { HeModel } from './heModel';
+
+/**
+ * The HE runtime as an interpreter of the execution plan (executionPlan.ts, steps 1-6). It
+ * walks the plan and calls a backend for every primitive, counting each call under the same
+ * name the cost model counts, so measured and predicted counts agree by construction and any
+ * drift is a test failure. Backends: SEAL CKKS (src/engines/seal) and an exact slot-vector
+ * simulator (heSimulator.ts) that checks the packing without WASM.
+ *
+ * C is a ciphertext handle, M a model operand (plaintext in the plain-model mode, ciphertext
+ * in the encrypted-model mode), P a plaintext.
+ */
+export interface HeBackend<C, M, P> {
+  /** step 1: x * w (plain: multiplyPlain; encrypted: multiply, not yet relinearized). New. */
+  multiplyModel(x: C, w: M): C;
+  /** step 4: x += bias (plain: addPlain; encrypted: add). */
+  addModel(x: C, bias: M): void;
+  add(into: C, x: C): void;
+  addPlain(into: C, p: P): void;
+  /** ct x ct. New, not relinearized. */
+  multiply(x: C, y: C): C;
+  multiplyPlain(x: C, p: P): C;
+  relinearize(x: C): void;
+  /** Drops one level; the backend keeps the scale at the nominal 2^scaleBits. */
+  rescale(x: C): void;
+  /** New ciphertext rotated left by `step` slots. */
+  rotate(x: C, step: number): C;
+  copy(x: C): C;
+  free(x: C): void;
+}
+
+/** The model's operands as the backend holds them (weights encoded or encrypted at their level). */
+export interface HeOperands<M, P> {
+  weight(layer: number, tileIndex: number): M;
+  bias(layer: number, outBlock: number): M;
+  /** shift (c1 / sqrt(c2)) of a quadratic layer, null when zero. */
+  shift(layer: number): P | null;
+  /** offset (c0) of a quadratic layer, null when zero. */
+  offset(layer: number): P | null;
+  /** The tile-column-0 mask of masked layers. */
+  mask(layer: number): P;
+}
+
+export interface InterpretOptions {
+  readonly signal?: AbortSignal;
+  /** Called after each output block: (done, total) blocks of this chunk. */
+  readonly onBlock?: (done: number, total: number) => void;
+  /** Awaited between output blocks so a worker can receive a cancel message. */
+  readonly yieldNow?: () => Promise<void>;
+}
+
+/**
+ * Runs every layer on one batch chunk. `inputs[i]` is layer 0's input block i (null where the
+ * plan does not encrypt it); they stay owned by the caller. Returns the last layer's output
+ * blocks (null where the output is a public constant), owned by the caller. Counts into `ops`.
+ */
+export async function interpretChunk<C, M, P>(
+  model: HeModel,
+  backend: HeBackend<C, M, P>,
+  operands: HeOperands<M, P>,
+  inputs: readonly (C | null)[],
+  ops: OpCounts = zeroOps(),
+  options: InterpretOptions = {},
+): Promise<(C | null)[]> {
+  const { exec } = model;
+  const first = exec.layers[0];
+  if (inputs.length !== first.tiling.inBlocks) {
+    throw new HepexError(
+      'invalid-argument',
+      `Layer 1 reads ${first.tiling.inBlocks} input blocks, got ${inputs.length}.`,
+    );
+  }
+  first.liveInputs.forEach((live, i) => {
+    if (live && !inputs[i])
+      throw new HepexError('invalid-argument', `Input block ${i} is needed but was not encrypted.`);
+  });
+  const total = exec.layers.reduce((s, l) => s + l.computedOutputs.reduce((a, v) => a + v, 0), 0);
+  let done = 0;
+  let current: readonly (C | null)[] = inputs;
+  const encrypted = model.mode === 'encrypted-model';
+  const freeAll = (blocks: readonly (C | null)[]) => {
+    for (const c of blocks) if (c) backend.free(c);
+  };
+  for (let l = 0; l < exec.layers.length; l++) {
+    const layer = exec.layers[l];
+    const t = layer.tiling;
+    const outputs: (C | null)[] = new Array<C | null>(t.outBlocks).fill(null);
+    try {
+      for (let o = 0; o < t.outBlocks; o++) {
+        if (!layer.computedOutputs[o]) continue;
+        throwIfAborted(options.signal);
+        let acc: C | null = null;
+        try {
+          // 1-2: products of the tile row (A) / column (B), accumulated.
+          for (let i = 0; i < t.inBlocks; i++) {
+            const k = o * t.inBlocks + i;
+            if (!layer.activeTiles[k]) continue;
+            const x = current[i];
+            if (!x)
+              throw new HepexError(
+                'he-runtime',
+                `Layer ${l + 1} tile ${k} reads input block ${i}, which was not computed.`,
+              );
+            const product = backend.multiplyModel(x, operands.weight(l, k));
+            if (encrypted) ops.multiply++;
+            else ops.multiplyPlain++;
+            if (acc === null) acc = product;
+            else {
+              backend.add(acc, product);
+              ops.add++;
+              backend.free(product);
+            }
+          }
+          if (acc === null)
+            throw new HepexError(
+              'he-runtime',
+              `Layer ${l + 1} output block ${o} has no active tile.`,
+            );
+          if (encrypted) {
+            backend.relinearize(acc);
+            ops.relinearize++;
+          }
+          backend.rescale(acc);
+          ops.rescale++;
+          // 3: rotate-and-add over the summed tile dim.
+          acc = rotateAndAdd(backend, acc, layer.reductionSteps, ops);
+          // 4: bias.
+          backend.addModel(acc, operands.bias(l, o));
+          if (encrypted) ops.add++;
+          else ops.addPlain++;
+          // 5: quadratic activation x'(x' + shift) + offset.
+          if (layer.quadraticActivation) {
+            const shifted = backend.copy(acc);
+            try {
+              const shift = operands.shift(l);
+              if (shift) {
+                backend.addPlain(shifted, shift);
+                ops.addPlain++;
+              }
+              const squared = backend.multiply(acc, shifted);
+              ops.multiply++;
+              backend.free(acc);
+              acc = squared;
+            } finally {
+              backend.free(shifted);
+            }
+            backend.relinearize(acc);
+            ops.relinearize++;
+            backend.rescale(acc);
+            ops.rescale++;
+            const offset = operands.offset(l);
+            if (offset) {
+              backend.addPlain(acc, offset);
+              ops.addPlain++;
+            }
+          }
+          // 6: keep tile column 0, then duplicate it over dim 1.
+          if (layer.masked) {
+            const masked = backend.multiplyPlain(acc, operands.mask(l));
+            ops.maskMultiply++;
+            backend.free(acc);
+            acc = masked;
+            backend.rescale(acc);
+            ops.rescale++;
+            acc = rotateAndAdd(backend, acc, layer.duplicationSteps, ops);
+          }
+          outputs[o] = acc;
+          acc = null;
+        } finally {
+          if (acc !== null) backend.free(acc);
+        }
+        done++;
+        options.onBlock?.(done, total);
+        if (options.yieldNow) await options.yieldNow();
+      }
+    } catch (error) {
+      freeAll(outputs);
+      if (current !== inputs) freeAll(current);
+      throw error;
+    }
+    if (current !== inputs) freeAll(current);
+    current = outputs;
+  }
+  return current as (C | null)[];
+}
+
+/** acc + rot(acc, s1), then + rot(., s2), ...: one rotation and one addition per step. */
+function rotateAndAdd<C>(
+  backend: HeBackend<C, unknown, unknown>,
+  acc: C,
+  steps: readonly number[],
+  ops: OpCounts,
+): C {
+  for (const step of steps) {
+    const rotated = backend.rotate(acc, step);
+    ops.rotate++;
+    backend.add(acc, rotated);
+    ops.add++;
+    backend.free(rotated);
+  }
+  return acc;
+}
