@@ -8,6 +8,8 @@ import type { Command } from './command';
 const commands: Record<string, () => Promise<{ command: Command }>> = {
   cost: () => import('./commands/cost'),
   advise: () => import('./commands/advise'),
+  train: () => import('./commands/train'),
+  eval: () => import('./commands/eval'),
 };
 
 function usage(): string {

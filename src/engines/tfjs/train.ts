@@ -1,0 +1,317 @@
+import type { Activation } from '../../core/activation';
+import { imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/data/dataset';
+import { HepexError, throwIfAborted } from '../../core/errors';
+import { assertSameShape, type Mask } from '../../core/matrix';
+import { validateNetwork, type Network } from '../../core/network';
+import { createRng, shuffleInPlace, type Rng } from '../../core/random';
+import type { Metric, TrainProgress } from '../../core/trainer';
+import { setupBackend, tf } from './backend';
+import { kernelToWeights, weightsToKernel } from './convert';
+
+/**
+ * The tfjs training loop behind training from scratch and masked fine-tuning. A custom loop
+ * (variableGrads + Adam) rather than model.fit, so that after EVERY step the pruned weights are
+ * set to exactly zero (their gradients are masked too, so Adam's moments stay zero there), and
+ * shuffling, augmentation and noise all draw from the seeded core RNG.
+ * Inputs are pixels / 255 in [0, 1]; all tensors are disposed (tf.memory().numTensors is the
+ * same before and after a call).
+ */
+export interface TrainOptions {
+  /** Default 10. */
+  readonly epochs?: number;
+  /** Default 64. */
+  readonly batchSize?: number;
+  /** Adam's initial learning rate; default 1e-3. */
+  readonly learningRate?: number;
+  /** 'cosine' (default): decays to 5% of the initial rate by the last epoch; 'constant'. */
+  readonly schedule?: 'cosine' | 'constant';
+  readonly seed?: number;
+  /** Random shifts of up to this many pixels (classification only); default 0. */
+  readonly maxShift?: number;
+  /** Std of the Gaussian noise added to inputs (denoising), clipped to [0, 1]; default 0. */
+  readonly noise?: number;
+  /** Keep-masks in W's frame (outputs x inputs); absent: dense. */
+  readonly masks?: readonly Mask[];
+  /** Evaluate on `test` after each epoch for the progress metric; default true. */
+  readonly evaluateEachEpoch?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: TrainProgress) => void;
+}
+
+export interface TrainResult {
+  readonly network: Network;
+  readonly history: readonly TrainProgress[];
+  readonly metric: Metric;
+  /** Mean wall time of one epoch's training steps (ms), evaluation excluded. */
+  readonly msPerEpoch: number;
+}
+
+export interface Evaluation {
+  readonly metric: Metric;
+  /** Reconstruction only: MSE of predicting the training mean image for every test image. */
+  readonly meanImageMse?: number;
+}
+
+interface Params {
+  readonly kernels: tf.Variable[];
+  readonly biases: tf.Variable[];
+  readonly activations: readonly Activation[];
+}
+
+function toParams(network: Network): Params {
+  return {
+    kernels: network.layers.map((l) =>
+      tf.variable(tf.tensor2d(weightsToKernel(l.weights.data, l.weights.cols, l.weights.rows), [l.weights.cols, l.weights.rows])),
+    ),
+    biases: network.layers.map((l) => tf.variable(tf.tensor1d(l.bias))),
+    activations: network.layers.map((l) => l.activation),
+  };
+}
+
+function fromParams(params: Params, task: Network['task']): Network {
+  return {
+    task,
+    layers: params.kernels.map((k, l) => {
+      const [inputs, outputs] = k.shape as [number, number];
+      return {
+        kind: 'dense' as const,
+        weights: { rows: outputs, cols: inputs, data: kernelToWeights(k.dataSync() as Float32Array, inputs, outputs) },
+        bias: Float32Array.from(params.biases[l].dataSync()),
+        activation: params.activations[l],
+      };
+    }),
+  };
+}
+
+function disposeParams(params: Params): void {
+  for (const v of [...params.kernels, ...params.biases]) v.dispose();
+}
+
+function activate(z: tf.Tensor2D, activation: Activation): tf.Tensor2D {
+  switch (activation.type) {
+    case 'linear':
+      return z;
+    case 'square':
+      return z.square();
+    case 'poly': {
+      const [c0 = 0, c1 = 0, c2 = 0] = activation.coefficients;
+      let y = z.mul(c1) as tf.Tensor2D;
+      if (c2 !== 0) y = y.add(z.square().mul(c2));
+      return c0 !== 0 ? y.add(c0) : y;
+    }
+  }
+}
+
+function forwardParams(params: Params, x: tf.Tensor2D): tf.Tensor2D {
+  let h = x;
+  params.kernels.forEach((k, l) => {
+    h = activate(h.matMul(k).add(params.biases[l]) as tf.Tensor2D, params.activations[l]);
+  });
+  return h;
+}
+
+/** Copies samples `order[from..from+n)` into a batch, optionally shifted by up to maxShift px. */
+function fillBatch(data: Dataset, pixels: Float32Array, order: Uint32Array, from: number, n: number, maxShift: number, rng: Rng, out: Float32Array): void {
+  const p = pixelsOf(data);
+  const { rows, cols } = data;
+  for (let k = 0; k < n; k++) {
+    const s = order[from + k];
+    const dst = k * p;
+    if (maxShift <= 0) {
+      out.set(pixels.subarray(s * p, (s + 1) * p), dst);
+      continue;
+    }
+    const dx = rng.int(2 * maxShift + 1) - maxShift;
+    const dy = rng.int(2 * maxShift + 1) - maxShift;
+    for (let r = 0; r < rows; r++) {
+      const sr = r - dy;
+      for (let c = 0; c < cols; c++) {
+        const sc = c - dx;
+        out[dst + r * cols + c] = sr >= 0 && sr < rows && sc >= 0 && sc < cols ? pixels[s * p + sr * cols + sc] : 0;
+      }
+    }
+  }
+}
+
+function addNoise(x: Float32Array, length: number, std: number, rng: Rng): void {
+  for (let i = 0; i < length; i++) {
+    const v = x[i] + std * rng.normal();
+    x[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+}
+
+/** Noisy copies of test images (fixed seed), so every evaluation of a denoiser sees the same noise. */
+export function noisyImages(clean: Float32Array, std: number, seed: number): Float32Array {
+  const out = clean.slice();
+  addNoise(out, out.length, std, createRng(seed ^ 0x9015e));
+  return out;
+}
+
+const EVAL_BATCH = 500;
+
+/** Forward pass of `params` over count x p inputs, reduced to a metric by `reduce` per batch. */
+function evaluateParams(params: Params, task: Network['task'], test: Dataset, inputs: Float32Array, targets: Float32Array): Metric {
+  const p = pixelsOf(test);
+  let acc = 0;
+  for (let s = 0; s < test.count; s += EVAL_BATCH) {
+    const n = Math.min(EVAL_BATCH, test.count - s);
+    acc += tf.tidy(() => {
+      const x = tf.tensor2d(inputs.subarray(s * p, (s + n) * p), [n, p]);
+      const y = forwardParams(params, x);
+      if (task === 'classification') {
+        const labels = tf.tensor1d(test.labels.subarray(s, s + n), 'int32');
+        return y.argMax(1).equal(labels).sum().dataSync()[0];
+      }
+      const t = tf.tensor2d(targets.subarray(s * p, (s + n) * p), [n, p]);
+      return y.sub(t).square().sum().dataSync()[0];
+    });
+  }
+  return task === 'classification' ? { name: 'accuracy', value: acc / test.count } : { name: 'mse', value: acc / (test.count * p) };
+}
+
+function checkMasks(network: Network, masks: readonly Mask[] | undefined): void {
+  if (!masks) return;
+  if (masks.length !== network.layers.length) {
+    throw new HepexError('invalid-mask', `Expected one mask per layer (${network.layers.length}), got ${masks.length}.`);
+  }
+  masks.forEach((m, l) => {
+    assertSameShape(network.layers[l].weights, m, `Layer ${l + 1} mask`);
+    if (m.data.length !== m.rows * m.cols) throw new HepexError('invalid-mask', `Layer ${l + 1}: the mask has ${m.data.length} entries for ${m.rows} x ${m.cols}.`);
+  });
+}
+
+const positive = (v: number, name: string): number => {
+  if (!(Number.isFinite(v) && v > 0)) throw new HepexError('invalid-argument', `${name} must be a positive number, got ${v}.`);
+  return v;
+};
+
+/**
+ * Trains `network` on `train`, reporting per-epoch loss and test metric. With `masks`, masked
+ * weights are zero from the start and after every step. Never mutates its inputs.
+ */
+export async function trainNetwork(network: Network, train: Dataset, test: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+  validateNetwork(network);
+  const inputs = network.layers[0].weights.cols;
+  checkDatasetFits(train, inputs);
+  checkDatasetFits(test, inputs);
+  checkMasks(network, options.masks);
+  const epochs = options.epochs ?? 10;
+  if (!Number.isInteger(epochs) || epochs < 0 || epochs > 10_000) throw new HepexError('invalid-argument', `Epochs must be a whole number from 0 to 10000, got ${epochs}.`);
+  const batchSize = Math.min(train.count, Math.floor(positive(options.batchSize ?? 64, 'The batch size')));
+  const lr0 = positive(options.learningRate ?? 1e-3, 'The learning rate');
+  const noise = options.noise ?? 0;
+  const maxShift = network.task === 'classification' ? Math.floor(options.maxShift ?? 0) : 0;
+  const seed = options.seed ?? 1;
+  const { signal } = options;
+  throwIfAborted(signal);
+  await setupBackend();
+
+  const task = network.task;
+  const p = pixelsOf(train);
+  const outputs = network.layers[network.layers.length - 1].weights.rows;
+  const trainPixels = imagesToFloat(train);
+  const testClean = imagesToFloat(test);
+  const testInputs = noise > 0 ? noisyImages(testClean, noise, seed) : testClean;
+  const rng = createRng(seed);
+
+  const params = toParams(network);
+  const maskTensors = options.masks?.map((m, l) =>
+    tf.tensor2d(weightsToKernel(Float32Array.from(m.data), network.layers[l].weights.cols, network.layers[l].weights.rows), [
+      network.layers[l].weights.cols,
+      network.layers[l].weights.rows,
+    ]),
+  );
+  const applyMasks = (): void => {
+    if (!maskTensors) return;
+    tf.tidy(() => params.kernels.forEach((k, l) => k.assign(k.mul(maskTensors[l]))));
+  };
+  const optimizer = tf.train.adam(lr0);
+  const vars = [...params.kernels, ...params.biases];
+  const history: TrainProgress[] = [];
+  const xBatch = new Float32Array(batchSize * p);
+  const yBatch = task === 'classification' ? new Float32Array(batchSize * outputs) : new Float32Array(batchSize * p);
+  const order = Uint32Array.from({ length: train.count }, (_, i) => i);
+  let trainMs = 0;
+  try {
+    applyMasks();
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const t0 = performance.now();
+      const lr = options.schedule === 'constant' || epochs <= 1 ? lr0 : lr0 * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / (epochs - 1))));
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
+      shuffleInPlace(order, rng);
+      let lossSum = 0;
+      let batches = 0;
+      // Drop the ragged last batch: every step sees batchSize samples.
+      for (let from = 0; from + batchSize <= train.count; from += batchSize) {
+        if (batches % 8 === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 0)); // let cancel messages in
+          throwIfAborted(signal);
+        }
+        fillBatch(train, trainPixels, order, from, batchSize, maxShift, rng, xBatch);
+        if (task === 'classification') {
+          yBatch.fill(0);
+          for (let k = 0; k < batchSize; k++) yBatch[k * outputs + train.labels[order[from + k]]] = 1;
+        } else {
+          yBatch.set(xBatch);
+          if (noise > 0) addNoise(xBatch, xBatch.length, noise, rng);
+        }
+        const loss = tf.tidy(() => {
+          const x = tf.tensor2d(xBatch, [batchSize, p]);
+          const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
+          const { value, grads } = tf.variableGrads(() => {
+            const out = forwardParams(params, x);
+            return (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
+          }, vars);
+          if (maskTensors) params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
+          optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
+          return value.dataSync()[0];
+        });
+        applyMasks();
+        if (!Number.isFinite(loss)) {
+          throw new HepexError(
+            'invalid-argument',
+            `Training diverged at epoch ${epoch} (the loss became ${loss}); lower the learning rate or use an activation with a smaller x^2 coefficient.`,
+          );
+        }
+        lossSum += loss;
+        batches++;
+      }
+      trainMs += performance.now() - t0;
+      const evaluate = options.evaluateEachEpoch !== false || epoch === epochs;
+      const metric: Metric = evaluate ? evaluateParams(params, task, test, testInputs, testClean) : { name: task === 'classification' ? 'accuracy' : 'mse', value: NaN };
+      const progress: TrainProgress = { epoch, epochs, loss: lossSum / Math.max(1, batches), metric };
+      history.push(progress);
+      options.onProgress?.(progress);
+    }
+    const metric = history.length ? history[history.length - 1].metric : evaluateParams(params, task, test, testInputs, testClean);
+    return { network: fromParams(params, task), history, metric, msPerEpoch: epochs ? trainMs / epochs : 0 };
+  } finally {
+    optimizer.dispose();
+    disposeParams(params);
+    maskTensors?.forEach((m) => m.dispose());
+  }
+}
+
+/**
+ * Accuracy (classification) or reconstruction MSE on `test`; for reconstruction also the MSE of
+ * the training set's mean image, the scale an MSE is judged against. `noise` > 0 evaluates a
+ * denoiser: noisy inputs (fixed seed), clean targets.
+ */
+export async function evaluateNetwork(network: Network, train: Dataset | undefined, test: Dataset, options: { noise?: number; seed?: number; signal?: AbortSignal } = {}): Promise<Evaluation> {
+  validateNetwork(network);
+  checkDatasetFits(test, network.layers[0].weights.cols);
+  throwIfAborted(options.signal);
+  await setupBackend();
+  const clean = imagesToFloat(test);
+  const noise = options.noise ?? 0;
+  const inputs = noise > 0 ? noisyImages(clean, noise, options.seed ?? 1) : clean;
+  const params = toParams(network);
+  try {
+    const metric = evaluateParams(params, network.task, test, inputs, clean);
+    if (network.task === 'classification') return { metric };
+    return { metric, meanImageMse: meanImageMse(test, meanImage(train ?? test)) };
+  } finally {
+    disposeParams(params);
+  }
+}
+

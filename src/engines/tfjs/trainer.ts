@@ -1,0 +1,161 @@
+import type { DatasetSplit } from '../../core/data/dataset';
+import { HepexError } from '../../core/errors';
+import { applyMask, type Mask } from '../../core/matrix';
+import type { HepexModel } from '../../core/model';
+import type { Network } from '../../core/network';
+import type { FineTuneOptions, Metric, Trainer, TrainProgress } from '../../core/trainer';
+import { setupBackend } from './backend';
+import { createSpec, initNetwork, type Architecture, type ModelSpec } from './models';
+import { evaluateNetwork, trainNetwork, type Evaluation } from './train';
+
+/**
+ * Training defaults per architecture, measured on the MNIST split (seed 1, 8000 / 2000):
+ * MLP 784-128-10 with 0.5x + 0.25x^2 reaches ~96.5-97% in 20-40 epochs of ~0.7 s each (WASM).
+ */
+export interface TrainingDefaults {
+  readonly epochs: number;
+  readonly learningRate: number;
+  readonly batchSize: number;
+  /** Pixel-shift augmentation (classifiers). */
+  readonly maxShift: number;
+  /** Input noise std (denoisers). */
+  readonly noise: number;
+}
+
+export const TRAINING_DEFAULTS: Record<Architecture, TrainingDefaults> = {
+  mlp: { epochs: 40, learningRate: 2e-3, batchSize: 64, maxShift: 2, noise: 0 },
+  ae: { epochs: 30, learningRate: 1e-3, batchSize: 64, maxShift: 0, noise: 0 },
+  dae: { epochs: 30, learningRate: 1e-3, batchSize: 64, maxShift: 0, noise: 0.3 },
+};
+
+/** Fine-tuning defaults: a few epochs at a lower rate recover accuracy after pruning. */
+export const FINE_TUNE_DEFAULTS = { epochs: 4, learningRate: 5e-4, batchSize: 64 } as const;
+
+export interface TfjsTrainerOptions {
+  /** Denoiser: std of the Gaussian input noise (train and evaluate); default 0. */
+  readonly noise?: number;
+  /** Classifier fine-tuning augmentation: pixel shifts; default 1. */
+  readonly maxShift?: number;
+  /** Seed of shuffles, augmentation and evaluation noise; default 1. */
+  readonly seed?: number;
+  /** Default fine-tuning epochs / rate / batch when a call gives none. */
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+}
+
+/**
+ * A Trainer (core/trainer.ts) over tfjs, bound to one data split: fineTune trains on
+ * `data.train` with the masks held (masked weights exactly zero after every step, also in the
+ * returned network), evaluate scores on `data.test`.
+ */
+export function createTfjsTrainer(data: DatasetSplit, options: TfjsTrainerOptions = {}): Trainer {
+  const noise = options.noise ?? 0;
+  const seed = options.seed ?? 1;
+  let calls = 0;
+  return {
+    async fineTune(network: Network, masks: readonly Mask[], opts: FineTuneOptions = {}): Promise<Network> {
+      if (masks.length !== network.layers.length) {
+        throw new HepexError('invalid-mask', `Expected one mask per layer (${network.layers.length}), got ${masks.length}.`);
+      }
+      // Start from exactly-zero pruned weights; a new network, the input is not mutated.
+      const start: Network = { ...network, layers: network.layers.map((l, i) => ({ ...l, weights: applyMask(l.weights, masks[i]) })) };
+      calls++;
+      const result = await trainNetwork(start, data.train, data.test, {
+        epochs: opts.epochs ?? options.epochs ?? FINE_TUNE_DEFAULTS.epochs,
+        learningRate: opts.learningRate ?? options.learningRate ?? FINE_TUNE_DEFAULTS.learningRate,
+        batchSize: opts.batchSize ?? options.batchSize ?? FINE_TUNE_DEFAULTS.batchSize,
+        schedule: 'cosine',
+        // A different shuffle per call, reproducible from the seed and the call count.
+        seed: seed + 7919 * calls,
+        maxShift: options.maxShift ?? 1,
+        noise,
+        masks,
+        evaluateEachEpoch: opts.onProgress !== undefined,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+      });
+      return result.network;
+    },
+    async evaluate(network: Network, signal?: AbortSignal): Promise<Metric> {
+      return (await evaluateNetwork(network, data.train, data.test, { noise, seed, signal })).metric;
+    },
+  };
+}
+
+export interface TrainModelOptions {
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  readonly seed?: number;
+  readonly maxShift?: number;
+  readonly noise?: number;
+  readonly name?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: TrainProgress) => void;
+}
+
+export interface TrainedModel {
+  readonly model: HepexModel;
+  readonly evaluation: Evaluation;
+  readonly history: readonly TrainProgress[];
+  readonly msPerEpoch: number;
+  readonly totalMs: number;
+}
+
+/** Trains a spec from a seeded initialisation; the model carries metrics and provenance. */
+export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: TrainModelOptions = {}): Promise<TrainedModel> {
+  const checked = createSpec(spec.arch, spec.layers, spec.activation);
+  const d = TRAINING_DEFAULTS[checked.arch];
+  const seed = options.seed ?? 1;
+  const epochs = options.epochs ?? d.epochs;
+  const learningRate = options.learningRate ?? d.learningRate;
+  const batchSize = options.batchSize ?? d.batchSize;
+  const maxShift = options.maxShift ?? d.maxShift;
+  const noise = options.noise ?? d.noise;
+  const backend = await setupBackend();
+  const t0 = performance.now();
+  const result = await trainNetwork(initNetwork(checked, seed), data.train, data.test, {
+    epochs,
+    learningRate,
+    batchSize,
+    maxShift,
+    noise,
+    seed,
+    schedule: 'cosine',
+    signal: options.signal,
+    onProgress: options.onProgress,
+  });
+  const evaluation = await evaluateNetwork(result.network, data.train, data.test, { noise, seed });
+  const totalMs = performance.now() - t0;
+  const metrics: Record<string, number> =
+    evaluation.meanImageMse === undefined
+      ? { [evaluation.metric.name]: evaluation.metric.value }
+      : { mse: evaluation.metric.value, meanImageMse: evaluation.meanImageMse };
+  return {
+    model: {
+      name: options.name ?? `${checked.arch} ${checked.layers.join('-')}`,
+      network: result.network,
+      metrics,
+      provenance: {
+        method: 'train',
+        arch: checked.arch,
+        layers: checked.layers.join(','),
+        activation: JSON.stringify(checked.activation),
+        data: data.label,
+        seed,
+        epochs,
+        learningRate,
+        batchSize,
+        maxShift,
+        noise,
+        backend,
+        msPerEpoch: Math.round(result.msPerEpoch),
+      },
+    },
+    evaluation,
+    history: result.history,
+    msPerEpoch: result.msPerEpoch,
+    totalMs,
+  };
+}
