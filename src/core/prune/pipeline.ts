@@ -1,0 +1,534 @@
+import type { Activation } from '../activation';
+import { HepexError, throwIfAborted } from '../errors';
+import { planExecution, type HeMode } from '../executionPlan';
+import { nonZeroMask, type Mask } from '../matrix';
+import { validateNetwork, type Network } from '../network';
+import {
+  identityPermutation,
+  invertPermutation,
+  type NetworkPermutation,
+  type Permutation,
+} from '../permutation';
+import { countTileNonZeros, nonZeroTileFlags, type TilePlan } from '../tilePlan';
+import type { TileShape } from '../tileShape';
+import type { Metric, Trainer } from '../trainer';
+import {
+  checkMasks,
+  checkScope,
+  checkSparsity,
+  checkTheta,
+  maskNetwork,
+  planFor,
+  type PruneScope,
+} from './common';
+import { pruneAndExpand } from './expand';
+import { magnitudePrune } from './magnitudePrune';
+import { applyPermutation, composePermutations, findPermutation } from './permute';
+import { checkTileScore, tilePrune, type TileScore } from './tilePrune';
+
+/**
+ * The HE-PEx pipeline (HEPEX.md section 3) as a configurable list of steps over one model
+ * state: the server network (hidden permutations folded in, pruned weights exactly 0), its
+ * keep-masks, the client-side input/output permutation, and the dense reference weights
+ * (permuted alongside) that expansion restores from. After every step the figures the HE side
+ * cares about (non-zero weight tiles, weight ciphertexts of the execution plan) and the metric
+ * are recorded, so the UI can plot the path and the CLI can print before/after.
+ *
+ * Training goes through the injected Trainer, which knows nothing of client permutations: it
+ * sees the network with its input columns and output rows put back in the dataset's order
+ * (the same function), and its results are permuted back.
+ */
+
+export type PruneMethod = 'magnitude' | 'tile' | 'hepex';
+export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'tile', 'hepex'];
+
+export type PipelineStep =
+  /** Dense training (all weights free) before pruning; the result becomes the dense reference. */
+  | { readonly kind: 'train'; readonly epochs: number; readonly learningRate?: number }
+  /** Magnitude pruning of single weights to a sparsity (fraction of weights). */
+  | { readonly kind: 'prune'; readonly sparsity: number; readonly scope?: PruneScope }
+  /** Hunter-style tile pruning to a tile sparsity (fraction of weight tiles). */
+  | {
+      readonly kind: 'tile-prune';
+      readonly tileSparsity: number;
+      readonly scope?: PruneScope;
+      readonly score?: TileScore;
+    }
+  /** Fine-tuning with the masks held. */
+  | { readonly kind: 'retrain'; readonly epochs: number; readonly learningRate?: number }
+  /** Neuron permutation (hidden folded in; input/output into the client permutation). */
+  | {
+      readonly kind: 'permute';
+      readonly maxOuterIterations?: number;
+      readonly maxKMeansIterations?: number;
+      readonly refine?: boolean;
+      readonly seed?: number;
+    }
+  /** Drop tiles of density <= theta, expand the rest from the dense reference. */
+  | {
+      readonly kind: 'expand';
+      readonly theta: number;
+      readonly scope?: PruneScope;
+      readonly restore?: 'dense' | 'pruned-only';
+    };
+
+export type StepKind = PipelineStep['kind'];
+
+export interface MethodOptions {
+  /** prune: weight sparsity; tile: tile sparsity; hepex: weight sparsity of the first prune. */
+  readonly sparsity: number;
+  /** hepex only: density threshold of almost-zero tiles (demo 0.0625). */
+  readonly theta?: number;
+  /** Scope of the pruning step(s); default local for pruning, global for theta. */
+  readonly scope?: PruneScope;
+  readonly score?: TileScore;
+  /** Epochs of each retraining; 0 skips the retrain steps. */
+  readonly retrainEpochs?: number;
+  /** Dense training epochs before pruning; 0 (default) starts from the given weights. */
+  readonly trainEpochs?: number;
+  readonly learningRate?: number;
+  readonly seed?: number;
+}
+
+/**
+ * The step list of a method. hepex: train? -> prune -> retrain -> permute -> expand -> retrain
+ * (the authors' demo order); magnitude: train? -> prune -> retrain; tile: train? -> tile-prune ->
+ * retrain.
+ */
+export function methodSteps(method: PruneMethod, options: MethodOptions): PipelineStep[] {
+  if (!PRUNE_METHODS.includes(method)) {
+    throw new HepexError(
+      'invalid-argument',
+      `Unknown method "${String(method)}"; use one of ${PRUNE_METHODS.join(', ')}.`,
+    );
+  }
+  const retrain = options.retrainEpochs ?? 2;
+  const train = options.trainEpochs ?? 0;
+  const lr = options.learningRate;
+  const steps: PipelineStep[] = [];
+  if (train > 0) steps.push({ kind: 'train', epochs: train, learningRate: lr });
+  const retrainStep = (): void => {
+    if (retrain > 0) steps.push({ kind: 'retrain', epochs: retrain, learningRate: lr });
+  };
+  if (method === 'tile') {
+    steps.push({
+      kind: 'tile-prune',
+      tileSparsity: options.sparsity,
+      scope: options.scope,
+      score: options.score,
+    });
+    retrainStep();
+    return steps;
+  }
+  steps.push({ kind: 'prune', sparsity: options.sparsity, scope: options.scope });
+  retrainStep();
+  if (method === 'hepex') {
+    steps.push({ kind: 'permute', seed: options.seed });
+    steps.push({
+      kind: 'expand',
+      theta: options.theta ?? 0.0625,
+      scope: options.scope ?? 'global',
+    });
+    retrainStep();
+  }
+  return steps;
+}
+
+export interface LayerFigures {
+  readonly layer: number;
+  readonly tiles: number;
+  readonly nonZeroTiles: number;
+  readonly nonZeroWeights: number;
+  readonly weights: number;
+  /** ceil(non-zero weights / weights per tile): the fewest tiles those weights could occupy. */
+  readonly lowerBound: number;
+}
+
+export interface NetworkFigures {
+  readonly weightTiles: number;
+  readonly nonZeroTiles: number;
+  /** Weight ciphertexts (plaintexts in plain-model mode) the execution plan stores and multiplies. */
+  readonly weightCiphertexts: number;
+  readonly lowerBound: number;
+  /** Fraction of zero weights. */
+  readonly sparsity: number;
+  /** Fraction of all-zero weight tiles. */
+  readonly tileSparsity: number;
+  readonly layers: readonly LayerFigures[];
+}
+
+export interface StepRecord extends NetworkFigures {
+  /** -1 for the starting point, then the step's index. */
+  readonly index: number;
+  readonly kind: StepKind | 'start';
+  readonly metric?: Metric;
+  readonly elapsedMs: number;
+  /** Step-specific figures (permutation search, tiles dropped by expansion...). */
+  readonly details?: Readonly<Record<string, number>>;
+}
+
+export interface PipelineProgress {
+  readonly stepIndex: number;
+  readonly steps: number;
+  readonly kind: StepKind | 'start';
+  readonly status: 'started' | 'progress' | 'finished';
+  /** 0..1 within the step, when known. */
+  readonly fraction?: number;
+  readonly message?: string;
+  readonly record?: StepRecord;
+}
+
+export interface PipelineInput {
+  readonly network: Network;
+  readonly masks?: readonly Mask[];
+  /** Client permutation the network already carries (from an earlier run). */
+  readonly permutation?: NetworkPermutation;
+  /** Dense reference for expansion, in the network's frame. Default: the network itself. */
+  readonly dense?: Network;
+}
+
+export interface PipelineOptions {
+  readonly tile: TileShape;
+  readonly steps: readonly PipelineStep[];
+  readonly mode?: HeMode;
+  /** Evaluate the metric at the start and after every step (default true). */
+  readonly evaluate?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: PipelineProgress) => void;
+}
+
+export interface PipelineResult {
+  readonly network: Network;
+  readonly masks: Mask[];
+  readonly permutation: NetworkPermutation;
+  /** records[0] is the start, then one per step. */
+  readonly records: StepRecord[];
+}
+
+/** Figures of a network's weights under a tile plan (tiles with any non-zero weight). */
+export function networkFigures(
+  network: Network,
+  plan: TilePlan,
+  mode: HeMode = 'plain-model',
+): NetworkFigures {
+  let weights = 0;
+  let nonZero = 0;
+  const flags: Uint8Array[] = [];
+  const layers = network.layers.map((layer, l) => {
+    const t = plan.layers[l];
+    const counts = countTileNonZeros(nonZeroMask(layer.weights), t);
+    const f = nonZeroTileFlags(counts);
+    flags.push(f);
+    let nnz = 0;
+    for (let k = 0; k < counts.length; k++) nnz += counts[k];
+    weights += layer.weights.data.length;
+    nonZero += nnz;
+    return {
+      layer: l,
+      tiles: t.tileCount,
+      nonZeroTiles: f.reduce((s, v) => s + v, 0),
+      nonZeroWeights: nnz,
+      weights: layer.weights.data.length,
+      lowerBound: Math.ceil(nnz / (t.blockOut * t.blockIn)),
+    };
+  });
+  const activations: Activation[] = network.layers.map((l) => l.activation);
+  const exec = planExecution(plan, flags, activations, mode);
+  const nonZeroTiles = layers.reduce((s, l) => s + l.nonZeroTiles, 0);
+  return {
+    weightTiles: plan.weightTiles,
+    nonZeroTiles,
+    weightCiphertexts: exec.weightCiphertexts,
+    lowerBound: layers.reduce((s, l) => s + l.lowerBound, 0),
+    sparsity: weights ? 1 - nonZero / weights : 0,
+    tileSparsity: plan.weightTiles ? 1 - nonZeroTiles / plan.weightTiles : 0,
+    layers,
+  };
+}
+
+/**
+ * Puts the client permutation back into the network: W_0's columns and W_L's rows (and b_L)
+ * return to the dataset's order, so a trainer that knows nothing of permutations sees the same
+ * function. Hidden orders stay folded. `masks` follow the weights.
+ */
+export function unfoldClientPermutation(
+  network: Network,
+  masks: readonly Mask[],
+  permutation: NetworkPermutation,
+): { network: Network; masks: Mask[] } {
+  const orders: Permutation[] = [
+    invertPermutation(permutation.input),
+    ...network.layers.slice(0, -1).map((l) => identityPermutation(l.weights.rows)),
+    invertPermutation(permutation.output),
+  ];
+  const res = applyPermutation(network, orders, masks);
+  return { network: res.network, masks: res.masks! };
+}
+
+/** The inverse of unfoldClientPermutation. */
+export function foldClientPermutation(
+  network: Network,
+  masks: readonly Mask[],
+  permutation: NetworkPermutation,
+): { network: Network; masks: Mask[] } {
+  const orders: Permutation[] = [
+    permutation.input,
+    ...network.layers.slice(0, -1).map((l) => identityPermutation(l.weights.rows)),
+    permutation.output,
+  ];
+  const res = applyPermutation(network, orders, masks);
+  return { network: res.network, masks: res.masks! };
+}
+
+function checkStep(step: PipelineStep, index: number): void {
+  const where = `Step ${index + 1} (${String(step?.kind)})`;
+  const epochs = (e: number): void => {
+    if (!Number.isInteger(e) || e < 0)
+      throw new HepexError(
+        'invalid-argument',
+        `${where}: epochs must be a whole number of at least 0, got ${e}.`,
+      );
+  };
+  switch (step?.kind) {
+    case 'train':
+    case 'retrain':
+      epochs(step.epochs);
+      return;
+    case 'prune':
+      checkSparsity(step.sparsity);
+      checkScope(step.scope ?? 'local');
+      return;
+    case 'tile-prune':
+      checkSparsity(step.tileSparsity, 'The tile sparsity');
+      checkScope(step.scope ?? 'local');
+      checkTileScore(step.score ?? 'l1');
+      return;
+    case 'permute':
+      return;
+    case 'expand':
+      checkTheta(step.theta);
+      checkScope(step.scope ?? 'global');
+      return;
+    default:
+      throw new HepexError(
+        'invalid-argument',
+        `${where}: unknown step; use train, prune, tile-prune, retrain, permute or expand.`,
+      );
+  }
+}
+
+/**
+ * Runs the steps in order. Inputs are never modified; every argument is checked before the
+ * first step, so a bad configuration fails at once. Cancelling (signal) throws HepexError
+ * 'cancelled' between steps or inside a long one.
+ */
+export async function runPipeline(
+  input: PipelineInput,
+  trainer: Trainer,
+  options: PipelineOptions,
+): Promise<PipelineResult> {
+  const { signal, onProgress } = options;
+  validateNetwork(input.network);
+  const plan = planFor(input.network, options.tile);
+  const mode = options.mode ?? 'plain-model';
+  if (!Array.isArray(options.steps))
+    throw new HepexError('invalid-argument', 'The pipeline needs a list of steps.');
+  options.steps.forEach(checkStep);
+  if (input.masks) checkMasks(input.network, input.masks);
+  const L = input.network.layers.length;
+  const sizes = [input.network.layers[0].weights.cols, input.network.layers[L - 1].weights.rows];
+  let permutation: NetworkPermutation = input.permutation ?? {
+    input: identityPermutation(sizes[0]),
+    output: identityPermutation(sizes[1]),
+  };
+  if (input.permutation) {
+    // Checked by applying it once (throws on a malformed order).
+    unfoldClientPermutation(
+      input.network,
+      input.masks ?? input.network.layers.map((l) => nonZeroMask(l.weights)),
+      permutation,
+    );
+  }
+  if (input.dense) {
+    validateNetwork(input.dense);
+    planFor(input.dense, options.tile);
+    if (
+      input.dense.layers.some(
+        (l, i) =>
+          l.weights.rows !== input.network.layers[i].weights.rows ||
+          l.weights.cols !== input.network.layers[i].weights.cols,
+      )
+    ) {
+      throw new HepexError(
+        'invalid-network',
+        'The dense reference has a different shape from the network.',
+      );
+    }
+  }
+  throwIfAborted(signal);
+
+  const allOnes = (): Mask[] =>
+    network.layers.map(({ weights }) => ({
+      rows: weights.rows,
+      cols: weights.cols,
+      data: new Uint8Array(weights.data.length).fill(1),
+    }));
+  let network = input.network;
+  let masks: Mask[] = input.masks
+    ? input.masks.map((m) => ({ ...m, data: Uint8Array.from(m.data) }))
+    : allOnes();
+  let dense = input.dense ?? input.network;
+  const evaluate = options.evaluate ?? true;
+  const steps = options.steps;
+  const records: StepRecord[] = [];
+
+  const metricOf = async (): Promise<Metric | undefined> => {
+    if (!evaluate) return undefined;
+    return trainer.evaluate(unfoldClientPermutation(network, masks, permutation).network, signal);
+  };
+  const fineTune = async (
+    epochs: number,
+    learningRate: number | undefined,
+    stepIndex: number,
+    kind: StepKind,
+    free: boolean,
+  ): Promise<void> => {
+    if (epochs === 0) return;
+    const trainMasks = free ? allOnes() : masks;
+    const unfolded = unfoldClientPermutation(network, trainMasks, permutation);
+    const tuned = await trainer.fineTune(unfolded.network, unfolded.masks, {
+      epochs,
+      learningRate,
+      signal,
+      onProgress: (p) =>
+        onProgress?.({
+          stepIndex,
+          steps: steps.length,
+          kind,
+          status: 'progress',
+          fraction: p.epochs ? p.epoch / p.epochs : undefined,
+          message: `epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toPrecision(4)}, ${p.metric.name} ${p.metric.value.toPrecision(4)}`,
+        }),
+    });
+    throwIfAborted(signal);
+    network = foldClientPermutation(tuned, unfolded.masks, permutation).network;
+  };
+  const record = async (
+    index: number,
+    kind: StepKind | 'start',
+    started: number,
+    details?: Record<string, number>,
+  ): Promise<StepRecord> => {
+    const metric = await metricOf();
+    const rec: StepRecord = {
+      index,
+      kind,
+      ...networkFigures(network, plan, mode),
+      metric,
+      elapsedMs: performance.now() - started,
+      details,
+    };
+    records.push(rec);
+    return rec;
+  };
+
+  onProgress?.({ stepIndex: -1, steps: steps.length, kind: 'start', status: 'started' });
+  const start = await record(-1, 'start', performance.now());
+  onProgress?.({
+    stepIndex: -1,
+    steps: steps.length,
+    kind: 'start',
+    status: 'finished',
+    record: start,
+  });
+
+  for (let i = 0; i < steps.length; i++) {
+    throwIfAborted(signal);
+    const step = steps[i];
+    const started = performance.now();
+    onProgress?.({ stepIndex: i, steps: steps.length, kind: step.kind, status: 'started' });
+    let details: Record<string, number> | undefined;
+    switch (step.kind) {
+      case 'train':
+        await fineTune(step.epochs, step.learningRate, i, step.kind, true);
+        masks = allOnes();
+        dense = network;
+        break;
+      case 'retrain':
+        await fineTune(step.epochs, step.learningRate, i, step.kind, false);
+        break;
+      case 'prune': {
+        masks = magnitudePrune(network, { sparsity: step.sparsity, scope: step.scope, masks });
+        network = maskNetwork(network, masks);
+        break;
+      }
+      case 'tile-prune': {
+        const res = tilePrune(network, options.tile, {
+          tileSparsity: step.tileSparsity,
+          scope: step.scope,
+          score: step.score,
+          masks,
+        });
+        masks = res.masks;
+        network = maskNetwork(network, masks);
+        break;
+      }
+      case 'permute': {
+        const search = findPermutation(masks, options.tile, {
+          maxOuterIterations: step.maxOuterIterations,
+          maxKMeansIterations: step.maxKMeansIterations,
+          refine: step.refine,
+          seed: step.seed,
+          signal,
+          onProgress: (p) =>
+            onProgress?.({
+              stepIndex: i,
+              steps: steps.length,
+              kind: step.kind,
+              status: 'progress',
+              message: `pass ${p.outerIteration + 1}, neuron set ${p.set}: ${p.nonZeroTiles} non-zero tiles`,
+            }),
+        });
+        const applied = applyPermutation(network, search.orders, masks);
+        dense = applyPermutation(dense, search.orders).network;
+        network = applied.network;
+        masks = applied.masks!;
+        permutation = {
+          input: composePermutations(permutation.input, search.permutation.input),
+          output: composePermutations(permutation.output, search.permutation.output),
+        };
+        details = {
+          nonZeroTilesBefore: search.nonZeroTilesBefore,
+          nonZeroTilesAfter: search.nonZeroTilesAfter,
+          lowerBound: search.lowerBound,
+          outerIterations: search.outerIterations,
+          searchMs: search.elapsedMs,
+        };
+        break;
+      }
+      case 'expand': {
+        const res = pruneAndExpand(network, dense, masks, options.tile, {
+          theta: step.theta,
+          scope: step.scope,
+          restore: step.restore,
+        });
+        network = res.network;
+        masks = res.masks;
+        details = {
+          keptTiles: res.keptTiles.reduce((a, b) => a + b, 0),
+          droppedTiles: res.droppedTiles.reduce((a, b) => a + b, 0),
+        };
+        break;
+      }
+    }
+    const rec = await record(i, step.kind, started, details);
+    onProgress?.({
+      stepIndex: i,
+      steps: steps.length,
+      kind: step.kind,
+      status: 'finished',
+      record: rec,
+    });
+  }
+  return { network, masks, permutation, records };
+}

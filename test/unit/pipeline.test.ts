@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import type { Activation } from '../../src/core/activation';
+import { HepexError } from '../../src/core/errors';
+import { forward, type Network } from '../../src/core/network';
+import { permuteRows, unpermuteRows } from '../../src/core/permutation';
+import {
+  foldClientPermutation,
+  methodSteps,
+  runPipeline,
+  type PipelineProgress,
+} from '../../src/core/prune/pipeline';
+import { createTileShape } from '../../src/core/tileShape';
+import { GradientTrainer, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
+
+const tile48 = createTileShape(4, 8);
+const POLY: Activation = { type: 'poly', coefficients: [0, 0.5, 0.25] };
+const withPoly = (net: Network): Network => ({
+  ...net,
+  layers: net.layers.map((l, i) => (i < net.layers.length - 1 ? { ...l, activation: POLY } : l)),
+});
+const sizes = [24, 16, 12, 24];
+
+describe('methodSteps', () => {
+  it('builds the demo order for each method', () => {
+    const kinds = (m: 'magnitude' | 'tile' | 'hepex', trainEpochs = 0) =>
+      methodSteps(m, { sparsity: 0.9, trainEpochs }).map((s) => s.kind);
+    expect(kinds('hepex', 3)).toEqual([
+      'train',
+      'prune',
+      'retrain',
+      'permute',
+      'expand',
+      'retrain',
+    ]);
+    expect(kinds('magnitude')).toEqual(['prune', 'retrain']);
+    expect(kinds('tile')).toEqual(['tile-prune', 'retrain']);
+    expect(methodSteps('hepex', { sparsity: 0.9, retrainEpochs: 0 }).map((s) => s.kind)).toEqual([
+      'prune',
+      'permute',
+      'expand',
+    ]);
+    expect(() => methodSteps('prune-all' as 'tile', { sparsity: 0.5 })).toThrow(HepexError);
+  });
+});
+
+describe('runPipeline', () => {
+  it('hepex: records every step, keeps the function through permute, holds masks, and figures add up', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 1, 'reconstruction'));
+    const student = withPoly(randomNetwork(sizes, 2, 'reconstruction'));
+    const snap = snapshot(student);
+    const trainer = new GradientTrainer(teacher, 48);
+    const steps = methodSteps('hepex', {
+      sparsity: 0.8,
+      theta: 0.1,
+      retrainEpochs: 15,
+      trainEpochs: 40,
+      seed: 3,
+    });
+    const events: PipelineProgress[] = [];
+    const res = await runPipeline({ network: student }, trainer, {
+      tile: tile48,
+      steps,
+      onProgress: (e) => events.push(e),
+    });
+    const r = res.records;
+    expect(r.map((x) => x.kind)).toEqual([
+      'start',
+      'train',
+      'prune',
+      'retrain',
+      'permute',
+      'expand',
+      'retrain',
+    ]);
+    const mse = r.map((x) => x.metric!.value);
+    expect(mse[1]).toBeLessThan(mse[0]); // dense training helps
+    expect(mse[3]).toBeLessThan(mse[2]); // retraining recovers from pruning
+    expect(Math.abs(mse[4] - mse[3])).toBeLessThan(1e-6 * Math.max(1, mse[3])); // permuting changes nothing
+    expect(mse[6]).toBeLessThan(mse[5]);
+    // Dense start: every tile is a ciphertext.
+    expect(r[0].nonZeroTiles).toBe(r[0].weightTiles);
+    expect(r[0].weightCiphertexts).toBe(r[0].weightTiles);
+    expect(r[2].sparsity).toBeCloseTo(0.8, 2);
+    expect(r[3].sparsity).toBeGreaterThanOrEqual(r[2].sparsity - 1e-9); // masks held
+    expect(r[4].nonZeroTiles).toBeLessThanOrEqual(r[3].nonZeroTiles);
+    expect(r[4].details!.nonZeroTilesAfter).toBe(r[4].nonZeroTiles);
+    expect(r[5].nonZeroTiles).toBeLessThanOrEqual(r[4].nonZeroTiles);
+    expect(r[5].sparsity).toBeLessThan(r[4].sparsity); // expansion brings weights back
+    for (const rec of r) {
+      expect(rec.weightCiphertexts).toBeLessThanOrEqual(rec.nonZeroTiles);
+      expect(rec.nonZeroTiles).toBeGreaterThanOrEqual(rec.lowerBound);
+      expect(rec.layers.reduce((s, l) => s + l.nonZeroTiles, 0)).toBe(rec.nonZeroTiles);
+    }
+    // The result with its client permutation computes what the last record measured.
+    const x = trainer.inputs;
+    const y = unpermuteRows(
+      forward(res.network, permuteRows(x, res.permutation.input, 48), 48),
+      res.permutation.output,
+      48,
+    );
+    let sum = 0;
+    for (let k = 0; k < y.length; k++) sum += (y[k] - trainer.targets[k]) ** 2;
+    expect(sum / y.length).toBeCloseTo(mse[6], 6);
+    // Pruned weights are exactly zero in the result.
+    res.network.layers.forEach((l, i) =>
+      l.weights.data.forEach((w, k) => (res.masks[i].data[k] ? null : expect(w).toBe(0))),
+    );
+    // The trainer saw dataset-order masks: the final retrain's masks, folded, equal the result's.
+    expect(trainer.calls.map((c) => c.epochs)).toEqual([40, 15, 15]);
+    const lastMasks = trainer.calls[2].masks;
+    const folded = foldClientPermutation(res.network, lastMasks, res.permutation).masks;
+    folded.forEach((m, l) => expect(m.data).toEqual(res.masks[l].data));
+    expect(res.permutation.input.some((v, k) => v !== k)).toBe(true);
+    // Progress: started/finished for the start and each step, in order, with retrain epochs in between.
+    const marks = events.filter((e) => e.status !== 'progress').map((e) => `${e.kind}:${e.status}`);
+    expect(marks[0]).toBe('start:started');
+    expect(marks.at(-1)).toBe('retrain:finished');
+    expect(marks.length).toBe(2 * (steps.length + 1));
+    expect(events.some((e) => e.status === 'progress' && e.kind === 'retrain')).toBe(true);
+    expect(sameAsSnapshot(student, snap)).toBe(true);
+  });
+
+  it('tile method reaches the tile sparsity and magnitude the weight sparsity', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 4, 'reconstruction'));
+    const trainer = new GradientTrainer(teacher, 16);
+    const tile = await runPipeline({ network: teacher }, trainer, {
+      tile: tile48,
+      steps: methodSteps('tile', { sparsity: 0.5, retrainEpochs: 1, score: 'max' }),
+    });
+    expect(tile.records[1].tileSparsity).toBeGreaterThanOrEqual(0.49);
+    const mag = await runPipeline({ network: teacher }, trainer, {
+      tile: tile48,
+      steps: methodSteps('magnitude', { sparsity: 0.7, retrainEpochs: 0, scope: 'global' }),
+      evaluate: false,
+    });
+    expect(mag.records[1].sparsity).toBeCloseTo(0.7, 2);
+    expect(mag.records[1].metric).toBeUndefined();
+  });
+
+  it('continues from a model that already carries a client permutation', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 5, 'reconstruction'));
+    const trainer = new GradientTrainer(teacher, 16);
+    const steps = methodSteps('hepex', { sparsity: 0.7, retrainEpochs: 0 });
+    const first = await runPipeline({ network: teacher }, trainer, { tile: tile48, steps });
+    const second = await runPipeline(
+      { network: first.network, masks: first.masks, permutation: first.permutation },
+      trainer,
+      {
+        tile: tile48,
+        steps: [{ kind: 'permute', seed: 9 }],
+      },
+    );
+    const [m0, m1] = second.records.map((r) => r.metric!.value);
+    expect(Math.abs(m1 - m0)).toBeLessThan(1e-6 * Math.max(1, m0));
+    expect(first.records.at(-1)!.metric!.value).toBeCloseTo(m0, 9);
+  });
+
+  it('cancels mid-run with HepexError cancelled, leaving the input untouched', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 6, 'reconstruction'));
+    const snap = snapshot(teacher);
+    const trainer = new GradientTrainer(teacher, 16);
+    const controller = new AbortController();
+    const run = runPipeline({ network: teacher }, trainer, {
+      tile: tile48,
+      steps: methodSteps('hepex', { sparsity: 0.8, retrainEpochs: 5 }),
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.kind === 'retrain' && e.status === 'progress') controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+    expect(sameAsSnapshot(teacher, snap)).toBe(true);
+  });
+
+  it('rejects a bad configuration before doing any work', async () => {
+    const net = withPoly(randomNetwork(sizes, 7, 'reconstruction'));
+    const trainer = new GradientTrainer(net, 8);
+    const bad = [
+      { tile: tile48, steps: [{ kind: 'prune' as const, sparsity: 1 }] },
+      { tile: tile48, steps: [{ kind: 'expand' as const, theta: 2 }] },
+      { tile: tile48, steps: [{ kind: 'retrain' as const, epochs: -1 }] },
+      { tile: tile48, steps: [{ kind: 'shrink' } as never] },
+      { tile: { ...tile48, t2: 3 }, steps: [] },
+    ];
+    for (const options of bad)
+      await expect(runPipeline({ network: net }, trainer, options)).rejects.toBeInstanceOf(
+        HepexError,
+      );
+    const wrongMasks = [{ rows: 2, cols: 2, data: new Uint8Array(4) }];
+    await expect(
+      runPipeline({ network: net, masks: wrongMasks }, trainer, { tile: tile48, steps: [] }),
+    ).rejects.toMatchObject({
+      code: 'invalid-mask',
+    });
+    expect(trainer.calls.length).toBe(0);
+  });
+});
