@@ -1,10 +1,107 @@
+import { useEffect, useState } from 'react';
+import { Controls } from '../components/Controls';
+import { CountsPanel } from '../components/CountsPanel';
+import { ErrorBanner } from '../components/ErrorBanner';
+import { ExportButtons } from '../components/ExportButtons';
+import { GridPanel } from '../components/GridPanel';
 import { HeEngineStatus } from '../components/HeEngineStatus';
+import { HistoryPanel } from '../components/HistoryPanel';
+import { LayerStrip } from '../components/LayerStrip';
+import { ModelPicker } from '../components/ModelPicker';
+import { ModelStatus } from '../components/ModelStatus';
+import { ThemeToggle } from '../components/ThemeToggle';
+import { createModelLoader } from '../services/modelLoader';
+import { getPipelineClient } from '../services/pipelineClient';
+import { createAppStore, type AppStore } from '../store/appStore';
+import { StoreProvider, useAppStore } from '../store/storeContext';
+import { useResolvedTheme } from '../viz/useResolvedTheme';
+import { ErrorBoundary } from './ErrorBoundary';
+
+/** Keeps the URL hash and the store in step: the hash opens a view, the view rewrites the hash. */
+function useHashSync(store: AppStore) {
+  useEffect(() => {
+    const s = store.getState();
+    s.applyHash(window.location.hash);
+    void s.loadPreset(store.getState().preset);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let written = '';
+    const unsubscribe = store.subscribe(() => {
+      clearTimeout(timer);
+      // Debounced: replaceState on every slider frame would be wasted work.
+      timer = setTimeout(() => {
+        const hash = store.getState().toHash();
+        if (hash !== window.location.hash) {
+          written = hash;
+          history.replaceState(null, '', hash);
+        }
+      }, 150);
+    });
+    const onHashChange = () => {
+      if (window.location.hash === written) return;
+      const before = store.getState().preset;
+      store.getState().applyHash(window.location.hash);
+      const after = store.getState().preset;
+      if (after !== before) void store.getState().loadPreset(after);
+    };
+    window.addEventListener('hashchange', onHashChange);
+    return () => {
+      unsubscribe();
+      clearTimeout(timer);
+      window.removeEventListener('hashchange', onHashChange);
+    };
+  }, [store]);
+}
+
+function Layout() {
+  const theme = useResolvedTheme(useAppStore((s) => s.theme));
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="brand">
+          <span className="brand__mark" aria-hidden="true" />
+          <div>
+            <h1>HE-PEx Studio</h1>
+            <p className="brand__tagline">Prune, permute and expand networks so they run cheaply under CKKS encryption</p>
+          </div>
+        </div>
+        <ModelPicker />
+        <ThemeToggle />
+      </header>
+      <ErrorBanner />
+      <div className="workspace">
+        <aside className="sidebar">
+          <Controls />
+        </aside>
+        <main className="main">
+          <ModelStatus />
+          <CountsPanel />
+          <LayerStrip />
+          <GridPanel />
+          <HistoryPanel />
+          <ExportButtons />
+        </main>
+      </div>
+      <footer className="statusbar">
+        <HeEngineStatus />
+        <span className="muted">
+          Method: Aharoni et al., “Efficient Pruning for Machine Learning under Homomorphic Encryption”, ESORICS 2023.
+        </span>
+      </footer>
+    </div>
+  );
+}
 
 export function App() {
+  const [store] = useState(() => createAppStore({ loader: createModelLoader(), pipeline: getPipelineClient }));
+  useHashSync(store);
   return (
-    <main>
-      <h1>HE-PEx Studio</h1>
-      <HeEngineStatus />
-    </main>
+    <ErrorBoundary>
+      <StoreProvider store={store}>
+        <Layout />
+      </StoreProvider>
+    </ErrorBoundary>
   );
 }

@@ -1,0 +1,197 @@
+import { useId } from 'react';
+import { RING_DEGREES, type RingDegree } from '../core/tileShape';
+import { useAppStore } from '../store/storeContext';
+import { METHODS, METHOD_LABELS, type Method, type PruneScope, type TileScore } from '../store/types';
+import { fmtPct0 } from '../viz/format';
+
+const SIDES = [1, 2, 4, 8, 16, 32, 64];
+const SCORES: readonly TileScore[] = ['l1', 'avg', 'max', 'min'];
+const METHOD_HINTS: Record<Method, string> = {
+  magnitude: 'Zero the smallest single weights. Almost no tile becomes empty.',
+  tile: 'Zero whole tiles with the lowest score (the Hunter baseline).',
+  hepex: 'Magnitude prune, drop tiles at or below θ density, expand the rest.',
+};
+
+/** Tile shape, method, scope, score, the two sliders and the step buttons. Every control is labelled and keyboard-operable. */
+export function Controls() {
+  const id = useId();
+  const tile = useAppStore((s) => s.tile);
+  const method = useAppStore((s) => s.method);
+  const scope = useAppStore((s) => s.scope);
+  const score = useAppStore((s) => s.score);
+  const sparsity = useAppStore((s) => s.sparsity);
+  const theta = useAppStore((s) => s.theta);
+  const hasModel = useAppStore((s) => s.working !== null);
+  const hasTwin = useAppStore((s) => s.twin !== null);
+  const permuted = useAppStore((s) => s.workingPermutation !== null && s.working !== s.dense?.network);
+  const busy = useAppStore((s) => s.busy);
+  const setTileShape = useAppStore((s) => s.setTileShape);
+  const setMethod = useAppStore((s) => s.setMethod);
+  const setScope = useAppStore((s) => s.setScope);
+  const setScore = useAppStore((s) => s.setScore);
+  const setSparsity = useAppStore((s) => s.setSparsity);
+  const setTheta = useAppStore((s) => s.setTheta);
+  const showDense = useAppStore((s) => s.showDense);
+  const showTwin = useAppStore((s) => s.showTwin);
+  const permute = useAppStore((s) => s.permute);
+  const resetWorking = useAppStore((s) => s.resetWorking);
+  const recordRun = useAppStore((s) => s.recordRun);
+  const cancelJob = useAppStore((s) => s.cancelJob);
+
+  const sparsityLabel = method === 'tile' ? 'Tile sparsity' : 'Weight sparsity';
+  return (
+    <form className="controls" onSubmit={(e) => e.preventDefault()} aria-label="Pruning controls">
+      <fieldset className="controls__group">
+        <legend>Tile shape</legend>
+        <div className="controls__row">
+          <label className="field">
+            <span className="field__label">t1 (rows)</span>
+            <select value={tile.t1} onChange={(e) => setTileShape(Number(e.target.value), tile.t2)} data-testid="tile-t1">
+              {SIDES.map((v) => (
+                <option key={v} value={v}>
+                  {v}
+                </option>
+              ))}
+            </select>
+          </label>
+          <span className="controls__times" aria-hidden="true">
+            ×
+          </span>
+          <label className="field">
+            <span className="field__label">t2 (cols)</span>
+            <select value={tile.t2} onChange={(e) => setTileShape(tile.t1, Number(e.target.value))} data-testid="tile-t2">
+              {SIDES.map((v) => (
+                <option key={v} value={v}>
+                  {v}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span className="field__label">Ring N</span>
+            <select
+              value={tile.ringDegree}
+              onChange={(e) => setTileShape(tile.t1, tile.t2, Number(e.target.value) as RingDegree)}
+              data-testid="ring-degree"
+            >
+              {RING_DEGREES.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <p className="controls__hint">
+          {tile.ringDegree / 2} slots = {tile.t1}×{tile.t2} weights × batch {tile.batch}
+        </p>
+      </fieldset>
+
+      <fieldset className="controls__group">
+        <legend>Method</legend>
+        <div className="segmented" role="radiogroup" aria-label="Pruning method">
+          {METHODS.map((m) => (
+            <label key={m} className={`segmented__option${m === method ? ' is-active' : ''}`}>
+              <input type="radio" name={`${id}-method`} value={m} checked={m === method} onChange={() => setMethod(m)} />
+              {METHOD_LABELS[m]}
+            </label>
+          ))}
+        </div>
+        <p className="controls__hint">{METHOD_HINTS[method]}</p>
+        <div className="controls__row">
+          <div className="segmented segmented--small" role="radiogroup" aria-label="Scope">
+            {(['global', 'local'] as PruneScope[]).map((v) => (
+              <label key={v} className={`segmented__option${v === scope ? ' is-active' : ''}`}>
+                <input type="radio" name={`${id}-scope`} value={v} checked={v === scope} onChange={() => setScope(v)} />
+                {v === 'global' ? 'Global' : 'Per layer'}
+              </label>
+            ))}
+          </div>
+          {method === 'tile' && (
+            <label className="field field--inline">
+              <span className="field__label">Score</span>
+              <select value={score} onChange={(e) => setScore(e.target.value as TileScore)} data-testid="tile-score">
+                {SCORES.map((v) => (
+                  <option key={v} value={v}>
+                    {v}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+        </div>
+      </fieldset>
+
+      <fieldset className="controls__group">
+        <legend>Amount</legend>
+        <label className="slider">
+          <span className="slider__head">
+            <span className="field__label">{sparsityLabel}</span>
+            <output data-testid="sparsity-value">{fmtPct0(sparsity)}</output>
+          </span>
+          <input
+            type="range"
+            min={0}
+            max={0.99}
+            step={0.01}
+            value={sparsity}
+            disabled={!hasModel}
+            onChange={(e) => setSparsity(Number(e.target.value))}
+            aria-valuetext={`${fmtPct0(sparsity)} ${sparsityLabel.toLowerCase()}`}
+            data-testid="sparsity-slider"
+          />
+        </label>
+        <label className={`slider${method === 'hepex' ? '' : ' is-muted'}`}>
+          <span className="slider__head">
+            <span className="field__label">Tile density threshold θ</span>
+            <output data-testid="theta-value">{theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}</output>
+          </span>
+          <input
+            type="range"
+            min={0}
+            max={0.5}
+            step={0.00625}
+            value={theta}
+            disabled={!hasModel || method !== 'hepex'}
+            onChange={(e) => setTheta(Number(e.target.value))}
+            aria-valuetext={`theta ${theta}`}
+            data-testid="theta-slider"
+          />
+        </label>
+      </fieldset>
+
+      <fieldset className="controls__group">
+        <legend>Steps</legend>
+        <div className="controls__buttons">
+          <button type="button" className="button" onClick={showDense} disabled={!hasModel}>
+            Show trained
+          </button>
+          <button type="button" className="button" onClick={showTwin} disabled={!hasTwin}>
+            Show shipped HE-PEx
+          </button>
+          <button type="button" className="button button--primary" onClick={() => void permute()} disabled={!hasModel || busy !== null} data-testid="permute-button">
+            Permute neurons
+          </button>
+          <button type="button" className="button" onClick={resetWorking} disabled={!permuted || busy !== null}>
+            Undo permutation
+          </button>
+          <button type="button" className="button" onClick={() => recordRun()} disabled={!hasModel} data-testid="record-run">
+            Record run
+          </button>
+        </div>
+        {busy && (
+          <div className="busy" role="status" aria-live="polite" data-testid="busy">
+            <progress max={1} value={busy.progress ?? undefined} aria-label={busy.label} />
+            <span>
+              {busy.label}
+              {busy.detail ? ` · ${busy.detail}` : ''}
+            </span>
+            <button type="button" className="button button--ghost" onClick={cancelJob}>
+              Cancel
+            </button>
+          </div>
+        )}
+      </fieldset>
+    </form>
+  );
+}

@@ -1,0 +1,55 @@
+import { selectLayers } from '../store/selectors';
+import { useAppStore } from '../store/storeContext';
+import type { ViewMode } from '../store/types';
+import { fmtInt, fmtMs } from '../viz/format';
+import { GridLegend } from './GridLegend';
+import { TileGridView } from './TileGridView';
+
+const MODES: { value: ViewMode; label: string }[] = [
+  { value: 'weights', label: 'Weights' },
+  { value: 'mask', label: 'Mask' },
+  { value: 'density', label: 'Tile density' },
+];
+
+/** The selected layer, big: view-mode switch, the zoomable grid, legend and the layer's figures. */
+export function GridPanel() {
+  const layers = useAppStore(selectLayers);
+  const selected = useAppStore((s) => s.selectedLayer);
+  const mode = useAppStore((s) => s.viewMode);
+  const setMode = useAppStore((s) => s.setViewMode);
+  const l = layers[selected];
+  if (!l) return null;
+  const t = l.tiling;
+  const rows = t.orientation === 'A' ? t.outputs : t.inputs;
+  const cols = t.orientation === 'A' ? t.inputs : t.outputs;
+  const height = Math.round(Math.max(220, Math.min(460, (rows / cols) * 880)));
+  return (
+    <section className="grid-panel" aria-label="Selected layer">
+      <header className="grid-panel__head">
+        <div>
+          <h2>
+            Layer {selected + 1}: {t.outputs}×{t.inputs}
+          </h2>
+          <p className="grid-panel__sub">
+            Orientation {t.orientation}: shown as {t.orientation === 'A' ? 'W' : 'Wᵀ'} ({rows}×{cols}), {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
+            {t.orientation === 'A' ? t.inBlocks : t.outBlocks} tiles · {fmtInt(l.nonZeroTiles)} non-zero · {fmtInt(l.rotations)} rotations ·{' '}
+            {fmtMs(l.predictedMs)} predicted
+          </p>
+        </div>
+        <div className="segmented" role="radiogroup" aria-label="View">
+          {MODES.map((m) => (
+            <label key={m.value} className={`segmented__option${m.value === mode ? ' is-active' : ''}`}>
+              <input type="radio" name="view-mode" value={m.value} checked={m.value === mode} onChange={() => setMode(m.value)} />
+              {m.label}
+            </label>
+          ))}
+        </div>
+      </header>
+      <TileGridView layer={selected} height={height} interactive />
+      <footer className="grid-panel__foot">
+        <GridLegend />
+        <span className="grid-panel__help">Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit.</span>
+      </footer>
+    </section>
+  );
+}

@@ -1,0 +1,102 @@
+import { useMemo } from 'react';
+import { useAppStore } from '../store/storeContext';
+import { METHOD_LABELS, type RunRecord } from '../store/types';
+import { fmtInt, fmtMs, fmtNum, fmtPct0 } from '../viz/format';
+import { ParetoPlot, type ParetoPoint } from './ParetoPlot';
+
+/** The metric a run is judged by, as a cost (lower is better), relative to the trained model. */
+function metricCost(run: RunRecord, base: RunRecord | undefined): number | undefined {
+  const m = run.metrics;
+  const b = base?.metrics;
+  if (!m || !b) return undefined;
+  if (m.accuracy !== undefined && b.accuracy !== undefined) return (b.accuracy - m.accuracy) * 100;
+  if (m.mse !== undefined && b.mse !== undefined) return m.mse - b.mse;
+  return undefined;
+}
+
+/** Every recorded run: the Pareto plot (ciphertexts against metric loss, or predicted latency) and a table. */
+export function HistoryPanel() {
+  const runs = useAppStore((s) => s.runs);
+  const clearRuns = useAppStore((s) => s.clearRuns);
+  const { points, yLabel, yFormat } = useMemo(() => {
+    const base = runs.find((r) => r.method === 'none' && r.metrics);
+    const withMetric = runs.map((r) => ({ run: r, cost: metricCost(r, base) })).filter((p) => p.cost !== undefined);
+    if (withMetric.length >= 2) {
+      const accuracy = base?.metrics?.accuracy !== undefined;
+      return {
+        points: withMetric.map((p): ParetoPoint => ({ run: p.run, x: p.run.ciphertexts, y: p.cost! })),
+        yLabel: accuracy ? 'accuracy loss (points)' : 'MSE increase',
+        yFormat: accuracy ? (v: number) => `${fmtNum(v)}` : fmtNum,
+      };
+    }
+    return {
+      points: runs.map((r): ParetoPoint => ({ run: r, x: r.ciphertexts, y: r.predictedMs })),
+      yLabel: 'predicted latency',
+      yFormat: fmtMs,
+    };
+  }, [runs]);
+
+  return (
+    <section className="history" aria-label="Run history">
+      <header className="section-head">
+        <h2>History</h2>
+        <button type="button" className="button button--ghost" onClick={clearRuns} disabled={!runs.length}>
+          Clear
+        </button>
+      </header>
+      {runs.length ? (
+        <div className="history__body">
+          <ParetoPlot points={points} yLabel={yLabel} yFormat={yFormat} />
+          <div className="history__table-wrap">
+            <table className="history__table" data-testid="history-table">
+              <thead>
+                <tr>
+                  <th scope="col">#</th>
+                  <th scope="col">Run</th>
+                  <th scope="col">Method</th>
+                  <th scope="col">Tile</th>
+                  <th scope="col" className="num">
+                    Sparsity
+                  </th>
+                  <th scope="col" className="num">
+                    Ciphertexts
+                  </th>
+                  <th scope="col" className="num">
+                    Predicted
+                  </th>
+                  <th scope="col" className="num">
+                    Metric
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...runs].reverse().map((r) => (
+                  <tr key={r.id}>
+                    <td>{r.id}</td>
+                    <td className="history__label">{r.label}</td>
+                    <td>{r.method === 'none' ? '—' : METHOD_LABELS[r.method]}</td>
+                    <td>{r.tile}</td>
+                    <td className="num">{fmtPct0(r.sparsity)}</td>
+                    <td className="num">
+                      {fmtInt(r.ciphertexts)} <span className="muted">/ {fmtInt(r.denseCiphertexts)}</span>
+                    </td>
+                    <td className="num">{fmtMs(r.predictedMs)}</td>
+                    <td className="num">
+                      {r.metrics?.accuracy !== undefined
+                        ? `acc ${fmtPct0(r.metrics.accuracy)}`
+                        : r.metrics?.mse !== undefined
+                          ? `mse ${fmtNum(r.metrics.mse)}`
+                          : '—'}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </div>
+      ) : (
+        <p className="muted">Runs you record appear here and on the Pareto plot.</p>
+      )}
+    </section>
+  );
+}

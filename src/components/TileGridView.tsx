@@ -1,0 +1,140 @@
+import { useMemo } from 'react';
+import { markPaint } from '../store/perfMarks';
+import { ciphertextIndex, ciphertextOffsets, selectMaxAbs } from '../store/selectors';
+import { useAppStore } from '../store/storeContext';
+import { fmtInt, fmtNum, fmtPct0 } from '../viz/format';
+import { paletteFor } from '../viz/palette';
+import { runtimeFrame, tileIndexAtPixel, weightAt, type TileGridData } from '../viz/tileRaster';
+import { useResolvedTheme } from '../viz/useResolvedTheme';
+import { useTileGridCanvas } from '../viz/useTileGridCanvas';
+
+export interface TileGridViewProps {
+  readonly layer: number;
+  readonly height: number;
+  /** The big view: zoom, pan, hover tooltip, marks. Thumbnails are static. */
+  readonly interactive?: boolean;
+}
+
+/**
+ * One layer's weights as a tile-grid heatmap in the HE runtime's orientation (A: W, B: W^T),
+ * one pixel per weight, tile borders when zoomed in, all-zero tiles hatched. Hover tells the
+ * tile's index, kept weights, L2 norm and the ciphertext that holds it.
+ */
+export function TileGridView({ layer, height, interactive = false }: TileGridViewProps) {
+  const shown = useAppStore((s) => s.shown);
+  const analysis = useAppStore((s) => s.analysis);
+  const mode = useAppStore((s) => s.viewMode);
+  const theme = useResolvedTheme(useAppStore((s) => s.theme));
+  const maxAbs = useAppStore(selectMaxAbs)[layer] ?? 1;
+  const palette = paletteFor(theme);
+
+  const data = useMemo<TileGridData | null>(() => {
+    if (!shown || !analysis || !analysis.plan.layers[layer]) return null;
+    return {
+      tiling: analysis.plan.layers[layer],
+      weights: shown.network.layers[layer].weights.data,
+      mask: shown.masks[layer].data,
+      counts: analysis.counts[layer],
+    };
+  }, [shown, analysis, layer]);
+
+  const grid = useTileGridCanvas({ data, mode, palette, maxAbs, height, interactive, onPainted: interactive ? markPaint : undefined });
+  const offsets = useMemo(() => (analysis ? ciphertextOffsets(analysis.counts) : []), [analysis]);
+
+  const tooltip = useMemo(() => {
+    const h = grid.hover;
+    if (!h || !data) return null;
+    const { tiling } = data;
+    const t = tileIndexAtPixel(tiling, h.row, h.col);
+    const frame = runtimeFrame(tiling);
+    const gridRow = Math.floor(h.row / frame.tileRows);
+    const gridCol = Math.floor(h.col / frame.tileCols);
+    const kept = data.counts[t];
+    const o0 = Math.floor(t / tiling.inBlocks) * tiling.blockOut;
+    const i0 = (t % tiling.inBlocks) * tiling.blockIn;
+    const o1 = Math.min(o0 + tiling.blockOut, tiling.outputs);
+    const i1 = Math.min(i0 + tiling.blockIn, tiling.inputs);
+    let sq = 0;
+    for (let o = o0; o < o1; o++) for (let i = i0; i < i1; i++) sq += data.weights[o * tiling.inputs + i] ** 2;
+    const area = (o1 - o0) * (i1 - i0);
+    const ct = ciphertextIndex(data.counts, t, offsets[layer] ?? 0);
+    const { o, i } = weightAt(tiling, h.row, h.col);
+    const w = data.weights[o * tiling.inputs + i];
+    return { t, gridRow, gridCol, kept, area, norm: Math.sqrt(sq), ct, total: offsets.at(-1) ?? 0, o, i, w, keptW: data.mask[o * tiling.inputs + i] === 1, x: h.x, y: h.y };
+  }, [grid.hover, data, offsets, layer]);
+
+  const tiling = data?.tiling;
+  const label = tiling
+    ? `Layer ${layer + 1} weights, ${tiling.outputs}×${tiling.inputs}, orientation ${tiling.orientation}, ${analysis?.cost.layers[layer].nonZeroWeightTiles ?? 0} of ${tiling.tileCount} tiles non-zero`
+    : `Layer ${layer + 1}`;
+
+  return (
+    <div className={`tile-grid${interactive ? ' tile-grid--interactive' : ''}`} ref={grid.containerRef} style={{ height }} data-testid={interactive ? 'tile-grid-main' : `tile-grid-thumb-${layer}`}>
+      <canvas
+        ref={grid.canvasRef}
+        style={{ width: grid.width, height }}
+        role="img"
+        aria-label={label}
+        tabIndex={interactive ? 0 : -1}
+        onKeyDown={
+          interactive
+            ? (e) => {
+                const step = 40;
+                const keys: Record<string, () => void> = {
+                  '+': () => grid.zoomBy(1.5),
+                  '=': () => grid.zoomBy(1.5),
+                  '-': () => grid.zoomBy(1 / 1.5),
+                  '0': () => grid.resetZoom(),
+                  ArrowLeft: () => grid.pan(step, 0),
+                  ArrowRight: () => grid.pan(-step, 0),
+                  ArrowUp: () => grid.pan(0, step),
+                  ArrowDown: () => grid.pan(0, -step),
+                };
+                const act = keys[e.key];
+                if (act) {
+                  e.preventDefault();
+                  act();
+                }
+              }
+            : undefined
+        }
+        {...grid.handlers}
+      />
+      {interactive && (
+        <div className="tile-grid__zoom" role="group" aria-label="Zoom">
+          <button type="button" className="button button--icon" onClick={() => grid.zoomBy(1.5)} aria-label="Zoom in">
+            +
+          </button>
+          <button type="button" className="button button--icon" onClick={() => grid.zoomBy(1 / 1.5)} aria-label="Zoom out">
+            −
+          </button>
+          <button type="button" className="button button--icon" onClick={grid.resetZoom} aria-label="Fit the whole matrix" disabled={!grid.zoomed}>
+            ⤢
+          </button>
+        </div>
+      )}
+      {tooltip && (
+        <div
+          className="tooltip"
+          role="tooltip"
+          data-testid="tile-tooltip"
+          style={{ left: Math.min(tooltip.x + 14, Math.max(0, grid.width - 230)), top: tooltip.y + 14 }}
+        >
+          <strong>
+            Tile {fmtInt(tooltip.t)} · row {tooltip.gridRow}, col {tooltip.gridCol}
+          </strong>
+          <span>
+            {tooltip.kept} of {tooltip.area} weights kept ({fmtPct0(tooltip.kept / tooltip.area)})
+          </span>
+          <span>‖tile‖₂ = {fmtNum(tooltip.norm)}</span>
+          <span>
+            {tooltip.ct === null ? 'All zero: no ciphertext, skipped' : `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`}
+          </span>
+          <span className="tooltip__muted">
+            W[{tooltip.o}, {tooltip.i}] = {tooltip.keptW ? fmtNum(tooltip.w) : 'pruned'}
+          </span>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,140 @@
+import { HepexError } from '../core/errors';
+import type { HepexModel } from '../core/model';
+
+/**
+ * Loads models into the studio: the presets shipped in public/models/ and files a person opens.
+ *
+ * Layout of a preset (made by the project's CLI, see public/models/README.md):
+ *   models/<preset>/model.json + weights.bin         the trained dense model
+ *   models/<preset>/hepex/model.json + weights.bin   its HE-PEx-pruned twin (optional)
+ *
+ * The TF.js parsing lives in src/engines/tfjs/modelFiles.ts and is imported on first use, so
+ * the page paints before tfjs is fetched. Every failure is a HepexError in plain words.
+ */
+export interface LoadedModels {
+  readonly dense: HepexModel;
+  readonly twin: HepexModel | null;
+}
+
+export interface ModelLoader {
+  loadPreset(preset: string, signal?: AbortSignal): Promise<LoadedModels>;
+  /** model.json plus its weight file(s), in any order. */
+  loadFiles(files: readonly File[], signal?: AbortSignal): Promise<LoadedModels>;
+  /** TF.js files of a model, with userDefinedMetadata.hepex. */
+  exportModel(model: HepexModel): Promise<{ modelJson: string; weights: Uint8Array }>;
+}
+
+type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
+
+async function modelFiles() {
+  const [files, backend] = await Promise.all([import('../engines/tfjs/modelFiles'), import('../engines/tfjs/backend')]);
+  // Export builds a small LayersModel: the cpu backend does it without fetching any WASM.
+  await backend.setupBackend({ prefer: 'cpu' });
+  return files;
+}
+
+/** Weight file names a model.json's manifest lists, checked to be plain names next to it. */
+export function manifestPaths(modelJson: string): string[] {
+  let manifest: unknown;
+  try {
+    manifest = (JSON.parse(modelJson) as { weightsManifest?: unknown }).weightsManifest;
+  } catch {
+    return ['weights.bin']; // the parser reports the JSON error in words
+  }
+  const paths: string[] = [];
+  if (Array.isArray(manifest)) {
+    for (const group of manifest) {
+      const list = (group as { paths?: unknown } | null)?.paths;
+      if (!Array.isArray(list)) continue;
+      for (const p of list) {
+        if (typeof p !== 'string' || !/^(\.\/)?[\w.-]+$/.test(p) || p.includes('..')) {
+          throw new HepexError('invalid-model-file', `Model file: weight path ${JSON.stringify(p)} must be a plain file name next to model.json.`);
+        }
+        paths.push(p.replace(/^\.\//, ''));
+      }
+    }
+  }
+  return paths.length ? paths : ['weights.bin'];
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export interface FetchLoaderOptions {
+  /** Base URL of the models folder; default Vite's BASE_URL + 'models/'. */
+  readonly baseUrl?: string;
+  readonly fetch?: Fetch;
+}
+
+export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader {
+  const base = options.baseUrl ?? `${import.meta.env?.BASE_URL ?? '/'}models/`;
+  const doFetch: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
+
+  async function fetchModel(dir: string, signal: AbortSignal | undefined, optional: boolean): Promise<HepexModel | null> {
+    const url = `${base}${dir}/model.json`;
+    let response: Response;
+    try {
+      response = await doFetch(url, { signal });
+    } catch (error) {
+      if (signal?.aborted) throw new HepexError('cancelled', 'Loading was cancelled.');
+      throw new HepexError('invalid-model-file', `Could not fetch ${url} (${(error as Error).message}).`);
+    }
+    // Vite's preview and dev servers answer unknown paths with index.html (200, text/html).
+    const isHtml = (response.headers.get('content-type') ?? '').includes('text/html');
+    if (!response.ok || isHtml) {
+      if (optional) return null;
+      throw new HepexError(
+        'invalid-model-file',
+        `The model files for this preset are missing: ${url} was not found. Generate them with the CLI (see public/models/README.md) or open a model.json and weights.bin.`,
+      );
+    }
+    const modelJson = await response.text();
+    const parts = await Promise.all(
+      manifestPaths(modelJson).map(async (p) => {
+        const r = await doFetch(`${base}${dir}/${p}`, { signal });
+        if (!r.ok || (r.headers.get('content-type') ?? '').includes('text/html')) {
+          throw new HepexError('invalid-model-file', `The weights file ${base}${dir}/${p} is missing.`);
+        }
+        return new Uint8Array(await r.arrayBuffer());
+      }),
+    );
+    const { modelFromFiles } = await modelFiles();
+    return modelFromFiles(modelJson, concat(parts));
+  }
+
+  return {
+    async loadPreset(preset, signal) {
+      if (!/^[a-z0-9-]+$/.test(preset)) throw new HepexError('invalid-argument', `"${preset}" is not a preset name.`);
+      const [dense, twin] = await Promise.all([fetchModel(preset, signal, false), fetchModel(`${preset}/hepex`, signal, true)]);
+      return { dense: dense!, twin };
+    },
+
+    async loadFiles(files) {
+      const json = files.find((f) => f.name.endsWith('.json'));
+      if (!json) throw new HepexError('invalid-model-file', 'Open a model.json together with its weights file (weights.bin).');
+      const modelJson = await json.text();
+      const byName = new Map(files.map((f) => [f.name, f]));
+      const parts = await Promise.all(
+        manifestPaths(modelJson).map(async (p) => {
+          const file = byName.get(p) ?? (files.length === 2 ? files.find((f) => f !== json) : undefined);
+          if (!file) throw new HepexError('invalid-model-file', `model.json needs the weights file "${p}"; open it together with model.json.`);
+          return new Uint8Array(await file.arrayBuffer());
+        }),
+      );
+      const { modelFromFiles } = await modelFiles();
+      return { dense: await modelFromFiles(modelJson, concat(parts)), twin: null };
+    },
+
+    async exportModel(model) {
+      const { modelToFiles } = await modelFiles();
+      return modelToFiles(model);
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import { wrap, proxy, transfer, type Remote } from 'comlink';
+import { HepexError } from '../core/errors';
+import type { Mask } from '../core/matrix';
+import type { Network } from '../core/network';
+import type { TileShape } from '../core/tileShape';
+import { installHepexErrorTransfer } from '../../workers/errorTransfer';
+import type { PipelineApi, PermuteStepResult, StepProgress } from '../../workers/pipeline.worker';
+
+export type { PermuteStepResult, StepProgress };
+
+export interface JobOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: StepProgress) => void;
+}
+
+/** What the store needs from the heavy-step worker (an interface so tests can run it in-thread). */
+export interface PipelineService {
+  /** Reorders hidden neurons so the masks' non-zeros gather into few tiles (HEPEX.md step 3). */
+  permute(network: Network, masks: readonly Mask[], tile: TileShape, options?: JobOptions): Promise<PermuteStepResult>;
+  dispose(): void;
+}
+
+export interface PipelineClientOptions {
+  /** The single place a Worker is constructed; tests can pass their own. */
+  readonly createWorker?: () => Worker;
+}
+
+const defaultWorker = (): Worker =>
+  new Worker(new URL('../../workers/pipeline.worker.ts', import.meta.url), { type: 'module', name: 'pipeline' });
+
+const cancelled = () => new HepexError('cancelled', 'The job was cancelled.');
+
+/** Copies of the inputs the UI still shows, so transferring them does not empty the store's arrays. */
+function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer[] } {
+  const buffers: ArrayBuffer[] = [];
+  const layers = network.layers.map((layer) => {
+    const data = Float32Array.from(layer.weights.data);
+    const bias = Float32Array.from(layer.bias);
+    buffers.push(data.buffer, bias.buffer);
+    return { ...layer, weights: { rows: layer.weights.rows, cols: layer.weights.cols, data }, bias };
+  });
+  return { network: { task: network.task, layers }, buffers };
+}
+
+function copyMasks(masks: readonly Mask[]): { masks: Mask[]; buffers: ArrayBuffer[] } {
+  const copies = masks.map((m) => ({ rows: m.rows, cols: m.cols, data: Uint8Array.from(m.data) }));
+  return { masks: copies, buffers: copies.map((m) => m.data.buffer) };
+}
+
+/**
+ * The one way the UI reaches workers/pipeline.worker.ts. The worker starts on the first job.
+ * Latest wins: a new job aborts the one running (the UI only wants the newest answer). Aborting
+ * a running job terminates the worker, the only way to stop a tight JS loop mid-flight, and the
+ * next job starts a fresh one. `dispose` terminates for good.
+ */
+export class PipelineClient implements PipelineService {
+  private worker: Worker | undefined;
+  private remote: Remote<PipelineApi> | undefined;
+  private current: AbortController | undefined;
+  private disposed = false;
+  private readonly createWorker: () => Worker;
+
+  constructor(options: PipelineClientOptions = {}) {
+    this.createWorker = options.createWorker ?? defaultWorker;
+    installHepexErrorTransfer();
+  }
+
+  permute(network: Network, masks: readonly Mask[], tile: TileShape, options: JobOptions = {}): Promise<PermuteStepResult> {
+    const n = copyNetwork(network);
+    const m = copyMasks(masks);
+    return this.run(
+      (api, progress) => api.permute(transfer({ network: n.network, masks: m.masks, tile }, [...n.buffers, ...m.buffers]), progress),
+      options,
+    );
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.current?.abort();
+    this.stopWorker();
+  }
+
+  private async run<T>(
+    call: (api: Remote<PipelineApi>, progress: ((p: StepProgress) => void) | undefined) => Promise<T>,
+    options: JobOptions,
+  ): Promise<T> {
+    if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    // Latest wins: the previous job is no longer wanted.
+    this.current?.abort();
+    const controller = new AbortController();
+    this.current = controller;
+    const { signal, onProgress } = options;
+    if (signal?.aborted) throw cancelled();
+    const api = this.ensureWorker();
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.current === controller) this.current = undefined;
+        this.stopWorker();
+        reject(cancelled());
+      };
+      controller.signal.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', () => controller.abort(), { once: true });
+      const progress = onProgress
+        ? proxy((p: StepProgress) => {
+            if (!controller.signal.aborted) onProgress(p);
+          })
+        : undefined;
+      call(api, progress).then(
+        (value) => {
+          controller.signal.removeEventListener('abort', onAbort);
+          if (this.current === controller) this.current = undefined;
+          if (controller.signal.aborted) reject(cancelled());
+          else resolve(value);
+        },
+        (error: unknown) => {
+          controller.signal.removeEventListener('abort', onAbort);
+          if (this.current === controller) this.current = undefined;
+          reject(controller.signal.aborted ? cancelled() : error);
+        },
+      );
+    });
+  }
+
+  private ensureWorker(): Remote<PipelineApi> {
+    if (!this.remote) {
+      this.worker = this.createWorker();
+      this.remote = wrap<PipelineApi>(this.worker);
+    }
+    return this.remote;
+  }
+
+  private stopWorker(): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+    this.remote = undefined;
+  }
+}
+
+let shared: PipelineClient | undefined;
+
+/** The app's pipeline client, created on first use. */
+export function getPipelineClient(): PipelineClient {
+  shared ??= new PipelineClient();
+  return shared;
+}

@@ -1,0 +1,424 @@
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import { isHepexError } from '../core/errors';
+import type { HepexModel } from '../core/model';
+import { selectTilesByDensity } from '../core/prune/expand';
+import { tileMask, tilePrune } from '../core/prune/tilePrune';
+import { planTiles } from '../core/tilePlan';
+import { createTileShape, tileShapeLabel, type RingDegree } from '../core/tileShape';
+import { layerSizes } from '../core/network';
+import type { ModelLoader } from '../services/modelLoader';
+import type { PipelineService } from '../services/pipelineClient';
+import { analyse, applyMasks, masksOf } from './analysis';
+import { createModelSlice, type ModelSlice } from './modelSlice';
+import { markCounts, markInput } from './perfMarks';
+import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';
+import { createPruningSlice, type PruningSlice } from './pruningSlice';
+import { createRunsSlice, type RunsSlice } from './runsSlice';
+import { createTilingSlice, type TilingSlice } from './tilingSlice';
+import { createUiSlice, type UiSlice } from './uiSlice';
+import { formatHash, parseHash } from './urlHash';
+import { METHOD_LABELS, PRESET_LABELS, type LoadedModels, type Method, type Preset, type PruneScope, type Shown, type TileScore } from './types';
+
+/**
+ * Cross-slice actions: the orchestration lives here (and in services), never in components.
+ * Slider setters update their parameter at once and schedule one preview per task (latest
+ * wins: the preview reads the parameters when it runs). Async jobs carry a token; a result whose
+ * token is no longer current is dropped, so stale answers never reach the state.
+ */
+export interface Actions {
+  loadPreset: (preset: Preset) => Promise<void>;
+  loadFiles: (files: readonly File[]) => Promise<void>;
+  setTileShape: (t1: number, t2: number, ringDegree?: RingDegree) => void;
+  setMethod: (method: Method) => void;
+  setScope: (scope: PruneScope) => void;
+  setScore: (score: TileScore) => void;
+  setSparsity: (sparsity: number) => void;
+  setTheta: (theta: number) => void;
+  /** Recomputes the preview from `working` and the parameters now (normally scheduled). */
+  applyPreview: () => void;
+  showDense: () => void;
+  showTwin: () => void;
+  /** Worker step: permute hidden neurons for the current masks; later previews use the permuted network. */
+  permute: () => Promise<void>;
+  /** Back to the unpermuted dense network for previews. */
+  resetWorking: () => void;
+  recordRun: (label?: string) => void;
+  cancelJob: () => void;
+  /** The current view as a URL hash, and the inverse. */
+  toHash: () => string;
+  applyHash: (hash: string) => void;
+  /** The shown model as a HepexModel (for export). */
+  shownModel: () => HepexModel | null;
+  /** TF.js files (model.json + weights.bin, userDefinedMetadata.hepex) of the shown model. */
+  exportModel: () => Promise<{ name: string; modelJson: string; weights: Uint8Array } | null>;
+}
+
+export type AppState = ModelSlice & TilingSlice & PruningSlice & RunsSlice & UiSlice & Actions;
+export type AppStore = StoreApi<AppState>;
+
+export interface StoreDeps {
+  readonly loader: ModelLoader;
+  /** Created on first heavy step. */
+  readonly pipeline: () => PipelineService;
+  /** Runs a preview after the current task; default queueMicrotask (tests may flush by hand). */
+  readonly schedule?: (run: () => void) => void;
+}
+
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+export function createAppStore(deps: StoreDeps): AppStore {
+  const schedule = deps.schedule ?? ((run: () => void) => queueMicrotask(run));
+  let previewPending = false;
+  let loadToken = 0;
+  let jobToken = 0;
+  let jobAbort: AbortController | null = null;
+  /** A link asked for a preview before the model was there: show it once the model loads. */
+  let hashPreviewPending = false;
+
+  return createStore<AppState>()((set, get, api) => {
+    const fail = (error: unknown) => {
+      if (isHepexError(error) && error.code === 'cancelled') return;
+      set({ error: message(error) });
+    };
+
+    /** Sets shown + analysis together; an error (e.g. impossible tile) leaves both as they were. */
+    const show = (shown: Shown): boolean => {
+      try {
+        const analysis = analyse(shown, get().tile);
+        const layers = shown.network.layers.length;
+        set({ shown, analysis, selectedLayer: Math.min(get().selectedLayer, layers - 1) });
+        return true;
+      } catch (error) {
+        fail(error);
+        return false;
+      }
+    };
+
+    const schedulePreview = () => {
+      if (previewPending) return;
+      previewPending = true;
+      schedule(() => {
+        previewPending = false;
+        get().applyPreview();
+      });
+    };
+
+    const previewMasks = () => {
+      const s = get();
+      const working = s.working!;
+      if (s.method === 'tile') {
+        return tilePrune(working, s.tile, { tileSparsity: s.sparsity, score: s.score, scope: s.scope }).masks;
+      }
+      const ranks = s.ranks ?? buildMagnitudeRanks(working);
+      if (!s.ranks) set({ ranks });
+      const masks = magnitudeMasksFromRanks(working, ranks, s.sparsity, s.scope);
+      if (s.method === 'magnitude') return masks;
+      const keep = selectTilesByDensity(working, masks, s.tile, { theta: s.theta, scope: s.scope });
+      const plan = planTiles(layerSizes(working), s.tile);
+      return plan.layers.map((t, l) => tileMask(t, keep[l]));
+    };
+
+    const adopt = (models: LoadedModels, label: string) => {
+      const { dense, twin } = models;
+      const start = twin ?? dense;
+      // A model made for a tile shape opens in it, unless a link chose one.
+      const tile = hashPreviewPending ? get().tile : (start.tile ?? get().tile);
+      set({
+        status: 'ready',
+        loadError: null,
+        error: null,
+        sourceLabel: label,
+        dense,
+        twin,
+        working: dense.network,
+        workingPermutation: dense.permutation ?? null,
+        ranks: null,
+        tile,
+      });
+      const shownOf = (m: HepexModel, origin: Shown['origin'], what: string): Shown => {
+        const masks = masksOf(m.network, m.masks);
+        return { network: applyMasks(m.network, masks), masks, origin, label: what, permutation: m.permutation, metrics: m.metrics };
+      };
+      const denseShown = shownOf(dense, 'dense', `${dense.name || 'model'} (trained)`);
+      if (show(denseShown)) get().recordRun('trained');
+      if (twin) {
+        const provenance = twin.provenance ?? {};
+        if (!hashPreviewPending && typeof provenance.sparsity === 'number') set({ sparsity: provenance.sparsity });
+        if (!hashPreviewPending && typeof provenance.theta === 'number') set({ theta: provenance.theta });
+        if (show(shownOf(twin, 'twin', `${twin.name || 'model'} (HE-PEx, shipped)`))) get().recordRun('shipped HE-PEx twin');
+      }
+      if (hashPreviewPending) {
+        hashPreviewPending = false;
+        get().applyPreview();
+      }
+    };
+
+    const load = async (run: (signal: AbortSignal) => Promise<LoadedModels>, label: string, preset?: Preset) => {
+      const token = ++loadToken;
+      const abort = new AbortController();
+      set({ status: get().shown ? get().status : 'loading', loadError: null, ...(preset ? { preset } : {}) });
+      if (!get().shown) set({ status: 'loading' });
+      try {
+        const models = await run(abort.signal);
+        if (token !== loadToken) return;
+        adopt(models, label);
+      } catch (error) {
+        if (token !== loadToken) return;
+        const text = message(error);
+        // The previous model, if any, stays on screen; the banner says what went wrong.
+        set({ status: get().shown ? 'ready' : 'error', loadError: text, error: text });
+      }
+    };
+
+    const runJob = async <T>(label: string, job: (signal: AbortSignal, token: number) => Promise<T>, apply: (value: T) => void) => {
+      jobAbort?.abort();
+      const token = ++jobToken;
+      const controller = new AbortController();
+      jobAbort = controller;
+      set({ busy: { label, progress: null } });
+      try {
+        const value = await job(controller.signal, token);
+        if (token !== jobToken) return;
+        apply(value);
+      } catch (error) {
+        if (token === jobToken) fail(error);
+      } finally {
+        if (token === jobToken) {
+          set({ busy: null });
+          jobAbort = null;
+        }
+      }
+    };
+
+    return {
+      ...createModelSlice(set, get, api),
+      ...createTilingSlice(set, get, api),
+      ...createPruningSlice(set, get, api),
+      ...createRunsSlice(set, get, api),
+      ...createUiSlice(set, get, api),
+
+      loadPreset: (preset) =>
+        load((signal) => deps.loader.loadPreset(preset, signal), `${PRESET_LABELS[preset]} (models/${preset})`, preset),
+
+      loadFiles: (files) =>
+        load(() => deps.loader.loadFiles(files), files.map((f) => f.name).join(' + ')),
+
+      setTileShape: (t1, t2, ringDegree) => {
+        try {
+          const tile = createTileShape(t1, t2, { ringDegree: ringDegree ?? get().tile.ringDegree });
+          set({ tile });
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        const shown = get().shown;
+        if (!shown) return;
+        // Tile-aware results depend on the tile shape: recompute them; others only recount.
+        if (shown.origin === 'preview' || shown.origin === 'step') schedulePreview();
+        else show(shown);
+      },
+
+      setMethod: (method) => {
+        set({ method });
+        schedulePreview();
+      },
+      setScope: (scope) => {
+        set({ scope });
+        schedulePreview();
+      },
+      setScore: (score) => {
+        set({ score });
+        schedulePreview();
+      },
+      setSparsity: (sparsity) => {
+        if (!(sparsity >= 0 && sparsity < 1)) return fail(new Error('The sparsity must be at least 0 and below 1.'));
+        markInput();
+        set({ sparsity });
+        schedulePreview();
+      },
+      setTheta: (theta) => {
+        if (!(theta >= 0 && theta <= 1)) return fail(new Error('Theta must be between 0 and 1.'));
+        markInput();
+        set({ theta });
+        schedulePreview();
+      },
+
+      applyPreview: () => {
+        const s = get();
+        if (!s.working) return;
+        try {
+          const masks = previewMasks();
+          const label =
+            s.method === 'hepex'
+              ? `HE-PEx ${Math.round(s.sparsity * 100)}%, θ ${s.theta}${s.workingPermutation ? ', permuted' : ''}`
+              : `${METHOD_LABELS[s.method]} ${Math.round(s.sparsity * 100)}%`;
+          show({
+            network: applyMasks(s.working, masks),
+            masks,
+            origin: 'preview',
+            label,
+            permutation: s.workingPermutation ?? undefined,
+          });
+          markCounts();
+        } catch (error) {
+          fail(error);
+        }
+      },
+
+      showDense: () => {
+        const dense = get().dense;
+        if (!dense) return;
+        const masks = masksOf(dense.network, dense.masks);
+        show({ network: applyMasks(dense.network, masks), masks, origin: 'dense', label: `${dense.name || 'model'} (trained)`, metrics: dense.metrics });
+      },
+
+      showTwin: () => {
+        const twin = get().twin;
+        if (!twin) return;
+        const masks = masksOf(twin.network, twin.masks);
+        show({
+          network: applyMasks(twin.network, masks),
+          masks,
+          origin: 'twin',
+          label: `${twin.name || 'model'} (HE-PEx, shipped)`,
+          permutation: twin.permutation,
+          metrics: twin.metrics,
+        });
+      },
+
+      permute: () => {
+        const s = get();
+        if (!s.working || !s.shown) return Promise.resolve();
+        // Permute for the magnitude masks at the current sparsity (HEPEX.md step 3 comes after
+        // pruning, before the theta step), on the dense weights.
+        const ranks = s.ranks ?? buildMagnitudeRanks(s.working);
+        const masks = magnitudeMasksFromRanks(s.working, ranks, s.sparsity, s.scope);
+        const working = s.working;
+        const tile = s.tile;
+        return runJob(
+          'Permuting neurons',
+          (signal, token) =>
+            deps.pipeline().permute(working, masks, tile, {
+              signal,
+              onProgress: (p) => {
+                if (token === jobToken) set({ busy: { label: 'Permuting neurons', progress: p.fraction, detail: p.detail } });
+              },
+            }),
+          (result) => {
+            set({ working: result.network, workingPermutation: result.permutation, ranks: null, method: s.method === 'tile' ? 'hepex' : s.method });
+            get().applyPreview();
+            get().recordRun('permuted');
+          },
+        );
+      },
+
+      resetWorking: () => {
+        const dense = get().dense;
+        if (!dense) return;
+        set({ working: dense.network, workingPermutation: dense.permutation ?? null, ranks: null });
+        schedulePreview();
+      },
+
+      recordRun: (label) => {
+        const s = get();
+        if (!s.shown || !s.analysis) return;
+        const { cost, denseCost } = s.analysis;
+        const method: Method | 'none' = s.shown.origin === 'dense' ? 'none' : s.shown.origin === 'twin' ? 'hepex' : s.method;
+        const provenance = s.shown.origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
+        s.addRun({
+          label: label ? `${label}: ${s.shown.label}` : s.shown.label,
+          method,
+          sparsity: typeof provenance.sparsity === 'number' ? provenance.sparsity : s.shown.origin === 'dense' ? 0 : s.sparsity,
+          theta: method === 'hepex' ? (typeof provenance.theta === 'number' ? provenance.theta : s.theta) : 0,
+          tile: tileShapeLabel(s.tile),
+          ringDegree: s.tile.ringDegree,
+          ciphertexts: cost.total.weightCiphertexts,
+          denseCiphertexts: denseCost.total.weightCiphertexts,
+          predictedMs: cost.total.predictedMs,
+          peakBytes: cost.total.peakBytes,
+          metrics: s.shown.metrics,
+        });
+      },
+
+      cancelJob: () => {
+        jobAbort?.abort();
+      },
+
+      toHash: () => {
+        const s = get();
+        return formatHash({
+          preset: s.preset,
+          t1: s.tile.t1,
+          t2: s.tile.t2,
+          ringDegree: s.tile.ringDegree,
+          method: s.method,
+          scope: s.scope,
+          score: s.score,
+          sparsity: s.sparsity,
+          theta: s.theta,
+          layer: s.selectedLayer,
+          view: s.viewMode,
+        });
+      },
+
+      applyHash: (hash) => {
+        const h = parseHash(hash);
+        const s = get();
+        if (h.preset) set({ preset: h.preset });
+        if (h.method) set({ method: h.method });
+        if (h.scope) set({ scope: h.scope });
+        if (h.score) set({ score: h.score });
+        if (h.sparsity !== undefined) set({ sparsity: h.sparsity });
+        if (h.theta !== undefined) set({ theta: h.theta });
+        if (h.view) set({ viewMode: h.view });
+        if (h.layer !== undefined) set({ selectedLayer: h.layer });
+        if (h.t1 !== undefined && h.t2 !== undefined) {
+          try {
+            set({ tile: createTileShape(h.t1, h.t2, { ringDegree: h.ringDegree ?? s.tile.ringDegree }) });
+          } catch (error) {
+            fail(error);
+          }
+        }
+        // A link with pruning parameters shows their preview once the model is there.
+        if (h.method || h.sparsity !== undefined || h.theta !== undefined || h.t1 !== undefined) {
+          if (get().working) schedulePreview();
+          else hashPreviewPending = true;
+        }
+      },
+
+      exportModel: async () => {
+        const model = get().shownModel();
+        if (!model) return null;
+        try {
+          const files = await deps.loader.exportModel(model);
+          return { name: model.name, ...files };
+        } catch (error) {
+          fail(error);
+          return null;
+        }
+      },
+
+      shownModel: () => {
+        const s = get();
+        if (!s.shown) return null;
+        const base = s.dense;
+        return {
+          name: `${base?.name || 'model'}-${s.shown.origin === 'preview' ? s.method : s.shown.origin}`,
+          network: s.shown.network,
+          masks: s.shown.masks,
+          permutation: s.shown.permutation,
+          tile: s.tile,
+          metrics: s.shown.metrics,
+          provenance: {
+            method: s.shown.origin === 'dense' ? 'none' : s.method,
+            sparsity: s.sparsity,
+            theta: s.theta,
+            scope: s.scope,
+            score: s.score,
+            madeBy: 'HE-PEx Studio',
+          },
+        };
+      },
+    };
+  });
+}

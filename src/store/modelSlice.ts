@@ -1,0 +1,44 @@
+import type { StateCreator } from 'zustand';
+import type { HepexModel } from '../core/model';
+import type { Network } from '../core/network';
+import type { NetworkPermutation } from '../core/permutation';
+import type { MagnitudeRanks } from './previewPrune';
+import type { AppState } from './appStore';
+import type { Analysis, LoadStatus, Preset, Shown } from './types';
+
+/**
+ * The model shown and where it came from. `dense` is the trained, unpruned model; `twin` its
+ * shipped HE-PEx-pruned version (if the preset has one); `working` is the network previews prune
+ * (the dense weights, reordered once a permutation step ran); `shown` + `analysis` are what the
+ * grids and counts display. Every field is replaced as a whole, never mutated in place.
+ */
+export interface ModelSlice {
+  preset: Preset;
+  status: LoadStatus;
+  /** Plain-words reason the last load failed (the previous model, if any, stays shown). */
+  loadError: string | null;
+  /** Where the model came from, for the header: "Autoencoder (public/models/ae)" or a file name. */
+  sourceLabel: string;
+  dense: HepexModel | null;
+  twin: HepexModel | null;
+  working: Network | null;
+  workingPermutation: NetworkPermutation | null;
+  /** Magnitude ranks of `working`, built once per network for slider-speed masks. */
+  ranks: MagnitudeRanks | null;
+  shown: Shown | null;
+  analysis: Analysis | null;
+}
+
+export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () => ({
+  preset: 'ae',
+  status: 'idle',
+  loadError: null,
+  sourceLabel: '',
+  dense: null,
+  twin: null,
+  working: null,
+  workingPermutation: null,
+  ranks: null,
+  shown: null,
+  analysis: null,
+});

@@ -1,0 +1,74 @@
+import type { CostReport } from '../core/costModel';
+import type { Mask } from '../core/matrix';
+import type { Network } from '../core/network';
+import type { NetworkPermutation } from '../core/permutation';
+import type { PruneScope } from '../core/prune/common';
+import type { TileScore } from '../core/prune/tilePrune';
+import type { TilePlan } from '../core/tilePlan';
+import type { RingDegree } from '../core/tileShape';
+
+/** The models shipped in public/models/<preset>/ (made by the project's CLI). */
+export type Preset = 'mlp' | 'ae' | 'dae';
+export const PRESETS: readonly Preset[] = ['mlp', 'ae', 'dae'];
+export const PRESET_LABELS: Record<Preset, string> = {
+  mlp: 'MLP classifier',
+  ae: 'Autoencoder',
+  dae: 'Denoising autoencoder',
+};
+
+/** magnitude: single weights; tile: whole tiles by score (Hunter baseline); hepex: magnitude + theta + expansion. */
+export type Method = 'magnitude' | 'tile' | 'hepex';
+export const METHODS: readonly Method[] = ['magnitude', 'tile', 'hepex'];
+export const METHOD_LABELS: Record<Method, string> = {
+  magnitude: 'Magnitude',
+  tile: 'Tile pruning',
+  hepex: 'HE-PEx',
+};
+
+export type { PruneScope, TileScore };
+export type ViewMode = 'weights' | 'mask' | 'density';
+export type ThemeChoice = 'system' | 'light' | 'dark';
+
+/** What the grids show and the counts count. Replaced as a whole, never mutated. */
+export interface Shown {
+  /** Weights with pruned entries exactly 0 (W frame per layer). */
+  readonly network: Network;
+  readonly masks: readonly Mask[];
+  /** dense: the trained model; twin: the shipped HE-PEx model; preview: slider result; step: a worker step's result. */
+  readonly origin: 'dense' | 'twin' | 'preview' | 'step';
+  readonly label: string;
+  readonly permutation?: NetworkPermutation;
+  readonly metrics?: Readonly<Record<string, number>>;
+}
+
+/** Everything derived from (shown, tile): recomputed together, replaced together. */
+export interface Analysis {
+  readonly plan: TilePlan;
+  /** Per layer, kept weights per W-frame tile. */
+  readonly counts: readonly Uint32Array[];
+  readonly cost: CostReport;
+  readonly denseCost: CostReport;
+  /** Fraction of zero weights over all layers. */
+  readonly sparsity: number;
+}
+
+export interface RunRecord {
+  readonly id: number;
+  readonly label: string;
+  readonly method: Method | 'none';
+  readonly sparsity: number;
+  readonly theta: number;
+  readonly tile: string;
+  readonly ringDegree: RingDegree;
+  readonly ciphertexts: number;
+  readonly denseCiphertexts: number;
+  readonly predictedMs: number;
+  readonly peakBytes: number;
+  /** e.g. { accuracy } or { mse }, when the run was evaluated. */
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly at: string;
+}
+
+export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
+
+export type { LoadedModels } from '../services/modelLoader';

@@ -1,0 +1,41 @@
+import type { StateCreator } from 'zustand';
+import type { AppState } from './appStore';
+import type { ThemeChoice, ViewMode } from './types';
+
+export interface BusyState {
+  /** What runs, in words: "Permuting neurons". */
+  readonly label: string;
+  /** 0..1, or null when the job cannot tell. */
+  readonly progress: number | null;
+  readonly detail?: string;
+}
+
+export interface UiSlice {
+  theme: ThemeChoice;
+  selectedLayer: number;
+  viewMode: ViewMode;
+  /** The inline error banner; null hides it. */
+  error: string | null;
+  busy: BusyState | null;
+  setTheme: (theme: ThemeChoice) => void;
+  selectLayer: (layer: number) => void;
+  setViewMode: (mode: ViewMode) => void;
+  showError: (message: string) => void;
+  dismissError: () => void;
+}
+
+export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get) => ({
+  theme: 'system',
+  selectedLayer: 0,
+  viewMode: 'weights',
+  error: null,
+  busy: null,
+  setTheme: (theme) => set({ theme }),
+  selectLayer: (layer) => {
+    const layers = get().shown?.network.layers.length ?? 0;
+    if (Number.isInteger(layer) && layer >= 0 && (layers === 0 || layer < layers)) set({ selectedLayer: layer });
+  },
+  setViewMode: (viewMode) => set({ viewMode }),
+  showError: (error) => set({ error }),
+  dismissError: () => set({ error: null }),
+});

@@ -1,0 +1,82 @@
+import { RING_DEGREES, isPowerOfTwo, type RingDegree } from '../core/tileShape';
+import { METHODS, PRESETS, type Method, type Preset, type PruneScope, type TileScore, type ViewMode } from './types';
+
+/**
+ * The view a link reproduces: `#preset=ae&tile=4x8&n=32768&method=hepex&scope=global&score=l1&
+ * sparsity=0.9&theta=0.0625&layer=0&view=weights`. Parsing is forgiving: a value that is
+ * missing or invalid is left out (the store keeps its own), never an error.
+ */
+export interface HashState {
+  readonly preset: Preset;
+  readonly t1: number;
+  readonly t2: number;
+  readonly ringDegree: RingDegree;
+  readonly method: Method;
+  readonly scope: PruneScope;
+  readonly score: TileScore;
+  readonly sparsity: number;
+  readonly theta: number;
+  readonly layer: number;
+  readonly view: ViewMode;
+}
+
+const SCOPES: readonly PruneScope[] = ['local', 'global'];
+const SCORES: readonly TileScore[] = ['min', 'max', 'avg', 'l1'];
+const VIEWS: readonly ViewMode[] = ['weights', 'mask', 'density'];
+
+/** Sliders are stored to 4 decimals: enough for 1/16 steps and short links. */
+const num = (v: number) => String(Math.round(v * 10000) / 10000);
+
+export function formatHash(s: HashState): string {
+  const p = new URLSearchParams();
+  p.set('preset', s.preset);
+  p.set('tile', `${s.t1}x${s.t2}`);
+  p.set('n', String(s.ringDegree));
+  p.set('method', s.method);
+  p.set('scope', s.scope);
+  p.set('score', s.score);
+  p.set('sparsity', num(s.sparsity));
+  p.set('theta', num(s.theta));
+  p.set('layer', String(s.layer));
+  p.set('view', s.view);
+  return `#${p.toString()}`;
+}
+
+const oneOf = <T extends string>(values: readonly T[], v: string | null): T | undefined =>
+  v !== null && (values as readonly string[]).includes(v) ? (v as T) : undefined;
+
+function fraction(v: string | null, max: number): number | undefined {
+  if (v === null || v.trim() === '') return undefined;
+  const x = Number(v);
+  return Number.isFinite(x) && x >= 0 && x <= max ? x : undefined;
+}
+
+export function parseHash(hash: string): Partial<HashState> {
+  const p = new URLSearchParams(hash.replace(/^#/, ''));
+  const out: { -readonly [K in keyof HashState]?: HashState[K] } = {};
+  const preset = oneOf(PRESETS, p.get('preset'));
+  if (preset) out.preset = preset;
+  const tile = /^(\d+)x(\d+)$/.exec(p.get('tile') ?? '');
+  if (tile && isPowerOfTwo(Number(tile[1])) && isPowerOfTwo(Number(tile[2]))) {
+    out.t1 = Number(tile[1]);
+    out.t2 = Number(tile[2]);
+  }
+  const n = Number(p.get('n'));
+  if ((RING_DEGREES as readonly number[]).includes(n)) out.ringDegree = n as RingDegree;
+  const method = oneOf(METHODS, p.get('method'));
+  if (method) out.method = method;
+  const scope = oneOf(SCOPES, p.get('scope'));
+  if (scope) out.scope = scope;
+  const score = oneOf(SCORES, p.get('score'));
+  if (score) out.score = score;
+  // Sparsity below 1: pruning everything is not a view anyone can use.
+  const sparsity = fraction(p.get('sparsity'), 0.999);
+  if (sparsity !== undefined) out.sparsity = sparsity;
+  const theta = fraction(p.get('theta'), 1);
+  if (theta !== undefined) out.theta = theta;
+  const layer = Number(p.get('layer') ?? 'x');
+  if (Number.isInteger(layer) && layer >= 0 && layer < 64) out.layer = layer;
+  const view = oneOf(VIEWS, p.get('view'));
+  if (view) out.view = view;
+  return out;
+}

@@ -1,0 +1,103 @@
+import { interpolateRgb, rgb } from 'd3';
+
+/**
+ * Colours of the tile-grid painters, as RGB byte triples so the rasterizer writes them straight
+ * into ImageData without parsing strings per pixel. One palette per theme; painters take it as an
+ * argument and never look at the document.
+ */
+export type Rgb = readonly [number, number, number];
+
+export interface Palette {
+  readonly theme: 'light' | 'dark';
+  /** Canvas background outside the matrix. */
+  readonly background: Rgb;
+  /** A pruned weight inside a tile that is still paid for (the tile holds other weights). */
+  readonly prunedInLiveTile: Rgb;
+  /** All-zero tile: two colours alternating along diagonals, a hatch that reads at any zoom. */
+  readonly zeroTile: Rgb;
+  readonly zeroTileHatch: Rgb;
+  /** Mask view: a kept weight. */
+  readonly kept: Rgb;
+  /** Diverging weight scale, negative end, middle (w = 0) and positive end. */
+  readonly negative: Rgb;
+  readonly neutral: Rgb;
+  readonly positive: Rgb;
+  /** Density view: sequential scale from a nearly empty tile to a full one. */
+  readonly densityLow: Rgb;
+  readonly densityHigh: Rgb;
+  /** CSS colours for vector overlays. */
+  readonly tileBorder: string;
+  readonly hover: string;
+}
+
+export const lightPalette: Palette = {
+  theme: 'light',
+  background: [247, 248, 250],
+  prunedInLiveTile: [255, 255, 255],
+  zeroTile: [226, 229, 234],
+  zeroTileHatch: [196, 201, 209],
+  kept: [36, 99, 196],
+  negative: [229, 121, 20],
+  neutral: [246, 246, 244],
+  positive: [8, 102, 178],
+  densityLow: [216, 231, 245],
+  densityHigh: [17, 72, 150],
+  tileBorder: 'rgba(40, 52, 70, 0.22)',
+  hover: '#111827',
+};
+
+export const darkPalette: Palette = {
+  theme: 'dark',
+  background: [15, 19, 25],
+  prunedInLiveTile: [38, 46, 58],
+  zeroTile: [12, 15, 20],
+  zeroTileHatch: [30, 35, 43],
+  kept: [110, 168, 255],
+  negative: [245, 146, 52],
+  neutral: [44, 52, 64],
+  positive: [92, 170, 255],
+  densityLow: [34, 52, 78],
+  densityHigh: [140, 196, 255],
+  tileBorder: 'rgba(200, 215, 235, 0.18)',
+  hover: '#f3f4f6',
+};
+
+export const paletteFor = (theme: 'light' | 'dark'): Palette => (theme === 'dark' ? darkPalette : lightPalette);
+
+export const cssRgb = (c: Rgb): string => `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+
+/**
+ * A 256-entry RGB lookup table (768 bytes) for a scale sampled at t = i / 255. The rasterizer
+ * maps a value to an index once per pixel; the d3 interpolator runs 256 times per palette.
+ */
+export function colourTable(interpolate: (t: number) => string): Uint8Array {
+  const lut = new Uint8Array(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const c = rgb(interpolate(i / 255));
+    lut[i * 3] = Math.round(c.r);
+    lut[i * 3 + 1] = Math.round(c.g);
+    lut[i * 3 + 2] = Math.round(c.b);
+  }
+  return lut;
+}
+
+const tables = new WeakMap<Palette, { weights: Uint8Array; density: Uint8Array }>();
+
+/**
+ * The palette's lookup tables: weights index 0..255 covers w / maxAbs in [-1, 1] (diverging,
+ * index 127.5 is zero); density index 0..255 covers tile density (0, 1].
+ */
+export function paletteTables(palette: Palette): { weights: Uint8Array; density: Uint8Array } {
+  let t = tables.get(palette);
+  if (!t) {
+    const neg = interpolateRgb(cssRgb(palette.negative), cssRgb(palette.neutral));
+    const pos = interpolateRgb(cssRgb(palette.neutral), cssRgb(palette.positive));
+    // sqrt easing on each side: most trained weights are small, so a linear ramp would be
+    // almost all neutral.
+    const weights = colourTable((x) => (x < 0.5 ? neg(1 - Math.sqrt(1 - 2 * x)) : pos(Math.sqrt(2 * x - 1))));
+    const density = colourTable(interpolateRgb(cssRgb(palette.densityLow), cssRgb(palette.densityHigh)));
+    t = { weights, density };
+    tables.set(palette, t);
+  }
+  return t;
+}

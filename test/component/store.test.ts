@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
+import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
+import { applyPermutation, findPermutation } from '../../src/core/prune/permute';
+import { layerSizes } from '../../src/core/network';
+import type { PipelineService } from '../../src/services/pipelineClient';
+import { createAppStore } from '../../src/store/appStore';
+import { selectCounts } from '../../src/store/selectors';
+import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
+import { manualScheduler, memoryLoader, seededModel } from './fixtures';
+
+const SIZES = [64, 48, 16, 48, 64];
+
+/** The pipeline service run in-thread over the real core functions (the worker is the same few lines). */
+const inThreadPipeline: PipelineService = {
+  async permute(network, masks, tile) {
+    const search = findPermutation(masks, tile);
+    const p = applyPermutation(network, search.orders, masks);
+    return { network: p.network, masks: p.masks!, permutation: p.permutation, nonZeroTilesBefore: search.nonZeroTilesBefore, nonZeroTilesAfter: search.nonZeroTilesAfter, lowerBound: search.lowerBound, elapsedMs: search.elapsedMs };
+  },
+  dispose() {},
+};
+
+function setup(extra: Parameters<typeof memoryLoader>[1] = {}) {
+  const scheduler = manualScheduler();
+  const dense = seededModel(SIZES, 11, 'ae-fixture');
+  const other = seededModel([32, 16, 10], 12, 'mlp-fixture');
+  const loader = memoryLoader({ ae: { dense, twin: null }, mlp: { dense: other, twin: null } }, extra);
+  const store = createAppStore({ loader, pipeline: () => inThreadPipeline, schedule: scheduler.schedule });
+  store.getState().setTileShape(4, 8, 8192);
+  return { store, scheduler, dense, loader };
+}
+
+describe('app store', () => {
+  it('loads a preset: dense model shown, counts of every tile, one run recorded', async () => {
+    const { store, dense } = setup();
+    expect(store.getState().status).toBe('idle');
+    const loading = store.getState().loadPreset('ae');
+    expect(store.getState().status).toBe('loading');
+    await loading;
+    const s = store.getState();
+    expect(s.status).toBe('ready');
+    expect(s.shown?.origin).toBe('dense');
+    const plan = planTiles(SIZES, s.tile);
+    const c = selectCounts(s)!;
+    expect(c.before).toBe(plan.weightTiles);
+    expect(c.after).toBe(plan.weightTiles);
+    expect(s.runs).toHaveLength(1);
+    expect(s.shown?.network.layers[0].weights.data).toEqual(dense.network.layers[0].weights.data);
+  });
+
+  it('slider moves are latest-wins: many moves, one preview, with the last value', async () => {
+    const { store, scheduler } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setMethod('magnitude');
+    for (const s of [0.2, 0.5, 0.7, 0.9]) store.getState().setSparsity(s);
+    expect(scheduler.flush()).toBe(1);
+    const s = store.getState();
+    expect(s.shown?.origin).toBe('preview');
+    const expected = magnitudePrune(s.working!, { sparsity: 0.9, scope: s.scope });
+    s.shown!.masks.forEach((m, l) => expect(m.data).toEqual(expected[l].data));
+    expect(s.analysis!.sparsity).toBeCloseTo(0.9, 2);
+    // Pruned weights are exactly zero in what the grids draw.
+    s.shown!.network.layers.forEach((layer, l) => {
+      for (let k = 0; k < layer.weights.data.length; k++) if (!s.shown!.masks[l].data[k]) expect(layer.weights.data[k]).toBe(0);
+    });
+  });
+
+  it('moving the sparsity slider changes the ciphertext count; HE-PEx keeps whole tiles', async () => {
+    const { store, scheduler } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setMethod('hepex');
+    store.getState().setTheta(0.0625);
+    store.getState().setSparsity(0.5);
+    scheduler.flush();
+    const at50 = selectCounts(store.getState())!.after;
+    store.getState().setSparsity(0.95);
+    scheduler.flush();
+    const s = store.getState();
+    const at95 = selectCounts(s)!.after;
+    expect(at95).toBeLessThan(at50);
+    // Every tile is all-kept or all-pruned (expansion).
+    s.analysis!.plan.layers.forEach((t, l) => {
+      const counts = countTileNonZeros(s.shown!.masks[l], t);
+      const full = t.blockOut * t.blockIn;
+      counts.forEach((n, k) => {
+        const o = Math.floor(k / t.inBlocks);
+        const i = k % t.inBlocks;
+        const area = Math.min(t.blockOut, t.outputs - o * t.blockOut) * Math.min(t.blockIn, t.inputs - i * t.blockIn);
+        expect(n === 0 || n === area, `layer ${l} tile ${k}: ${n} of ${area} (${full})`).toBe(true);
+      });
+    });
+  });
+
+  it('replaces big matrices instead of mutating them', async () => {
+    const { store, scheduler, dense } = setup();
+    await store.getState().loadPreset('ae');
+    const before = store.getState().shown!;
+    const snapshot = Float32Array.from(before.network.layers[0].weights.data);
+    const denseSnapshot = Float32Array.from(dense.network.layers[0].weights.data);
+    store.getState().setSparsity(0.8);
+    scheduler.flush();
+    const after = store.getState().shown!;
+    expect(after).not.toBe(before);
+    expect(after.network.layers[0].weights.data).not.toBe(before.network.layers[0].weights.data);
+    expect(before.network.layers[0].weights.data).toEqual(snapshot);
+    expect(dense.network.layers[0].weights.data).toEqual(denseSnapshot);
+  });
+
+  it('a stale load never overwrites a newer one', async () => {
+    const { store } = setup({ ae: 40, mlp: 0 });
+    const slow = store.getState().loadPreset('ae');
+    const fast = store.getState().loadPreset('mlp');
+    await Promise.all([slow, fast]);
+    expect(store.getState().preset).toBe('mlp');
+    expect(store.getState().dense?.name).toBe('mlp-fixture');
+  });
+
+  it('a failed load keeps the previous model and says why in words', async () => {
+    const { store } = setup();
+    await store.getState().loadPreset('ae');
+    const shown = store.getState().shown;
+    await store.getState().loadPreset('dae');
+    const s = store.getState();
+    expect(s.shown).toBe(shown);
+    expect(s.status).toBe('ready');
+    expect(s.error).toMatch(/missing/);
+  });
+
+  it('a first load that fails shows the error state', async () => {
+    const { store } = setup();
+    await store.getState().loadPreset('dae');
+    expect(store.getState().status).toBe('error');
+    expect(store.getState().loadError).toMatch(/models\/dae/);
+  });
+
+  it('an impossible tile shape is refused and changes nothing', async () => {
+    const { store } = setup();
+    await store.getState().loadPreset('ae');
+    const tile = store.getState().tile;
+    store.getState().setTileShape(3, 8);
+    expect(store.getState().tile).toBe(tile);
+    expect(store.getState().error).toMatch(/powers of two/);
+  });
+
+  it('permutation in the pipeline service lowers the non-zero tiles of the preview', async () => {
+    const { store, scheduler } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setMethod('magnitude');
+    store.getState().setSparsity(0.9);
+    scheduler.flush();
+    const unpermuted = selectCounts(store.getState())!.after;
+    await store.getState().permute();
+    const s = store.getState();
+    expect(s.workingPermutation).not.toBeNull();
+    expect(s.busy).toBeNull();
+    expect(selectCounts(s)!.after).toBeLessThan(unpermuted);
+    // Same multiset of weights: a permutation moves weights, it does not change them.
+    const sorted = (a: Float32Array) => Float32Array.from(a).sort();
+    expect(sorted(s.working!.layers[1].weights.data)).toEqual(sorted(s.dense!.network.layers[1].weights.data));
+    expect(layerSizes(s.working!)).toEqual(SIZES);
+  });
+
+  it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {
+    const view: HashState = { preset: 'mlp', t1: 8, t2: 16, ringDegree: 16384, method: 'tile', scope: 'local', score: 'max', sparsity: 0.75, theta: 0.125, layer: 1, view: 'density' };
+    expect(parseHash(formatHash(view))).toEqual(view);
+    expect(parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1')).toEqual({});
+    const { store, scheduler } = setup();
+    store.getState().applyHash(formatHash(view));
+    await store.getState().loadPreset(store.getState().preset);
+    scheduler.flush();
+    const s = store.getState();
+    expect(s.toHash()).toBe(formatHash(view));
+    expect(s.shown?.origin).toBe('preview');
+    expect(s.dense?.name).toBe('mlp-fixture');
+  });
+});
