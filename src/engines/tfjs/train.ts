@@ -60,10 +60,11 @@ interface Params {
 
 function toParams(network: Network): Params {
   return {
+    // tidy disposes the initial tensors; the variables (which share their data) survive it.
     kernels: network.layers.map((l) =>
-      tf.variable(tf.tensor2d(weightsToKernel(l.weights.data, l.weights.cols, l.weights.rows), [l.weights.cols, l.weights.rows])),
+      tf.tidy(() => tf.variable(tf.tensor2d(weightsToKernel(l.weights.data, l.weights.cols, l.weights.rows), [l.weights.cols, l.weights.rows]))),
     ),
-    biases: network.layers.map((l) => tf.variable(tf.tensor1d(l.bias))),
+    biases: network.layers.map((l) => tf.tidy(() => tf.variable(tf.tensor1d(l.bias)))),
     activations: network.layers.map((l) => l.activation),
   };
 }
