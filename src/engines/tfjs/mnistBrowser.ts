@@ -1,0 +1,54 @@
+import type { Dataset, DatasetSplit } from '../../core/data/dataset';
+import { datasetFromIdx } from '../../core/data/dataset';
+import { isGzip } from '../../core/data/idx';
+import { MNIST_ASSET, mnistFromIdx, mnistSplit, DEFAULT_SPLIT_SEED } from '../../core/data/mnist';
+import { HepexError } from '../../core/errors';
+
+/**
+ * Browser (and worker) data loading: the MNIST asset fetched from the app's public/ folder, and
+ * IDX files a person opens; gzip is undone with DecompressionStream. A server may already have
+ * removed the gzip layer (Content-Encoding), so the magic number decides, not the file name.
+ */
+export async function gunzipIfNeeded(bytes: Uint8Array): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (error) {
+    throw new HepexError('invalid-data-file', `The gzip data is damaged or truncated (${(error as Error).message}).`);
+  }
+}
+
+async function fetchBytes(url: string, signal?: AbortSignal): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (error) {
+    throw new HepexError('invalid-data-file', `Cannot fetch ${url} (${(error as Error).message}).`);
+  }
+  if (!response.ok) throw new HepexError('invalid-data-file', `Cannot fetch ${url}: HTTP ${response.status}.`);
+  return gunzipIfNeeded(new Uint8Array(await response.arrayBuffer()));
+}
+
+const cache = new Map<string, Promise<Dataset>>();
+
+/** The 10,000 built-in digits; `baseUrl` is the app's base (Vite's import.meta.env.BASE_URL). */
+export function fetchMnist(baseUrl: string, signal?: AbortSignal): Promise<Dataset> {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  let promise = cache.get(base);
+  if (!promise) {
+    promise = Promise.all([fetchBytes(base + MNIST_ASSET.images, signal), fetchBytes(base + MNIST_ASSET.labels, signal)]).then(([i, l]) => mnistFromIdx(i, l));
+    cache.set(base, promise);
+    promise.catch(() => cache.delete(base));
+  }
+  return promise;
+}
+
+export async function fetchMnistSplit(baseUrl: string, seed = DEFAULT_SPLIT_SEED, signal?: AbortSignal): Promise<DatasetSplit> {
+  return mnistSplit(await fetchMnist(baseUrl, signal), seed);
+}
+
+/** A dataset from IDX files a person opened (bytes, gzipped or not). */
+export async function datasetFromIdxFiles(images: Uint8Array, labels: Uint8Array, name: string): Promise<Dataset> {
+  return datasetFromIdx(await gunzipIfNeeded(images), await gunzipIfNeeded(labels), name);
+}

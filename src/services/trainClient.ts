@@ -1,0 +1,124 @@
+import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
+import { HepexError } from '../core/errors';
+import type { Mask } from '../core/matrix';
+import type { HepexModel } from '../core/model';
+import type { Network } from '../core/network';
+import type { Metric, TrainProgress } from '../core/trainer';
+import { installHepexErrorTransfer } from '../../workers/errorTransfer';
+import type { FineTuneRequest, TrainApi, TrainRequest } from '../../workers/train.worker';
+
+export type { FineTuneRequest, TrainProgress, TrainRequest };
+
+export interface TrainJobOptions {
+  readonly signal?: AbortSignal;
+  /** Called once per epoch with the loss and the held-out metric. */
+  readonly onProgress?: (progress: TrainProgress) => void;
+}
+
+export interface TrainClientOptions {
+  /** The single place a Worker is constructed; tests can pass their own. */
+  readonly createWorker?: () => Worker;
+}
+
+const defaultWorker = (): Worker => new Worker(new URL('../../workers/train.worker.ts', import.meta.url), { type: 'module', name: 'train' });
+
+const cancelled = (): HepexError => new HepexError('cancelled', 'The job was cancelled.');
+
+/** Copies of a network's arrays (the UI still shows the originals) and their buffers to transfer. */
+function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer[] } {
+  const buffers: ArrayBuffer[] = [];
+  const layers = network.layers.map((layer) => {
+    const data = Float32Array.from(layer.weights.data);
+    const bias = Float32Array.from(layer.bias);
+    buffers.push(data.buffer, bias.buffer);
+    return { ...layer, weights: { rows: layer.weights.rows, cols: layer.weights.cols, data }, bias };
+  });
+  return { network: { task: network.task, layers }, buffers };
+}
+
+/**
+ * The one way the UI reaches workers/train.worker.ts. The worker (and tfjs, and the MNIST
+ * asset) starts lazily on the first job and stays warm. Aborting a job's signal asks the worker
+ * to stop it between two batches (the job then rejects with HepexError 'cancelled'); `dispose`
+ * terminates the worker and rejects what is still running.
+ */
+export class TrainClient {
+  private worker: Worker | undefined;
+  private remote: Remote<TrainApi> | undefined;
+  private nextId = 1;
+  private disposed = false;
+  private readonly pending = new Map<number, (error: unknown) => void>();
+  private readonly createWorker: () => Worker;
+
+  constructor(options: TrainClientOptions = {}) {
+    this.createWorker = options.createWorker ?? defaultWorker;
+    installHepexErrorTransfer();
+  }
+
+  /** Trains a fresh model on the built-in MNIST split. */
+  train(request: TrainRequest, options: TrainJobOptions = {}): Promise<HepexModel> {
+    return this.run((api, id, progress) => api.train(id, request, progress), options);
+  }
+
+  /** Masked fine-tuning (pruned weights stay exactly zero). */
+  fineTune(network: Network, masks: readonly Mask[], request: Omit<FineTuneRequest, 'network' | 'masks'> = {}, options: TrainJobOptions = {}): Promise<Network> {
+    const n = copyNetwork(network);
+    const m = masks.map((mask) => ({ rows: mask.rows, cols: mask.cols, data: Uint8Array.from(mask.data) }));
+    const payload = { ...request, network: n.network, masks: m };
+    return this.run((api, id, progress) => api.fineTune(id, transfer(payload, [...n.buffers, ...m.map((x) => x.data.buffer)]), progress), options);
+  }
+
+  evaluate(network: Network, evalOptions: { noise?: number; seed?: number } = {}, options: Pick<TrainJobOptions, 'signal'> = {}): Promise<Metric> {
+    const n = copyNetwork(network);
+    return this.run((api, id) => api.evaluate(id, transfer(n.network, n.buffers), evalOptions), options);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const reject of this.pending.values()) reject(new HepexError('cancelled', 'The training engine was shut down.'));
+    this.pending.clear();
+    this.remote?.[releaseProxy]();
+    this.worker?.terminate();
+    this.worker = undefined;
+    this.remote = undefined;
+  }
+
+  private ensureRemote(): Remote<TrainApi> {
+    if (!this.remote) {
+      this.worker = this.createWorker();
+      this.remote = wrap<TrainApi>(this.worker);
+    }
+    return this.remote;
+  }
+
+  private run<T>(
+    call: (api: Remote<TrainApi>, id: number, progress: ((p: TrainProgress) => void) | undefined) => Promise<T>,
+    options: TrainJobOptions,
+  ): Promise<T> {
+    if (this.disposed) return Promise.reject(new HepexError('cancelled', 'The training engine was shut down.'));
+    if (options.signal?.aborted) return Promise.reject(cancelled());
+    const id = this.nextId++;
+    const api = this.ensureRemote();
+    const progress = options.onProgress ? proxy((p: TrainProgress) => options.onProgress?.(p)) : undefined;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (f: () => void): void => {
+        if (settled) return;
+        settled = true;
+        this.pending.delete(id);
+        options.signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      const onAbort = (): void => {
+        void api.cancel(id).catch(() => undefined);
+        finish(() => reject(cancelled()));
+      };
+      this.pending.set(id, (error) => finish(() => reject(error)));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      call(api, id, progress).then(
+        (value) => finish(() => resolve(value)),
+        (error: unknown) => finish(() => reject(error)),
+      );
+    });
+  }
+}

@@ -1,0 +1,112 @@
+/// <reference lib="webworker" />
+import { expose, transfer } from 'comlink';
+import type { Activation } from '../src/core/activation';
+import type { Mask } from '../src/core/matrix';
+import type { HepexModel } from '../src/core/model';
+import type { Network } from '../src/core/network';
+import type { Metric, TrainProgress } from '../src/core/trainer';
+import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
+import { fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
+import { createSpec, type Architecture } from '../src/engines/tfjs/models';
+import { createTfjsTrainer, trainModel } from '../src/engines/tfjs/trainer';
+import { installHepexErrorTransfer } from './errorTransfer';
+
+/**
+ * The training worker: a thin comlink facade over src/engines/tfjs. Data (the MNIST split) and
+ * tfjs live only here. Progress goes out per epoch through a comlink.proxy callback; `cancel(id)`
+ * flips that job's AbortController, which the training loop checks between batches. Errors
+ * leave as Errors (HepexError keeps its code via errorTransfer.ts).
+ */
+installHepexErrorTransfer();
+
+export interface TrainRequest {
+  readonly arch: Architecture;
+  readonly layers?: readonly number[];
+  readonly activation?: Activation;
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  readonly seed?: number;
+  readonly maxShift?: number;
+  readonly noise?: number;
+}
+
+export interface FineTuneRequest {
+  readonly network: Network;
+  readonly masks: readonly Mask[];
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  /** Denoisers: the noise they were trained with. */
+  readonly noise?: number;
+  readonly seed?: number;
+}
+
+export type { TrainProgress };
+type OnProgress = (progress: TrainProgress) => void;
+
+const jobs = new Map<number, AbortController>();
+const base = import.meta.env.BASE_URL;
+
+async function guarded<T>(id: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  jobs.set(id, controller);
+  try {
+    await setupBrowserBackend();
+    return await fn(controller.signal);
+  } catch (error) {
+    if (error instanceof Error) throw error;
+    throw new Error(`Training failed: ${String(error)}`);
+  } finally {
+    jobs.delete(id);
+  }
+}
+
+function buffersOf(network: Network): ArrayBuffer[] {
+  return network.layers.flatMap((l) => [l.weights.data.buffer as ArrayBuffer, l.bias.buffer as ArrayBuffer]);
+}
+
+const api = {
+  /** Trains a fresh model on the built-in MNIST split (seeded). */
+  train(id: number, request: TrainRequest, onProgress?: OnProgress): Promise<HepexModel> {
+    return guarded(id, async (signal) => {
+      const data = await fetchMnistSplit(base, request.seed ?? 1, signal);
+      const spec = createSpec(request.arch, request.layers, request.activation);
+      const { model } = await trainModel(spec, data, { ...request, signal, onProgress: (p) => onProgress?.(p) });
+      return transfer(model, buffersOf(model.network));
+    });
+  },
+
+  /** Masked fine-tuning: masked weights are exactly zero in the result. */
+  fineTune(id: number, request: FineTuneRequest, onProgress?: OnProgress): Promise<Network> {
+    return guarded(id, async (signal) => {
+      const data = await fetchMnistSplit(base, request.seed ?? 1, signal);
+      const trainer = createTfjsTrainer(data, { noise: request.noise, seed: request.seed });
+      const network = await trainer.fineTune(request.network, request.masks, {
+        epochs: request.epochs,
+        learningRate: request.learningRate,
+        batchSize: request.batchSize,
+        signal,
+        onProgress: onProgress ? (p) => onProgress(p) : undefined,
+      });
+      return transfer(network, buffersOf(network));
+    });
+  },
+
+  /** Accuracy or reconstruction MSE on the held-out split. */
+  evaluate(id: number, network: Network, options: { noise?: number; seed?: number } = {}): Promise<Metric> {
+    return guarded(id, async (signal) => {
+      const data = await fetchMnistSplit(base, options.seed ?? 1, signal);
+      return createTfjsTrainer(data, options).evaluate(network, signal);
+    });
+  },
+
+  /** Stops job `id` between two batches; it rejects with HepexError 'cancelled'. */
+  cancel(id: number): void {
+    jobs.get(id)?.abort();
+  },
+};
+
+export type TrainApi = typeof api;
+
+expose(api);
