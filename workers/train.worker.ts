@@ -56,7 +56,7 @@ async function guarded<T>(id: number, fn: (signal: AbortSignal) => Promise<T>): 
     return await fn(controller.signal);
   } catch (error) {
     if (error instanceof Error) throw error;
-    throw new Error(`Training failed: ${String(error)}`);
+    throw new Error(`Training failed: ${String(error)}`, { cause: error });
   } finally {
     jobs.delete(id);
   }
