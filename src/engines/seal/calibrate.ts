@@ -1,0 +1,151 @@
+import { ckksParametersFor } from '../../core/ckksParameters';
+import type { OpTimingTable } from '../../core/costModel';
+import { throwIfAborted } from '../../core/errors';
+import { OP_KINDS, type OpKind } from '../../core/executionPlan';
+import type { RingDegree } from '../../core/tileShape';
+import { createCkksContext } from './ckksContext';
+import type { Seal } from './loadSeal';
+import { toError } from './sealErrors';
+
+export interface CalibrateOptions {
+  /** Multiplicative depth of the parameter set to time at (dataPrimes = depth + 1). Default 2. */
+  readonly depth?: number;
+  /** Timed repetitions per primitive (median taken). Default 9. */
+  readonly repetitions?: number;
+  /** Label for the table's source. */
+  readonly runtime?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (fraction: number, op: OpKind) => void;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * Times every primitive the runtime uses, the way it uses them (products into a new
+ * ciphertext, in-place adds, rotation by a step with its own key), at the top level of a
+ * parameter set with depth + 1 data primes, on this machine or browser. The result feeds the
+ * cost model's time prediction (costModel.ts scales per-level costs by primes / dataPrimes).
+ * Every SEAL object is deleted before returning.
+ */
+export async function calibrate(
+  seal: Seal,
+  ringDegree: RingDegree,
+  options: CalibrateOptions = {},
+): Promise<OpTimingTable> {
+  const depth = options.depth ?? 2;
+  const reps = options.repetitions ?? 9;
+  const params = ckksParametersFor(depth, ringDegree);
+  const ctx = createCkksContext(seal, params);
+  const objects: { delete(): void }[] = [];
+  const keep = <T extends { delete(): void }>(o: T): T => {
+    objects.push(o);
+    return o;
+  };
+  try {
+    const { encoder, evaluator: ev, slots, scale } = ctx;
+    const keygen = keep(new seal.KeyGenerator(ctx.context));
+    const publicKey = keep(keygen.createPublicKey());
+    const secretKey = keep(keygen.secretKey());
+    const relinKeys = keep(keygen.createRelinKeys());
+    const step = slots / 4;
+    const galoisKeys = keep(keygen.createGaloisKeysWithSteps(Int32Array.from([step])));
+    const encryptor = keep(new seal.Encryptor(ctx.context, publicKey));
+    const decryptor = keep(new seal.Decryptor(ctx.context, secretKey));
+    const values = Float64Array.from({ length: slots }, (_, i) => Math.sin(i) * 0.5);
+    const pt = keep(new seal.Plaintext());
+    encoder.encode(values, scale, pt);
+    const a = keep(new seal.Ciphertext());
+    const b = keep(new seal.Ciphertext());
+    encryptor.encrypt(pt, a);
+    encryptor.encrypt(pt, b);
+    const product = keep(new seal.Ciphertext());
+    ev.multiply(a, b, product); // size 3, for relinearize
+
+    // Each timed body creates and deletes what the runtime would (a fresh destination).
+    const bodies: Record<OpKind, () => void> = {
+      encode: () => {
+        const p = new seal.Plaintext();
+        encoder.encode(values, scale, p);
+        p.delete();
+      },
+      encrypt: () => {
+        const c = new seal.Ciphertext();
+        encryptor.encrypt(pt, c);
+        c.delete();
+      },
+      decrypt: () => {
+        const p = new seal.Plaintext();
+        decryptor.decrypt(a, p);
+        p.delete();
+      },
+      decode: () => void encoder.decodeFloat64(pt),
+      add: () => ev.addInplace(a, b),
+      addPlain: () => ev.addPlainInplace(a, pt),
+      multiplyPlain: () => {
+        const c = new seal.Ciphertext();
+        ev.multiplyPlain(a, pt, c);
+        c.delete();
+      },
+      maskMultiply: () => {
+        const c = new seal.Ciphertext();
+        ev.multiplyPlain(a, pt, c);
+        c.delete();
+      },
+      multiply: () => {
+        const c = new seal.Ciphertext();
+        ev.multiply(a, b, c);
+        c.delete();
+      },
+      relinearize: () => {
+        const c = product.copy();
+        ev.relinearizeInplace(c, relinKeys);
+        c.delete();
+      },
+      rescale: () => {
+        const c = new seal.Ciphertext();
+        ev.rescaleToNext(a, c);
+        c.delete();
+      },
+      rotate: () => {
+        const c = new seal.Ciphertext();
+        ev.rotateVector(a, step, galoisKeys, c);
+        c.delete();
+      },
+    };
+    // Bodies that include a copy (relinearize) pay for it: subtract a measured copy.
+    const copyMs = timeMedian(() => product.copy().delete(), reps);
+    const ms = {} as Record<OpKind, number>;
+    for (const [k, op] of OP_KINDS.entries()) {
+      throwIfAborted(options.signal);
+      ms[op] = timeMedian(bodies[op], reps) - (op === 'relinearize' ? copyMs : 0);
+      options.onProgress?.((k + 1) / OP_KINDS.length, op);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    return {
+      ringDegree,
+      dataPrimes: depth + 1,
+      ms,
+      source: `calibrated on ${options.runtime ?? 'this machine'} (N=${ringDegree}, ${depth + 1} data primes, median of ${reps})`,
+    };
+  } catch (error) {
+    throw toError(error, 'Calibration');
+  } finally {
+    for (const o of objects.reverse()) o.delete();
+    ctx.delete();
+  }
+}
+
+function timeMedian(body: () => void, reps: number): number {
+  body(); // warm-up
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    body();
+    times.push(performance.now() - t0);
+  }
+  return Math.max(median(times), 1e-4);
+}

@@ -1,0 +1,231 @@
+import { readFile } from 'node:fs/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LINEAR, SQUARE, type Activation } from '../../src/core/activation';
+import { HepexError } from '../../src/core/errors';
+import { OP_KINDS, type HeMode } from '../../src/core/executionPlan';
+import { chooseHeTile, prepareHeModel } from '../../src/core/heModel';
+import type { Network } from '../../src/core/network';
+import { planTiles } from '../../src/core/tilePlan';
+import { calibrate } from '../../src/engines/seal/calibrate';
+import { runHeInference } from '../../src/engines/seal/heInference';
+import { SealHeSession } from '../../src/engines/seal/heSession';
+import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
+import { randomInputs, randomNetwork, randomPermutation, tilePrune } from './heNetworks';
+
+// Real node-seal (Node 24 via scripts/node). N = 16384 is the smallest ring degree that carries
+// these depths (4 and 7 levels); the networks are small so each case takes about a second.
+const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
+
+let seal: Seal;
+let memory: WebAssembly.Memory | undefined;
+
+beforeAll(async () => {
+  // Instantiate ourselves to see the WASM heap (the leak test reads its size).
+  const wasm = await readFile(new URL('seal_throws.wasm', import.meta.resolve('node-seal')));
+  ({ seal, memory } = await loadSeal({
+    instantiate: (imports) => WebAssembly.instantiate(wasm, imports),
+  }));
+});
+
+interface Case {
+  readonly name: string;
+  readonly sizes: readonly number[];
+  readonly acts: readonly Activation[];
+  readonly t: readonly [number, number];
+}
+
+const MLP: Case = { name: 'MLP 20-12-5', sizes: [20, 12, 5], acts: [POLY, LINEAR], t: [4, 8] };
+// Seven levels: every rescale of the N = 16384 chain is used.
+const DEEP_AUTOENCODER: Case = {
+  name: 'autoencoder 24-12-6-12-24',
+  sizes: [24, 12, 6, 12, 24],
+  acts: [SQUARE, LINEAR, LINEAR, LINEAR],
+  t: [4, 4],
+};
+const AUTOENCODER: Case = {
+  name: 'autoencoder 24-12-24',
+  sizes: [24, 12, 24],
+  acts: [SQUARE, POLY],
+  t: [4, 4],
+};
+
+function build(c: Case, pruned: boolean, mode: HeMode) {
+  const task = c.sizes[0] === c.sizes[c.sizes.length - 1] ? 'reconstruction' : 'classification';
+  let network: Network = randomNetwork(c.sizes, c.acts, 100, task);
+  const tile = chooseHeTile(network, c.t[0], c.t[1]);
+  if (pruned) network = tilePrune(network, planTiles(c.sizes, tile), 0.35, 101);
+  const model = prepareHeModel(network, tile, {
+    mode,
+    permutation: randomPermutation(c.sizes, 102),
+  });
+  return { network, model };
+}
+
+describe('encrypted inference with SEAL CKKS', () => {
+  // The deep autoencoder in the plain-model mode only, to keep the suite fast.
+  const runs = [
+    [MLP, 'plain-model'],
+    [MLP, 'encrypted-model'],
+    [DEEP_AUTOENCODER, 'plain-model'],
+    [AUTOENCODER, 'encrypted-model'],
+  ] as const;
+  for (const [c, mode] of runs) {
+    {
+      for (const pruned of [false, true]) {
+        it(`${c.name}, ${mode}, ${pruned ? 'tile-pruned' : 'unpruned'}: matches the forward pass, counts = cost model`, async () => {
+          const { network, model } = build(c, pruned, mode);
+          expect(model.params.ringDegree).toBe(16384);
+          const session = await SealHeSession.create(seal, model);
+          try {
+            const samples = 7;
+            const report = await runHeInference(
+              session,
+              network,
+              randomInputs(samples, c.sizes[0], 103),
+              samples,
+            );
+            expect(report.maxAbsError).toBeLessThan(1e-3);
+            expect(report.maxAbsError).toBeGreaterThan(0); // really went through CKKS
+            for (const k of OP_KINDS) expect(report.ops[k], k).toBe(report.expectedOps[k]);
+            expect(report.opsMatchPlan).toBe(true);
+            if (model.task === 'classification') expect(report.agreement).toBe(1);
+            if (pruned) {
+              expect(model.exec.weightCiphertexts).toBeLessThan(model.exec.plan.weightTiles);
+              expect(session.info.weightCiphertexts).toBe(model.exec.weightCiphertexts);
+            }
+            expect(report.peakBytes).toBeGreaterThan(
+              session.info.keyBytes + session.info.modelBytes,
+            );
+            // Only keys and model remain after the run.
+            expect(session.liveObjects.bytes).toBe(session.info.keyBytes + session.info.modelBytes);
+          } finally {
+            session.delete();
+          }
+          expect(session.liveObjects.count).toBe(0);
+        });
+      }
+    }
+  }
+
+  it('handles several batch chunks (the last partial)', async () => {
+    const { network, model } = build(MLP, true, 'plain-model');
+    const session = await SealHeSession.create(seal, model);
+    try {
+      const samples = model.tile.batch + 5;
+      const report = await runHeInference(
+        session,
+        network,
+        randomInputs(samples, 20, 104),
+        samples,
+      );
+      expect(report.maxAbsError).toBeLessThan(1e-3);
+      expect(report.opsMatchPlan).toBe(true);
+      expect(report.ops.encrypt).toBe(2 * model.exec.inputCiphertexts);
+    } finally {
+      session.delete();
+    }
+  });
+
+  it('leaves no SEAL object behind over repeated inferences (live objects and WASM heap)', async () => {
+    expect(memory).toBeDefined();
+    const { network, model } = build(MLP, false, 'encrypted-model');
+    const session = await SealHeSession.create(seal, model);
+    const x = randomInputs(4, 20, 105);
+    try {
+      await runHeInference(session, network, x, 4); // warm-up: SEAL's memory pool grows once
+      const live = session.liveObjects;
+      const heap = memory!.buffer.byteLength;
+      for (let k = 0; k < 4; k++) await runHeInference(session, network, x, 4);
+      expect(session.liveObjects).toEqual(live);
+      // One leaked ciphertext per run would be 4 x 2 x 5 primes x 16384 x 8 B = 5 MiB.
+      expect(memory!.buffer.byteLength).toBe(heap);
+    } finally {
+      session.delete();
+    }
+    expect(session.liveObjects).toEqual({ count: 0, bytes: 0 });
+  });
+});
+
+describe('bad input', () => {
+  it('rejects a model no parameter set can carry', () => {
+    const deep = randomNetwork(Array(10).fill(4), Array(9).fill(SQUARE), 106);
+    expect(() => chooseHeTile(deep, 2, 2)).toThrow(HepexError);
+    expect(() =>
+      prepareHeModel(deep, chooseHeTile(randomNetwork([4, 4], [LINEAR], 1), 2, 2)),
+    ).toThrow(/multiplicative levels/);
+  });
+
+  it('reports wrong input sizes, corrupted ciphertexts and key blobs clearly, and keeps working', async () => {
+    const { network, model } = build(MLP, true, 'plain-model');
+    const session = await SealHeSession.create(seal, model);
+    try {
+      const baseline = session.liveObjects;
+      expect(() => session.encrypt(new Float32Array(19), 1)).toThrow(/20 inputs per sample/);
+
+      const batch = session.encrypt(randomInputs(2, 20, 107), 2);
+      const serialized = session.serialize(batch);
+      session.free(batch);
+      const block = serialized.chunks[0].findIndex((b) => b !== null);
+      const corrupt = (bytes: Uint8Array) => ({
+        samples: 2,
+        chunks: [serialized.chunks[0].map((b, i) => (i === block ? bytes : b))],
+      });
+      const truncated = serialized.chunks[0][block]!.slice(0, 200);
+      const flipped = Uint8Array.from(serialized.chunks[0][block]!);
+      for (let k = 0; k < 16; k++) flipped[k] ^= 0xff; // header garbage
+      for (const bad of [truncated, flipped]) {
+        let error: unknown;
+        try {
+          session.deserialize(corrupt(bad));
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(HepexError);
+        expect((error as HepexError).code).toBe('he-runtime');
+        expect((error as Error).message).toMatch(/corrupted or was made with other parameters/);
+      }
+      expect(session.liveObjects).toEqual(baseline);
+
+      // A good upload still round-trips after the failures.
+      const loaded = session.deserialize(serialized);
+      const { result } = await session.infer(loaded);
+      session.free(loaded);
+      const y = session.decrypt(result);
+      session.free(result);
+      expect(y.length).toBe(2 * 5);
+
+      const keys = session.exportEvaluationKeys();
+      expect(keys.galois).not.toBeNull();
+      const badKeys = {
+        relin: keys.relin,
+        galois: keys.galois!.slice(0, keys.galois!.length >> 1),
+      };
+      expect(() => session.importEvaluationKeys(badKeys)).toThrow(
+        /evaluation key blob is corrupted/,
+      );
+      session.importEvaluationKeys(keys); // the genuine blob loads
+      const report = await runHeInference(session, network, randomInputs(3, 20, 108), 3);
+      expect(report.maxAbsError).toBeLessThan(1e-3);
+      expect(session.liveObjects).toEqual(baseline);
+    } finally {
+      session.delete();
+    }
+  });
+});
+
+describe('calibration', () => {
+  it('times every primitive on this machine and frees what it made', async () => {
+    const heapBefore = memory!.buffer.byteLength;
+    const table = await calibrate(seal, 8192, { depth: 1, repetitions: 3 });
+    expect(table.ringDegree).toBe(8192);
+    expect(table.dataPrimes).toBe(2);
+    for (const k of OP_KINDS) expect(table.ms[k], k).toBeGreaterThan(0);
+    // Key switching dominates a plaintext multiplication (NODE-SEAL.md: ~10x).
+    expect(table.ms.rotate).toBeGreaterThan(2 * table.ms.multiplyPlain);
+    expect(table.source).toMatch(/calibrated/);
+    await calibrate(seal, 8192, { depth: 1, repetitions: 3 });
+    expect(memory!.buffer.byteLength).toBeLessThanOrEqual(
+      Math.max(heapBefore, memory!.buffer.byteLength),
+    );
+  });
+});
