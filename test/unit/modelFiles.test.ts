@@ -12,7 +12,7 @@ import { createRng } from '../../src/core/random';
 import { createTileShape } from '../../src/core/tileShape';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
-import { modelFromFiles, modelToFiles } from '../../src/engines/tfjs/modelFiles';
+import { modelFromFiles, modelFromLayersModel, modelToFiles } from '../../src/engines/tfjs/modelFiles';
 import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
 
 const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
@@ -137,6 +137,11 @@ describe('model files', () => {
       plain.dispose();
       ours.dispose();
     }
+    const live = networkToLayersModel(model.network);
+    const fromLive = await modelFromLayersModel(live);
+    live.dispose();
+    expect(fromLive.network.layers.map((l) => l.activation)).toEqual(model.network.layers.map((l) => l.activation));
+    expect(Array.from(fromLive.network.layers[0].weights.data)).toEqual(Array.from(model.network.layers[0].weights.data));
     const back = await readModelDir(dir);
     expect(Array.from(back.network.layers[1].weights.data)).toEqual(Array.from(model.network.layers[1].weights.data));
   });

@@ -387,3 +387,22 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
   }
   return assembleHepexModel(meta, network);
 }
+
+/** A live tfjs LayersModel (e.g. built or trained elsewhere in tfjs) as a HepexModel, via its files. */
+export async function modelFromLayersModel(model: tf.LayersModel): Promise<HepexModel> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!artifacts?.weightSpecs || !artifacts.weightData) throw invalid('the tfjs model has no weights.');
+  const json = {
+    modelTopology: artifacts.modelTopology,
+    format: 'layers-model',
+    weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs }],
+    userDefinedMetadata: artifacts.userDefinedMetadata,
+  };
+  return modelFromFiles(JSON.stringify(json), new Uint8Array(tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[])));
+}
