@@ -126,7 +126,9 @@ export function Controls() {
         <legend>Amount</legend>
         <label className="slider">
           <span className="slider__head">
-            <span className="field__label">{sparsityLabel}</span>
+            <span className="field__label" id={`${id}-sparsity`}>
+              {sparsityLabel}
+            </span>
             <output data-testid="sparsity-value">{fmtPct0(sparsity)}</output>
           </span>
           <input
@@ -137,13 +139,16 @@ export function Controls() {
             value={sparsity}
             disabled={!hasModel}
             onChange={(e) => setSparsity(Number(e.target.value))}
+            aria-labelledby={`${id}-sparsity`}
             aria-valuetext={`${fmtPct0(sparsity)} ${sparsityLabel.toLowerCase()}`}
             data-testid="sparsity-slider"
           />
         </label>
         <label className={`slider${method === 'hepex' ? '' : ' is-muted'}`}>
           <span className="slider__head">
-            <span className="field__label">Tile density threshold θ</span>
+            <span className="field__label" id={`${id}-theta`}>
+              Tile density threshold θ
+            </span>
             <output data-testid="theta-value">{theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}</output>
           </span>
           <input
@@ -154,6 +159,7 @@ export function Controls() {
             value={theta}
             disabled={!hasModel || method !== 'hepex'}
             onChange={(e) => setTheta(Number(e.target.value))}
+            aria-labelledby={`${id}-theta`}
             aria-valuetext={`theta ${theta}`}
             data-testid="theta-slider"
           />

@@ -20,7 +20,7 @@ const METHOD_CLASS: Record<string, string> = { none: 'dot--none', magnitude: 'do
 export function ParetoPlot({ points, yLabel, yFormat }: { points: readonly ParetoPoint[]; yLabel: string; yFormat: (v: number) => string }) {
   const width = 520;
   const height = 260;
-  const m = { top: 14, right: 16, bottom: 40, left: 64 };
+  const m = { top: 14, right: 20, bottom: 40, left: 76 };
   const { x, y, frontier } = useMemo(() => {
     const [x0 = 0, x1 = 1] = extent(points, (p) => p.x);
     const [y0 = 0, y1 = 1] = extent(points, (p) => p.y);
@@ -51,7 +51,7 @@ export function ParetoPlot({ points, yLabel, yFormat }: { points: readonly Paret
         <text x={(m.left + width - m.right) / 2} y={height - 6} textAnchor="middle" className="axis__label">
           weight ciphertexts
         </text>
-        <text transform={`translate(14,${(m.top + height - m.bottom) / 2}) rotate(-90)`} textAnchor="middle" className="axis__label">
+        <text transform={`translate(12,${(m.top + height - m.bottom) / 2}) rotate(-90)`} textAnchor="middle" className="axis__label">
           {yLabel}
         </text>
       </g>

@@ -4,9 +4,11 @@ import type { HepexModel } from '../core/model';
 /**
  * Loads models into the studio: the presets shipped in public/models/ and files a person opens.
  *
- * Layout of a preset (made by the project's CLI, see public/models/README.md):
+ * Layout (made by the project's CLI, see public/models/README.md):
+ *   models/index.json                                which presets exist and which have a twin
  *   models/<preset>/model.json + weights.bin         the trained dense model
- *   models/<preset>/hepex/model.json + weights.bin   its HE-PEx-pruned twin (optional)
+ *   models/<preset>/hepex/model.json + weights.bin   its HE-PEx-pruned twin (when index.json says so)
+ * The index avoids probing for files that may not exist (a 404 is noise in every console).
  *
  * The TF.js parsing lives in src/engines/tfjs/modelFiles.ts and is imported on first use, so
  * the page paints before tfjs is fetched. Every failure is a HepexError in plain words.
@@ -22,6 +24,25 @@ export interface ModelLoader {
   loadFiles(files: readonly File[], signal?: AbortSignal): Promise<LoadedModels>;
   /** TF.js files of a model, with userDefinedMetadata.hepex. */
   exportModel(model: HepexModel): Promise<{ modelJson: string; weights: Uint8Array }>;
+}
+
+/** models/index.json: preset -> directories (relative to models/) of the dense model and its twin. */
+export type ModelIndex = Record<string, { readonly dense: string; readonly twin?: string }>;
+
+const DIR = /^[a-z0-9-]+(\/[a-z0-9-]+)?$/;
+
+export function parseModelIndex(text: string): ModelIndex {
+  const json = JSON.parse(text) as { presets?: unknown };
+  const presets = json.presets;
+  if (typeof presets !== 'object' || presets === null || Array.isArray(presets)) throw new Error('it has no "presets" object');
+  const out: ModelIndex = {};
+  for (const [name, value] of Object.entries(presets as Record<string, unknown>)) {
+    const v = value as { dense?: unknown; twin?: unknown } | null;
+    if (typeof v?.dense !== 'string' || !DIR.test(v.dense)) throw new Error(`preset "${name}" needs a "dense" directory name`);
+    if (v.twin !== undefined && (typeof v.twin !== 'string' || !DIR.test(v.twin))) throw new Error(`preset "${name}" has an invalid "twin"`);
+    out[name] = { dense: v.dense, ...(typeof v.twin === 'string' ? { twin: v.twin } : {}) };
+  }
+  return out;
 }
 
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
@@ -77,7 +98,7 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
   const base = options.baseUrl ?? `${import.meta.env?.BASE_URL ?? '/'}models/`;
   const doFetch: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
 
-  async function fetchModel(dir: string, signal: AbortSignal | undefined, optional: boolean): Promise<HepexModel | null> {
+  async function fetchModel(dir: string, signal: AbortSignal | undefined): Promise<HepexModel> {
     const url = `${base}${dir}/model.json`;
     let response: Response;
     try {
@@ -89,7 +110,6 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
     // Vite's preview and dev servers answer unknown paths with index.html (200, text/html).
     const isHtml = (response.headers.get('content-type') ?? '').includes('text/html');
     if (!response.ok || isHtml) {
-      if (optional) return null;
       throw new HepexError(
         'invalid-model-file',
         `The model files for this preset are missing: ${url} was not found. Generate them with the CLI (see public/models/README.md) or open a model.json and weights.bin.`,
@@ -109,11 +129,36 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
     return modelFromFiles(modelJson, concat(parts));
   }
 
+  async function fetchIndex(signal: AbortSignal | undefined): Promise<ModelIndex> {
+    let response: Response | undefined;
+    try {
+      response = await doFetch(`${base}index.json`, { signal });
+    } catch {
+      response = undefined;
+    }
+    if (!response?.ok || (response.headers.get('content-type') ?? '').includes('text/html')) return {};
+    try {
+      return parseModelIndex(await response.text());
+    } catch (error) {
+      throw new HepexError('invalid-model-file', `${base}index.json is malformed: ${(error as Error).message}`);
+    }
+  }
+
   return {
     async loadPreset(preset, signal) {
       if (!/^[a-z0-9-]+$/.test(preset)) throw new HepexError('invalid-argument', `"${preset}" is not a preset name.`);
-      const [dense, twin] = await Promise.all([fetchModel(preset, signal, false), fetchModel(`${preset}/hepex`, signal, true)]);
-      return { dense: dense!, twin };
+      const entry = (await fetchIndex(signal))[preset];
+      if (!entry) {
+        throw new HepexError(
+          'invalid-model-file',
+          `No model files are installed for the preset "${preset}" (${base}index.json does not list it). Generate them with the CLI (see public/models/README.md) or open a model.json and weights.bin.`,
+        );
+      }
+      const [dense, twin] = await Promise.all([
+        fetchModel(entry.dense, signal),
+        entry.twin ? fetchModel(entry.twin, signal) : Promise.resolve(null),
+      ]);
+      return { dense, twin };
     },
 
     async loadFiles(files) {

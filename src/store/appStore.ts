@@ -147,9 +147,12 @@ export function createAppStore(deps: StoreDeps): AppStore {
         if (!hashPreviewPending && typeof provenance.theta === 'number') set({ theta: provenance.theta });
         if (show(shownOf(twin, 'twin', `${twin.name || 'model'} (HE-PEx, shipped)`))) get().recordRun('shipped HE-PEx twin');
       }
-      if (hashPreviewPending) {
+      // The first screen tells the story: without a shipped twin (or when a link asks for one),
+      // show the preview at the current parameters next to the dense count.
+      if (hashPreviewPending || !twin) {
         hashPreviewPending = false;
         get().applyPreview();
+        if (!twin) get().recordRun();
       }
     };
 

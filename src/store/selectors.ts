@@ -64,9 +64,10 @@ export interface LayerSummary {
 let lastLayersFor: AppState['analysis'] = null;
 let lastLayers: LayerSummary[] = [];
 
+const NO_LAYERS: LayerSummary[] = [];
 export function selectLayers(state: AppState): LayerSummary[] {
   const a = state.analysis;
-  if (!a) return [];
+  if (!a) return NO_LAYERS;
   if (a === lastLayersFor) return lastLayers;
   lastLayersFor = a;
   lastLayers = a.plan.layers.map((tiling, l) => {
@@ -111,9 +112,10 @@ export function ciphertextIndex(counts: Uint32Array, tileIndex: number, layerOff
 /** Largest |w| of each layer of the dense model: the fixed colour-scale bounds of the grids. */
 let lastDenseFor: AppState['dense'] = null;
 let lastMaxAbs: number[] = [];
+const NO_BOUNDS: number[] = [];
 export function selectMaxAbs(state: AppState): number[] {
   const d = state.dense;
-  if (!d) return [];
+  if (!d) return NO_BOUNDS;
   if (d === lastDenseFor) return lastMaxAbs;
   lastDenseFor = d;
   lastMaxAbs = d.network.layers.map((l) => {

@@ -3,6 +3,7 @@ import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { applyPermutation, findPermutation } from '../../src/core/prune/permute';
 import { layerSizes } from '../../src/core/network';
+import { createTileShape } from '../../src/core/tileShape';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { selectCounts } from '../../src/store/selectors';
@@ -40,13 +41,34 @@ describe('app store', () => {
     await loading;
     const s = store.getState();
     expect(s.status).toBe('ready');
-    expect(s.shown?.origin).toBe('dense');
+    // No shipped twin: the first screen previews the default HE-PEx parameters next to the dense count.
+    expect(s.shown?.origin).toBe('preview');
     const plan = planTiles(SIZES, s.tile);
     const c = selectCounts(s)!;
     expect(c.before).toBe(plan.weightTiles);
-    expect(c.after).toBe(plan.weightTiles);
-    expect(s.runs).toHaveLength(1);
-    expect(s.shown?.network.layers[0].weights.data).toEqual(dense.network.layers[0].weights.data);
+    expect(c.after).toBeLessThan(plan.weightTiles);
+    expect(s.runs.map((r) => r.method)).toEqual(['none', 'hepex']);
+    expect(s.runs[0].ciphertexts).toBe(plan.weightTiles);
+    s.showDense();
+    expect(store.getState().shown?.origin).toBe('dense');
+    expect(selectCounts(store.getState())!.after).toBe(plan.weightTiles);
+    expect(store.getState().shown?.network.layers[0].weights.data).toEqual(dense.network.layers[0].weights.data);
+  });
+
+  it('a preset with a shipped twin opens on the twin, in its tile shape and parameters', async () => {
+    const scheduler = manualScheduler();
+    const dense = seededModel(SIZES, 11, 'ae');
+    const masks = magnitudePrune(dense.network, { sparsity: 0.8 });
+    const twin = { ...dense, name: 'ae-hepex', masks, tile: createTileShape(8, 4, { ringDegree: 8192 }), provenance: { sparsity: 0.8, theta: 0.125 } };
+    const store = createAppStore({ loader: memoryLoader({ ae: { dense, twin } }), pipeline: () => inThreadPipeline, schedule: scheduler.schedule });
+    await store.getState().loadPreset('ae');
+    const s = store.getState();
+    expect(s.shown?.origin).toBe('twin');
+    expect(s.tile.t1).toBe(8);
+    expect(s.sparsity).toBe(0.8);
+    expect(s.theta).toBe(0.125);
+    expect(s.shown?.masks[0].data).toEqual(masks[0].data);
+    expect(s.runs.map((r) => r.method)).toEqual(['none', 'hepex']);
   });
 
   it('slider moves are latest-wins: many moves, one preview, with the last value', async () => {

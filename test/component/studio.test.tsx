@@ -1,0 +1,98 @@
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Controls } from '../../src/components/Controls';
+import { CountsPanel } from '../../src/components/CountsPanel';
+import { ErrorBanner } from '../../src/components/ErrorBanner';
+import { HistoryPanel } from '../../src/components/HistoryPanel';
+import { LayerStrip } from '../../src/components/LayerStrip';
+import { ModelStatus } from '../../src/components/ModelStatus';
+import { createModelLoader } from '../../src/services/modelLoader';
+import type { PipelineService } from '../../src/services/pipelineClient';
+import { createAppStore } from '../../src/store/appStore';
+import { StoreProvider } from '../../src/store/storeContext';
+import { memoryLoader, seededModel } from './fixtures';
+
+afterEach(cleanup);
+
+const noPipeline = (): PipelineService => {
+  throw new Error('no worker in this test');
+};
+
+function renderStudio(store = createAppStore({ loader: memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } }), pipeline: noPipeline, schedule: (run) => run() })) {
+  render(
+    <StoreProvider store={store}>
+      <ErrorBanner />
+      <Controls />
+      <ModelStatus />
+      <CountsPanel />
+      <LayerStrip />
+      <HistoryPanel />
+    </StoreProvider>,
+  );
+  return store;
+}
+
+const count = (testId: string) => Number((screen.getByTestId(testId).textContent ?? '').replace(/[^0-9]/g, ''));
+
+describe('studio components', () => {
+  it('shows a loading state, then counts and one card per layer', async () => {
+    const store = renderStudio();
+    store.getState().setTileShape(4, 8, 8192);
+    let loading!: Promise<void>;
+    act(() => {
+      loading = store.getState().loadPreset('ae');
+    });
+    expect(screen.getByTestId('model-loading')).toBeTruthy();
+    await act(() => loading);
+    expect(screen.queryByTestId('model-loading')).toBeNull();
+    expect(count('ciphertexts-before')).toBe(store.getState().analysis!.plan.weightTiles);
+    expect(screen.getAllByRole('tab')).toHaveLength(4);
+    expect(screen.getByTestId('history-table').querySelectorAll('tbody tr')).toHaveLength(2);
+  });
+
+  it('moving the sparsity slider (keyboard-operable, labelled) changes the ciphertext count', async () => {
+    const store = renderStudio();
+    store.getState().setTileShape(4, 8, 8192);
+    await act(() => store.getState().loadPreset('ae'));
+    const slider = screen.getByRole('slider', { name: /weight sparsity/i }) as HTMLInputElement;
+    expect(slider.type).toBe('range');
+    act(() => {
+      fireEvent.change(slider, { target: { value: '0.5' } });
+    });
+    const at50 = count('ciphertexts-after');
+    act(() => {
+      fireEvent.change(slider, { target: { value: '0.97' } });
+    });
+    const at97 = count('ciphertexts-after');
+    expect(screen.getByTestId('sparsity-value').textContent).toBe('97%');
+    expect(at97).toBeLessThan(at50);
+    expect(store.getState().sparsity).toBe(0.97);
+  });
+
+  it('a malformed model file shows a plain error, keeps the model, and the controls keep working', async () => {
+    const loader = createModelLoader();
+    const base = memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } });
+    const store = createAppStore({ loader: { ...base, loadFiles: loader.loadFiles }, pipeline: noPipeline, schedule: (run) => run() });
+    renderStudio(store);
+    store.getState().setTileShape(4, 8, 8192);
+    await act(() => store.getState().loadPreset('ae'));
+    const shown = store.getState().shown;
+    const bad = new File(['{"modelTopology": {"class_name": "Sequential", "config": [] }, "weightsManifest": "nope"'], 'model.json', { type: 'application/json' });
+    const weights = new File([new Uint8Array(8)], 'weights.bin');
+    await act(() => store.getState().loadFiles([bad, weights]));
+    const banner = screen.getByRole('alert');
+    expect(banner.textContent).toMatch(/model/i);
+    expect(banner.textContent).toMatch(/JSON/);
+    expect(store.getState().shown).toBe(shown);
+    // Still usable: the slider still changes the count.
+    const before = count('ciphertexts-after');
+    act(() => {
+      fireEvent.change(screen.getByRole('slider', { name: /weight sparsity/i }), { target: { value: '0.99' } });
+    });
+    expect(count('ciphertexts-after')).toBeLessThan(before);
+    act(() => {
+      fireEvent.click(screen.getByRole('button', { name: /dismiss/i }));
+    });
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
+});
