@@ -10,6 +10,10 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   advise: () => import('./commands/advise'),
   train: () => import('./commands/train'),
   eval: () => import('./commands/eval'),
+  prune: () => import('./commands/prune'),
+  sweep: () => import('./commands/sweep'),
+  infer: () => import('./commands/infer'),
+  calibrate: () => import('./commands/calibrate'),
 };
 
 function usage(): string {

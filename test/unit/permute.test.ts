@@ -14,6 +14,7 @@ import {
   nonZeroTilesPerLayer,
 } from '../../src/core/prune/permute';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
+import { selectTilesByDensity } from '../../src/core/prune/expand';
 import { createRng, shuffleInPlace } from '../../src/core/random';
 import { createTileShape } from '../../src/core/tileShape';
 import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
@@ -84,6 +85,24 @@ describe('findPermutation', () => {
     const full = findPermutation(masks, tile48);
     expect(full.nonZeroTilesAfter).toBeLessThan(km.nonZeroTilesAfter);
     expect(full.nonZeroTilesAfter).toBeLessThan(0.9 * full.nonZeroTilesBefore);
+  });
+
+  it('with theta, minimises the tiles that would survive almost-zero tile pruning at theta', () => {
+    const sizes = [64, 48, 32];
+    const net = randomNetwork(sizes, 12);
+    const masks = magnitudePrune(net, { sparsity: 0.85 });
+    const survivors = (orders: Uint32Array[]) => {
+      const applied = applyPermutation(net, orders, masks);
+      return selectTilesByDensity(applied.network, applied.masks!, tile48, {
+        theta: 0.0625,
+      }).reduce((s, k) => s + k.reduce((a, b) => a + b, 0), 0);
+    };
+    const identity = sizes.map((n) => identityPermutation(n));
+    const plain = findPermutation(masks, tile48, { seed: 1 });
+    const aware = findPermutation(masks, tile48, { seed: 1, theta: 0.0625 });
+    expect(survivors(aware.orders)).toBeLessThan(survivors(identity));
+    expect(survivors(aware.orders)).toBeLessThanOrEqual(survivors(plain.orders));
+    expect(() => findPermutation(masks, tile48, { theta: 1.5 })).toThrow(HepexError);
   });
 
   it('keeps inputs and outputs in place when asked', () => {

@@ -8,9 +8,9 @@ import {
   type Permutation,
 } from '../permutation';
 import { createRng, type Rng } from '../random';
-import { countTileNonZeros, planTiles, type TilePlan } from '../tilePlan';
+import { countTileNonZeros, planTiles, tileArea, type TilePlan } from '../tilePlan';
 import { createTileShape, type TileShape } from '../tileShape';
-import { checkMasks } from './common';
+import { checkMasks, checkTheta } from './common';
 
 /**
  * Neuron permutation (HEPEX.md section 3, step 3): reorder the neurons of every layer so the
@@ -46,6 +46,12 @@ export interface PermuteOptions {
   readonly refine?: boolean;
   /** Swap-search passes over a set's neurons per outer iteration. */
   readonly maxRefinePasses?: number;
+  /**
+   * Optimise for almost-zero tile pruning at this density threshold (global scope): minimise the
+   * tiles with density above theta, the ones that survive and are expanded. 0 (default):
+   * minimise non-zero tiles, the paper's objective.
+   */
+  readonly theta?: number;
   /** Permute the network inputs (the client applies it). Default true. */
   readonly permuteInput?: boolean;
   /** Permute the network outputs (the client undoes it). Default true. */
@@ -60,7 +66,10 @@ export interface PermuteProgress {
   readonly outerIteration: number;
   readonly set: number;
   readonly sets: number;
-  /** Non-zero tiles of the whole network after this set. */
+  /**
+   * What the search minimises, over the whole network, after this set: non-zero tiles (with
+   * theta > 0: tiles denser than theta).
+   */
   readonly nonZeroTiles: number;
 }
 
@@ -133,35 +142,35 @@ function positionsOf(order: Permutation): Uint32Array {
   return pos;
 }
 
-/** Non-zero tiles of layer l's mask under row order `rowOrder` and column order `colOrder`. */
-function layerNonZeroTiles(
+/** Kept weights per tile of layer l's mask under row order `rowOrder` and column order `colOrder`. */
+function layerTileCounts(
   mask: Mask,
   plan: TilePlan,
   l: number,
   rowOrder: Permutation,
   colOrder: Permutation,
-): number {
+): Uint32Array {
   const t = plan.layers[l];
   const colBlock = new Uint32Array(mask.cols);
   const colPos = positionsOf(colOrder);
   for (let c = 0; c < mask.cols; c++) colBlock[c] = (colPos[c] / t.blockIn) | 0;
   const rowPos = positionsOf(rowOrder);
-  const seen = new Uint8Array(t.tileCount);
-  let count = 0;
+  const counts = new Uint32Array(t.tileCount);
   for (let r = 0; r < mask.rows; r++) {
     const base = ((rowPos[r] / t.blockOut) | 0) * t.inBlocks;
     const off = r * mask.cols;
-    for (let c = 0; c < mask.cols; c++) {
-      if (mask.data[off + c]) {
-        const k = base + colBlock[c];
-        if (!seen[k]) {
-          seen[k] = 1;
-          count++;
-        }
-      }
-    }
+    for (let c = 0; c < mask.cols; c++) counts[base + colBlock[c]] += mask.data[off + c];
   }
-  return count;
+  return counts;
+}
+
+/** Tiles whose count exceeds floor(theta x area): non-zero tiles when theta is 0. */
+function paidTiles(counts: Uint32Array, plan: TilePlan, l: number, theta: number): number {
+  const t = plan.layers[l];
+  let z = 0;
+  for (let k = 0; k < counts.length; k++)
+    if (counts[k] > Math.floor(theta * tileArea(t, k) + 1e-9)) z++;
+  return z;
 }
 
 /**
@@ -178,6 +187,11 @@ interface SetProblem {
   /** CSR support lists: blocks where a neuron has any kept weight. */
   readonly suppStart: Uint32Array;
   readonly supp: Uint32Array;
+  /**
+   * k x D: a (group, block) tile counts as paid for when its count exceeds tau (0: any kept
+   * weight; floor(theta x tile area) when optimising for almost-zero tile pruning at theta).
+   */
+  readonly tau: Uint32Array;
 }
 
 function buildSetProblem(
@@ -185,6 +199,7 @@ function buildSetProblem(
   plan: TilePlan,
   orders: readonly Permutation[],
   s: number,
+  theta: number,
 ): SetProblem {
   const L = plan.layers.length;
   const n = s === 0 ? plan.layers[0].inputs : plan.layers[s - 1].outputs;
@@ -225,7 +240,27 @@ function buildSetProblem(
   const supp = new Uint32Array(suppStart[n]);
   for (let j = 0, w = 0; j < n; j++)
     for (let b = 0; b < D; b++) if (counts[j * D + b]) supp[w++] = b;
-  return { n, D, g, k: Math.ceil(n / g), counts, suppStart, supp };
+  const k = Math.ceil(n / g);
+  // Tile areas: the group's rows (the last group may be short) x the block's extent (the last
+  // block of a ragged matrix is short). Counts are whole, so count > theta x area <=> count > tau.
+  const tau = new Uint32Array(k * D);
+  if (theta > 0) {
+    const extent = new Uint32Array(D);
+    if (s >= 1) {
+      const t = plan.layers[s - 1];
+      for (let b = 0; b < D1; b++) extent[b] = Math.min(t.blockIn, t.inputs - b * t.blockIn);
+    }
+    if (s < L) {
+      const t = plan.layers[s];
+      for (let b = 0; b < D2; b++)
+        extent[D1 + b] = Math.min(t.blockOut, t.outputs - b * t.blockOut);
+    }
+    for (let G = 0; G < k; G++) {
+      const rows = Math.min(g, n - G * g);
+      for (let b = 0; b < D; b++) tau[G * D + b] = Math.floor(theta * rows * extent[b] + 1e-9);
+    }
+  }
+  return { n, D, g, k, counts, suppStart, supp, tau };
 }
 
 /**
@@ -260,7 +295,7 @@ function buildRawFeatures(
   const supp = new Uint32Array(suppStart[n]);
   lists.forEach((list, j) => supp.set(list, suppStart[j]));
   // counts are never read for feature problems (k-means uses presence only).
-  return { n, D, g: base.g, k: base.k, counts: new Uint32Array(0), suppStart, supp };
+  return { n, D, g: base.g, k: base.k, counts: new Uint32Array(0), suppStart, supp, tau: base.tau };
 }
 
 /** Per-(group, block) kept-weight counts of a grouping. */
@@ -281,16 +316,17 @@ function sumOfSquares(C: Uint32Array): number {
   return q;
 }
 
-/** True when grouping counts A beat B: fewer non-zero tiles, then more concentrated. */
-function better(A: Uint32Array, B: Uint32Array): boolean {
-  const a = nonZeroOf(A);
-  const b = nonZeroOf(B);
+/** True when grouping counts A beat B: fewer paid tiles, then more concentrated. */
+function better(A: Uint32Array, B: Uint32Array, tau: Uint32Array): boolean {
+  const a = paidOf(A, tau);
+  const b = paidOf(B, tau);
   return a < b || (a === b && sumOfSquares(A) > sumOfSquares(B));
 }
 
-function nonZeroOf(C: Uint32Array): number {
+/** Tiles with a count above their tau (with tau = 0: the non-zero tiles). */
+function paidOf(C: Uint32Array, tau: Uint32Array): number {
   let z = 0;
-  for (let i = 0; i < C.length; i++) if (C[i]) z++;
+  for (let i = 0; i < C.length; i++) if (C[i] > tau[i]) z++;
   return z;
 }
 
@@ -372,7 +408,7 @@ function balancedKMeans(
     for (let j = 0; j < n; j++) if (next[j] !== groupOf[j]) changed = true;
     groupOf = next;
     const C = groupCounts(judge, groupOf);
-    if (better(C, bestC)) {
+    if (better(C, bestC, judge.tau)) {
       bestC = C;
       best = groupOf;
     }
@@ -437,7 +473,7 @@ function refineBySwaps(
   rng: Rng,
   signal: AbortSignal | undefined,
 ): void {
-  const { n, D, counts, suppStart, supp } = p;
+  const { n, D, counts, suppStart, supp, tau } = p;
   const visit = new Uint32Array(n);
   for (let j = 0; j < n; j++) visit[j] = j;
   for (let pass = 0; pass < passes; pass++) {
@@ -456,8 +492,12 @@ function refineBySwaps(
       const b1 = G1 * D;
       const u0 = suppStart[u];
       const u1 = suppStart[u + 1];
+      // Tiles of G1 that stop being paid for when u leaves (before anything arrives).
       let gainU = 0;
-      for (let q = u0; q < u1; q++) if (C[b1 + supp[q]] === counts[u * D + supp[q]]) gainU++;
+      for (let q = u0; q < u1; q++) {
+        const i = b1 + supp[q];
+        if (C[i] > tau[i] && C[i] - counts[u * D + supp[q]] <= tau[i]) gainU++;
+      }
       if (gainU === 0) continue;
       for (let iv = 0; iv < n; iv++) {
         const v = visit[iv];
@@ -474,8 +514,9 @@ function refineBySwaps(
           const c2 = C[b2 + b];
           const n1 = c1 - ub + vb;
           const n2 = c2 - vb + ub;
-          if (n1 === 0) delta--;
-          if (c2 === 0) delta++;
+          const t1 = tau[b1 + b];
+          const t2 = tau[b2 + b];
+          delta += (n1 > t1 ? 1 : 0) - (c1 > t1 ? 1 : 0) + (n2 > t2 ? 1 : 0) - (c2 > t2 ? 1 : 0);
           squares += n1 * n1 - c1 * c1 + n2 * n2 - c2 * c2;
         }
         // v's own blocks can lower delta by at most one each.
@@ -486,8 +527,10 @@ function refineBySwaps(
           const vb = counts[v * D + b];
           const c1 = C[b1 + b];
           const c2 = C[b2 + b];
-          if (c2 === vb) delta--;
-          if (c1 === 0) delta++;
+          const t1 = tau[b1 + b];
+          const t2 = tau[b2 + b];
+          delta +=
+            (c1 + vb > t1 ? 1 : 0) - (c1 > t1 ? 1 : 0) + (c2 - vb > t2 ? 1 : 0) - (c2 > t2 ? 1 : 0);
           squares += (c1 + vb) * (c1 + vb) - c1 * c1 + (c2 - vb) * (c2 - vb) - c2 * c2;
         }
         if (delta < 0 || (delta === 0 && squares > 0)) {
@@ -545,6 +588,7 @@ export function findPermutation(
   const kmIterations = options.maxKMeansIterations ?? 20;
   const refine = options.refine ?? true;
   const passes = options.maxRefinePasses ?? 8;
+  const theta = checkTheta(options.theta ?? 0);
   for (const [name, v] of [
     ['maxOuterIterations', maxOuter],
     ['maxKMeansIterations', kmIterations],
@@ -560,9 +604,13 @@ export function findPermutation(
   const rng = createRng(options.seed ?? 1);
 
   const orders = sizes.map((n) => identityPermutation(n));
-  const tilesOf = (l: number) => layerNonZeroTiles(masks[l], plan, l, orders[l + 1], orders[l]);
+  const countsOf = (l: number) => layerTileCounts(masks[l], plan, l, orders[l + 1], orders[l]);
+  const tilesOf = (l: number) => paidTiles(countsOf(l), plan, l, 0);
   const before = plan.layers.map((_, l) => tilesOf(l));
-  let total = before.reduce((a, b) => a + b, 0);
+  let objective = plan.layers.reduce(
+    (sum, _, l) => sum + paidTiles(countsOf(l), plan, l, theta),
+    0,
+  );
 
   const sets: number[] = [];
   for (let s = 0; s <= L; s++) {
@@ -578,13 +626,13 @@ export function findPermutation(
     let passImproved = false;
     for (const s of sets) {
       throwIfAborted(options.signal);
-      const p = buildSetProblem(masks, plan, orders, s);
+      const p = buildSetProblem(masks, plan, orders, s, theta);
       const pos = positionsOf(orders[s]);
       let groupOf: Uint32Array = new Uint32Array(p.n);
       for (let j = 0; j < p.n; j++) groupOf[j] = (pos[j] / p.g) | 0;
       const C0 = groupCounts(p, groupOf);
       let C: Uint32Array = C0;
-      const current = nonZeroOf(C);
+      const current = paidOf(C, p.tau);
       if (kmIterations > 0) {
         // Three starts: the current grouping; k-means++ seeds (the current grouping can be a
         // symmetric fixed point where every centroid is the same mixture); and k-means++ on
@@ -598,7 +646,7 @@ export function findPermutation(
         for (const [features, seeds] of starts) {
           const km = balancedKMeans(features, p, groupOf, kmIterations, seeds);
           const kmC = groupCounts(p, km);
-          if (better(kmC, C)) {
+          if (better(kmC, C, p.tau)) {
             groupOf = km;
             C = kmC;
           }
@@ -612,14 +660,14 @@ export function findPermutation(
         }
         refineBySwaps(p, groupOf, C, passes, rng, options.signal);
       }
-      const after = nonZeroOf(C);
+      const after = paidOf(C, p.tau);
       // Ties are adopted when more concentrated: that opens drops in the neighbouring sets.
-      if (better(C, C0)) {
+      if (better(C, C0, p.tau)) {
         orders[s] = orderOfGroups(groupOf, p.k);
-        total += after - current;
+        objective += after - current;
         passImproved = true;
       }
-      options.onProgress?.({ outerIteration: outer, set: s, sets: L + 1, nonZeroTiles: total });
+      options.onProgress?.({ outerIteration: outer, set: s, sets: L + 1, nonZeroTiles: objective });
     }
     if (!passImproved) {
       outer++;

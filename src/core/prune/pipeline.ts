@@ -486,7 +486,7 @@ export async function runPipeline(
               steps: steps.length,
               kind: step.kind,
               status: 'progress',
-              message: `pass ${p.outerIteration + 1}, neuron set ${p.set}: ${p.nonZeroTiles} non-zero tiles`,
+              message: `pass ${p.outerIteration + 1}, neuron set ${p.set}: ${p.nonZeroTiles} tiles`,
             }),
         });
         const applied = applyPermutation(network, search.orders, masks);
