@@ -1,0 +1,18 @@
+#!/bin/sh
+# Builds the models the studio ships in public/models/ (its first screen), with the project's own
+# CLI, seeded so a rerun reproduces them: a trained model per preset and its HE-PEx twin
+# (prune 90% -> retrain -> permute -> drop tiles at density <= 1/16 + expand -> retrain, 4x8 tiles).
+# Takes ~10 minutes on 2 cores. Usage: npm run models
+set -eu
+cd "$(dirname "$0")/.."
+out=public/models
+hepex() { scripts/node node_modules/tsx/dist/cli.mjs src/cli/main.ts "$@"; }
+
+hepex train --arch mlp --layers 784,128,10 --seed 1 --out "$out/mlp"
+hepex prune --model "$out/mlp" --method hepex --sparsity 0.9 --theta 0.0625 --tile 4x8 --seed 1 --out "$out/mlp/hepex"
+
+hepex train --arch ae --layers 784,256,64,256,784 --seed 1 --out "$out/ae"
+hepex prune --model "$out/ae" --method hepex --sparsity 0.9 --theta 0.0625 --tile 4x8 --seed 1 --out "$out/ae/hepex"
+
+hepex train --arch dae --layers 784,128,32,128,784 --seed 1 --out "$out/dae"
+hepex prune --model "$out/dae" --method hepex --sparsity 0.9 --theta 0.0625 --tile 4x8 --seed 1 --out "$out/dae/hepex"
