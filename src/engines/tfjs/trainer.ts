@@ -10,7 +10,9 @@ import { evaluateNetwork, trainNetwork, type Evaluation } from './train';
 
 /**
  * Training defaults per architecture, measured on the MNIST split (seed 1, 8000 / 2000):
- * MLP 784-128-10 with 0.5x + 0.25x^2 reaches ~96.5-97% in 20-40 epochs of ~0.7 s each (WASM).
+ * MLP 784-128-10 with 0.5x + 0.25x^2 reaches ~97% in 40 epochs of ~0.7 s each (WASM); the
+ * denoising AE 784-256-64-256-784 (noise 0.3) reaches MSE 0.0125 against the mean-image
+ * baseline's 0.067 (5.4x) in 30 epochs of ~4 s each (more on a loaded machine).
  */
 export interface TrainingDefaults {
   readonly epochs: number;
@@ -24,8 +26,8 @@ export interface TrainingDefaults {
 
 export const TRAINING_DEFAULTS: Record<Architecture, TrainingDefaults> = {
   mlp: { epochs: 40, learningRate: 2e-3, batchSize: 64, maxShift: 2, noise: 0 },
-  ae: { epochs: 30, learningRate: 1e-3, batchSize: 64, maxShift: 0, noise: 0 },
-  dae: { epochs: 30, learningRate: 1e-3, batchSize: 64, maxShift: 0, noise: 0.3 },
+  ae: { epochs: 30, learningRate: 2e-3, batchSize: 64, maxShift: 0, noise: 0 },
+  dae: { epochs: 30, learningRate: 2e-3, batchSize: 64, maxShift: 0, noise: 0.3 },
 };
 
 /** Fine-tuning defaults: a few epochs at a lower rate recover accuracy after pruning. */
