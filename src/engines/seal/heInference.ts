@@ -1,8 +1,11 @@
-import { costOfExecution, type OpTimingTable } from '../../core/costModel';
-import { OP_KINDS, addOps, zeroOps, type OpCounts } from '../../core/executionPlan';
-import { expectedOps, referenceOutputs } from '../../core/heModel';
+import { REFERENCE_TIMINGS, costOfExecution, type OpTimingTable } from '../../core/costModel';
+import { OP_KINDS, addOps, zeroOps, type HeMode, type OpCounts } from '../../core/executionPlan';
+import { chooseHeTile, expectedOps, prepareHeModel, referenceOutputs } from '../../core/heModel';
+import type { HepexModel } from '../../core/model';
 import type { Network } from '../../core/network';
-import type { SealHeSession, SessionOptions } from './heSession';
+import { calibrate } from './calibrate';
+import { SealHeSession, type SessionOptions } from './heSession';
+import type { Seal } from './loadSeal';
 
 export interface HeInferenceReport {
   readonly samples: number;
@@ -102,4 +105,132 @@ export async function runHeInference(
     outputs,
     reference,
   };
+}
+
+export interface EncryptedInferenceOptions extends SessionOptions {
+  readonly mode?: HeMode;
+  /** Tile sides; default the model's own tile (what it was pruned for), else 4 x 8. */
+  readonly tile?: { readonly t1: number; readonly t2: number };
+  /** 'calibrated' (default): time the primitives here first; 'reference': NODE-SEAL.md tables. */
+  readonly timings?: 'calibrated' | 'reference';
+  /** Status lines for people. */
+  readonly log?: (message: string) => void;
+}
+
+/** Everything `hepex infer --he --json` prints (no big arrays). */
+export interface EncryptedInferenceSummary {
+  readonly model: string;
+  readonly task: Network['task'];
+  readonly mode: HeMode;
+  readonly samples: number;
+  readonly latencyMs: number;
+  readonly encryptMs: number;
+  readonly inferMs: number;
+  readonly decryptMs: number;
+  readonly setupMs: number;
+  readonly predictedMs: number;
+  readonly measuredOverPredicted: number;
+  readonly timingSource: string;
+  readonly peakBytes: number;
+  readonly keyBytes: number;
+  readonly modelBytes: number;
+  readonly ops: OpCounts;
+  readonly expectedOps: OpCounts;
+  readonly opsMatchPlan: boolean;
+  readonly maxAbsError: number;
+  readonly agreement: number | null;
+  readonly parameters: {
+    readonly ringDegree: number;
+    readonly coeffModulusBits: readonly number[];
+    readonly scaleBits: number;
+    readonly depth: number;
+    readonly securityBits: 128;
+    readonly tile: { readonly t1: number; readonly t2: number; readonly batch: number };
+    readonly rotationSteps: readonly number[];
+  };
+  readonly ciphertexts: {
+    /** Weight tiles of the dense network in this tiling. */
+    readonly weightTiles: number;
+    /** Weight tiles stored and multiplied (non-zero, live). */
+    readonly weight: number;
+    readonly input: number;
+    readonly output: number;
+  };
+}
+
+/**
+ * Prepares a HepexModel for HE (smallest ring degree that carries its depth), optionally
+ * calibrates, builds a session, runs one encrypted round trip and deletes everything.
+ */
+export async function inferEncrypted(
+  seal: Seal,
+  hepexModel: HepexModel,
+  inputs: Float32Array,
+  samples: number,
+  options: EncryptedInferenceOptions = {},
+): Promise<{ summary: EncryptedInferenceSummary; report: HeInferenceReport }> {
+  const { network } = hepexModel;
+  const sides = options.tile ?? hepexModel.tile ?? { t1: 4, t2: 8 };
+  const tile = chooseHeTile(network, sides.t1, sides.t2);
+  const model = prepareHeModel(network, tile, {
+    mode: options.mode,
+    permutation: hepexModel.permutation,
+  });
+  const log = options.log ?? (() => {});
+  let timings: readonly OpTimingTable[] = REFERENCE_TIMINGS;
+  if ((options.timings ?? 'calibrated') === 'calibrated') {
+    log(`calibrating SEAL primitives at N=${tile.ringDegree}, ${model.params.depth + 1} primes...`);
+    timings = [
+      await calibrate(seal, tile.ringDegree, { depth: model.params.depth, signal: options.signal }),
+    ];
+  }
+  log(
+    `keys and model encoding (N=${tile.ringDegree}, depth ${model.exec.depth}, ${model.exec.weightCiphertexts} weight tiles)...`,
+  );
+  const session = await SealHeSession.create(seal, model, options);
+  try {
+    log(`encrypted inference of ${samples} samples...`);
+    const report = await runHeInference(session, network, inputs, samples, { ...options, timings });
+    const info = session.info;
+    const summary: EncryptedInferenceSummary = {
+      model: hepexModel.name,
+      task: model.task,
+      mode: model.mode,
+      samples,
+      latencyMs: report.latencyMs,
+      encryptMs: report.encryptMs,
+      inferMs: report.inferMs,
+      decryptMs: report.decryptMs,
+      setupMs: info.setupMs,
+      predictedMs: report.predictedMs,
+      measuredOverPredicted: report.latencyMs / report.predictedMs,
+      timingSource: timings.find((t) => t.ringDegree === tile.ringDegree)?.source ?? 'none',
+      peakBytes: report.peakBytes,
+      keyBytes: info.keyBytes,
+      modelBytes: info.modelBytes,
+      ops: report.ops,
+      expectedOps: report.expectedOps,
+      opsMatchPlan: report.opsMatchPlan,
+      maxAbsError: report.maxAbsError,
+      agreement: report.agreement,
+      parameters: {
+        ringDegree: info.ringDegree,
+        coeffModulusBits: info.coeffModulusBits,
+        scaleBits: info.scaleBits,
+        depth: info.depth,
+        securityBits: 128,
+        tile: info.tile,
+        rotationSteps: info.rotationSteps,
+      },
+      ciphertexts: {
+        weightTiles: model.exec.plan.weightTiles,
+        weight: model.exec.weightCiphertexts,
+        input: model.exec.inputCiphertexts * Math.ceil(samples / tile.batch),
+        output: model.exec.outputCiphertexts * Math.ceil(samples / tile.batch),
+      },
+    };
+    return { summary, report };
+  } finally {
+    session.delete();
+  }
 }

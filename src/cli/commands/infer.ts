@@ -1,0 +1,128 @@
+import { imagesToFloat, takeSamples } from '../../core/data/dataset';
+import { HepexError } from '../../core/errors';
+import type { HeMode } from '../../core/executionPlan';
+import type { HepexModel } from '../../core/model';
+import { forward } from '../../core/network';
+import { createRng } from '../../core/random';
+import { parseTileShape } from '../../core/tileShape';
+import { inferEncrypted } from '../../engines/seal/heInference';
+import { loadSeal } from '../../engines/seal/loadSeal';
+import { readModelDir } from '../../engines/tfjs/modelDir';
+import { loadMnistSplit } from '../../engines/tfjs/mnistNode';
+import { optionalChoice, optionalNumber, parseFlags, requireString } from '../args';
+import type { Command } from '../command';
+import { formatBytes, formatMs, table } from '../format';
+
+const MNIST_PIXELS = 784;
+
+/**
+ * Inputs for a model: the first samples of the seeded MNIST test split when the model reads
+ * 784 pixels, else seeded uniform values in [0, 1] (normalized inputs either way).
+ */
+async function inputsFor(
+  model: HepexModel,
+  samples: number,
+  seed: number,
+): Promise<{ x: Float32Array; source: string }> {
+  const width = model.network.layers[0].weights.cols;
+  if (width === MNIST_PIXELS) {
+    const split = await loadMnistSplit();
+    if (samples > split.test.count) {
+      throw new HepexError(
+        'invalid-argument',
+        `The MNIST test split has ${split.test.count} images; asked for ${samples}.`,
+      );
+    }
+    return {
+      x: imagesToFloat(takeSamples(split.test, samples)),
+      source: `${split.label}, test split, first ${samples}`,
+    };
+  }
+  const rng = createRng(seed);
+  return {
+    x: Float32Array.from({ length: samples * width }, () => rng.next()),
+    source: `uniform [0, 1], seed ${seed}`,
+  };
+}
+
+export const command: Command = {
+  summary:
+    'Encrypted inference of a model with SEAL CKKS: latency, peak memory, operation counts, error vs plaintext.',
+  usage:
+    'npm run hepex -- infer --model DIR --he [--mode plain-model|encrypted-model] [--samples N] [--tile T1xT2] [--timings calibrated|reference] [--seed S] [--json]',
+  async run(argv, io) {
+    const flags = parseFlags(argv, {
+      model: 'string',
+      he: 'boolean',
+      mode: 'string',
+      samples: 'string',
+      tile: 'string',
+      timings: 'string',
+      seed: 'string',
+    });
+    const dir = requireString(flags, 'model');
+    const mode = optionalChoice<HeMode>(
+      flags,
+      'mode',
+      ['plain-model', 'encrypted-model'],
+      'plain-model',
+    );
+    const timings = optionalChoice(
+      flags,
+      'timings',
+      ['calibrated', 'reference'] as const,
+      'calibrated',
+    );
+    const samples = optionalNumber(flags, 'samples', 16);
+    const seed = optionalNumber(flags, 'seed', 1);
+    if (!Number.isInteger(samples) || samples < 1) {
+      throw new HepexError(
+        'invalid-argument',
+        `Option --samples must be a whole number of at least 1, got ${samples}.`,
+      );
+    }
+    const model = await readModelDir(dir);
+    const { x, source } = await inputsFor(model, samples, seed);
+    if (!flags.he) {
+      const t0 = performance.now();
+      forward(model.network, x, samples);
+      const latencyMs = performance.now() - t0;
+      return {
+        json: { model: model.name, he: false, samples, inputs: source, latencyMs },
+        text: `${model.name}: plaintext forward pass of ${samples} samples in ${formatMs(latencyMs)} (add --he for encrypted inference)`,
+      };
+    }
+    const tile = typeof flags.tile === 'string' ? parseTileShape(flags.tile) : undefined;
+    const { seal } = await loadSeal();
+    const { summary } = await inferEncrypted(seal, model, x, samples, {
+      mode,
+      tile,
+      timings,
+      signal: io.signal,
+      log: io.progress,
+    });
+    const json = { ...summary, he: true, inputs: source };
+    const p = summary.parameters;
+    const text = [
+      `${summary.model} (${summary.task}), ${summary.mode}, ${samples} samples (${source})`,
+      `CKKS N=${p.ringDegree}, primes [${p.coeffModulusBits.join(', ')}], scale 2^${p.scaleBits}, depth ${p.depth}, tile ${p.tile.t1}x${p.tile.t2} batch ${p.tile.batch}, ${p.rotationSteps.length} rotation keys`,
+      `weight ciphertexts ${summary.ciphertexts.weight} of ${summary.ciphertexts.weightTiles} tiles; inputs ${summary.ciphertexts.input}, outputs ${summary.ciphertexts.output}`,
+      `latency ${formatMs(summary.latencyMs)} (encrypt ${formatMs(summary.encryptMs)}, infer ${formatMs(summary.inferMs)}, decrypt ${formatMs(summary.decryptMs)}); predicted ${formatMs(summary.predictedMs)} (x${summary.measuredOverPredicted.toFixed(2)}); setup ${formatMs(summary.setupMs)}`,
+      `peak memory ${formatBytes(summary.peakBytes)} (keys ${formatBytes(summary.keyBytes)}, model ${formatBytes(summary.modelBytes)})`,
+      `max |decrypted - plaintext| ${summary.maxAbsError.toExponential(2)}${summary.agreement === null ? '' : `, class agreement ${(summary.agreement * 100).toFixed(1)}%`}`,
+      '',
+      table(
+        ['op', 'count', 'cost model'],
+        Object.keys(summary.ops).map((k) => [
+          k,
+          summary.ops[k as keyof typeof summary.ops],
+          summary.expectedOps[k as keyof typeof summary.ops],
+        ]),
+      ),
+      summary.opsMatchPlan
+        ? 'operation counts equal the cost model'
+        : 'WARNING: operation counts differ from the cost model',
+    ].join('\n');
+    return { json, text };
+  },
+};

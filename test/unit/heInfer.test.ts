@@ -1,0 +1,102 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { command as calibrateCommand } from '../../src/cli/commands/calibrate';
+import { command as inferCommand } from '../../src/cli/commands/infer';
+import { LINEAR, SQUARE } from '../../src/core/activation';
+import type { HepexModel } from '../../src/core/model';
+import { planTiles } from '../../src/core/tilePlan';
+import { createTileShape } from '../../src/core/tileShape';
+import { setupBackend } from '../../src/engines/tfjs/backend';
+import { writeModelDir } from '../../src/engines/tfjs/modelDir';
+import { randomNetwork, randomPermutation, tilePrune } from './heNetworks';
+
+const io = { progress: () => {}, signal: new AbortController().signal };
+let dir: string;
+
+beforeAll(async () => {
+  await setupBackend({ prefer: 'cpu' }); // writing a model dir goes through tf.io
+  dir = await mkdtemp(join(tmpdir(), 'hepex-infer-'));
+  const sizes = [20, 12, 5];
+  const tile = createTileShape(4, 8, { ringDegree: 16384 });
+  const network = tilePrune(
+    randomNetwork(sizes, [SQUARE, LINEAR], 200),
+    planTiles(sizes, tile),
+    0.3,
+    201,
+  );
+  const model: HepexModel = {
+    name: 'tiny-mlp',
+    network,
+    tile,
+    permutation: randomPermutation(sizes, 202),
+  };
+  await writeModelDir(join(dir, 'mlp'), model);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('hepex infer --he', () => {
+  it('prints latency, peak memory, ops equal to the cost model, error and agreement as JSON', async () => {
+    const result = await inferCommand.run(
+      [
+        '--model',
+        join(dir, 'mlp'),
+        '--he',
+        '--samples',
+        '6',
+        '--timings',
+        'reference',
+        '--mode',
+        'encrypted-model',
+      ],
+      io,
+    );
+    const json = result.json as Record<string, unknown> & {
+      ops: Record<string, number>;
+      expectedOps: Record<string, number>;
+      parameters: {
+        ringDegree: number;
+        coeffModulusBits: number[];
+        tile: { t1: number; t2: number };
+      };
+    };
+    expect(json.he).toBe(true);
+    expect(json.mode).toBe('encrypted-model');
+    expect(json.latencyMs).toBeGreaterThan(0);
+    expect(json.peakBytes).toBeGreaterThan(0);
+    expect(json.maxAbsError).toBeLessThan(1e-3);
+    expect(json.agreement).toBe(1);
+    expect(json.ops).toEqual(json.expectedOps);
+    expect(json.ops.multiply).toBeGreaterThan(0);
+    expect(json.opsMatchPlan).toBe(true);
+    expect(json.parameters.ringDegree).toBe(16384);
+    expect(json.parameters.coeffModulusBits).toEqual([60, 40, 40, 40, 40, 60]);
+    expect(json.parameters.tile).toMatchObject({ t1: 4, t2: 8 });
+    expect(result.text).toMatch(/operation counts equal the cost model/);
+  });
+
+  it('fails in words on a missing model directory', async () => {
+    await expect(
+      inferCommand.run(['--model', join(dir, 'nope'), '--he'], io),
+    ).rejects.toMatchObject({
+      code: 'invalid-model-file',
+    });
+  });
+});
+
+describe('hepex calibrate', () => {
+  it('prints a timing table for every primitive', async () => {
+    const result = await calibrateCommand.run(
+      ['--ring-degree', '8192', '--depth', '1', '--repetitions', '3'],
+      io,
+    );
+    const json = result.json as { ringDegree: number; ms: Record<string, number> };
+    expect(json.ringDegree).toBe(8192);
+    expect(Object.keys(json.ms)).toHaveLength(12);
+    expect(Object.values(json.ms).every((v) => v > 0)).toBe(true);
+  });
+});
