@@ -17,6 +17,7 @@ type BenchModule = { run(options: BenchOptions): Promise<unknown> };
 
 const benches: Record<string, () => Promise<BenchModule>> = {
   cost: () => import('./cost'),
+  prune: () => import('./prune'),
   train: () => import('./train'),
 };
 

@@ -63,7 +63,7 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     flags.scope === undefined
       ? undefined
       : optionalChoice<PruneScope>(flags, 'scope', PRUNE_SCOPES, 'local');
-  const retrainEpochs = optionalNumber(flags, 'retrain-epochs', 2);
+  const retrainEpochs = optionalNumber(flags, 'retrain-epochs', 4);
   if (!Number.isInteger(retrainEpochs) || retrainEpochs < 0 || retrainEpochs > 1000) {
     throw new HepexError(
       'invalid-argument',
@@ -204,7 +204,7 @@ export const command: Command = {
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
     'hepex: prune -> retrain -> permute -> drop tiles of density <= theta + expand -> retrain.',
-    'Scope defaults: local for pruning, global for theta. Retraining: 2 epochs per retrain step.',
+    'Scope: global by default (one ranking over all layers). Retraining: 4 epochs per retrain step.',
   ].join('\n'),
   async run(argv, io) {
     const flags = parseFlags(argv, { ...pruneFlags, sparsity: 'string', out: 'string' });
@@ -241,7 +241,7 @@ export const command: Command = {
         tile: tileShapeLabel(settings.tile),
         ...(method === 'hepex' ? { theta: settings.theta } : {}),
         ...(method === 'tile' ? { score: settings.score } : {}),
-        scope: settings.scope ?? 'default',
+        scope: settings.scope ?? 'global',
         retrainEpochs: settings.retrainEpochs,
         seed: settings.seed,
         source: dir,

@@ -79,7 +79,10 @@ export interface MethodOptions {
   readonly sparsity: number;
   /** hepex only: density threshold of almost-zero tiles (demo 0.0625). */
   readonly theta?: number;
-  /** Scope of the pruning step(s); default local for pruning, global for theta. */
+  /**
+   * Scope of every pruning step; default global (measured on the MNIST MLP: per-layer pruning at
+   * 0.9 starves the 10-output layer, global keeps its larger weights).
+   */
   readonly scope?: PruneScope;
   readonly score?: TileScore;
   /** Epochs of each retraining; 0 skips the retrain steps. */
@@ -102,7 +105,7 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
       `Unknown method "${String(method)}"; use one of ${PRUNE_METHODS.join(', ')}.`,
     );
   }
-  const retrain = options.retrainEpochs ?? 2;
+  const retrain = options.retrainEpochs ?? 4;
   const train = options.trainEpochs ?? 0;
   const lr = options.learningRate;
   const steps: PipelineStep[] = [];
@@ -114,13 +117,13 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
     steps.push({
       kind: 'tile-prune',
       tileSparsity: options.sparsity,
-      scope: options.scope,
+      scope: options.scope ?? 'global',
       score: options.score,
     });
     retrainStep();
     return steps;
   }
-  steps.push({ kind: 'prune', sparsity: options.sparsity, scope: options.scope });
+  steps.push({ kind: 'prune', sparsity: options.sparsity, scope: options.scope ?? 'global' });
   retrainStep();
   if (method === 'hepex') {
     steps.push({ kind: 'permute', seed: options.seed });
