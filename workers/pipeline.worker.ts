@@ -4,13 +4,20 @@ import type { Mask } from '../src/core/matrix';
 import type { Network } from '../src/core/network';
 import type { NetworkPermutation } from '../src/core/permutation';
 import { applyPermutation, findPermutation } from '../src/core/prune/permute';
+import { runPipeline, unfoldClientPermutation, type PipelineStep, type StepRecord } from '../src/core/prune/pipeline';
+import { nonZeroMask } from '../src/core/matrix';
 import type { TileShape } from '../src/core/tileShape';
+import type { Metric } from '../src/core/trainer';
+import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
+import { fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
+import { createTfjsTrainer } from '../src/engines/tfjs/trainer';
 import { installHepexErrorTransfer } from './errorTransfer';
 
 /**
- * The pipeline worker: a thin comlink facade over src/core/prune, so heavy steps (permutation
- * search: seconds on 784-256-64-256-784) never block the page. Inputs arrive transferred (the
- * client sends copies); results are transferred back.
+ * The pipeline worker: a thin comlink facade over src/core/prune and, for retraining and
+ * evaluation, the tfjs trainer on the built-in MNIST split, so heavy steps (permutation search:
+ * seconds on 784-256-64-256-784; fine-tuning: seconds per epoch) never block the page. Inputs
+ * arrive transferred (the client sends copies); results are transferred back.
  */
 installHepexErrorTransfer();
 
@@ -39,7 +46,63 @@ function buffersOf(network: Network, masks: readonly Mask[], permutation: Networ
   return [...buffers];
 }
 
+export interface PipelineJob {
+  readonly network: Network;
+  readonly masks?: Mask[];
+  readonly permutation?: NetworkPermutation;
+  readonly dense?: Network;
+  readonly tile: TileShape;
+  readonly steps: PipelineStep[];
+  /** Denoisers train and evaluate on noisy inputs (std). */
+  readonly noise?: number;
+}
+
+export interface PipelineStepsResult {
+  readonly network: Network;
+  readonly masks: Mask[];
+  readonly permutation: NetworkPermutation;
+  readonly records: StepRecord[];
+}
+
+const base = import.meta.env.BASE_URL;
+
+async function trainerFor(noise: number | undefined) {
+  const [data] = await Promise.all([fetchMnistSplit(base), setupBrowserBackend()]);
+  return createTfjsTrainer(data, { noise: noise ?? 0 });
+}
+
 const api = {
+  /** Runs pipeline steps (prune, retrain, permute, expand...) with the tfjs trainer; progress per step. */
+  async pipeline(job: PipelineJob, onProgress?: (p: StepProgress) => void): Promise<PipelineStepsResult> {
+    const trainer = await trainerFor(job.noise);
+    const result = await runPipeline(
+      { network: job.network, masks: job.masks, permutation: job.permutation, dense: job.dense },
+      trainer,
+      {
+        tile: job.tile,
+        steps: job.steps,
+        onProgress: (p) =>
+          onProgress?.({
+            fraction: (p.stepIndex + (p.status === 'finished' ? 1 : (p.fraction ?? 0))) / Math.max(1, p.steps),
+            detail: `step ${p.stepIndex + 1} of ${p.steps}: ${p.kind}${p.message ? ` (${p.message})` : ''}`,
+          }),
+      },
+    );
+    return transfer(result, buffersOf(result.network, result.masks, result.permutation));
+  },
+
+  /**
+   * Accuracy or reconstruction MSE of a network on the held-out split. A client permutation is
+   * put back first, so the network sees the dataset's pixel order.
+   */
+  async evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric> {
+    const inOrder = permutation
+      ? unfoldClientPermutation(network, network.layers.map((l) => nonZeroMask(l.weights)), permutation).network
+      : network;
+    return (await trainerFor(noise)).evaluate(inOrder);
+  },
+
+
   permute(
     job: { network: Network; masks: Mask[]; tile: TileShape },
     onProgress?: (p: StepProgress) => void,

@@ -35,6 +35,8 @@ export function Controls() {
   const showTwin = useAppStore((s) => s.showTwin);
   const permute = useAppStore((s) => s.permute);
   const resetWorking = useAppStore((s) => s.resetWorking);
+  const runWholePipeline = useAppStore((s) => s.runWholePipeline);
+  const retrain = useAppStore((s) => s.retrain);
   const recordRun = useAppStore((s) => s.recordRun);
   const cancelJob = useAppStore((s) => s.cancelJob);
 
@@ -175,8 +177,14 @@ export function Controls() {
           <button type="button" className="button" onClick={showTwin} disabled={!hasTwin}>
             Show shipped HE-PEx
           </button>
-          <button type="button" className="button button--primary" onClick={() => void permute()} disabled={!hasModel || busy !== null} data-testid="permute-button">
+          <button type="button" className="button button--primary" onClick={() => void runWholePipeline()} disabled={!hasModel || busy !== null} data-testid="pipeline-button">
+            Run whole pipeline
+          </button>
+          <button type="button" className="button" onClick={() => void permute()} disabled={!hasModel || busy !== null} data-testid="permute-button">
             Permute neurons
+          </button>
+          <button type="button" className="button" onClick={() => void retrain()} disabled={!hasModel || busy !== null} data-testid="retrain-button">
+            Retrain 1 epoch
           </button>
           <button type="button" className="button" onClick={resetWorking} disabled={!permuted || busy !== null}>
             Undo permutation

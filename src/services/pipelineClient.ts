@@ -2,11 +2,13 @@ import { wrap, proxy, transfer, type Remote } from 'comlink';
 import { HepexError } from '../core/errors';
 import type { Mask } from '../core/matrix';
 import type { Network } from '../core/network';
+import type { NetworkPermutation } from '../core/permutation';
 import type { TileShape } from '../core/tileShape';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
-import type { PipelineApi, PermuteStepResult, StepProgress } from '../../workers/pipeline.worker';
+import type { Metric } from '../core/trainer';
+import type { PipelineApi, PipelineJob, PipelineStepsResult, PermuteStepResult, StepProgress } from '../../workers/pipeline.worker';
 
-export type { PermuteStepResult, StepProgress };
+export type { PipelineJob, PipelineStepsResult, PermuteStepResult, StepProgress };
 
 export interface JobOptions {
   readonly signal?: AbortSignal;
@@ -17,6 +19,10 @@ export interface JobOptions {
 export interface PipelineService {
   /** Reorders hidden neurons so the masks' non-zeros gather into few tiles (HEPEX.md step 3). */
   permute(network: Network, masks: readonly Mask[], tile: TileShape, options?: JobOptions): Promise<PermuteStepResult>;
+  /** Pipeline steps (retrain needs the MNIST split and tfjs, which live in the worker). */
+  pipeline(job: PipelineJob, options?: JobOptions): Promise<PipelineStepsResult>;
+  /** Accuracy or MSE on the held-out split; never cancels a running step. */
+  evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric>;
   dispose(): void;
 }
 
@@ -72,6 +78,23 @@ export class PipelineClient implements PipelineService {
       (api, progress) => api.permute(transfer({ network: n.network, masks: m.masks, tile }, [...n.buffers, ...m.buffers]), progress),
       options,
     );
+  }
+
+  pipeline(job: PipelineJob, options: JobOptions = {}): Promise<PipelineStepsResult> {
+    const n = copyNetwork(job.network);
+    const d = job.dense ? copyNetwork(job.dense) : undefined;
+    const m = job.masks ? copyMasks(job.masks) : undefined;
+    const permutation = job.permutation ? { input: Uint32Array.from(job.permutation.input), output: Uint32Array.from(job.permutation.output) } : undefined;
+    const payload: PipelineJob = { ...job, network: n.network, dense: d?.network, masks: m?.masks, permutation };
+    const buffers = [...n.buffers, ...(d?.buffers ?? []), ...(m?.buffers ?? [])];
+    if (permutation) buffers.push(permutation.input.buffer, permutation.output.buffer);
+    return this.run((api, progress) => api.pipeline(transfer(payload, buffers), progress), options);
+  }
+
+  async evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric> {
+    if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    const n = copyNetwork(network);
+    return this.ensureWorker().evaluate(transfer(n.network, n.buffers), permutation, noise);
   }
 
   dispose(): void {

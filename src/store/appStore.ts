@@ -2,12 +2,15 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import { isHepexError } from '../core/errors';
 import type { HepexModel } from '../core/model';
 import { selectTilesByDensity } from '../core/prune/expand';
+import { methodSteps, type PipelineStep, type StepRecord } from '../core/prune/pipeline';
 import { tileMask, tilePrune } from '../core/prune/tilePrune';
 import { planTiles } from '../core/tilePlan';
 import { createTileShape, tileShapeLabel, type RingDegree } from '../core/tileShape';
 import { layerSizes } from '../core/network';
 import type { ModelLoader } from '../services/modelLoader';
-import type { PipelineService } from '../services/pipelineClient';
+import type { PipelineJob, PipelineService } from '../services/pipelineClient';
+
+type PipelineJobInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 'dense'>;
 import { analyse, applyMasks, masksOf } from './analysis';
 import { createModelSlice, type ModelSlice } from './modelSlice';
 import { markCounts, markInput } from './perfMarks';
@@ -42,7 +45,12 @@ export interface Actions {
   permute: () => Promise<void>;
   /** Back to the unpermuted dense network for previews. */
   resetWorking: () => void;
-  recordRun: (label?: string) => void;
+  /** Worker: the method's whole pipeline from the trained model (prune, retrain, permute, expand, retrain). */
+  runWholePipeline: () => Promise<void>;
+  /** Worker: fine-tune what is shown with its masks held. */
+  retrain: () => Promise<void>;
+  /** Adds what is shown to the history; without a metric, the worker evaluates it (unless evaluate is false). */
+  recordRun: (label?: string, evaluate?: boolean) => void;
   cancelJob: () => void;
   /** The current view as a URL hash, and the inverse. */
   toHash: () => string;
@@ -139,8 +147,10 @@ export function createAppStore(deps: StoreDeps): AppStore {
         const masks = masksOf(m.network, m.masks);
         return { network: applyMasks(m.network, masks), masks, origin, label: what, permutation: m.permutation, metrics: m.metrics };
       };
-      const denseShown = shownOf(dense, 'dense', `${dense.name || 'model'} (trained)`);
-      if (show(denseShown)) get().recordRun('trained');
+      // A model that already carries masks (e.g. one the studio exported) is shown as it is.
+      const pruned = dense.masks !== undefined;
+      const denseShown = shownOf(dense, 'dense', `${dense.name || 'model'} (${pruned ? 'as opened' : 'trained'})`);
+      if (show(denseShown)) get().recordRun(pruned ? 'opened' : 'trained');
       if (twin) {
         const provenance = twin.provenance ?? {};
         if (!hashPreviewPending && typeof provenance.sparsity === 'number') set({ sparsity: provenance.sparsity });
@@ -149,7 +159,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
       }
       // The first screen tells the story: without a shipped twin (or when a link asks for one),
       // show the preview at the current parameters next to the dense count.
-      if (hashPreviewPending || !twin) {
+      if (hashPreviewPending || (!twin && !pruned)) {
         hashPreviewPending = false;
         get().applyPreview();
         if (!twin) get().recordRun();
@@ -193,6 +203,70 @@ export function createAppStore(deps: StoreDeps): AppStore {
       }
     };
 
+    /** Denoisers fine-tune and evaluate on noisy inputs, as they were trained (CLI provenance). */
+    const noiseOf = (): number => {
+      const n = get().dense?.provenance?.noise;
+      return typeof n === 'number' ? n : 0;
+    };
+
+    /** Evaluates a recorded run in the worker and fills in its metric (the Pareto plot's y). */
+    const evaluateRun = (id: number, shown: Shown) => {
+      let service: PipelineService;
+      try {
+        service = deps.pipeline();
+      } catch {
+        return;
+      }
+      service.evaluate(shown.network, shown.permutation, noiseOf()).then(
+        (metric) => get().setRunMetrics(id, { [metric.name]: metric.value }),
+        () => {
+          // A cancelled or failed evaluation leaves the run without a metric; the step's own error is shown elsewhere.
+        },
+      );
+    };
+
+    const runSteps = (label: string, input: PipelineJobInput, steps: PipelineStep[], runLabel: string) => {
+      const s = get();
+      const tile = s.tile;
+      return runJob(
+        label,
+        (signal, token) =>
+          deps.pipeline().pipeline(
+            { ...input, tile, steps, noise: noiseOf() },
+            {
+              signal,
+              onProgress: (p) => {
+                if (token === jobToken) set({ busy: { label, progress: p.fraction, detail: p.detail } });
+              },
+            },
+          ),
+        (result) => {
+          const last: StepRecord | undefined = result.records.at(-1);
+          const metrics = last?.metric ? { [last.metric.name]: last.metric.value } : undefined;
+          // Every step's figures land in the history: the path the pipeline took.
+          for (const r of result.records.slice(0, -1)) {
+            if (r.kind === 'start') continue;
+            get().addRun({
+              label: `${runLabel} · ${r.kind}`,
+              method: s.method,
+              sparsity: r.sparsity,
+              theta: s.method === 'hepex' ? s.theta : 0,
+              tile: tileShapeLabel(tile),
+              ringDegree: tile.ringDegree,
+              ciphertexts: r.weightCiphertexts,
+              denseCiphertexts: r.weightTiles,
+              predictedMs: Number.NaN,
+              peakBytes: Number.NaN,
+              metrics: r.metric ? { [r.metric.name]: r.metric.value } : undefined,
+            });
+          }
+          if (show({ network: result.network, masks: result.masks, origin: 'step', label: runLabel, permutation: result.permutation, metrics })) {
+            get().recordRun(runLabel, false);
+          }
+        },
+      );
+    };
+
     return {
       ...createModelSlice(set, get, api),
       ...createTilingSlice(set, get, api),
@@ -217,7 +291,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
         const shown = get().shown;
         if (!shown) return;
         // Tile-aware results depend on the tile shape: recompute them; others only recount.
-        if (shown.origin === 'preview' || shown.origin === 'step') schedulePreview();
+        if (shown.origin === 'preview') schedulePreview();
         else show(shown);
       },
 
@@ -322,14 +396,39 @@ export function createAppStore(deps: StoreDeps): AppStore {
         schedulePreview();
       },
 
-      recordRun: (label) => {
+      runWholePipeline: () => {
+        const s = get();
+        if (!s.dense) return Promise.resolve();
+        let steps: PipelineStep[];
+        try {
+          steps = methodSteps(s.method, { sparsity: s.sparsity, theta: s.theta, scope: s.scope, score: s.score, retrainEpochs: 1, seed: 1 });
+        } catch (error) {
+          fail(error);
+          return Promise.resolve();
+        }
+        const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}`;
+        return runSteps(`Running the ${METHOD_LABELS[s.method]} pipeline`, { network: s.dense.network, dense: s.dense.network }, steps, what);
+      },
+
+      retrain: () => {
+        const s = get();
+        if (!s.shown) return Promise.resolve();
+        return runSteps(
+          'Retraining with the masks held',
+          { network: s.shown.network, masks: [...s.shown.masks], permutation: s.shown.permutation },
+          [{ kind: 'retrain', epochs: 1 }],
+          `${s.shown.label}, retrained`,
+        );
+      },
+
+      recordRun: (label, evaluate = true) => {
         const s = get();
         if (!s.shown || !s.analysis) return;
         const { cost, denseCost } = s.analysis;
         const method: Method | 'none' = s.shown.origin === 'dense' ? 'none' : s.shown.origin === 'twin' ? 'hepex' : s.method;
         const provenance = s.shown.origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
-        s.addRun({
-          label: label ? `${label}: ${s.shown.label}` : s.shown.label,
+        const run = s.addRun({
+          label: label ? (label === s.shown.label ? label : `${label}: ${s.shown.label}`) : s.shown.label,
           method,
           sparsity: typeof provenance.sparsity === 'number' ? provenance.sparsity : s.shown.origin === 'dense' ? 0 : s.sparsity,
           theta: method === 'hepex' ? (typeof provenance.theta === 'number' ? provenance.theta : s.theta) : 0,
@@ -341,6 +440,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
           peakBytes: cost.total.peakBytes,
           metrics: s.shown.metrics,
         });
+        if (evaluate && !s.shown.metrics) evaluateRun(run.id, s.shown);
       },
 
       cancelJob: () => {

@@ -7,6 +7,8 @@ export interface RunsSlice {
   runs: readonly RunRecord[];
   addRun: (run: Omit<RunRecord, 'id' | 'at'>) => RunRecord;
   clearRuns: () => void;
+  /** Fills in a run's metric once its evaluation finishes (a new record replaces the old). */
+  setRunMetrics: (id: number, metrics: Readonly<Record<string, number>>) => void;
 }
 
 /** Older runs are dropped beyond this many: a session of slider play must not grow without bound. */
@@ -21,6 +23,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     return record;
   },
   clearRuns: () => set({ runs: [] }),
+  setRunMetrics: (id, metrics) => set({ runs: get().runs.map((r) => (r.id === id ? { ...r, metrics: { ...r.metrics, ...metrics } } : r)) }),
 });
 
 const CSV_COLUMNS = ['id', 'at', 'label', 'method', 'tile', 'ringDegree', 'sparsity', 'theta', 'ciphertexts', 'denseCiphertexts', 'predictedMs', 'peakBytes', 'accuracy', 'mse'] as const;

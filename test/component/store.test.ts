@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { applyPermutation, findPermutation } from '../../src/core/prune/permute';
-import { layerSizes } from '../../src/core/network';
+import { forward, layerSizes } from '../../src/core/network';
+import { maskNetwork } from '../../src/core/prune/common';
+import { runPipeline } from '../../src/core/prune/pipeline';
+import type { Trainer } from '../../src/core/trainer';
 import { createTileShape } from '../../src/core/tileShape';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
@@ -10,15 +13,42 @@ import { selectCounts } from '../../src/store/selectors';
 import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
 import { manualScheduler, memoryLoader, seededModel } from './fixtures';
 
-const SIZES = [64, 48, 16, 48, 64];
+const SIZES_IN = 64;
+const SIZES = [SIZES_IN, 48, 16, 48, SIZES_IN];
 
-/** The pipeline service run in-thread over the real core functions (the worker is the same few lines). */
+/**
+ * The pipeline service run in-thread over the real core functions (the worker is the same few
+ * lines). Its trainer does zero epochs (fine-tuning = holding the masks) and evaluates the MSE of
+ * the network on fixed seeded inputs through core's forward pass: the store's wiring is under
+ * test here, not tfjs (the e2e run covers the worker with tfjs).
+ */
+const probe = Float32Array.from({ length: 8 * SIZES_IN }, (_, k) => Math.sin(k));
+const zeroEpochTrainer: Trainer = {
+  async fineTune(network, masks) {
+    return maskNetwork(network, masks);
+  },
+  async evaluate(network) {
+    const out = forward(network, probe, 8);
+    let mse = 0;
+    for (let k = 0; k < out.length; k++) mse += (out[k] - probe[k % probe.length]) ** 2;
+    return { name: 'mse', value: mse / out.length };
+  },
+};
+
 const inThreadPipeline: PipelineService = {
   async permute(network, masks, tile) {
     const search = findPermutation(masks, tile);
     const p = applyPermutation(network, search.orders, masks);
     return { network: p.network, masks: p.masks!, permutation: p.permutation, nonZeroTilesBefore: search.nonZeroTilesBefore, nonZeroTilesAfter: search.nonZeroTilesAfter, lowerBound: search.lowerBound, elapsedMs: search.elapsedMs };
   },
+  async pipeline(job, options) {
+    return runPipeline({ network: job.network, masks: job.masks, permutation: job.permutation, dense: job.dense }, zeroEpochTrainer, {
+      tile: job.tile,
+      steps: job.steps,
+      signal: options?.signal,
+    });
+  },
+  evaluate: (network) => zeroEpochTrainer.evaluate(network),
   dispose() {},
 };
 
@@ -181,6 +211,39 @@ describe('app store', () => {
     const sorted = (a: Float32Array) => Float32Array.from(a).sort();
     expect(sorted(s.working!.layers[1].weights.data)).toEqual(sorted(s.dense!.network.layers[1].weights.data));
     expect(layerSizes(s.working!)).toEqual(SIZES);
+  });
+
+  it('the whole HE-PEx pipeline runs through the service: steps in the history, result shown, fewer ciphertexts', async () => {
+    const { store } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setSparsity(0.9);
+    const runsBefore = store.getState().runs.length;
+    const job = store.getState().runWholePipeline();
+    expect(store.getState().busy?.label).toMatch(/pipeline/);
+    await job;
+    const s = store.getState();
+    expect(s.busy).toBeNull();
+    expect(s.error).toBeNull();
+    expect(s.shown?.origin).toBe('step');
+    const kinds = s.runs.slice(runsBefore).map((r) => r.label.split(' · ')[1] ?? 'final');
+    expect(kinds).toEqual(['prune', 'retrain', 'permute', 'expand', 'final']);
+    const final = s.runs.at(-1)!;
+    expect(final.ciphertexts).toBe(selectCounts(s)!.after);
+    expect(final.ciphertexts).toBeLessThan(final.denseCiphertexts);
+    expect(final.metrics?.mse).toBeGreaterThan(0);
+  });
+
+  it('recording a run evaluates it and fills in its metric', async () => {
+    const { store, scheduler } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setSparsity(0.5);
+    scheduler.flush();
+    store.getState().recordRun();
+    const id = store.getState().runs.at(-1)!.id;
+    expect(store.getState().runs.at(-1)!.metrics).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 0));
+    const run = store.getState().runs.find((r) => r.id === id)!;
+    expect(run.metrics?.mse).toBeCloseTo((await zeroEpochTrainer.evaluate(store.getState().shown!.network)).value, 6);
   });
 
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { RESULTS_DIR, withPage } from './harness';
+
+// The studio against the production build, with the models public/models/ ships (npm run models).
+// The default preset is the 784-256-64-256-784 autoencoder, the issue's responsiveness case.
+
+const digits = (s: string | null) => Number((s ?? '').replace(/[^0-9]/g, ''));
+
+async function ready(page: Page) {
+  await page.getByTestId('counts-panel').waitFor({ timeout: 60_000 });
+  await page.getByTestId('tile-grid-main').locator('canvas').waitFor();
+}
+
+async function counts(page: Page) {
+  return {
+    before: digits(await page.getByTestId('ciphertexts-before').textContent()),
+    after: digits(await page.getByTestId('ciphertexts-after').textContent()),
+  };
+}
+
+/** Distinct colours in the main canvas: a blank or single-colour canvas means nothing was painted. */
+async function canvasColours(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="tile-grid-main"] canvas')!;
+    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    const seen = new Set<number>();
+    for (let p = 0; p < data.length; p += 4 * 7) seen.add((data[p] << 16) | (data[p + 1] << 8) | data[p + 2]);
+    return seen.size;
+  });
+}
+
+test('first screen: tile grids of every layer and "ciphertexts: before -> after"', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      const c = await counts(page);
+      assert.equal(c.before, 13_568, '784-256-64-256-784 with 4x8 tiles has 13,568 weight tiles');
+      assert.ok(c.after > 0 && c.after < c.before, `after ${c.after} should be below before ${c.before}`);
+      assert.equal(await page.getByRole('tab').count(), 4);
+      assert.ok((await canvasColours(page)) > 20, 'the main grid is painted');
+      await page.setViewportSize({ width: 1440, height: 1000 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-first-screen.png'), fullPage: true });
+      // Hover a tile: the tooltip names the tile, its kept weights, its norm and its ciphertext.
+      const box = (await page.getByTestId('tile-grid-main').locator('canvas').boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      const tip = page.getByTestId('tile-tooltip');
+      await tip.waitFor();
+      const text = (await tip.textContent()) ?? '';
+      assert.match(text, /Tile [0-9,]+ · row \d+, col \d+/);
+      assert.match(text, /weights kept/);
+      assert.match(text, /‖tile‖₂/);
+      assert.match(text, /Ciphertext [0-9,]+ of [0-9,]+|no ciphertext/);
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-tooltip.png') });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-first-screen-end' },
+  );
+});
+
+test('moving the sparsity slider changes the count; responsiveness figure', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      // Keyboard-operable: focus the labelled slider and use the arrow keys (real input events).
+      const slider = page.getByRole('slider', { name: /weight sparsity/i });
+      await slider.focus();
+      await page.keyboard.press('Home');
+      await page.waitForTimeout(200);
+      const atZero = await counts(page);
+      await page.keyboard.press('End');
+      await page.waitForTimeout(200);
+      const atMax = await counts(page);
+      assert.ok(atMax.after < atZero.after, `count at 99% (${atMax.after}) should be below count at 0% (${atZero.after})`);
+
+      // Responsiveness: 30 slider steps, one per frame-ish, each timed in the page with marks.
+      await page.evaluate(() => {
+        performance.clearMarks();
+        performance.clearMeasures();
+      });
+      await page.keyboard.press('Home');
+      for (let k = 0; k < 30; k++) {
+        await page.keyboard.press('ArrowRight');
+        await page.waitForTimeout(40);
+      }
+      await page.waitForTimeout(300);
+      const figures = await page.evaluate(() => {
+        const get = (name: string) => performance.getEntriesByName(name, 'measure').map((m) => m.duration);
+        return { counts: get('hepex:input->counts'), paint: get('hepex:input->paint') };
+      });
+      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+      const p90 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)];
+      assert.ok(figures.counts.length >= 20 && figures.paint.length >= 20, `measures recorded: ${figures.counts.length} / ${figures.paint.length}`);
+      const line = {
+        model: '784-256-64-256-784, 4x8 tiles, HE-PEx preview (magnitude + theta + expand)',
+        moves: figures.counts.length,
+        inputToCountsMs: { median: +median(figures.counts).toFixed(2), p90: +p90(figures.counts).toFixed(2) },
+        inputToRepaintedGridMs: { median: +median(figures.paint).toFixed(2), p90: +p90(figures.paint).toFixed(2) },
+      };
+      console.log(`studio responsiveness: ${JSON.stringify(line)}`);
+      await writeFile(join(RESULTS_DIR, 'studio-responsiveness.json'), JSON.stringify(line, null, 2));
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-slider' },
+  );
+});
+
+test('a malformed model file shows a plain error and the page keeps working', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      const before = await counts(page);
+      await page.getByTestId('model-files-input').setInputFiles([
+        { name: 'model.json', mimeType: 'application/json', buffer: Buffer.from('{"modelTopology": {"class_name": "Sequential", "config": [{"class_name": "Dense"}]}, "weightsManifest": [{"paths": ["weights.bin"], "weights": [{"name": "k", "shape": [784, 10], "dtype": "float32"}]}]}') },
+        { name: 'weights.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(12) },
+      ]);
+      const banner = page.getByTestId('error-banner');
+      await banner.waitFor();
+      const text = (await banner.textContent()) ?? '';
+      assert.match(text, /Model file/);
+      assert.deepEqual(await counts(page), before, 'the previous model stays');
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-malformed-file.png') });
+      const slider = page.getByRole('slider', { name: /weight sparsity/i });
+      await slider.focus();
+      await page.keyboard.press('Home');
+      await page.waitForTimeout(200);
+      assert.ok((await counts(page)).after > before.after, 'the slider still drives the counts');
+      await page.getByRole('button', { name: /dismiss/i }).click();
+      assert.equal(await banner.count(), 0);
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-after-error' },
+  );
+});
+
+test('permutation runs in the pipeline worker and lowers the count', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      await page.getByText('Magnitude', { exact: true }).click();
+      await page.waitForTimeout(200);
+      const unpermuted = await counts(page);
+      await page.getByTestId('permute-button').click();
+      await page.getByTestId('busy').waitFor();
+      await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 120_000 });
+      const permuted = await counts(page);
+      assert.ok(permuted.after < unpermuted.after, `permuted ${permuted.after} < unpermuted ${unpermuted.after}`);
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-permuted.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-permute' },
+  );
+});
+
+test('export then re-import round-trips the shown model', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      const before = await counts(page);
+      const downloads: string[] = [];
+      const got = new Promise<void>((resolve) => {
+        page.on('download', async (d) => {
+          const path = join(RESULTS_DIR, `export-${d.suggestedFilename()}`);
+          await d.saveAs(path);
+          downloads.push(path);
+          if (downloads.length === 2) resolve();
+        });
+      });
+      await page.getByTestId('export-model').click();
+      await got;
+      const json = downloads.find((p) => p.endsWith('.json'))!;
+      const bin = downloads.find((p) => p.endsWith('.bin'))!;
+      assert.match(await readFile(json, 'utf8'), /"hepex"/);
+      await page.getByTestId('model-files-input').setInputFiles([json, bin]);
+      await page.waitForFunction(() => document.querySelector('[data-testid="model-source"]')?.textContent?.includes('export-model.json'), undefined, { timeout: 30_000 });
+      await page.getByRole('button', { name: 'Show trained' }).click();
+      await page.waitForTimeout(200);
+      // The re-imported model carries the exported masks: its own view counts the same ciphertexts.
+      assert.equal((await counts(page)).after, before.after);
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-reimported' },
+  );
+});
+
+test('dark mode follows the system setting', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await ready(page);
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+      await page.setViewportSize({ width: 1440, height: 1000 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-dark.png'), fullPage: true });
+      await page.getByTestId('theme-toggle').click(); // system -> dark (explicit)
+      await page.getByTestId('theme-toggle').click(); // dark -> light
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'light');
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-theme' },
+  );
+});
