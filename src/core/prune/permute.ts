@@ -355,7 +355,8 @@ function balancedKMeans(
   const sizes = new Uint32Array(k);
   const norms = new Float64Array(k);
   const dist = new Float64Array(n * k);
-  const pairs = new Uint32Array(n * k);
+  const nearest = new Float64Array(n);
+  const order = new Uint32Array(n);
   for (let it = 0; it < iterations; it++) {
     centroids.fill(0);
     if (it === 0 && seedNeurons) {
@@ -391,18 +392,30 @@ function balancedKMeans(
         dist[j * k + G] = s1 - s0 - 2 * dot + norms[G];
       }
     }
-    for (let i = 0; i < pairs.length; i++) pairs[i] = i;
-    pairs.sort((a, b) => dist[a] - dist[b] || a - b);
-    const next = new Uint32Array(n).fill(0xffffffff);
+    // Balanced assignment: neurons in order of their nearest-centroid distance, each to its
+    // nearest group that still has room (O(n k), no sort of all n x k pairs).
+    for (let j = 0; j < n; j++) {
+      let m = Infinity;
+      for (let G = 0; G < k; G++) if (dist[j * k + G] < m) m = dist[j * k + G];
+      nearest[j] = m;
+      order[j] = j;
+    }
+    order.sort((a, b) => nearest[a] - nearest[b] || a - b);
+    const next = new Uint32Array(n);
     const fill = new Uint32Array(k);
-    let assigned = 0;
-    for (let i = 0; i < pairs.length && assigned < n; i++) {
-      const j = (pairs[i] / k) | 0;
-      const G = pairs[i] - j * k;
-      if (next[j] !== 0xffffffff || fill[G] >= capacity(p, G)) continue;
-      next[j] = G;
-      fill[G]++;
-      assigned++;
+    for (let x = 0; x < n; x++) {
+      const j = order[x];
+      let bestG = 0;
+      let bestD = Infinity;
+      for (let G = 0; G < k; G++) {
+        const d = dist[j * k + G];
+        if (d < bestD && fill[G] < capacity(p, G)) {
+          bestD = d;
+          bestG = G;
+        }
+      }
+      next[j] = bestG;
+      fill[bestG]++;
     }
     let changed = false;
     for (let j = 0; j < n; j++) if (next[j] !== groupOf[j]) changed = true;
@@ -473,7 +486,36 @@ function refineBySwaps(
   rng: Rng,
   signal: AbortSignal | undefined,
 ): void {
-  const { n, D, counts, suppStart, supp, tau } = p;
+  const { n, D, k, g, counts, suppStart, supp, tau } = p;
+  let tauZero = true;
+  for (let i = 0; i < tau.length; i++) if (tau[i]) tauZero = false;
+  // members[G * g + slot]: the neurons of each group; size[G] of them.
+  const members = new Uint32Array(k * g);
+  const size = new Uint32Array(k);
+  for (let j = 0; j < n; j++) members[groupOf[j] * g + size[groupOf[j]]++] = j;
+  // gain[j]: tiles of j's group that stop being paid for when j leaves (before anything arrives).
+  const gain = new Int32Array(n);
+  const maxGain = new Int32Array(k);
+  const gainOf = (j: number): number => {
+    const base = groupOf[j] * D;
+    let z = 0;
+    for (let q = suppStart[j]; q < suppStart[j + 1]; q++) {
+      const i = base + supp[q];
+      if (C[i] > tau[i] && C[i] - counts[j * D + supp[q]] <= tau[i]) z++;
+    }
+    return z;
+  };
+  const refreshGroup = (G: number): void => {
+    let m = 0;
+    for (let x = 0; x < size[G]; x++) {
+      const j = members[G * g + x];
+      gain[j] = gainOf(j);
+      if (gain[j] > m) m = gain[j];
+    }
+    maxGain[G] = m;
+  };
+  for (let G = 0; G < k; G++) refreshGroup(G);
+
   const visit = new Uint32Array(n);
   for (let j = 0; j < n; j++) visit[j] = j;
   for (let pass = 0; pass < passes; pass++) {
@@ -488,66 +530,81 @@ function refineBySwaps(
     let improved = false;
     for (let iu = 0; iu < n; iu++) {
       const u = visit[iu];
+      const gainU = gain[u];
+      if (gainU === 0) continue;
       const G1 = groupOf[u];
       const b1 = G1 * D;
       const u0 = suppStart[u];
       const u1 = suppStart[u + 1];
-      // Tiles of G1 that stop being paid for when u leaves (before anything arrives).
-      let gainU = 0;
-      for (let q = u0; q < u1; q++) {
-        const i = b1 + supp[q];
-        if (C[i] > tau[i] && C[i] - counts[u * D + supp[q]] <= tau[i]) gainU++;
-      }
-      if (gainU === 0) continue;
-      for (let iv = 0; iv < n; iv++) {
-        const v = visit[iv];
-        const G2 = groupOf[v];
+      const startGroup = rng.int(k);
+      let swapped = false;
+      for (let gi = 0; gi < k && !swapped; gi++) {
+        const G2 = (startGroup + gi) % k;
         if (G2 === G1) continue;
         const b2 = G2 * D;
-        let delta = 0;
-        let squares = 0;
-        for (let q = u0; q < u1; q++) {
-          const b = supp[q];
-          const ub = counts[u * D + b];
-          const vb = counts[v * D + b];
-          const c1 = C[b1 + b];
-          const c2 = C[b2 + b];
-          const n1 = c1 - ub + vb;
-          const n2 = c2 - vb + ub;
-          const t1 = tau[b1 + b];
-          const t2 = tau[b2 + b];
-          delta += (n1 > t1 ? 1 : 0) - (c1 > t1 ? 1 : 0) + (n2 > t2 ? 1 : 0) - (c2 > t2 ? 1 : 0);
-          squares += n1 * n1 - c1 * c1 + n2 * n2 - c2 * c2;
+        if (tauZero) {
+          // Bound (tau = 0): u adds every block G2 lacks (no v of G2 has it), G1 can lose at
+          // most gain[u] tiles and G2 at most its best member's gain. Skip hopeless groups.
+          let add = 0;
+          for (let q = u0; q < u1; q++) if (C[b2 + supp[q]] === 0) add++;
+          if (add - gainU - maxGain[G2] > 0) continue;
         }
-        // v's own blocks can lower delta by at most one each.
-        if (delta > suppStart[v + 1] - suppStart[v]) continue;
-        for (let q = suppStart[v]; q < suppStart[v + 1]; q++) {
-          const b = supp[q];
-          if (counts[u * D + b]) continue;
-          const vb = counts[v * D + b];
-          const c1 = C[b1 + b];
-          const c2 = C[b2 + b];
-          const t1 = tau[b1 + b];
-          const t2 = tau[b2 + b];
-          delta +=
-            (c1 + vb > t1 ? 1 : 0) - (c1 > t1 ? 1 : 0) + (c2 - vb > t2 ? 1 : 0) - (c2 > t2 ? 1 : 0);
-          squares += (c1 + vb) * (c1 + vb) - c1 * c1 + (c2 - vb) * (c2 - vb) - c2 * c2;
-        }
-        if (delta < 0 || (delta === 0 && squares > 0)) {
+        for (let x = 0; x < size[G2]; x++) {
+          const v = members[G2 * g + x];
+          let delta = 0;
+          let squares = 0;
           for (let q = u0; q < u1; q++) {
             const b = supp[q];
-            C[b1 + b] -= counts[u * D + b];
-            C[b2 + b] += counts[u * D + b];
+            const ub = counts[u * D + b];
+            const vb = counts[v * D + b];
+            const c1 = C[b1 + b];
+            const c2 = C[b2 + b];
+            const n1 = c1 - ub + vb;
+            const n2 = c2 - vb + ub;
+            const t1 = tau[b1 + b];
+            const t2 = tau[b2 + b];
+            delta += (n1 > t1 ? 1 : 0) - (c1 > t1 ? 1 : 0) + (n2 > t2 ? 1 : 0) - (c2 > t2 ? 1 : 0);
+            squares += n1 * n1 - c1 * c1 + n2 * n2 - c2 * c2;
           }
+          // v's own blocks can lower delta by at most one each.
+          if (delta > suppStart[v + 1] - suppStart[v]) continue;
           for (let q = suppStart[v]; q < suppStart[v + 1]; q++) {
             const b = supp[q];
-            C[b2 + b] -= counts[v * D + b];
-            C[b1 + b] += counts[v * D + b];
+            if (counts[u * D + b]) continue;
+            const vb = counts[v * D + b];
+            const c1 = C[b1 + b];
+            const c2 = C[b2 + b];
+            const t1 = tau[b1 + b];
+            const t2 = tau[b2 + b];
+            delta +=
+              (c1 + vb > t1 ? 1 : 0) -
+              (c1 > t1 ? 1 : 0) +
+              (c2 - vb > t2 ? 1 : 0) -
+              (c2 > t2 ? 1 : 0);
+            squares += (c1 + vb) * (c1 + vb) - c1 * c1 + (c2 - vb) * (c2 - vb) - c2 * c2;
           }
-          groupOf[u] = G2;
-          groupOf[v] = G1;
-          improved = true;
-          break;
+          if (delta < 0 || (delta === 0 && squares > 0)) {
+            for (let q = u0; q < u1; q++) {
+              const b = supp[q];
+              C[b1 + b] -= counts[u * D + b];
+              C[b2 + b] += counts[u * D + b];
+            }
+            for (let q = suppStart[v]; q < suppStart[v + 1]; q++) {
+              const b = supp[q];
+              C[b2 + b] -= counts[v * D + b];
+              C[b1 + b] += counts[v * D + b];
+            }
+            groupOf[u] = G2;
+            groupOf[v] = G1;
+            members[G2 * g + x] = u;
+            for (let y = 0; y < size[G1]; y++)
+              if (members[G1 * g + y] === u) members[G1 * g + y] = v;
+            refreshGroup(G1);
+            refreshGroup(G2);
+            improved = true;
+            swapped = true;
+            break;
+          }
         }
       }
     }
@@ -587,7 +644,7 @@ export function findPermutation(
   const maxOuter = options.maxOuterIterations ?? 5;
   const kmIterations = options.maxKMeansIterations ?? 20;
   const refine = options.refine ?? true;
-  const passes = options.maxRefinePasses ?? 8;
+  const passes = options.maxRefinePasses ?? 4;
   const theta = checkTheta(options.theta ?? 0);
   for (const [name, v] of [
     ['maxOuterIterations', maxOuter],
