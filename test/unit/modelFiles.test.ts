@@ -200,6 +200,16 @@ describe('hostile model files', () => {
   it('rejects absurd sizes', () => expectInvalid(edit((j) => (j.weightsManifest[0].weights[0].shape = [100000, 100000])), good.weights, /sizes must be/));
   it('rejects unknown layer types', () =>
     expectInvalid(edit((j) => (j.modelTopology.config.layers[1].class_name = 'Conv2D')), good.weights, /Conv2D/));
+  it('rejects input preprocessing before the first Dense layer', () =>
+    expectInvalid(
+      edit((j) => {
+        const layers = j.modelTopology.config.layers;
+        layers.splice(1, 0, { name: 'pre', class_name: 'Rescaling', config: { scale: 1 / 255, offset: 0, name: 'pre' }, inbound_nodes: [[['input', 0, 0, {}]]] });
+        layers[2].inbound_nodes = [[['pre', 0, 0, {}]]];
+      }),
+      good.weights,
+      /before the first Dense/,
+    ));
   it('rejects ReLU activations', () =>
     expectInvalid(edit((j) => (j.modelTopology.config.layers[1].config.activation = 'relu')), good.weights, /relu/));
   it('rejects a newer schema version and unknown metadata fields', async () => {

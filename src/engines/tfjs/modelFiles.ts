@@ -216,6 +216,9 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
         shapeFrom(layer.config);
         const input = one();
         if (input.dense !== denses.length - 1) throw invalid(`Dense layer "${layer.name}" does not continue the chain of Dense layers.`);
+        if (input.dense === -1 && input.c.join() !== '0,1,0') {
+          throw invalid(`the input is rescaled or transformed before the first Dense layer "${layer.name}"; the studio feeds pixels scaled to [0, 1] straight into it.`);
+        }
         if (!sequential) {
           const key = `dense-input-of-${input.dense}`;
           if (consumed.has(key)) throw invalid(`two Dense layers read the output of one layer; the studio reads simple chains.`);
