@@ -63,6 +63,8 @@ export type PipelineStep =
       readonly maxKMeansIterations?: number;
       readonly refine?: boolean;
       readonly seed?: number;
+      /** Optimise for the expansion step's theta (tiles denser than theta); 0/absent: non-zero tiles. */
+      readonly theta?: number;
     }
   /** Drop tiles of density <= theta, expand the rest from the dense reference. */
   | {
@@ -307,6 +309,7 @@ function checkStep(step: PipelineStep, index: number): void {
       checkTileScore(step.score ?? 'l1');
       return;
     case 'permute':
+      if (step.theta !== undefined) checkTheta(step.theta);
       return;
     case 'expand':
       checkTheta(step.theta);
@@ -482,6 +485,7 @@ export async function runPipeline(
           maxKMeansIterations: step.maxKMeansIterations,
           refine: step.refine,
           seed: step.seed,
+          theta: step.theta,
           signal,
           onProgress: (p) =>
             onProgress?.({
