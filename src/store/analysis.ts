@@ -25,10 +25,11 @@ function denseCostFor(plan: TilePlan, network: Network): CostReport {
   return cost;
 }
 
-export function analyse(shown: Shown, tile: TileShape): Analysis {
+/** `knownCounts`: per-tile kept counts the caller already has (the fused preview computes them). */
+export function analyse(shown: Shown, tile: TileShape, knownCounts?: readonly Uint32Array[]): Analysis {
   const { network, masks } = shown;
   const plan = planTiles(layerSizes(network), tile);
-  const counts = masks.map((m, l) => countTileNonZeros(m, plan.layers[l]));
+  const counts = knownCounts ?? masks.map((m, l) => countTileNonZeros(m, plan.layers[l]));
   const flags = counts.map((c) => {
     const f = new Uint8Array(c.length);
     for (let t = 0; t < c.length; t++) f[t] = c[t] > 0 ? 1 : 0;

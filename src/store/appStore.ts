@@ -1,12 +1,12 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { isHepexError } from '../core/errors';
 import type { HepexModel } from '../core/model';
-import { selectTilesByDensity } from '../core/prune/expand';
 import { methodSteps, type PipelineStep, type StepRecord } from '../core/prune/pipeline';
-import { tileMask, tilePrune } from '../core/prune/tilePrune';
+import { tilePrune } from '../core/prune/tilePrune';
 import { planTiles } from '../core/tilePlan';
 import { createTileShape, tileShapeLabel, type RingDegree } from '../core/tileShape';
-import { layerSizes } from '../core/network';
+import { layerSizes, type Network } from '../core/network';
+import type { Mask } from '../core/matrix';
 import type { ModelLoader } from '../services/modelLoader';
 import type { PipelineJob, PipelineService } from '../services/pipelineClient';
 
@@ -14,7 +14,7 @@ type PipelineJobInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 
 import { analyse, applyMasks, masksOf } from './analysis';
 import { createModelSlice, type ModelSlice } from './modelSlice';
 import { markCounts, markInput } from './perfMarks';
-import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';
+import { buildMagnitudeRanks, magnitudeMasksFromRanks, previewFromRanks } from './previewPrune';
 import { createPruningSlice, type PruningSlice } from './pruningSlice';
 import { createRunsSlice, type RunsSlice } from './runsSlice';
 import { createTilingSlice, type TilingSlice } from './tilingSlice';
@@ -90,9 +90,9 @@ export function createAppStore(deps: StoreDeps): AppStore {
     };
 
     /** Sets shown + analysis together; an error (e.g. impossible tile) leaves both as they were. */
-    const show = (shown: Shown): boolean => {
+    const show = (shown: Shown, counts?: readonly Uint32Array[]): boolean => {
       try {
-        const analysis = analyse(shown, get().tile);
+        const analysis = analyse(shown, get().tile, counts);
         const layers = shown.network.layers.length;
         set({ shown, analysis, selectedLayer: Math.min(get().selectedLayer, layers - 1) });
         return true;
@@ -111,19 +111,17 @@ export function createAppStore(deps: StoreDeps): AppStore {
       });
     };
 
-    const previewMasks = () => {
+    /** Masks (and, on the fast path, weights and tile counts) of the preview at the current parameters. */
+    const previewOf = (): { masks: Mask[]; network?: Network; counts?: Uint32Array[] } => {
       const s = get();
       const working = s.working!;
       if (s.method === 'tile') {
-        return tilePrune(working, s.tile, { tileSparsity: s.sparsity, score: s.score, scope: s.scope }).masks;
+        return { masks: tilePrune(working, s.tile, { tileSparsity: s.sparsity, score: s.score, scope: s.scope }).masks };
       }
       const ranks = s.ranks ?? buildMagnitudeRanks(working);
       if (!s.ranks) set({ ranks });
-      const masks = magnitudeMasksFromRanks(working, ranks, s.sparsity, s.scope);
-      if (s.method === 'magnitude') return masks;
-      const keep = selectTilesByDensity(working, masks, s.tile, { theta: s.theta, scope: s.scope });
       const plan = planTiles(layerSizes(working), s.tile);
-      return plan.layers.map((t, l) => tileMask(t, keep[l]));
+      return previewFromRanks(working, ranks, plan, s.sparsity, s.scope, s.method === 'hepex' ? s.theta : null);
     };
 
     const adopt = (models: LoadedModels, label: string) => {
@@ -324,18 +322,21 @@ export function createAppStore(deps: StoreDeps): AppStore {
         const s = get();
         if (!s.working) return;
         try {
-          const masks = previewMasks();
+          const { masks, network, counts } = previewOf();
           const label =
             s.method === 'hepex'
               ? `HE-PEx ${Math.round(s.sparsity * 100)}%, θ ${s.theta}${s.workingPermutation ? ', permuted' : ''}`
               : `${METHOD_LABELS[s.method]} ${Math.round(s.sparsity * 100)}%`;
-          show({
-            network: applyMasks(s.working, masks),
-            masks,
-            origin: 'preview',
-            label,
-            permutation: s.workingPermutation ?? undefined,
-          });
+          show(
+            {
+              network: network ?? applyMasks(s.working, masks),
+              masks,
+              origin: 'preview',
+              label,
+              permutation: s.workingPermutation ?? undefined,
+            },
+            counts,
+          );
           markCounts();
         } catch (error) {
           fail(error);

@@ -1,6 +1,7 @@
 import type { Mask } from '../core/matrix';
 import type { Network } from '../core/network';
 import type { PruneScope } from '../core/prune/common';
+import { tileArea, type TilePlan } from '../core/tilePlan';
 
 /**
  * Slider-speed pruning for the studio. core/prune/magnitudePrune sorts every weight on each call
@@ -82,4 +83,91 @@ export function magnitudeMasksFromRanks(network: Network, ranks: MagnitudeRanks,
     for (let k = 0; k < r.length; k++) data[k] = r[k] >= cut ? 1 : 0;
     return { rows: layer.weights.rows, cols: layer.weights.cols, data };
   });
+}
+
+export interface PreviewResult {
+  readonly masks: Mask[];
+  /** Working weights with pruned entries exactly 0 (new arrays). */
+  readonly network: Network;
+  /** Kept weights per W-frame tile, per layer (what countTileNonZeros of `masks` gives). */
+  readonly counts: Uint32Array[];
+}
+
+/**
+ * Magnitude pruning at `sparsity`, and for HE-PEx (theta given) the almost-zero tile step with
+ * expansion, fused into two passes over the weights: pass 1 counts the weights magnitude pruning
+ * keeps in every tile (from the ranks, no mask materialised); pass 2 writes mask, weights and the
+ * final counts together. Same results as magnitudePrune + selectTilesByDensity + tileMask
+ * (test/component/previewPrune.test.ts), ~4x faster: ~5 ms on 784-256-64-256-784.
+ */
+export function previewFromRanks(
+  network: Network,
+  ranks: MagnitudeRanks,
+  plan: TilePlan,
+  sparsity: number,
+  scope: PruneScope,
+  theta: number | null,
+): PreviewResult {
+  const globalCut = Math.round(sparsity * ranks.total);
+  const masks: Mask[] = [];
+  const counts: Uint32Array[] = [];
+  const layers = network.layers.map((layer, l) => {
+    const tiling = plan.layers[l];
+    const r = scope === 'global' ? ranks.global[l] : ranks.local[l];
+    const cut = scope === 'global' ? globalCut : Math.round(sparsity * r.length);
+    const { rows, cols, data: src } = layer.weights;
+    const colBlock = new Uint32Array(cols);
+    for (let c = 0; c < cols; c++) colBlock[c] = (c / tiling.blockIn) | 0;
+    const mask = new Uint8Array(src.length);
+    const data = new Float32Array(src.length);
+    const kept = new Uint32Array(tiling.tileCount);
+    if (theta === null) {
+      for (let row = 0; row < rows; row++) {
+        const base = ((row / tiling.blockOut) | 0) * tiling.inBlocks;
+        const off = row * cols;
+        for (let c = 0; c < cols; c++) {
+          const k = off + c;
+          if (r[k] >= cut) {
+            mask[k] = 1;
+            data[k] = src[k];
+            kept[base + colBlock[c]]++;
+          }
+        }
+      }
+    } else {
+      for (let row = 0; row < rows; row++) {
+        const base = ((row / tiling.blockOut) | 0) * tiling.inBlocks;
+        const off = row * cols;
+        for (let c = 0; c < cols; c++) if (r[off + c] >= cut) kept[base + colBlock[c]]++;
+      }
+      // Density bar: theta itself (global), or theta times the layer's densest tile (local),
+      // as core/prune/expand.ts's selectTilesByDensity.
+      const density = new Float64Array(tiling.tileCount);
+      let max = 0;
+      for (let t = 0; t < density.length; t++) {
+        density[t] = kept[t] / tileArea(tiling, t);
+        if (density[t] > max) max = density[t];
+      }
+      const bar = scope === 'local' ? theta * max : theta;
+      const keep = new Uint8Array(tiling.tileCount);
+      for (let t = 0; t < keep.length; t++) {
+        keep[t] = density[t] > bar && density[t] > 0 ? 1 : 0;
+        kept[t] = keep[t] ? tileArea(tiling, t) : 0;
+      }
+      for (let row = 0; row < rows; row++) {
+        const base = ((row / tiling.blockOut) | 0) * tiling.inBlocks;
+        const off = row * cols;
+        for (let c = 0; c < cols; c++) {
+          if (keep[base + colBlock[c]]) {
+            mask[off + c] = 1;
+            data[off + c] = src[off + c];
+          }
+        }
+      }
+    }
+    masks.push({ rows, cols, data: mask });
+    counts.push(kept);
+    return { ...layer, weights: { rows, cols, data } };
+  });
+  return { masks, counts, network: { task: network.task, layers } };
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { layerSizes } from '../../src/core/network';
+import { selectTilesByDensity } from '../../src/core/prune/expand';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
-import { buildMagnitudeRanks, magnitudeMasksFromRanks } from '../../src/store/previewPrune';
+import { tileMask } from '../../src/core/prune/tilePrune';
+import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
+import { createTileShape } from '../../src/core/tileShape';
+import { buildMagnitudeRanks, magnitudeMasksFromRanks, previewFromRanks } from '../../src/store/previewPrune';
 import { seededNetwork } from './fixtures';
 
 describe('slider-speed magnitude masks', () => {
@@ -25,6 +30,31 @@ describe('slider-speed magnitude masks', () => {
     }
   }
 
+  for (const scope of ['local', 'global'] as const) {
+    it(`fused preview equals magnitudePrune (+ selectTilesByDensity + tileMask for HE-PEx), ${scope}`, () => {
+      const tile = createTileShape(4, 8, { ringDegree: 8192 });
+      const plan = planTiles(layerSizes(network), tile);
+      const ranks = buildMagnitudeRanks(network);
+      for (const sparsity of [0.3, 0.8, 0.95]) {
+        const magnitude = magnitudePrune(network, { sparsity, scope });
+        for (const theta of [null, 0, 0.0625, 0.3]) {
+          const got = previewFromRanks(network, ranks, plan, sparsity, scope, theta);
+          const expected =
+            theta === null
+              ? magnitude
+              : selectTilesByDensity(network, magnitude, tile, { theta, scope }).map((keep, l) => tileMask(plan.layers[l], keep));
+          got.masks.forEach((m, l) => {
+            expect(m.data, `layer ${l}, sparsity ${sparsity}, theta ${theta}`).toEqual(expected[l].data);
+            expect(got.counts[l]).toEqual(countTileNonZeros(expected[l], plan.layers[l]));
+            const w = got.network.layers[l].weights.data;
+            const src = network.layers[l].weights.data;
+            for (let k = 0; k < w.length; k++) expect(w[k]).toBe(m.data[k] ? src[k] : 0);
+          });
+        }
+      }
+    });
+  }
+
   it('is fast enough for a slider on 784-256-64-256-784 (prints the time)', () => {
     const big = seededNetwork([784, 256, 64, 256, 784], 1);
     let t = performance.now();
@@ -33,7 +63,13 @@ describe('slider-speed magnitude masks', () => {
     t = performance.now();
     const masks = magnitudeMasksFromRanks(big, ranks, 0.9, 'global');
     const perMove = performance.now() - t;
-    console.log(`magnitude ranks: build ${build.toFixed(1)} ms once, mask per slider move ${perMove.toFixed(2)} ms`);
+    const plan = planTiles(layerSizes(big), createTileShape(4, 8));
+    t = performance.now();
+    previewFromRanks(big, ranks, plan, 0.9, 'global', 0.0625);
+    const fused = performance.now() - t;
+    console.log(
+      `magnitude ranks: build ${build.toFixed(1)} ms once, mask per slider move ${perMove.toFixed(2)} ms, fused HE-PEx preview (mask + weights + counts) ${fused.toFixed(2)} ms`,
+    );
     const kept = masks.reduce((s, m) => s + m.data.reduce((a, b) => a + b, 0), 0);
     expect(kept).toBe(ranks.total - Math.round(0.9 * ranks.total));
   });

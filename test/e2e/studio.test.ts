@@ -88,10 +88,11 @@ test('moving the sparsity slider changes the count; responsiveness figure', asyn
         await page.waitForTimeout(40);
       }
       await page.waitForTimeout(300);
-      const figures = await page.evaluate(() => {
-        const get = (name: string) => performance.getEntriesByName(name, 'measure').map((m) => m.duration);
-        return { counts: get('hepex:input->counts'), paint: get('hepex:input->paint') };
-      });
+      // No named helpers inside evaluate: tsx would wrap them in a __name() the page lacks.
+      const figures = await page.evaluate(() => ({
+        counts: performance.getEntriesByName('hepex:input->counts', 'measure').map((m) => m.duration),
+        paint: performance.getEntriesByName('hepex:input->paint', 'measure').map((m) => m.duration),
+      }));
       const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
       const p90 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)];
       assert.ok(figures.counts.length >= 20 && figures.paint.length >= 20, `measures recorded: ${figures.counts.length} / ${figures.paint.length}`);
