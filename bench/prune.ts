@@ -7,6 +7,7 @@ import { identityPermutation } from '../src/core/permutation';
 import { magnitudePrune } from '../src/core/prune/magnitudePrune';
 import { applyPermutation, findPermutation, type PermuteOptions } from '../src/core/prune/permute';
 import { methodSteps, runPipeline, type PruneMethod } from '../src/core/prune/pipeline';
+import type { PruneScope } from '../src/core/prune/common';
 import type { TileScore } from '../src/core/prune/tilePrune';
 import { createRng, shuffleInPlace } from '../src/core/random';
 import { planTiles } from '../src/core/tilePlan';
@@ -116,6 +117,8 @@ interface RunPoint {
   readonly sparsity: number;
   readonly score?: TileScore;
   readonly theta?: number;
+  readonly permute?: boolean;
+  readonly scope?: PruneScope;
   readonly ciphertexts: number;
   readonly nonZeroTiles: number;
   readonly metric: number;
@@ -130,37 +133,65 @@ async function endToEnd(
   progress: (m: string) => void,
 ) {
   const isAcc = network.task === 'classification';
-  type Config = { method: PruneMethod; sparsity: number; score?: TileScore; theta?: number };
+  // permute false: the HE-PEx step list without its permutation step (what permuting buys).
+  type Config = {
+    method: PruneMethod;
+    sparsity: number;
+    score?: TileScore;
+    scope?: PruneScope;
+    theta?: number;
+    permute?: boolean;
+  };
+  const hepexRun = (sparsity: number, theta = 0.0625, permute = true): Config => ({
+    method: 'hepex',
+    sparsity,
+    theta,
+    permute,
+  });
+  const tilePoints = (sparsities: number[], scores: TileScore[]): Config[] =>
+    sparsities.flatMap((sparsity) =>
+      scores.flatMap((score) =>
+        (['local', 'global'] as const).map((scope) => ({
+          method: 'tile' as const,
+          sparsity,
+          score,
+          scope,
+        })),
+      ),
+    );
   // The autoencoder retrains ~10x slower than the MLP, so it gets a shorter list.
-  const small = quick || !isAcc;
-  const configs: Config[] = [
-    ...(small ? [0.9, 0.95] : [0.9, 0.95, 0.98]).map((sparsity) => ({
-      method: 'hepex' as const,
-      sparsity,
-      theta: 0.0625,
-    })),
-    ...(small
-      ? []
-      : [0.95, 0.98].map((sparsity) => ({ method: 'hepex' as const, sparsity, theta: 0.125 }))),
-    ...(quick ? [] : [0.9, 0.95].map((sparsity) => ({ method: 'magnitude' as const, sparsity }))),
-    ...(small ? [0.3, 0.5] : [0.3, 0.5, 0.7]).flatMap((sparsity) =>
-      (small ? (['l1'] as const) : (['l1', 'max', 'avg'] as const)).map((score) => ({
-        method: 'tile' as const,
-        sparsity,
-        score,
-      })),
-    ),
-  ];
+  const configs: Config[] = quick
+    ? [hepexRun(0.95), ...tilePoints([0.3], ['l1'])]
+    : isAcc
+      ? [
+          hepexRun(0.9),
+          hepexRun(0.95),
+          hepexRun(0.97),
+          hepexRun(0.95, 0.125),
+          hepexRun(0.95, 0.0625, false),
+          hepexRun(0.97, 0.0625, false),
+          { method: 'magnitude', sparsity: 0.9 },
+          { method: 'magnitude', sparsity: 0.95 },
+          ...tilePoints([0.3, 0.5, 0.7], ['l1', 'max', 'avg']),
+        ]
+      : [
+          hepexRun(0.9),
+          hepexRun(0.95),
+          hepexRun(0.95, 0.0625, false),
+          { method: 'magnitude', sparsity: 0.9 },
+          ...tilePoints([0.2, 0.4], ['l1']),
+        ];
   let baseline: { ciphertexts: number; metric: number } | undefined;
   const points: RunPoint[] = [];
-  for (const c of quick ? configs.slice(0, 1).concat(configs.slice(-1)) : configs) {
+  for (const c of configs) {
     const t0 = performance.now();
     const steps = methodSteps(c.method, {
       sparsity: c.sparsity,
       theta: c.theta,
       score: c.score,
       retrainEpochs,
-    });
+      scope: c.scope,
+    }).filter((step) => c.permute !== false || step.kind !== 'permute');
     const res = await runPipeline({ network }, trainer, { tile, steps });
     const first = res.records[0];
     const last = res.records[res.records.length - 1];
@@ -174,7 +205,7 @@ async function endToEnd(
     };
     points.push(point);
     progress(
-      `${c.method} ${c.sparsity}${c.theta ? ` theta ${c.theta}` : ''}${c.score ? ` ${c.score}` : ''}: ${point.ciphertexts} ciphertexts, metric ${point.metric.toPrecision(4)}`,
+      `${c.method}${c.permute === false ? ' (no permutation)' : ''} ${c.sparsity}${c.theta ? ` theta ${c.theta}` : ''}${c.score ? ` ${c.score} ${c.scope}` : ''}: ${point.ciphertexts} ciphertexts, metric ${point.metric.toPrecision(4)}`,
     );
   }
   const base = baseline!;
@@ -182,19 +213,25 @@ async function endToEnd(
   const tolerance = isAcc ? 0.025 : 0.1 * base.metric;
   const within = (p: RunPoint) =>
     isAcc ? p.metric >= base.metric - tolerance : p.metric <= base.metric + tolerance;
-  const best = (method: PruneMethod) =>
+  const best = (method: PruneMethod, permute = true) =>
     points
-      .filter((p) => p.method === method && within(p))
+      .filter((p) => p.method === method && (p.permute !== false) === permute && within(p))
       .sort((a, b) => a.ciphertexts - b.ciphertexts)[0];
   const hepex = best('hepex');
   const tileBest = best('tile');
   const magnitude = best('magnitude');
+  const withoutPermutation = best('hepex', false);
   return {
     metric: isAcc ? 'accuracy' : 'mse',
     retrainEpochs,
     unpruned: base,
     tolerance: isAcc ? '2.5 accuracy points' : 'MSE at most 10% above the unpruned model',
-    bestWithinTolerance: { hepex, tile: tileBest, magnitude },
+    bestWithinTolerance: {
+      hepex,
+      tile: tileBest,
+      magnitude,
+      hepexWithoutPermutation: withoutPermutation,
+    },
     hepexVsUnpruned: hepex ? 1 - hepex.ciphertexts / base.ciphertexts : null,
     hepexVsBestTileBaseline:
       hepex && tileBest ? 1 - hepex.ciphertexts / tileBest.ciphertexts : null,
