@@ -30,8 +30,11 @@ export const TRAINING_DEFAULTS: Record<Architecture, TrainingDefaults> = {
   dae: { epochs: 30, learningRate: 2e-3, batchSize: 64, maxShift: 0, noise: 0.3 },
 };
 
-/** Fine-tuning defaults: a few epochs at a lower rate recover accuracy after pruning. */
-export const FINE_TUNE_DEFAULTS = { epochs: 4, learningRate: 5e-4, batchSize: 64 } as const;
+/**
+ * Fine-tuning defaults, measured on the 97.05% MLP 784-128-10 after 90% local magnitude pruning:
+ * 4 epochs at 5e-4 recover 92.7%, 4 at 3e-3 95.75%, 8 at 3e-3 96.1% (cosine decay, shifts of 1 px).
+ */
+export const FINE_TUNE_DEFAULTS = { epochs: 6, learningRate: 3e-3, batchSize: 64 } as const;
 
 export interface TfjsTrainerOptions {
   /** Denoiser: std of the Gaussian input noise (train and evaluate); default 0. */
