@@ -157,6 +157,31 @@ test('permutation runs in the pipeline worker and lowers the count', async () =>
   );
 });
 
+test('the whole HE-PEx pipeline runs in the worker on the small MLP (real tfjs retraining)', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      await page.getByTestId('preset-select').selectOption('mlp');
+      await page.waitForFunction(() => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200', undefined, { timeout: 60_000 });
+      const rowsBefore = await page.getByTestId('history-table').locator('tbody tr').count();
+      await page.getByTestId('pipeline-button').click();
+      await page.getByTestId('busy').waitFor();
+      await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 300_000 });
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      const c = await counts(page);
+      assert.ok(c.after < c.before, `pipeline result ${c.after} < ${c.before}`);
+      // prune, retrain, permute, expand and the final retrain each add a row, with an accuracy.
+      const rows = page.getByTestId('history-table').locator('tbody tr');
+      assert.equal((await rows.count()) - rowsBefore, 5);
+      const newest = (await rows.first().textContent()) ?? '';
+      assert.match(newest, /acc \d+%/);
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-pipeline.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-pipeline-end' },
+  );
+});
+
 test('export then re-import round-trips the shown model', async () => {
   await withPage(
     async ({ page, errors }) => {
