@@ -17,10 +17,13 @@ function metricCost(run: RunRecord, base: RunRecord | undefined): number | undef
 /** Every recorded run: the Pareto plot (ciphertexts against metric loss, or predicted latency) and a table. */
 export function HistoryPanel() {
   const runs = useAppStore((s) => s.runs);
+  const model = useAppStore((s) => s.dense?.name ?? '');
   const clearRuns = useAppStore((s) => s.clearRuns);
   const { points, yLabel, yFormat } = useMemo(() => {
-    const base = runs.find((r) => r.method === 'none' && r.metrics);
-    const withMetric = runs.map((r) => ({ run: r, cost: metricCost(r, base) })).filter((p) => p.cost !== undefined);
+    // The plot compares runs of the model on screen; the table keeps every run.
+    const mine = runs.filter((r) => r.model === model);
+    const base = mine.find((r) => r.method === 'none' && r.metrics);
+    const withMetric = mine.map((r) => ({ run: r, cost: metricCost(r, base) })).filter((p) => p.cost !== undefined);
     if (withMetric.length >= 2) {
       const accuracy = base?.metrics?.accuracy !== undefined;
       return {
@@ -30,11 +33,11 @@ export function HistoryPanel() {
       };
     }
     return {
-      points: runs.map((r): ParetoPoint => ({ run: r, x: r.ciphertexts, y: r.predictedMs })),
+      points: mine.filter((r) => Number.isFinite(r.predictedMs)).map((r): ParetoPoint => ({ run: r, x: r.ciphertexts, y: r.predictedMs })),
       yLabel: 'predicted latency',
       yFormat: fmtMs,
     };
-  }, [runs]);
+  }, [runs, model]);
 
   return (
     <section className="history" aria-label="Run history">
@@ -73,7 +76,9 @@ export function HistoryPanel() {
                 {[...runs].reverse().map((r) => (
                   <tr key={r.id}>
                     <td>{r.id}</td>
-                    <td className="history__label">{r.label}</td>
+                    <td className="history__label" title={`${r.model}: ${r.label}`}>
+                      {r.label}
+                    </td>
                     <td>{r.method === 'none' ? '—' : METHOD_LABELS[r.method]}</td>
                     <td>{r.tile}</td>
                     <td className="num">{fmtPct0(r.sparsity)}</td>

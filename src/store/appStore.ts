@@ -245,6 +245,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
           for (const r of result.records.slice(0, -1)) {
             if (r.kind === 'start') continue;
             get().addRun({
+              model: s.dense?.name ?? '',
               label: `${runLabel} · ${r.kind}`,
               method: s.method,
               sparsity: r.sparsity,
@@ -429,6 +430,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
         const method: Method | 'none' = s.shown.origin === 'dense' ? 'none' : s.shown.origin === 'twin' ? 'hepex' : s.method;
         const provenance = s.shown.origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
         const run = s.addRun({
+          model: s.dense?.name ?? '',
           label: label ? (label === s.shown.label ? label : `${label}: ${s.shown.label}`) : s.shown.label,
           method,
           sparsity: typeof provenance.sparsity === 'number' ? provenance.sparsity : s.shown.origin === 'dense' ? 0 : s.sparsity,

@@ -26,7 +26,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
   setRunMetrics: (id, metrics) => set({ runs: get().runs.map((r) => (r.id === id ? { ...r, metrics: { ...r.metrics, ...metrics } } : r)) }),
 });
 
-const CSV_COLUMNS = ['id', 'at', 'label', 'method', 'tile', 'ringDegree', 'sparsity', 'theta', 'ciphertexts', 'denseCiphertexts', 'predictedMs', 'peakBytes', 'accuracy', 'mse'] as const;
+const CSV_COLUMNS = ['id', 'at', 'model', 'label', 'method', 'tile', 'ringDegree', 'sparsity', 'theta', 'ciphertexts', 'denseCiphertexts', 'predictedMs', 'peakBytes', 'accuracy', 'mse'] as const;
 
 /** The history as CSV (RFC 4180 quoting), one run per line. */
 export function runsToCsv(runs: readonly RunRecord[]): string {

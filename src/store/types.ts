@@ -54,6 +54,8 @@ export interface Analysis {
 
 export interface RunRecord {
   readonly id: number;
+  /** The model the run started from (its name): the Pareto plot compares runs of one model. */
+  readonly model: string;
   readonly label: string;
   readonly method: Method | 'none';
   readonly sparsity: number;
