@@ -41,6 +41,11 @@ export interface HeOperands<M, P> {
   offset(layer: number): P | null;
   /** The tile-column-0 mask of masked layers. */
   mask(layer: number): P;
+  /**
+   * Called once a weight operand has been used, for backends that encode weights on the fly
+   * (a model too big to hold encoded) and free them right after the product.
+   */
+  releaseWeight?(layer: number, tileIndex: number, operand: M): void;
 }
 
 export interface InterpretOptions {
@@ -103,7 +108,13 @@ export async function interpretChunk<C, M, P>(
                 'he-runtime',
                 `Layer ${l + 1} tile ${k} reads input block ${i}, which was not computed.`,
               );
-            const product = backend.multiplyModel(x, operands.weight(l, k));
+            const w = operands.weight(l, k);
+            let product: C;
+            try {
+              product = backend.multiplyModel(x, w);
+            } finally {
+              operands.releaseWeight?.(l, k, w);
+            }
             if (encrypted) ops.multiply++;
             else ops.multiplyPlain++;
             if (acc === null) acc = product;

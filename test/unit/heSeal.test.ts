@@ -146,6 +146,33 @@ describe('encrypted inference with SEAL CKKS', () => {
   });
 });
 
+describe('models too big to hold encoded', () => {
+  it('streams weight tiles (encode, multiply, free) with the same result and plan counts', async () => {
+    const { network, model } = build(MLP, true, 'plain-model');
+    const session = await SealHeSession.create(seal, model, { weights: 'streamed' });
+    try {
+      expect(session.info.weights).toBe('streamed');
+      const report = await runHeInference(session, network, randomInputs(5, 20, 109), 5);
+      expect(report.maxAbsError).toBeLessThan(1e-3);
+      expect(report.opsMatchPlan).toBe(true);
+      expect(report.modelOps.encode).toBe(model.exec.weightCiphertexts);
+      expect(session.liveObjects.bytes).toBe(session.info.keyBytes + session.info.modelBytes);
+    } finally {
+      session.delete();
+    }
+  });
+
+  it('refuses a session above the memory budget before allocating anything', async () => {
+    const { model } = build(MLP, false, 'plain-model');
+    await expect(
+      SealHeSession.create(seal, model, { memoryBudgetBytes: 32 * 2 ** 20 }),
+    ).rejects.toMatchObject({
+      code: 'out-of-memory',
+      message: expect.stringMatching(/above the 0.03 GiB budget/),
+    });
+  });
+});
+
 describe('bad input', () => {
   it('rejects a model no parameter set can carry', () => {
     const deep = randomNetwork(Array(10).fill(4), Array(9).fill(SQUARE), 106);

@@ -23,6 +23,8 @@ export interface HeInferenceReport {
   /** What the cost model counts for the same plan. */
   readonly expectedOps: OpCounts;
   readonly opsMatchPlan: boolean;
+  /** Weight encodes/encryptions during inference (streamed weights only; not in the plan). */
+  readonly modelOps: OpCounts;
   /** max |decrypted - plaintext forward pass| over all outputs. */
   readonly maxAbsError: number;
   /** Classifiers: fraction of samples whose decrypted argmax equals the plaintext one. */
@@ -68,10 +70,12 @@ export async function runHeInference(
   const t1 = performance.now();
   let outputs: Float32Array;
   let serverOps: OpCounts;
+  let modelOps: OpCounts;
   let t2: number;
   try {
     const { result, stats } = await session.infer(batch, options);
     serverOps = stats.ops;
+    modelOps = stats.modelOps;
     t2 = performance.now();
     try {
       outputs = session.decrypt(result, clientOps);
@@ -99,6 +103,7 @@ export async function runHeInference(
     ops,
     expectedOps: expected,
     opsMatchPlan: OP_KINDS.every((k) => ops[k] === expected[k]),
+    modelOps,
     maxAbsError,
     agreement:
       model.task === 'classification' ? argmaxAgreement(outputs, reference, samples) : null,
@@ -134,6 +139,8 @@ export interface EncryptedInferenceSummary {
   readonly peakBytes: number;
   readonly keyBytes: number;
   readonly modelBytes: number;
+  /** Weights encoded once at set-up, or per use (models too big to hold encoded). */
+  readonly weights: 'resident' | 'streamed';
   readonly ops: OpCounts;
   readonly expectedOps: OpCounts;
   readonly opsMatchPlan: boolean;
@@ -208,6 +215,7 @@ export async function inferEncrypted(
       peakBytes: report.peakBytes,
       keyBytes: info.keyBytes,
       modelBytes: info.modelBytes,
+      weights: info.weights,
       ops: report.ops,
       expectedOps: report.expectedOps,
       opsMatchPlan: report.opsMatchPlan,

@@ -1,3 +1,4 @@
+import { costOfExecution } from '../../core/costModel';
 import { HepexError, throwIfAborted } from '../../core/errors';
 import { zeroOps, type OpCounts } from '../../core/executionPlan';
 import { interpretChunk, type HeBackend, type HeOperands } from '../../core/heInterpreter';
@@ -36,7 +37,18 @@ export interface SerializedBatch {
   readonly chunks: readonly (readonly (Uint8Array | null)[])[];
 }
 
+/** WASM32 caps a worker at 4 GiB; stay well below (NODE-SEAL.md: Node hangs past it). */
+export const DEFAULT_MEMORY_BUDGET = 2.5 * 2 ** 30;
+
 export interface SessionOptions {
+  /**
+   * 'resident': every weight tile encoded once at set-up (fastest inference); 'streamed': each
+   * weight tile encoded right before its product and freed after (for models whose encoded
+   * weights do not fit the budget). Default: resident when it fits.
+   */
+  readonly weights?: 'resident' | 'streamed';
+  /** Refuse a session whose predicted peak exceeds this many bytes. */
+  readonly memoryBudgetBytes?: number;
   readonly signal?: AbortSignal;
   /** fraction in [0, 1] and a short description. */
   readonly onProgress?: (fraction: number, message: string) => void;
@@ -46,6 +58,8 @@ export interface InferStats {
   readonly ms: number;
   /** Server operations of this inference (the interpreter's counts). */
   readonly ops: OpCounts;
+  /** Weight encodes (and encryptions) done during inference when weights are streamed. */
+  readonly modelOps: OpCounts;
   /** Largest bytes of live SEAL objects during the inference (keys and model included). */
   readonly peakBytes: number;
 }
@@ -59,6 +73,7 @@ export interface SessionInfo {
   readonly tile: { t1: number; t2: number; batch: number };
   readonly rotationSteps: readonly number[];
   readonly weightCiphertexts: number;
+  readonly weights: 'resident' | 'streamed';
   readonly keyBytes: number;
   readonly modelBytes: number;
   /** Model encoding/encryption and key generation, ms. */
@@ -93,6 +108,9 @@ export class SealHeSession {
   private modelBytes = 0;
   private setupMs = 0;
   private readonly setupOps = zeroOps();
+  private streamOps = zeroOps();
+  private streamed = false;
+  private readonly vectors: HeOperands<Float64Array, Float64Array>;
   private deleted = false;
 
   private constructor(
@@ -101,6 +119,7 @@ export class SealHeSession {
   ) {
     const t0 = performance.now();
     const t = this.tracker;
+    this.vectors = operandVectors(model);
     this.ctx = createCkksContext(seal, model.params);
     try {
       // parms ids of every level: level k has depth + 1 - k data primes.
@@ -148,7 +167,9 @@ export class SealHeSession {
     model: HeModel,
     options: SessionOptions = {},
   ): Promise<SealHeSession> {
+    const weights = chooseWeightStorage(model, options);
     const session = new SealHeSession(seal, model);
+    session.streamed = weights === 'streamed';
     try {
       await session.encodeModel(options);
     } catch (error) {
@@ -169,6 +190,7 @@ export class SealHeSession {
       tile: { t1: model.tile.t1, t2: model.tile.t2, batch: model.tile.batch },
       rotationSteps: model.exec.rotationSteps,
       weightCiphertexts: model.exec.weightCiphertexts,
+      weights: this.streamed ? 'streamed' : 'resident',
       keyBytes: this.keyBytes,
       modelBytes: this.modelBytes,
       setupMs: this.setupMs,
@@ -181,26 +203,34 @@ export class SealHeSession {
     return { count: this.tracker.liveCount, bytes: this.tracker.liveBytes };
   }
 
-  private encodePlain(values: Float64Array, level: number): Plaintext {
+  private encodePlain(
+    values: Float64Array,
+    level: number,
+    ops: OpCounts = this.setupOps,
+  ): Plaintext {
     const pt = this.tracker.add(new this.seal.Plaintext());
     this.ctx.encoder.encode(values, this.ctx.scale, pt);
     // Encoded at the top level, then dropped to the level where the ciphertext meets it (cheap).
     if (level > 0) this.ctx.evaluator.plainModSwitchToInplace(pt, this.parmsIds[level]);
     this.tracker.resize(pt, bytesOfPlaintext(pt));
-    this.setupOps.encode++;
+    ops.encode++;
     return pt;
   }
 
   /** A model operand: a plaintext, or in the encrypted-model mode a ciphertext at `level`. */
-  private encodeOperand(values: Float64Array, level: number): Operand {
-    if (this.model.mode === 'plain-model') return this.encodePlain(values, level);
+  private encodeOperand(
+    values: Float64Array,
+    level: number,
+    ops: OpCounts = this.setupOps,
+  ): Operand {
+    if (this.model.mode === 'plain-model') return this.encodePlain(values, level, ops);
     const pt = new this.seal.Plaintext();
     try {
       this.ctx.encoder.encode(values, this.ctx.scale, pt);
-      this.setupOps.encode++;
+      ops.encode++;
       const ct = this.tracker.add(new this.seal.Ciphertext());
       this.encryptor.encrypt(pt, ct);
-      this.setupOps.encrypt++;
+      ops.encrypt++;
       if (level > 0) this.ctx.evaluator.cipherModSwitchToInplace(ct, this.parmsIds[level]);
       this.tracker.resize(ct, bytesOfCiphertext(ct));
       return ct;
@@ -212,7 +242,7 @@ export class SealHeSession {
   private async encodeModel(options: SessionOptions): Promise<void> {
     const t0 = performance.now();
     const { model } = this;
-    const vectors = operandVectors(model);
+    const vectors = this.vectors;
     const total = model.exec.weightCiphertexts || 1;
     let done = 0;
     let lastYield = performance.now();
@@ -224,7 +254,7 @@ export class SealHeSession {
       this.weights.push(weights);
       this.biases.push(biases);
       for (let k = 0; k < layer.activeTiles.length; k++) {
-        if (!layer.activeTiles[k]) continue;
+        if (!layer.activeTiles[k] || this.streamed) continue;
         weights.set(k, this.encodeOperand(vectors.weight(l, k), level));
         done++;
         if (performance.now() - lastYield > 50) {
@@ -261,7 +291,17 @@ export class SealHeSession {
       return value;
     };
     return {
-      weight: (l, k) => need(this.weights[l].get(k), `weight tile ${k} of layer ${l + 1}`),
+      weight: (l, k) =>
+        this.streamed
+          ? this.encodeOperand(
+              this.vectors.weight(l, k),
+              this.model.exec.layers[l].levelIn,
+              this.streamOps,
+            )
+          : need(this.weights[l].get(k), `weight tile ${k} of layer ${l + 1}`),
+      releaseWeight: (_l, _k, w) => {
+        if (this.streamed) this.tracker.delete(w);
+      },
       bias: (l, o) => need(this.biases[l].get(o), `bias block ${o} of layer ${l + 1}`),
       shift: (l) => this.shifts[l],
       offset: (l) => this.offsets[l],
@@ -371,6 +411,7 @@ export class SealHeSession {
     this.assertAlive();
     this.checkBatchShape(batch);
     const ops = zeroOps();
+    this.streamOps = zeroOps();
     const backend = this.backend();
     const operands = this.operands();
     const chunks: (Ciphertext | null)[][] = [];
@@ -398,7 +439,12 @@ export class SealHeSession {
     }
     return {
       result: { samples: batch.samples, chunks },
-      stats: { ms: performance.now() - t0, ops, peakBytes: this.tracker.peakBytes },
+      stats: {
+        ms: performance.now() - t0,
+        ops,
+        modelOps: this.streamOps,
+        peakBytes: this.tracker.peakBytes,
+      },
     };
   }
 
@@ -593,4 +639,25 @@ export class SealHeSession {
       );
     }
   }
+}
+
+/** Resident or streamed weights for a model, or an out-of-memory error with the numbers. */
+export function chooseWeightStorage(
+  model: HeModel,
+  options: SessionOptions = {},
+): 'resident' | 'streamed' {
+  const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET;
+  const total = costOfExecution(model.exec).total;
+  const resident = total.peakBytes;
+  const streamed = total.keyBytes + total.inputBytes + total.workingSetBytes;
+  const choice = options.weights ?? (resident <= budget ? 'resident' : 'streamed');
+  const need = choice === 'resident' ? resident : streamed;
+  if (need > budget) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    throw new HepexError(
+      'out-of-memory',
+      `This model needs about ${gib(need)} of encryption memory with ${choice} weights (ring degree ${model.params.ringDegree}, ${model.exec.weightCiphertexts} weight tiles), above the ${gib(budget)} budget. Prune more tiles, use a smaller tile or a shallower network.`,
+    );
+  }
+  return choice;
 }
