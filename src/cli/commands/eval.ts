@@ -1,5 +1,6 @@
 import { HepexError } from '../../core/errors';
-import { loadDataSplit } from '../../engines/tfjs/mnistNode';
+import type { Dataset } from '../../core/data/dataset';
+import { loadDataSplit, loadIdxPair, parseIdxPairArg } from '../../engines/tfjs/mnistNode';
 import { readModelDir } from '../../engines/tfjs/modelDir';
 import { evaluateNetwork } from '../../engines/tfjs/train';
 import { optionalNumber, parseFlags, requireString } from '../args';
@@ -9,20 +10,22 @@ export const command: Command = {
   summary: 'Evaluate a saved model: test accuracy (classifier) or reconstruction MSE with the mean-image baseline (autoencoder).',
   usage: [
     'npm run hepex -- eval --model DIR [--data IMAGES,LABELS] [--seed S] [--noise STD] [--json]',
-    'Without --data: the held-out part of the built-in MNIST split (seed 1). With one IDX pair: all of it is',
-    'evaluated. A denoiser is evaluated with the noise it was trained with (override with --noise).',
+    'Without --data: the held-out part of the built-in MNIST split the model was trained on (its seed, else 1).',
+    'With one IDX pair: all of it is evaluated. A denoiser is evaluated with the noise it was trained with (override with --noise).',
   ].join('\n'),
   async run(argv) {
     const flags = parseFlags(argv, { model: 'string', data: 'string', seed: 'string', noise: 'string' });
     const dir = requireString(flags, 'model');
     const model = await readModelDir(dir);
-    const seed = optionalNumber(flags, 'seed', 1);
-    let train;
-    let test;
+    // Default: the split the model was trained on, so its training digits are never scored.
+    const trainedSplit = model.provenance?.splitSeed ?? model.provenance?.seed;
+    const seed = optionalNumber(flags, 'seed', typeof trainedSplit === 'number' ? trainedSplit : 1);
+    let train: Dataset | undefined;
+    let test: Dataset;
     if (typeof flags.data === 'string') {
       // The whole given set is the test set; the mean-image baseline then uses it too.
-      const split = await loadDataSplit({ data: flags.data, testData: flags.data, seed });
-      test = split.test;
+      const [images, labels] = parseIdxPairArg(flags.data, 'data');
+      test = await loadIdxPair(images, labels);
     } else {
       ({ train, test } = await loadDataSplit({ seed }));
     }

@@ -148,6 +148,7 @@ export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: T
         layers: checked.layers.join(','),
         activation: JSON.stringify(checked.activation),
         data: data.label,
+        splitSeed: data.seed,
         seed,
         epochs,
         learningRate,
