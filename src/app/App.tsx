@@ -12,6 +12,7 @@ import { ModelStatus } from '../components/ModelStatus';
 import { ThemeToggle } from '../components/ThemeToggle';
 import { createModelLoader } from '../services/modelLoader';
 import { getPipelineClient } from '../services/pipelineClient';
+import { TrainClient } from '../services/trainClient';
 import { createAppStore, type AppStore } from '../store/appStore';
 import { StoreProvider, useAppStore } from '../store/storeContext';
 import { useResolvedTheme } from '../viz/useResolvedTheme';
@@ -95,7 +96,14 @@ function Layout() {
 }
 
 export function App() {
-  const [store] = useState(() => createAppStore({ loader: createModelLoader(), pipeline: getPipelineClient }));
+  const [store] = useState(() => {
+    let trainClient: TrainClient | undefined;
+    return createAppStore({
+      loader: createModelLoader(),
+      pipeline: getPipelineClient,
+      trainer: () => (trainClient ??= new TrainClient()),
+    });
+  });
   useHashSync(store);
   return (
     <ErrorBoundary>

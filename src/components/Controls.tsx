@@ -3,6 +3,7 @@ import { RING_DEGREES, type RingDegree } from '../core/tileShape';
 import { useAppStore } from '../store/storeContext';
 import { METHODS, METHOD_LABELS, type Method, type PruneScope, type TileScore } from '../store/types';
 import { fmtPct0 } from '../viz/format';
+import { TrainPanel } from './TrainPanel';
 
 const SIDES = [1, 2, 4, 8, 16, 32, 64];
 const SCORES: readonly TileScore[] = ['l1', 'avg', 'max', 'min'];
@@ -206,6 +207,7 @@ export function Controls() {
           </div>
         )}
       </fieldset>
+      <TrainPanel />
     </form>
   );
 }

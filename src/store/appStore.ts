@@ -9,6 +9,12 @@ import { layerSizes, type Network } from '../core/network';
 import type { Mask } from '../core/matrix';
 import type { ModelLoader } from '../services/modelLoader';
 import type { PipelineJob, PipelineService } from '../services/pipelineClient';
+import type { TrainJobOptions, TrainRequest } from '../services/trainClient';
+
+/** What the store needs from the training worker's client (services/trainClient.ts). */
+export interface TrainService {
+  train(request: TrainRequest, options?: TrainJobOptions): Promise<HepexModel>;
+}
 
 type PipelineJobInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 'dense'>;
 import { analyse, applyMasks, masksOf } from './analysis';
@@ -49,6 +55,8 @@ export interface Actions {
   runWholePipeline: () => Promise<void>;
   /** Worker: fine-tune what is shown with its masks held. */
   retrain: () => Promise<void>;
+  /** Train worker: a fresh model of the preset's architecture and layer sizes, with live progress. */
+  trainModel: (epochs: number) => Promise<void>;
   /** Adds what is shown to the history; without a metric, the worker evaluates it (unless evaluate is false). */
   recordRun: (label?: string, evaluate?: boolean) => void;
   cancelJob: () => void;
@@ -68,6 +76,8 @@ export interface StoreDeps {
   readonly loader: ModelLoader;
   /** Created on first heavy step. */
   readonly pipeline: () => PipelineService;
+  /** The training worker (created on first use); absent: training is unavailable. */
+  readonly trainer?: () => TrainService;
   /** Runs a preview after the current task; default queueMicrotask (tests may flush by hand). */
   readonly schedule?: (run: () => void) => void;
 }
@@ -420,6 +430,38 @@ export function createAppStore(deps: StoreDeps): AppStore {
           { network: s.shown.network, masks: [...s.shown.masks], permutation: s.shown.permutation },
           [{ kind: 'retrain', epochs: 1 }],
           `${s.shown.label}, retrained`,
+        );
+      },
+
+      trainModel: (epochs) => {
+        const s = get();
+        if (!deps.trainer) return Promise.resolve();
+        if (!Number.isInteger(epochs) || epochs < 1 || epochs > 200) {
+          fail(new Error(`Epochs must be a whole number from 1 to 200, got ${epochs}.`));
+          return Promise.resolve();
+        }
+        const arch = s.preset;
+        const layers = s.dense ? layerSizes(s.dense.network) : undefined;
+        const label = `Training the ${PRESET_LABELS[arch].toLowerCase()}`;
+        set({ training: { epochs, history: [] } });
+        return runJob(
+          label,
+          (signal, token) =>
+            deps.trainer!().train(
+              { arch, layers, epochs, seed: 1 },
+              {
+                signal,
+                onProgress: (p) => {
+                  if (token !== jobToken) return;
+                  const history = [...(get().training?.history ?? []), p];
+                  set({
+                    training: { epochs, history },
+                    busy: { label, progress: p.epoch / p.epochs, detail: `epoch ${p.epoch} of ${p.epochs}, loss ${p.loss.toPrecision(3)}` },
+                  });
+                },
+              },
+            ),
+          (model) => adopt({ dense: model, twin: null }, `${PRESET_LABELS[arch]} trained here (${epochs} epochs)`),
         );
       },
 

@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
+import type { TrainProgress } from '../core/trainer';
 import type { ThemeChoice, ViewMode } from './types';
 
 export interface BusyState {
@@ -17,6 +18,8 @@ export interface UiSlice {
   /** The inline error banner; null hides it. */
   error: string | null;
   busy: BusyState | null;
+  /** The last training run's per-epoch figures (the live chart); null before any. */
+  training: { readonly epochs: number; readonly history: readonly TrainProgress[] } | null;
   setTheme: (theme: ThemeChoice) => void;
   selectLayer: (layer: number) => void;
   setViewMode: (mode: ViewMode) => void;
@@ -30,6 +33,7 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
   viewMode: 'weights',
   error: null,
   busy: null,
+  training: null,
   setTheme: (theme) => set({ theme }),
   selectLayer: (layer) => {
     const layers = get().shown?.network.layers.length ?? 0;

@@ -182,6 +182,29 @@ test('the whole HE-PEx pipeline runs in the worker on the small MLP (real tfjs r
   );
 });
 
+test('training a preset in the worker draws a live loss chart and replaces the model', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      await page.getByTestId('preset-select').selectOption('mlp');
+      await page.waitForFunction(() => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200', undefined, { timeout: 60_000 });
+      await page.getByLabel('Epochs').fill('2');
+      await page.getByTestId('train-button').click();
+      await page.getByTestId('busy').waitFor();
+      await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 300_000 });
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      assert.equal(await page.getByTestId('training-chart').locator('circle').count(), 2, 'one point per epoch');
+      assert.match((await page.getByTestId('model-source').textContent()) ?? '', /trained here \(2 epochs\)/);
+      const c = await counts(page);
+      assert.equal(c.before, 3_200);
+      assert.ok(c.after < c.before, 'the new model is previewed pruned');
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-trained.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-train-end' },
+  );
+});
+
 test('export then re-import round-trips the shown model', async () => {
   await withPage(
     async ({ page, errors }) => {
