@@ -17,7 +17,7 @@ function metricCost(run: RunRecord, base: RunRecord | undefined): number | undef
 /** Every recorded run: the Pareto plot (ciphertexts against metric loss, or predicted latency) and a table. */
 export function HistoryPanel() {
   const runs = useAppStore((s) => s.runs);
-  const model = useAppStore((s) => s.dense?.name ?? '');
+  const model = useAppStore((s) => s.modelKey);
   const clearRuns = useAppStore((s) => s.clearRuns);
   const { points, yLabel, yFormat } = useMemo(() => {
     // The plot compares runs of the model on screen; the table keeps every run.

@@ -92,6 +92,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
   let jobAbort: AbortController | null = null;
   /** A link asked for a preview before the model was there: show it once the model loads. */
   let hashPreviewPending = false;
+  let loads = 0;
 
   return createStore<AppState>()((set, get, api) => {
     const fail = (error: unknown) => {
@@ -144,6 +145,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
         loadError: null,
         error: null,
         sourceLabel: label,
+        modelKey: `${dense.name || 'model'} #${++loads}`,
         dense,
         twin,
         working: dense.network,
@@ -175,6 +177,8 @@ export function createAppStore(deps: StoreDeps): AppStore {
     };
 
     const load = async (run: (signal: AbortSignal) => Promise<LoadedModels>, label: string, preset?: Preset) => {
+      // A step still running belongs to the model being replaced: stop it.
+      jobAbort?.abort();
       const token = ++loadToken;
       const abort = new AbortController();
       set({ status: get().shown ? get().status : 'loading', loadError: null, ...(preset ? { preset } : {}) });
@@ -255,7 +259,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
           for (const r of result.records.slice(0, -1)) {
             if (r.kind === 'start') continue;
             get().addRun({
-              model: s.dense?.name ?? '',
+              model: s.modelKey,
               label: `${runLabel} · ${r.kind}`,
               method: s.method,
               sparsity: r.sparsity,
@@ -472,7 +476,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
         const method: Method | 'none' = s.shown.origin === 'dense' ? 'none' : s.shown.origin === 'twin' ? 'hepex' : s.method;
         const provenance = s.shown.origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
         const run = s.addRun({
-          model: s.dense?.name ?? '',
+          model: s.modelKey,
           label: label ? (label === s.shown.label ? label : `${label}: ${s.shown.label}`) : s.shown.label,
           method,
           sparsity: typeof provenance.sparsity === 'number' ? provenance.sparsity : s.shown.origin === 'dense' ? 0 : s.sparsity,

@@ -19,6 +19,8 @@ export interface ModelSlice {
   loadError: string | null;
   /** Where the model came from, for the header: "Autoencoder (public/models/ae)" or a file name. */
   sourceLabel: string;
+  /** Unique per loaded model (name + load number): runs of different models never mix in a plot. */
+  modelKey: string;
   dense: HepexModel | null;
   twin: HepexModel | null;
   working: Network | null;
@@ -34,6 +36,7 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () =
   status: 'idle',
   loadError: null,
   sourceLabel: '',
+  modelKey: '',
   dense: null,
   twin: null,
   working: null,

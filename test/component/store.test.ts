@@ -7,6 +7,7 @@ import { maskNetwork } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
 import type { Trainer } from '../../src/core/trainer';
 import { createTileShape } from '../../src/core/tileShape';
+import { HepexError } from '../../src/core/errors';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { selectCounts } from '../../src/store/selectors';
@@ -244,6 +245,32 @@ describe('app store', () => {
     await new Promise((r) => setTimeout(r, 0));
     const run = store.getState().runs.find((r) => r.id === id)!;
     expect(run.metrics?.mse).toBeCloseTo((await zeroEpochTrainer.evaluate(store.getState().shown!.network)).value, 6);
+  });
+
+  it('loading another model stops the step still running for the old one', async () => {
+    const scheduler = manualScheduler();
+    let started = false;
+    const hanging: PipelineService = {
+      ...inThreadPipeline,
+      permute: (_n, _m, _t, options) =>
+        new Promise((_resolve, reject) => {
+          started = true;
+          options?.signal?.addEventListener('abort', () => reject(new HepexError('cancelled', 'The job was cancelled.')));
+        }),
+    };
+    const loader = memoryLoader({ ae: { dense: seededModel(SIZES, 11, 'ae'), twin: null }, mlp: { dense: seededModel([32, 16, 10], 12, 'mlp'), twin: null } });
+    const store = createAppStore({ loader, pipeline: () => hanging, schedule: scheduler.schedule });
+    await store.getState().loadPreset('ae');
+    const job = store.getState().permute();
+    expect(started).toBe(true);
+    expect(store.getState().busy).not.toBeNull();
+    await store.getState().loadPreset('mlp');
+    await job;
+    const s = store.getState();
+    expect(s.busy).toBeNull();
+    expect(s.error).toBeNull();
+    expect(s.dense?.name).toBe('mlp');
+    expect(s.workingPermutation).toBeNull();
   });
 
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {
