@@ -41,6 +41,27 @@ describe('methodSteps', () => {
     ]);
     expect(() => methodSteps('prune-all' as 'tile', { sparsity: 0.5 })).toThrow(HepexError);
   });
+
+  it('prunes gradually on a cubic ramp when asked', () => {
+    const steps = methodSteps('hepex', { sparsity: 0.96, pruneSteps: 4, retrainEpochs: 2 });
+    expect(steps.map((s) => s.kind)).toEqual([
+      ...Array(4).fill(['prune', 'retrain']).flat(),
+      'permute',
+      'expand',
+      'retrain',
+    ]);
+    const ramp = steps
+      .filter((s) => s.kind === 'prune')
+      .map((s) => (s as { sparsity: number }).sparsity);
+    expect(ramp).toEqual(
+      [0.96 * (1 - 0.75 ** 3), 0.96 * (1 - 0.5 ** 3), 0.96 * (1 - 0.25 ** 3), 0.96].map(
+        (v) => Math.round(v * 1e6) / 1e6,
+      ),
+    );
+    const tile = methodSteps('tile', { sparsity: 0.5, pruneSteps: 2, retrainEpochs: 1 });
+    expect(tile.map((s) => s.kind)).toEqual(['tile-prune', 'retrain', 'tile-prune', 'retrain']);
+    expect(() => methodSteps('tile', { sparsity: 0.5, pruneSteps: 0 })).toThrow(HepexError);
+  });
 });
 
 describe('runPipeline', () => {
@@ -128,6 +149,15 @@ describe('runPipeline', () => {
       steps: methodSteps('tile', { sparsity: 0.5, retrainEpochs: 1, score: 'max' }),
     });
     expect(tile.records[1].tileSparsity).toBeGreaterThanOrEqual(0.49);
+    const gradual = await runPipeline({ network: teacher }, trainer, {
+      tile: tile48,
+      steps: methodSteps('tile', { sparsity: 0.6, pruneSteps: 3, retrainEpochs: 1 }),
+    });
+    const tileSparsities = gradual.records
+      .filter((r) => r.kind === 'retrain')
+      .map((r) => r.tileSparsity);
+    expect(tileSparsities[0]).toBeLessThan(tileSparsities[1]);
+    expect(tileSparsities[2]).toBeGreaterThanOrEqual(0.59);
     const mag = await runPipeline({ network: teacher }, trainer, {
       tile: tile48,
       steps: methodSteps('magnitude', { sparsity: 0.7, retrainEpochs: 0, scope: 'global' }),

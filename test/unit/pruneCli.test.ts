@@ -133,11 +133,15 @@ describe('hepex prune', () => {
       ['--method', 'random'],
       ['--tile', '3x8'],
       ['--scope', 'everywhere'],
+      ['--prune-steps', '0'],
     ];
+    // The model directory does not exist: every case must fail on its argument first.
     for (const extra of cases) {
-      await expect(
-        pruneCommand.run(['--model', join(dir, 'missing'), '--out', out, ...extra], io),
-      ).rejects.toBeInstanceOf(HepexError);
+      const run = pruneCommand.run(['--model', join(dir, 'missing'), '--out', out, ...extra], io);
+      await expect(run).rejects.toBeInstanceOf(HepexError);
+      await expect(run).rejects.toMatchObject({
+        code: expect.stringMatching(/^invalid-(argument|tile-shape)$/),
+      });
     }
     // A missing model directory is a plain-words file error.
     await expect(

@@ -4,6 +4,7 @@ import type { HepexModel } from '../../core/model';
 import { PRUNE_SCOPES, type PruneScope } from '../../core/prune/common';
 import {
   PRUNE_METHODS,
+  checkSteps,
   methodSteps,
   runPipeline,
   type PipelineResult,
@@ -40,6 +41,7 @@ export const pruneFlags: FlagSpec = {
   scope: 'string',
   score: 'string',
   'retrain-epochs': 'string',
+  'prune-steps': 'string',
   lr: 'string',
   seed: 'string',
   mode: 'string',
@@ -53,6 +55,7 @@ export interface PruneSettings {
   readonly scope?: PruneScope;
   readonly score: TileScore;
   readonly retrainEpochs: number;
+  readonly pruneSteps: number;
   readonly learningRate?: number;
   readonly seed: number;
   readonly mode: HeMode;
@@ -76,6 +79,7 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     scope,
     score: optionalChoice<TileScore>(flags, 'score', TILE_SCORES, 'l1'),
     retrainEpochs,
+    pruneSteps: optionalNumber(flags, 'prune-steps', 1),
     learningRate: optionalNumber(flags, 'lr'),
     seed: optionalNumber(flags, 'seed', 1),
     mode: optionalChoice<HeMode>(flags, 'mode', ['plain-model', 'encrypted-model'], 'plain-model'),
@@ -113,6 +117,7 @@ export function pruneModel(
     scope: settings.scope,
     score: settings.score,
     retrainEpochs: settings.retrainEpochs,
+    pruneSteps: settings.pruneSteps,
     learningRate: settings.learningRate,
     seed: settings.seed,
   });
@@ -200,11 +205,12 @@ export const command: Command = {
     'Prune a saved model for HE (magnitude, tile or HE-PEx), fine-tune it, report ciphertexts and metric before/after, save it.',
   usage: [
     'npm run hepex -- prune --model DIR --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
-    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--lr R]',
+    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--lr R]',
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
     'hepex: prune -> retrain -> permute -> drop tiles of density <= theta + expand -> retrain.',
     'Scope: global by default (one ranking over all layers). Retraining: 4 epochs per retrain step.',
+    '--prune-steps N: prune gradually in N prune + retrain rounds on a cubic ramp (tfmot PolynomialDecay).',
   ].join('\n'),
   async run(argv, io) {
     const flags = parseFlags(argv, { ...pruneFlags, sparsity: 'string', out: 'string' });
@@ -213,12 +219,15 @@ export const command: Command = {
     const out = requireString(flags, 'out');
     const settings = settingsFromFlags(flags);
     // Check everything the pipeline checks before loading data or training.
-    methodSteps(method, {
-      sparsity,
-      theta: settings.theta,
-      scope: settings.scope,
-      score: settings.score,
-    });
+    checkSteps(
+      methodSteps(method, {
+        sparsity,
+        theta: settings.theta,
+        scope: settings.scope,
+        score: settings.score,
+        pruneSteps: settings.pruneSteps,
+      }),
+    );
     const { dir, model, trainer, data } = await loadModelAndTrainer(flags, settings.seed);
     io.progress(
       `pruning ${model.name} (${dir}) with ${method} at sparsity ${sparsity}, tile ${tileShapeLabel(settings.tile)}, on ${data}`,
@@ -243,6 +252,7 @@ export const command: Command = {
         ...(method === 'tile' ? { score: settings.score } : {}),
         scope: settings.scope ?? 'global',
         retrainEpochs: settings.retrainEpochs,
+        pruneSteps: settings.pruneSteps,
         seed: settings.seed,
         source: dir,
         weightCiphertexts: last.weightCiphertexts,
@@ -259,6 +269,7 @@ export const command: Command = {
       scope: settings.scope,
       score: method === 'tile' ? settings.score : undefined,
       retrainEpochs: settings.retrainEpochs,
+      pruneSteps: settings.pruneSteps,
       data,
       ...summary,
       elapsedMs: Math.round(performance.now() - started),
