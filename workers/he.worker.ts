@@ -1,17 +1,54 @@
 /// <reference lib="webworker" />
-import { expose } from 'comlink';
+import { expose, transfer } from 'comlink';
+import type { OpTimingTable } from '../src/core/costModel';
+import { HepexError } from '../src/core/errors';
+import type { HeMode } from '../src/core/executionPlan';
+import { chooseHeTile, prepareHeModel } from '../src/core/heModel';
+import type { Network } from '../src/core/network';
+import type { NetworkPermutation } from '../src/core/permutation';
 import type { RingDegree } from '../src/core/tileShape';
+import { calibrate } from '../src/engines/seal/calibrate';
+import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
+import {
+  SealHeSession,
+  type CipherBatch,
+  type InferStats,
+  type SerializedBatch,
+  type SessionInfo,
+} from '../src/engines/seal/heSession';
 import { loadSealInBrowser } from '../src/engines/seal/loadSealBrowser';
 import { toError } from '../src/engines/seal/sealErrors';
 import { sealSelfTest, type SealSelfTest } from '../src/engines/seal/selfTest';
 import { installHepexErrorTransfer } from './errorTransfer';
 
 /**
- * The HE worker: a thin comlink facade over src/engines/seal. SEAL, its context and keys live
- * only here; plain numbers and serialized bytes cross the boundary. Every method converts
- * SEAL's WebAssembly.Exception into an Error (comlink cannot clone the former).
+ * The HE worker: a thin comlink facade over src/engines/seal. SEAL, its contexts and keys
+ * live only here (the secret key never crosses the boundary); plain numbers, typed arrays and
+ * serialized ciphertexts do. Every method converts SEAL's WebAssembly.Exception into an Error
+ * (comlink cannot clone the former). Long jobs take a job id: `cancel(jobId)` stops them
+ * between tiles, leaving the worker and its sessions usable.
  */
 installHepexErrorTransfer();
+
+export interface HeEngineInfo extends SealSelfTest {
+  /** WebAssembly heap of the worker, bytes (never shrinks). */
+  readonly heapBytes: number | undefined;
+}
+
+export type ProgressCallback = (fraction: number, message: string) => void;
+
+export interface SessionRequest {
+  readonly network: Network;
+  readonly tile: { readonly t1: number; readonly t2: number };
+  readonly mode: HeMode;
+  readonly permutation?: NetworkPermutation;
+  readonly weights?: 'resident' | 'streamed';
+}
+
+const sessions = new Map<number, { session: SealHeSession; network: Network }>();
+const batches = new Map<number, { sessionId: number; batch: CipherBatch }>();
+const jobs = new Map<number, AbortController>();
+let nextId = 1;
 
 async function guarded<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -21,19 +58,233 @@ async function guarded<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-export interface HeEngineInfo extends SealSelfTest {
-  /** WebAssembly heap of the worker, bytes (never shrinks). */
-  readonly heapBytes: number | undefined;
+async function seal() {
+  return (await loadSealInBrowser()).seal;
+}
+
+function sessionOf(id: number) {
+  const entry = sessions.get(id);
+  if (!entry)
+    throw new HepexError(
+      'he-runtime',
+      `HE session ${id} does not exist (closed, or the worker was restarted).`,
+    );
+  return entry;
+}
+
+function batchOf(id: number, sessionId: number): CipherBatch {
+  const entry = batches.get(id);
+  if (!entry || entry.sessionId !== sessionId)
+    throw new HepexError('he-runtime', `Ciphertext batch ${id} does not exist.`);
+  return entry.batch;
+}
+
+function keepBatch(sessionId: number, batch: CipherBatch): number {
+  const id = nextId++;
+  batches.set(id, { sessionId, batch });
+  return id;
+}
+
+/** Runs a cancellable job; progress is throttled to ~10 messages a second. */
+async function job<T>(
+  jobId: number | undefined,
+  onProgress: ProgressCallback | undefined,
+  fn: (signal: AbortSignal, progress: ProgressCallback) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  if (jobId !== undefined) jobs.set(jobId, controller);
+  let last = 0;
+  const progress: ProgressCallback = (fraction, message) => {
+    const now = performance.now();
+    if (!onProgress || (now - last < 100 && fraction < 1)) return;
+    last = now;
+    void onProgress(fraction, message);
+  };
+  try {
+    return await fn(controller.signal, progress);
+  } finally {
+    if (jobId !== undefined) jobs.delete(jobId);
+  }
 }
 
 const api = {
   /** Loads SEAL (once) and round-trips a vector at `ringDegree`. */
   selfTest(ringDegree: RingDegree = 8192): Promise<HeEngineInfo> {
     return guarded('The HE self-test', async () => {
-      const { seal, memory } = await loadSealInBrowser();
-      const result = sealSelfTest(seal, ringDegree);
+      const { seal: s, memory } = await loadSealInBrowser();
+      const result = sealSelfTest(s, ringDegree);
       return { ...result, heapBytes: memory?.buffer.byteLength };
     });
+  },
+
+  /** Times each primitive in this browser: the cost model's timing table. */
+  calibrate(
+    ringDegree: RingDegree,
+    depth: number,
+    jobId?: number,
+    onProgress?: ProgressCallback,
+  ): Promise<OpTimingTable> {
+    return guarded('Calibration', () =>
+      job(jobId, onProgress, async (signal, progress) =>
+        calibrate(await seal(), ringDegree, {
+          depth,
+          signal,
+          runtime: 'this browser',
+          onProgress: (f, op) => progress(f, `timing ${op}`),
+        }),
+      ),
+    );
+  },
+
+  /** Keys + the model encoded for HE. Returns the session id and its figures. */
+  createSession(
+    request: SessionRequest,
+    jobId?: number,
+    onProgress?: ProgressCallback,
+  ): Promise<{ sessionId: number; info: SessionInfo }> {
+    return guarded('Preparing the model for HE', () =>
+      job(jobId, onProgress, async (signal, progress) => {
+        const tile = chooseHeTile(request.network, request.tile.t1, request.tile.t2);
+        const model = prepareHeModel(request.network, tile, {
+          mode: request.mode,
+          permutation: request.permutation,
+        });
+        const session = await SealHeSession.create(await seal(), model, {
+          signal,
+          onProgress: progress,
+          weights: request.weights,
+        });
+        const sessionId = nextId++;
+        sessions.set(sessionId, { session, network: request.network });
+        return { sessionId, info: session.info };
+      }),
+    );
+  },
+
+  /** Client side: encrypts samples x inputs; the ciphertexts stay in the worker. */
+  encrypt(
+    sessionId: number,
+    inputs: Float32Array,
+    samples: number,
+  ): Promise<{ batchId: number; ciphertexts: number }> {
+    return guarded('Encrypting', () => {
+      const { session } = sessionOf(sessionId);
+      const batch = session.encrypt(inputs, samples);
+      return {
+        batchId: keepBatch(sessionId, batch),
+        ciphertexts: batch.chunks.flat().filter(Boolean).length,
+      };
+    });
+  },
+
+  /** Server side: runs the plan on an encrypted batch. */
+  infer(
+    sessionId: number,
+    batchId: number,
+    jobId?: number,
+    onProgress?: ProgressCallback,
+  ): Promise<{ resultId: number; stats: InferStats }> {
+    return guarded('Encrypted inference', () =>
+      job(jobId, onProgress, async (signal, progress) => {
+        const { session } = sessionOf(sessionId);
+        const { result, stats } = await session.infer(batchOf(batchId, sessionId), {
+          signal,
+          onProgress: progress,
+        });
+        return { resultId: keepBatch(sessionId, result), stats };
+      }),
+    );
+  },
+
+  /** Client side: decrypts a result into samples x outputs. */
+  decrypt(sessionId: number, resultId: number): Promise<Float32Array> {
+    return guarded('Decrypting', () => {
+      const y = sessionOf(sessionId).session.decrypt(batchOf(resultId, sessionId));
+      return transfer(y, [y.buffer]);
+    });
+  },
+
+  /** Encrypt, infer, decrypt, compare with the plaintext forward pass; frees its ciphertexts. */
+  run(
+    sessionId: number,
+    inputs: Float32Array,
+    samples: number,
+    jobId?: number,
+    onProgress?: ProgressCallback,
+  ): Promise<HeInferenceReport> {
+    return guarded('Encrypted inference', () =>
+      job(jobId, onProgress, async (signal, progress) => {
+        const { session, network } = sessionOf(sessionId);
+        return runHeInference(session, network, inputs, samples, { signal, onProgress: progress });
+      }),
+    );
+  },
+
+  /** What a client would upload: the batch's ciphertexts, serialized. */
+  exportBatch(sessionId: number, batchId: number): Promise<SerializedBatch> {
+    return guarded('Serializing', () =>
+      sessionOf(sessionId).session.serialize(batchOf(batchId, sessionId)),
+    );
+  },
+
+  /** Loads uploaded ciphertexts (validated: a corrupted blob is a clear error, nothing kept). */
+  importBatch(sessionId: number, serialized: SerializedBatch): Promise<number> {
+    return guarded('Loading ciphertexts', () =>
+      keepBatch(sessionId, sessionOf(sessionId).session.deserialize(serialized)),
+    );
+  },
+
+  freeBatch(batchId: number): Promise<void> {
+    return guarded('Freeing ciphertexts', () => {
+      const entry = batches.get(batchId);
+      if (!entry) return;
+      batches.delete(batchId);
+      sessions.get(entry.sessionId)?.session.free(entry.batch);
+    });
+  },
+
+  closeSession(sessionId: number): Promise<void> {
+    return guarded('Closing the session', () => {
+      const entry = sessions.get(sessionId);
+      if (!entry) return;
+      for (const [id, b] of batches) {
+        if (b.sessionId === sessionId) {
+          entry.session.free(b.batch);
+          batches.delete(id);
+        }
+      }
+      entry.session.delete();
+      sessions.delete(sessionId);
+    });
+  },
+
+  /** Stops a running job between tiles (it rejects with a `cancelled` error). */
+  cancel(jobId: number): void {
+    jobs.get(jobId)?.abort();
+  },
+
+  /** Live sessions, batches and SEAL objects (tests check nothing is left behind). */
+  async usage(): Promise<{
+    sessions: number;
+    batches: number;
+    liveObjects: number;
+    liveBytes: number;
+    heapBytes: number | undefined;
+  }> {
+    const { memory } = await loadSealInBrowser();
+    let liveObjects = 0;
+    let liveBytes = 0;
+    for (const { session } of sessions.values()) {
+      liveObjects += session.liveObjects.count;
+      liveBytes += session.liveObjects.bytes;
+    }
+    return {
+      sessions: sessions.size,
+      batches: batches.size,
+      liveObjects,
+      liveBytes,
+      heapBytes: memory?.buffer.byteLength,
+    };
   },
 };
 

@@ -1,21 +1,47 @@
-import { wrap, type Remote } from 'comlink';
+import { proxy, wrap, type Remote } from 'comlink';
+import type { OpTimingTable } from '../core/costModel';
 import { HepexError } from '../core/errors';
 import type { RingDegree } from '../core/tileShape';
+import type { HeInferenceReport } from '../engines/seal/heInference';
+import type { InferStats, SerializedBatch, SessionInfo } from '../engines/seal/heSession';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
-import type { HeApi, HeEngineInfo } from '../../workers/he.worker';
+import type {
+  HeApi,
+  HeEngineInfo,
+  ProgressCallback,
+  SessionRequest,
+} from '../../workers/he.worker';
 
-export type { HeEngineInfo };
+export type {
+  HeEngineInfo,
+  HeInferenceReport,
+  InferStats,
+  ProgressCallback,
+  SerializedBatch,
+  SessionInfo,
+  SessionRequest,
+};
+
+/** Per-call options of long jobs. */
+export interface JobOptions {
+  readonly signal?: AbortSignal;
+  readonly onProgress?: ProgressCallback;
+}
 
 interface Job<T> {
-  readonly run: (api: Remote<HeApi>) => Promise<T>;
+  readonly run: (api: Remote<HeApi>, jobId: number) => Promise<T>;
   readonly resolve: (value: T) => void;
   readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
+  readonly id: number;
+  /** Cooperative cancel supported (the worker checks between tiles). */
+  readonly cooperative: boolean;
 }
 
 export interface HeClientOptions {
   /** Test seam and the single place a Worker is constructed. */
   readonly createWorker?: () => Worker;
+  /** How long a cancelled job may take to stop between tiles before the worker is terminated. */
+  readonly cancelGraceMs?: number;
 }
 
 const defaultWorker = (): Worker =>
@@ -24,11 +50,14 @@ const defaultWorker = (): Worker =>
     name: 'he',
   });
 
+const cancelled = () => new HepexError('cancelled', 'The HE job was cancelled.');
+
 /**
  * The one way the UI reaches the HE worker. The worker starts lazily on the first job; jobs run
  * one at a time in order (SEAL in a worker is single-threaded anyway). Aborting a queued job
- * drops it; aborting the running job terminates the worker (the only way to stop a WASM loop
- * mid-flight) and the next job starts a fresh one. `dispose` terminates for good.
+ * drops it. Aborting the running job asks the worker to stop between tiles (sessions survive);
+ * if it has not stopped within the grace period, the worker is terminated and the next job
+ * starts a fresh one (sessions are then gone). `dispose` terminates for good.
  */
 export class HeClient {
   private worker: Worker | undefined;
@@ -36,17 +65,20 @@ export class HeClient {
   private readonly queue: Job<unknown>[] = [];
   private running: Job<unknown> | undefined;
   private disposed = false;
-  private readonly engineInfoCache = new Map<RingDegree, Promise<HeEngineInfo>>();
+  private nextJobId = 1;
   private readonly createWorker: () => Worker;
+  private readonly cancelGraceMs: number;
+  private readonly engineInfoCache = new Map<RingDegree, Promise<HeEngineInfo>>();
 
   constructor(options: HeClientOptions = {}) {
     this.createWorker = options.createWorker ?? defaultWorker;
+    this.cancelGraceMs = options.cancelGraceMs ?? 3000;
     installHepexErrorTransfer();
   }
 
   /** Loads SEAL in the worker and round-trips a vector: the engine's health check. */
   selfTest(ringDegree: RingDegree = 8192, signal?: AbortSignal): Promise<HeEngineInfo> {
-    return this.enqueue((api) => api.selfTest(ringDegree), signal);
+    return this.enqueue((api) => api.selfTest(ringDegree), { signal });
   }
 
   /** The self-test, run once per ring degree (a failure is retried on the next call). */
@@ -60,13 +92,99 @@ export class HeClient {
     return info;
   }
 
-  /** Runs any worker call through the queue (for callers that need the raw API). */
-  enqueue<T>(run: (api: Remote<HeApi>) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  calibrate(
+    ringDegree: RingDegree,
+    depth: number,
+    options: JobOptions = {},
+  ): Promise<OpTimingTable> {
+    return this.enqueue(
+      (api, id) => api.calibrate(ringDegree, depth, id, progressProxy(options)),
+      options,
+      true,
+    );
+  }
+
+  createSession(
+    request: SessionRequest,
+    options: JobOptions = {},
+  ): Promise<{ sessionId: number; info: SessionInfo }> {
+    return this.enqueue(
+      (api, id) => api.createSession(request, id, progressProxy(options)),
+      options,
+      true,
+    );
+  }
+
+  /** Encrypt, infer and decrypt `samples` inputs on a session, compared with plaintext. */
+  run(
+    sessionId: number,
+    inputs: Float32Array,
+    samples: number,
+    options: JobOptions = {},
+  ): Promise<HeInferenceReport> {
+    return this.enqueue(
+      (api, id) => api.run(sessionId, inputs, samples, id, progressProxy(options)),
+      options,
+      true,
+    );
+  }
+
+  encrypt(
+    sessionId: number,
+    inputs: Float32Array,
+    samples: number,
+  ): Promise<{ batchId: number; ciphertexts: number }> {
+    return this.enqueue((api) => api.encrypt(sessionId, inputs, samples));
+  }
+
+  infer(
+    sessionId: number,
+    batchId: number,
+    options: JobOptions = {},
+  ): Promise<{ resultId: number; stats: InferStats }> {
+    return this.enqueue(
+      (api, id) => api.infer(sessionId, batchId, id, progressProxy(options)),
+      options,
+      true,
+    );
+  }
+
+  decrypt(sessionId: number, resultId: number): Promise<Float32Array> {
+    return this.enqueue((api) => api.decrypt(sessionId, resultId));
+  }
+
+  exportBatch(sessionId: number, batchId: number): Promise<SerializedBatch> {
+    return this.enqueue((api) => api.exportBatch(sessionId, batchId));
+  }
+
+  importBatch(sessionId: number, serialized: SerializedBatch): Promise<number> {
+    return this.enqueue((api) => api.importBatch(sessionId, serialized));
+  }
+
+  freeBatch(batchId: number): Promise<void> {
+    return this.enqueue((api) => api.freeBatch(batchId));
+  }
+
+  closeSession(sessionId: number): Promise<void> {
+    return this.enqueue((api) => api.closeSession(sessionId));
+  }
+
+  usage(): Promise<Awaited<ReturnType<HeApi['usage']>>> {
+    return this.enqueue((api) => api.usage());
+  }
+
+  /** Runs any worker call through the queue. */
+  enqueue<T>(
+    run: (api: Remote<HeApi>, jobId: number) => Promise<T>,
+    options: { signal?: AbortSignal } = {},
+    cooperative = false,
+  ): Promise<T> {
+    const { signal } = options;
     if (this.disposed)
       return Promise.reject(new HepexError('he-runtime', 'The HE engine was shut down.'));
     if (signal?.aborted) return Promise.reject(cancelled());
     return new Promise<T>((resolve, reject) => {
-      const job: Job<T> = { run, resolve, reject, signal };
+      const job: Job<T> = { run, resolve, reject, id: this.nextJobId++, cooperative };
       signal?.addEventListener('abort', () => this.abort(job as Job<unknown>), { once: true });
       this.queue.push(job as Job<unknown>);
       this.pump();
@@ -90,12 +208,25 @@ export class HeClient {
     if (queued >= 0) {
       this.queue.splice(queued, 1);
       job.reject(cancelled());
-    } else if (this.running === job) {
-      this.running = undefined;
-      this.stopWorker();
-      job.reject(cancelled());
-      this.pump();
+      return;
     }
+    if (this.running !== job) return;
+    if (job.cooperative && this.remote) {
+      // Ask the worker to stop between tiles; its rejection settles the job. Terminate if stuck.
+      void this.remote.cancel(job.id);
+      setTimeout(() => {
+        if (this.running === job) this.hardStop(job);
+      }, this.cancelGraceMs);
+    } else {
+      this.hardStop(job);
+    }
+  }
+
+  private hardStop(job: Job<unknown>): void {
+    this.running = undefined;
+    this.stopWorker();
+    job.reject(cancelled());
+    this.pump();
   }
 
   private pump(): void {
@@ -104,14 +235,14 @@ export class HeClient {
     if (!job) return;
     this.running = job;
     const api = this.ensureWorker();
-    job.run(api).then(
+    job.run(api, job.id).then(
       (value) => this.settle(job, () => job.resolve(value)),
       (error: unknown) => this.settle(job, () => job.reject(error)),
     );
   }
 
   private settle(job: Job<unknown>, finish: () => void): void {
-    // A job aborted while running was already rejected; its late result is dropped.
+    // A job stopped by terminating the worker was already rejected; its late result is dropped.
     if (this.running !== job) return;
     this.running = undefined;
     finish();
@@ -130,10 +261,13 @@ export class HeClient {
     this.worker?.terminate();
     this.worker = undefined;
     this.remote = undefined;
+    this.engineInfoCache.clear();
   }
 }
 
-const cancelled = () => new HepexError('cancelled', 'The HE job was cancelled.');
+function progressProxy(options: JobOptions): ProgressCallback | undefined {
+  return options.onProgress ? proxy(options.onProgress) : undefined;
+}
 
 let shared: HeClient | undefined;
 

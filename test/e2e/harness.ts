@@ -7,7 +7,7 @@
  * are stopped when the file's tests end. Screenshots land in test-results/ (gitignored).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+export const root = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULTS_DIR = join(root, 'test-results');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
@@ -174,4 +174,11 @@ export async function withPage<T>(
     if (options.screenshot) await screenshot(options.screenshot).catch(() => {});
     await page.close();
   }
+}
+
+/** Path (relative to the site root) of the built asset whose name starts with `prefix`. */
+export function builtAsset(prefix: string): string {
+  const name = readdirSync(join(root, 'dist', 'assets')).find((f) => f.startsWith(prefix));
+  if (!name) throw new Error(`No dist/assets/${prefix}* in the production build.`);
+  return `assets/${name}`;
 }
