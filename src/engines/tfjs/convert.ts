@@ -13,6 +13,7 @@ import { tf } from './backend';
  *   c0 + c1 x + c2 x^2   Add()([Rescaling(c2)(Multiply()([d, d])), Rescaling(c1, offset c0)(d)])
  *   c0 + c1 x       Rescaling(c1, offset c0)(d)
  * Layer names are dense_<l>, square_<l>, quad_<l>, lin_<l>, act_<l> (l from 1).
+ * Needs a ready backend: await setupBackend() (backend.ts) first.
  */
 export function networkToLayersModel(network: Network): tf.LayersModel {
   const inputs = network.layers[0].weights.cols;

@@ -9,7 +9,7 @@ import {
   type ParsedMetadata,
 } from '../../core/modelMetadata';
 import { MAX_LAYER_SIZE, validateNetwork, type DenseLayer, type Network, type Task } from '../../core/network';
-import { tf } from './backend';
+import { setupBackend, tf } from './backend';
 import { kernelToWeights, networkToLayersModel } from './convert';
 
 /**
@@ -32,6 +32,8 @@ export const MAX_WEIGHT_BYTES = 2 ** 30;
 
 export async function modelToFiles(model: HepexModel): Promise<{ modelJson: string; weights: Uint8Array }> {
   validateNetwork(model.network);
+  // tfjs refuses ops until a backend is ready (memoised; a caller's earlier choice stands).
+  await setupBackend();
   const layersModel = networkToLayersModel(model.network);
   try {
     layersModel.setUserDefinedMetadata({ hepex: encodeHepexMetadata(model) });
