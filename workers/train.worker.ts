@@ -6,7 +6,8 @@ import type { HepexModel } from '../src/core/model';
 import type { Network } from '../src/core/network';
 import type { Metric, TrainProgress } from '../src/core/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
-import { fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
+import { splitDataset, type DatasetSplit } from '../src/core/data/dataset';
+import { datasetFromIdxFiles, fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
 import { createSpec, type Architecture } from '../src/engines/tfjs/models';
 import { createTfjsTrainer, trainModel } from '../src/engines/tfjs/trainer';
 import { installHepexErrorTransfer } from './errorTransfer';
@@ -19,8 +20,17 @@ import { installHepexErrorTransfer } from './errorTransfer';
  */
 installHepexErrorTransfer();
 
+/** IDX files a person opened (bytes, gzipped or not); split by the seed like MNIST. */
+export interface IdxData {
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly name?: string;
+}
+
 export interface TrainRequest {
   readonly arch: Architecture;
+  /** Default: the built-in MNIST split. */
+  readonly data?: IdxData;
   readonly layers?: readonly number[];
   readonly activation?: Activation;
   readonly epochs?: number;
@@ -34,6 +44,7 @@ export interface TrainRequest {
 export interface FineTuneRequest {
   readonly network: Network;
   readonly masks: readonly Mask[];
+  readonly data?: IdxData;
   readonly epochs?: number;
   readonly learningRate?: number;
   readonly batchSize?: number;
@@ -62,6 +73,12 @@ async function guarded<T>(id: number, fn: (signal: AbortSignal) => Promise<T>): 
   }
 }
 
+/** The split a job works on: the user's IDX files when given, else the built-in MNIST. */
+async function splitFor(data: IdxData | undefined, seed: number | undefined, signal: AbortSignal): Promise<DatasetSplit> {
+  if (!data) return fetchMnistSplit(base, seed ?? 1, signal);
+  return splitDataset(await datasetFromIdxFiles(data.images, data.labels, data.name ?? 'IDX data'), { seed: seed ?? 1 });
+}
+
 function buffersOf(network: Network): ArrayBuffer[] {
   return network.layers.flatMap((l) => [l.weights.data.buffer as ArrayBuffer, l.bias.buffer as ArrayBuffer]);
 }
@@ -70,9 +87,10 @@ const api = {
   /** Trains a fresh model on the built-in MNIST split (seeded). */
   train(id: number, request: TrainRequest, onProgress?: OnProgress): Promise<HepexModel> {
     return guarded(id, async (signal) => {
-      const data = await fetchMnistSplit(base, request.seed ?? 1, signal);
+      const data = await splitFor(request.data, request.seed, signal);
       const spec = createSpec(request.arch, request.layers, request.activation);
-      const { model } = await trainModel(spec, data, { ...request, signal, onProgress: (p) => onProgress?.(p) });
+      const { arch: _arch, layers: _layers, activation: _activation, data: _data, ...options } = request;
+      const { model } = await trainModel(spec, data, { ...options, signal, onProgress: (p) => onProgress?.(p) });
       return transfer(model, buffersOf(model.network));
     });
   },
@@ -80,7 +98,7 @@ const api = {
   /** Masked fine-tuning: masked weights are exactly zero in the result. */
   fineTune(id: number, request: FineTuneRequest, onProgress?: OnProgress): Promise<Network> {
     return guarded(id, async (signal) => {
-      const data = await fetchMnistSplit(base, request.seed ?? 1, signal);
+      const data = await splitFor(request.data, request.seed, signal);
       const trainer = createTfjsTrainer(data, { noise: request.noise, seed: request.seed });
       const network = await trainer.fineTune(request.network, request.masks, {
         epochs: request.epochs,
@@ -94,9 +112,9 @@ const api = {
   },
 
   /** Accuracy or reconstruction MSE on the held-out split. */
-  evaluate(id: number, network: Network, options: { noise?: number; seed?: number } = {}): Promise<Metric> {
+  evaluate(id: number, network: Network, options: { noise?: number; seed?: number; data?: IdxData } = {}): Promise<Metric> {
     return guarded(id, async (signal) => {
-      const data = await fetchMnistSplit(base, options.seed ?? 1, signal);
+      const data = await splitFor(options.data, options.seed, signal);
       return createTfjsTrainer(data, options).evaluate(network, signal);
     });
   },

@@ -5,9 +5,9 @@ import type { HepexModel } from '../core/model';
 import type { Network } from '../core/network';
 import type { Metric, TrainProgress } from '../core/trainer';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
-import type { FineTuneRequest, TrainApi, TrainRequest } from '../../workers/train.worker';
+import type { FineTuneRequest, IdxData, TrainApi, TrainRequest } from '../../workers/train.worker';
 
-export type { FineTuneRequest, TrainProgress, TrainRequest };
+export type { FineTuneRequest, IdxData, TrainProgress, TrainRequest };
 
 export interface TrainJobOptions {
   readonly signal?: AbortSignal;
@@ -68,7 +68,7 @@ export class TrainClient {
     return this.run((api, id, progress) => api.fineTune(id, transfer(payload, [...n.buffers, ...m.map((x) => x.data.buffer)]), progress), options);
   }
 
-  evaluate(network: Network, evalOptions: { noise?: number; seed?: number } = {}, options: Pick<TrainJobOptions, 'signal'> = {}): Promise<Metric> {
+  evaluate(network: Network, evalOptions: { noise?: number; seed?: number; data?: IdxData } = {}, options: Pick<TrainJobOptions, 'signal'> = {}): Promise<Metric> {
     const n = copyNetwork(network);
     return this.run((api, id) => api.evaluate(id, transfer(n.network, n.buffers), evalOptions), options);
   }
