@@ -6,6 +6,7 @@ import type { NetworkPermutation } from '../src/core/permutation';
 import { applyPermutation, findPermutation } from '../src/core/prune/permute';
 import { runPipeline, unfoldClientPermutation, type PipelineStep, type StepRecord } from '../src/core/prune/pipeline';
 import { nonZeroMask } from '../src/core/matrix';
+import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
 import type { TileShape } from '../src/core/tileShape';
 import type { Metric } from '../src/core/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
@@ -89,6 +90,14 @@ const api = {
       },
     );
     return transfer(result, buffersOf(result.network, result.masks, result.permutation));
+  },
+
+  /** The first `count` held-out test images, samples x pixels in [0, 1] (inputs for encrypted runs). */
+  async testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }> {
+    const { test } = await fetchMnistSplit(base);
+    const samples = Math.max(1, Math.min(count, test.count));
+    const inputs = imagesToFloat(takeSamples(test, samples));
+    return transfer({ inputs, samples }, [inputs.buffer]);
   },
 
   /**

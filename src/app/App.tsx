@@ -5,6 +5,7 @@ import { ErrorBanner } from '../components/ErrorBanner';
 import { ExportButtons } from '../components/ExportButtons';
 import { GridPanel } from '../components/GridPanel';
 import { HeEngineStatus } from '../components/HeEngineStatus';
+import { HePanel } from '../components/HePanel';
 import { HistoryPanel } from '../components/HistoryPanel';
 import { LayerStrip } from '../components/LayerStrip';
 import { ModelPicker } from '../components/ModelPicker';
@@ -13,6 +14,7 @@ import { ThemeToggle } from '../components/ThemeToggle';
 import { createModelLoader } from '../services/modelLoader';
 import { getPipelineClient } from '../services/pipelineClient';
 import { TrainClient } from '../services/trainClient';
+import { getHeClient } from '../services/heClient';
 import { createAppStore, type AppStore } from '../store/appStore';
 import { StoreProvider, useAppStore } from '../store/storeContext';
 import { useResolvedTheme } from '../viz/useResolvedTheme';
@@ -55,11 +57,34 @@ function useHashSync(store: AppStore) {
 
 function Layout() {
   const theme = useResolvedTheme(useAppStore((s) => s.theme));
+  const loadFiles = useAppStore((s) => s.loadFiles);
+  const [dragging, setDragging] = useState(false);
   useEffect(() => {
     document.documentElement.dataset.theme = theme;
   }, [theme]);
   return (
-    <div className="app">
+    <div
+      className={`app${dragging ? ' is-dragging' : ''}`}
+      onDragOver={(e) => {
+        if (!e.dataTransfer.types.includes('Files')) return;
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={(e) => {
+        e.preventDefault();
+        setDragging(false);
+        const files = Array.from(e.dataTransfer.files);
+        if (files.length) void loadFiles(files);
+      }}
+    >
+      {dragging && (
+        <div className="drop-hint" aria-hidden="true">
+          Drop model.json and weights.bin to open them
+        </div>
+      )}
       <header className="topbar">
         <div className="brand">
           <span className="brand__mark" aria-hidden="true" />
@@ -81,6 +106,7 @@ function Layout() {
           <CountsPanel />
           <LayerStrip />
           <GridPanel />
+          <HePanel />
           <HistoryPanel />
           <ExportButtons />
         </main>
@@ -102,6 +128,7 @@ export function App() {
       loader: createModelLoader(),
       pipeline: getPipelineClient,
       trainer: () => (trainClient ??= new TrainClient()),
+      he: getHeClient,
     });
   });
   useHashSync(store);

@@ -23,6 +23,8 @@ export interface PipelineService {
   pipeline(job: PipelineJob, options?: JobOptions): Promise<PipelineStepsResult>;
   /** Accuracy or MSE on the held-out split; never cancels a running step. */
   evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric>;
+  /** Held-out test images, samples x pixels in [0, 1]. */
+  testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }>;
   dispose(): void;
 }
 
@@ -95,6 +97,11 @@ export class PipelineClient implements PipelineService {
     if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     const n = copyNetwork(network);
     return this.ensureWorker().evaluate(transfer(n.network, n.buffers), permutation, noise);
+  }
+
+  async testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }> {
+    if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    return this.ensureWorker().testInputs(count);
   }
 
   dispose(): void {

@@ -10,6 +10,14 @@ import type { Mask } from '../core/matrix';
 import type { ModelLoader } from '../services/modelLoader';
 import type { PipelineJob, PipelineService } from '../services/pipelineClient';
 import type { TrainJobOptions, TrainRequest } from '../services/trainClient';
+import type { HeInferenceReport, JobOptions as HeJobOptions, SessionInfo, SessionRequest } from '../services/heClient';
+
+/** What the store needs from the HE worker's client (services/heClient.ts). */
+export interface HeService {
+  createSession(request: SessionRequest, options?: HeJobOptions): Promise<{ sessionId: number; info: SessionInfo }>;
+  run(sessionId: number, inputs: Float32Array, samples: number, options?: HeJobOptions): Promise<HeInferenceReport>;
+  closeSession(sessionId: number): Promise<void>;
+}
 
 /** What the store needs from the training worker's client (services/trainClient.ts). */
 export interface TrainService {
@@ -26,7 +34,7 @@ import { createRunsSlice, type RunsSlice } from './runsSlice';
 import { createTilingSlice, type TilingSlice } from './tilingSlice';
 import { createUiSlice, type UiSlice } from './uiSlice';
 import { formatHash, parseHash } from './urlHash';
-import { METHOD_LABELS, PRESET_LABELS, type LoadedModels, type Method, type Preset, type PruneScope, type Shown, type TileScore } from './types';
+import { METHOD_LABELS, PRESET_LABELS, type HeRunSummary, type LoadedModels, type Method, type Preset, type PruneScope, type Shown, type TileScore } from './types';
 
 /**
  * Cross-slice actions: the orchestration lives here (and in services), never in components.
@@ -57,6 +65,8 @@ export interface Actions {
   retrain: () => Promise<void>;
   /** Train worker: a fresh model of the preset's architecture and layer sizes, with live progress. */
   trainModel: (epochs: number) => Promise<void>;
+  /** HE worker: encrypted inference (real SEAL) of `samples` test images on what is shown and on the trained model. */
+  runEncrypted: (samples: number) => Promise<void>;
   /** Adds what is shown to the history; without a metric, the worker evaluates it (unless evaluate is false). */
   recordRun: (label?: string, evaluate?: boolean) => void;
   cancelJob: () => void;
@@ -76,6 +86,8 @@ export interface StoreDeps {
   readonly loader: ModelLoader;
   /** Created on first heavy step. */
   readonly pipeline: () => PipelineService;
+  /** The HE worker's client; absent: encrypted runs are unavailable. */
+  readonly he?: () => HeService;
   /** The training worker (created on first use); absent: training is unavailable. */
   readonly trainer?: () => TrainService;
   /** Runs a preview after the current task; default queueMicrotask (tests may flush by hand). */
@@ -466,6 +478,55 @@ export function createAppStore(deps: StoreDeps): AppStore {
               },
             ),
           (model) => adopt({ dense: model, twin: null }, `${PRESET_LABELS[arch]} trained here (${epochs} epochs)`),
+        );
+      },
+
+      runEncrypted: (samples) => {
+        const s = get();
+        if (!deps.he || !s.shown || !s.dense) return Promise.resolve();
+        const he = deps.he;
+        const { t1, t2 } = s.tile;
+        const denseMasks = masksOf(s.dense.network, s.dense.masks);
+        // The unpruned model runs first: it also pays the worker's one-time warm-up (SEAL's WASM
+        // compiled and JIT-warmed), so the comparison does not flatter the pruned model.
+        const targets = [
+          { label: 'trained, unpruned', network: applyMasks(s.dense.network, denseMasks), permutation: s.dense.permutation },
+          { label: s.shown.label, network: s.shown.network, permutation: s.shown.permutation },
+        ];
+        const label = 'Encrypted inference (SEAL)';
+        return runJob(
+          label,
+          async (signal, token) => {
+            const { inputs, samples: n } = await deps.pipeline().testInputs(samples);
+            const rows: HeRunSummary[] = [];
+            for (const [i, t] of targets.entries()) {
+              const onProgress = (fraction: number, detail: string) => {
+                if (token === jobToken) set({ busy: { label, progress: (i + fraction) / targets.length, detail: `${t.label}: ${detail}` } });
+              };
+              const { sessionId, info } = await he().createSession({ network: t.network, tile: { t1, t2 }, mode: 'plain-model', permutation: t.permutation }, { signal, onProgress });
+              try {
+                const r = await he().run(sessionId, inputs, n, { signal, onProgress });
+                rows.push({
+                  label: t.label,
+                  ringDegree: info.ringDegree,
+                  weightCiphertexts: info.weightCiphertexts,
+                  setupMs: info.setupMs,
+                  latencyMs: r.latencyMs,
+                  predictedMs: r.predictedMs,
+                  peakBytes: r.peakBytes,
+                  maxAbsError: r.maxAbsError,
+                  agreement: r.agreement,
+                  rotations: r.ops.rotate,
+                  multiplications: r.ops.multiplyPlain + r.ops.multiply + r.ops.maskMultiply,
+                  opsMatchPlan: r.opsMatchPlan,
+                });
+              } finally {
+                await he().closeSession(sessionId).catch(() => undefined);
+              }
+            }
+            return { samples: n, rows };
+          },
+          (result) => set({ heResults: result }),
         );
       },
 

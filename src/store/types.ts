@@ -74,3 +74,23 @@ export interface RunRecord {
 export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
 
 export type { LoadedModels } from '../services/modelLoader';
+
+/** One encrypted inference, measured in the HE worker (real SEAL), next to the cost model's prediction. */
+export interface HeRunSummary {
+  readonly label: string;
+  readonly ringDegree: number;
+  readonly weightCiphertexts: number;
+  /** Keys + model encoding, ms. */
+  readonly setupMs: number;
+  /** Encrypt + inference + decrypt, ms. */
+  readonly latencyMs: number;
+  readonly predictedMs: number;
+  readonly peakBytes: number;
+  /** max |decrypted - plaintext forward pass|. */
+  readonly maxAbsError: number;
+  /** Classifiers: same argmax as plaintext; null for autoencoders. */
+  readonly agreement: number | null;
+  readonly rotations: number;
+  readonly multiplications: number;
+  readonly opsMatchPlan: boolean;
+}

@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
 import type { TrainProgress } from '../core/trainer';
-import type { ThemeChoice, ViewMode } from './types';
+import type { HeRunSummary, ThemeChoice, ViewMode } from './types';
 
 export interface BusyState {
   /** What runs, in words: "Permuting neurons". */
@@ -20,6 +20,8 @@ export interface UiSlice {
   busy: BusyState | null;
   /** The last training run's per-epoch figures (the live chart); null before any. */
   training: { readonly epochs: number; readonly history: readonly TrainProgress[] } | null;
+  /** The last encrypted comparison (shown model vs trained model). */
+  heResults: { readonly samples: number; readonly rows: readonly HeRunSummary[] } | null;
   setTheme: (theme: ThemeChoice) => void;
   selectLayer: (layer: number) => void;
   setViewMode: (mode: ViewMode) => void;
@@ -34,6 +36,7 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
   error: null,
   busy: null,
   training: null,
+  heResults: null,
   setTheme: (theme) => set({ theme }),
   selectLayer: (layer) => {
     const layers = get().shown?.network.layers.length ?? 0;

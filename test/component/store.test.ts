@@ -50,6 +50,7 @@ const inThreadPipeline: PipelineService = {
     });
   },
   evaluate: (network) => zeroEpochTrainer.evaluate(network),
+  testInputs: async (count) => ({ inputs: probe.slice(0, count * SIZES_IN), samples: count }),
   dispose() {},
 };
 

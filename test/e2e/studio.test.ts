@@ -205,6 +205,30 @@ test('training a preset in the worker draws a live loss chart and replaces the m
   );
 });
 
+test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin and the unpruned MLP', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      await page.getByTestId('preset-select').selectOption('mlp');
+      await page.waitForFunction(() => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200', undefined, { timeout: 60_000 });
+      await page.getByTestId('he-run').click();
+      await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      const agreements = await page.getByTestId('he-agreement').allTextContents();
+      assert.equal(agreements.length, 2);
+      for (const a of agreements) assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
+      const rows = page.getByTestId('he-results').locator('tbody tr');
+      const cts = await Promise.all([0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())));
+      assert.ok(cts[1] < cts[0], `HE-PEx ${cts[1]} ciphertexts < unpruned ${cts[0]}`);
+      console.log(`studio encrypted run: ${await page.getByTestId('he-summary').textContent()}`);
+      await page.getByTestId('he-results').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-encrypted.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-encrypted-end' },
+  );
+});
+
 test('export then re-import round-trips the shown model', async () => {
   await withPage(
     async ({ page, errors }) => {

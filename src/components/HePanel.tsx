@@ -1,0 +1,92 @@
+import { useState } from 'react';
+import { useAppStore } from '../store/storeContext';
+import { fmtBytes, fmtInt, fmtMs, fmtPct0 } from '../viz/format';
+
+const SAMPLE_CHOICES = [16, 64, 256];
+
+/**
+ * Real encrypted inference in the HE worker (node-seal): the shown model against the trained,
+ * unpruned one, on held-out digits. Measured latency and memory next to the cost model's
+ * prediction, the error against the plaintext forward pass and, for classifiers, agreement.
+ */
+export function HePanel() {
+  const [samples, setSamples] = useState(16);
+  const results = useAppStore((s) => s.heResults);
+  const busy = useAppStore((s) => s.busy);
+  const hasModel = useAppStore((s) => s.shown !== null);
+  const runEncrypted = useAppStore((s) => s.runEncrypted);
+  const [dense, current] = results?.rows ?? [];
+  return (
+    <section className="he-panel" aria-label="Encrypted inference">
+      <header className="section-head">
+        <div>
+          <h2>Encrypted inference</h2>
+          <p className="grid-panel__sub">CKKS with node-seal in a worker, plaintext model, encrypted input; the smallest ring degree the depth needs.</p>
+        </div>
+        <div className="controls__row">
+          <label className="field field--inline">
+            <span className="field__label">Test images</span>
+            <select value={samples} onChange={(e) => setSamples(Number(e.target.value))} aria-label="Test images to encrypt">
+              {SAMPLE_CHOICES.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="button" className="button button--primary" disabled={!hasModel || busy !== null} onClick={() => void runEncrypted(samples)} data-testid="he-run">
+            Run encrypted: shown vs trained
+          </button>
+        </div>
+      </header>
+      {results && (
+        <div className="history__table-wrap">
+          <table className="history__table" data-testid="he-results">
+            <thead>
+              <tr>
+                <th scope="col">Model</th>
+                <th scope="col" className="num">N</th>
+                <th scope="col" className="num">Ciphertexts</th>
+                <th scope="col" className="num">Measured</th>
+                <th scope="col" className="num">Predicted</th>
+                <th scope="col" className="num">Peak memory</th>
+                <th scope="col" className="num">Rotations</th>
+                <th scope="col" className="num">Max |error|</th>
+                <th scope="col" className="num">Agreement</th>
+              </tr>
+            </thead>
+            <tbody>
+              {results.rows.map((r) => (
+                <tr key={r.label}>
+                  <td className="history__label" title={r.label}>
+                    {r.label}
+                  </td>
+                  <td className="num">{r.ringDegree}</td>
+                  <td className="num">{fmtInt(r.weightCiphertexts)}</td>
+                  <td className="num" data-testid="he-measured">
+                    {fmtMs(r.latencyMs)}
+                  </td>
+                  <td className="num">{fmtMs(r.predictedMs)}</td>
+                  <td className="num">{fmtBytes(r.peakBytes)}</td>
+                  <td className="num">{fmtInt(r.rotations)}</td>
+                  <td className="num">{r.maxAbsError.toExponential(1)}</td>
+                  <td className="num" data-testid="he-agreement">
+                    {r.agreement === null ? '—' : fmtPct0(r.agreement)}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {current && dense && (
+            <p className="counts__note" data-testid="he-summary">
+              {results.samples} images: {fmtInt(current.weightCiphertexts)} vs {fmtInt(dense.weightCiphertexts)} ciphertexts, latency ×
+              {(current.latencyMs / dense.latencyMs).toFixed(2)}, peak memory ×{(current.peakBytes / dense.peakBytes).toFixed(2)}; measured / predicted{' '}
+              {(current.latencyMs / current.predictedMs).toFixed(2)} and {(dense.latencyMs / dense.predictedMs).toFixed(2)}
+              {current.opsMatchPlan && dense.opsMatchPlan ? '; operation counts equal the plan' : ''}.
+            </p>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
