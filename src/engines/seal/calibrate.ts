@@ -64,6 +64,8 @@ export async function calibrate(
     encryptor.encrypt(pt, b);
     const product = keep(new seal.Ciphertext());
     ev.multiply(a, b, product); // size 3, for relinearize
+    const product2 = keep(new seal.Ciphertext());
+    ev.multiplyPlain(a, pt, product2); // scale^2, for rescale
 
     // Each timed body creates and deletes what the runtime would (a fresh destination).
     const bodies: Record<OpKind, () => void> = {
@@ -106,8 +108,9 @@ export async function calibrate(
         c.delete();
       },
       rescale: () => {
-        const c = new seal.Ciphertext();
-        ev.rescaleToNext(a, c);
+        // In place on a copy, as the runtime does (the copy is subtracted below).
+        const c = product2.copy();
+        ev.rescaleToNextInplace(c);
         c.delete();
       },
       rotate: () => {
@@ -116,14 +119,28 @@ export async function calibrate(
         c.delete();
       },
     };
-    // Bodies that include a copy (relinearize) pay for it: subtract a measured copy.
-    const copyMs = timeMedian(() => product.copy().delete(), reps);
-    const ms = {} as Record<OpKind, number>;
-    for (const [k, op] of OP_KINDS.entries()) {
+    // Bodies that work on a copy pay for it: a measured copy of the same size is subtracted.
+    const copies = { copy3: () => product.copy().delete(), copy2: () => product2.copy().delete() };
+    const kinds = [...OP_KINDS, 'copy3', 'copy2'] as const;
+    // Interleaved passes (every op once per pass, one warm-up pass): on a shared, noisy
+    // machine a slow spell then hits all primitives alike instead of one of them.
+    const samples = new Map<string, number[]>(kinds.map((k) => [k, []]));
+    for (let pass = 0; pass <= reps; pass++) {
       throwIfAborted(options.signal);
-      ms[op] = timeMedian(bodies[op], reps) - (op === 'relinearize' ? copyMs : 0);
-      options.onProgress?.((k + 1) / OP_KINDS.length, op);
+      for (const op of kinds) {
+        const body = op === 'copy3' || op === 'copy2' ? copies[op] : bodies[op];
+        const t0 = performance.now();
+        body();
+        if (pass > 0) samples.get(op)!.push(performance.now() - t0);
+      }
+      options.onProgress?.((pass + 1) / (reps + 1), OP_KINDS[pass % OP_KINDS.length]);
       await new Promise((r) => setTimeout(r, 0));
+    }
+    const med = (k: string) => median(samples.get(k)!);
+    const ms = {} as Record<OpKind, number>;
+    for (const op of OP_KINDS) {
+      const copy = op === 'relinearize' ? med('copy3') : op === 'rescale' ? med('copy2') : 0;
+      ms[op] = Math.max(med(op) - copy, 1e-4);
     }
     return {
       ringDegree,
@@ -137,15 +154,4 @@ export async function calibrate(
     for (const o of objects.reverse()) o.delete();
     ctx.delete();
   }
-}
-
-function timeMedian(body: () => void, reps: number): number {
-  body(); // warm-up
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    body();
-    times.push(performance.now() - t0);
-  }
-  return Math.max(median(times), 1e-4);
 }

@@ -1,0 +1,135 @@
+import { fileURLToPath } from 'node:url';
+import { parseFlags, optionalChoice, optionalNumber } from '../src/cli/args';
+import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
+import type { HeMode } from '../src/core/executionPlan';
+import { chooseHeTile, prepareHeModel } from '../src/core/heModel';
+import type { HepexModel } from '../src/core/model';
+import { calibrate } from '../src/engines/seal/calibrate';
+import { runHeInference } from '../src/engines/seal/heInference';
+import { SealHeSession } from '../src/engines/seal/heSession';
+import { loadSeal } from '../src/engines/seal/loadSeal';
+import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
+import { readModelDir } from '../src/engines/tfjs/modelDir';
+import type { BenchOptions } from './main';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
+
+/**
+ * `npm run bench -- he [--quick] [--samples=N] [--mode=plain-model|encrypted-model]
+ *  [--dense=DIR] [--pruned=DIR] [--repeats=R]`
+ *
+ * Issue 5's figures, side by side in one run on the same machine: the studio's shipped MNIST
+ * MLP 784-128-10 (public/models/mlp) against its HE-PEx twin (public/models/mlp/hepex: prune
+ * 90% -> retrain -> permute -> drop tiles of density <= 1/16 + expand -> retrain, 4x8 tiles),
+ * both under real SEAL CKKS (N = 16384, one full batch of MNIST test images). Reports latency,
+ * peak bytes of live SEAL objects, weight ciphertexts, their ratios, and measured / predicted
+ * latency with the cost model fed by a calibration done first on this machine.
+ */
+export async function run({ quick, args, progress }: BenchOptions) {
+  const flags = parseFlags(args, {
+    samples: 'string',
+    mode: 'string',
+    dense: 'string',
+    pruned: 'string',
+    repeats: 'string',
+  });
+  const mode = optionalChoice<HeMode>(
+    flags,
+    'mode',
+    ['plain-model', 'encrypted-model'],
+    'plain-model',
+  );
+  const repeats = optionalNumber(flags, 'repeats', quick ? 1 : 3);
+  const models = new URL('../public/models/', import.meta.url);
+  const denseDir =
+    typeof flags.dense === 'string' ? flags.dense : fileURLToPath(new URL('mlp', models));
+  const prunedDir =
+    typeof flags.pruned === 'string' ? flags.pruned : fileURLToPath(new URL('mlp/hepex', models));
+  const variants: { label: string; model: HepexModel }[] = [
+    { label: 'unpruned', model: await readModelDir(denseDir) },
+    { label: 'hepex', model: await readModelDir(prunedDir) },
+  ];
+  const sides = variants[1].model.tile ?? { t1: 4, t2: 8 };
+  const prepared = variants.map((v) => ({
+    ...v,
+    he: prepareHeModel(v.model.network, chooseHeTile(v.model.network, sides.t1, sides.t2), {
+      mode,
+      permutation: v.model.permutation,
+    }),
+  }));
+  const tile = prepared[0].he.tile;
+  const samples = optionalNumber(flags, 'samples', quick ? 32 : tile.batch);
+  const split = await loadMnistSplit();
+  const inputs = imagesToFloat(takeSamples(split.test, samples));
+
+  const { seal } = await loadSeal();
+  const depth = Math.max(...prepared.map((p) => p.he.params.depth));
+  progress(`calibrating at N=${tile.ringDegree}, ${depth + 1} primes`);
+  const table = await calibrate(seal, tile.ringDegree, {
+    depth,
+    repetitions: quick ? 5 : 15,
+    runtime: `Node ${process.versions.node}`,
+  });
+
+  const results = [];
+  for (const p of prepared) {
+    progress(`${p.label}: keys + model encoding (${p.he.exec.weightCiphertexts} weight tiles)`);
+    const session = await SealHeSession.create(seal, p.he);
+    try {
+      const runs = [];
+      for (let r = 0; r < repeats; r++) {
+        progress(`${p.label}: encrypted inference ${r + 1}/${repeats} (${samples} samples)`);
+        runs.push(
+          await runHeInference(session, p.model.network, inputs, samples, { timings: [table] }),
+        );
+      }
+      const latency = median(runs.map((x) => x.latencyMs));
+      const last = runs[runs.length - 1];
+      results.push({
+        label: p.label,
+        model: p.model.name,
+        weightCiphertexts: p.he.exec.weightCiphertexts,
+        weightTiles: p.he.exec.plan.weightTiles,
+        inputCiphertexts: p.he.exec.inputCiphertexts * Math.ceil(samples / tile.batch),
+        rotations: last.ops.rotate,
+        latencyMs: round(latency, 4),
+        latencyRunsMs: runs.map((x) => round(x.latencyMs, 4)),
+        inferMs: round(median(runs.map((x) => x.inferMs)), 4),
+        predictedMs: round(last.predictedMs, 4),
+        measuredOverPredicted: round(latency / last.predictedMs),
+        peakBytes: Math.max(...runs.map((x) => x.peakBytes)),
+        keyBytes: session.info.keyBytes,
+        modelBytes: session.info.modelBytes,
+        setupMs: round(session.info.setupMs, 4),
+        opsMatchPlan: runs.every((x) => x.opsMatchPlan),
+        ops: last.ops,
+        maxAbsError: Math.max(...runs.map((x) => x.maxAbsError)),
+        agreement: last.agreement,
+      });
+    } finally {
+      session.delete();
+    }
+  }
+  const [u, h] = results;
+  return {
+    network: '784-128-10 MLP (square activation), MNIST test images',
+    mode,
+    samples,
+    tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch },
+    ringDegree: tile.ringDegree,
+    coeffModulusBits: prepared[0].he.params.coeffModulusBits,
+    timing: table,
+    results,
+    ratios: {
+      /** hepex / unpruned. */
+      weightCiphertexts: round(h.weightCiphertexts / u.weightCiphertexts),
+      ciphertextsSaved: round(1 - h.weightCiphertexts / u.weightCiphertexts),
+      latency: round(h.latencyMs / u.latencyMs),
+      inferLatency: round(h.inferMs / u.inferMs),
+      predictedLatency: round(h.predictedMs / u.predictedMs),
+      peakBytes: round(h.peakBytes / u.peakBytes),
+      rotations: round(h.rotations / u.rotations),
+    },
+  };
+}
