@@ -19,6 +19,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   cost: () => import('./cost'),
   prune: () => import('./prune'),
   train: () => import('./train'),
+  he: () => import('./he'),
 };
 
 const argv = process.argv.slice(2);
