@@ -125,5 +125,7 @@ describe('tfjs training', () => {
     const tiny = { ...small.test, rows: 2, cols: 2, images: small.test.images.subarray(0, 4 * small.test.count) };
     await expect(trainNetwork(net, tiny, tiny)).rejects.toMatchObject({ code: 'invalid-data-file' });
     expect(subsetDataset(small.test, [0]).count).toBe(1);
+    await expect(trainNetwork(net, small.train, small.test, { batchSize: 0.5 })).rejects.toThrow(/batch size/);
+    await expect(trainNetwork(net, small.train, small.test, { noise: -1 })).rejects.toThrow(/noise/);
   });
 });

@@ -1,5 +1,5 @@
 import type { Activation } from '../../core/activation';
-import { imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/data/dataset';
+import { NUM_CLASSES, imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/data/dataset';
 import { HepexError, throwIfAborted } from '../../core/errors';
 import { assertSameShape, type Mask } from '../../core/matrix';
 import { validateNetwork, type Network } from '../../core/network';
@@ -198,9 +198,17 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
   checkMasks(network, options.masks);
   const epochs = options.epochs ?? 10;
   if (!Number.isInteger(epochs) || epochs < 0 || epochs > 10_000) throw new HepexError('invalid-argument', `Epochs must be a whole number from 0 to 10000, got ${epochs}.`);
-  const batchSize = Math.min(train.count, Math.floor(positive(options.batchSize ?? 64, 'The batch size')));
+  const requestedBatch = options.batchSize ?? 64;
+  if (!Number.isInteger(requestedBatch) || requestedBatch < 1 || requestedBatch > 65_536) {
+    throw new HepexError('invalid-argument', `The batch size must be a whole number from 1 to 65536, got ${requestedBatch}.`);
+  }
+  const batchSize = Math.min(train.count, requestedBatch);
   const lr0 = positive(options.learningRate ?? 1e-3, 'The learning rate');
   const noise = options.noise ?? 0;
+  if (!(noise >= 0 && noise <= 10)) throw new HepexError('invalid-argument', `The input noise must be between 0 and 10, got ${noise}.`);
+  if (network.task === 'classification' && network.layers[network.layers.length - 1].weights.rows < NUM_CLASSES) {
+    throw new HepexError('invalid-layer-size', `A digit classifier needs ${NUM_CLASSES} outputs, one per digit.`);
+  }
   const maxShift = network.task === 'classification' ? Math.floor(options.maxShift ?? 0) : 0;
   const seed = options.seed ?? 1;
   const { signal } = options;
