@@ -148,6 +148,8 @@ export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: T
         layers: checked.layers.join(','),
         activation: JSON.stringify(checked.activation),
         data: data.label,
+        // The HE client must encode inputs the same way: pixel values / 255, row-major.
+        inputScaling: 'pixel/255',
         splitSeed: data.seed,
         seed,
         epochs,
