@@ -103,6 +103,12 @@ describe('model files', () => {
     expect(back.provenance).toEqual(model.provenance);
   });
 
+  it('refuses to export what it could not read back', async () => {
+    await expect(modelToFiles({ ...model, metrics: { accuracy: NaN } })).rejects.toThrow(/Cannot export this model: metrics.accuracy/);
+    await expect(modelToFiles({ ...model, name: 'x'.repeat(500) })).rejects.toThrow(/name/);
+    await expect(modelToFiles({ ...model, network: net })).rejects.toThrow(/pruned by the mask/);
+  });
+
   it('stores tile-aligned masks one bit per tile', async () => {
     const dense = randomNetwork([16, 8, 4], [SQUARE, { type: 'linear' }], 3);
     const tile = createTileShape(4, 8, { ringDegree: 8192 });

@@ -33,10 +33,18 @@ export const MAX_WEIGHT_BYTES = 2 ** 30;
 export async function modelToFiles(model: HepexModel): Promise<{ modelJson: string; weights: Uint8Array }> {
   validateNetwork(model.network);
   // tfjs refuses ops until a backend is ready (memoised; a caller's earlier choice stands).
+  const hepex = encodeHepexMetadata(model);
+  // Never write a file this studio cannot read back (NaN metrics, over-long names, non-zero
+  // weights under a mask, ...): the same checks import makes, before anything is built.
+  try {
+    assembleHepexModel(parseHepexMetadata(JSON.parse(JSON.stringify(hepex))), model.network);
+  } catch (error) {
+    throw new HepexError('invalid-argument', `Cannot export this model: ${(error as Error).message.replace(/^Model file: /, '')}`);
+  }
   await setupBackend();
   const layersModel = networkToLayersModel(model.network);
   try {
-    layersModel.setUserDefinedMetadata({ hepex: encodeHepexMetadata(model) });
+    layersModel.setUserDefinedMetadata({ hepex });
     let artifacts: tf.io.ModelArtifacts | undefined;
     await layersModel.save(
       tf.io.withSaveHandler(async (a) => {
