@@ -16,6 +16,7 @@ import {
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { selectTilesByDensity } from '../../src/core/prune/expand';
 import { createRng, shuffleInPlace } from '../../src/core/random';
+import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
 import { createTileShape } from '../../src/core/tileShape';
 import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 
@@ -103,6 +104,25 @@ describe('findPermutation', () => {
     expect(survivors(aware.orders)).toBeLessThan(survivors(identity));
     expect(survivors(aware.orders)).toBeLessThanOrEqual(survivors(plain.orders));
     expect(() => findPermutation(masks, tile48, { theta: 1.5 })).toThrow(HepexError);
+  });
+
+  it("'concentration' never lowers the sum of squared tile counts and beats no permutation after theta pruning", () => {
+    const sizes = [64, 48, 32];
+    const net = randomNetwork(sizes, 13);
+    const masks = magnitudePrune(net, { sparsity: 0.9, scope: 'global' });
+    const plan = planTiles(sizes, tile48);
+    const squares = (m: typeof masks) =>
+      m.reduce(
+        (sum, mask, l) =>
+          sum + countTileNonZeros(mask, plan.layers[l]).reduce((a, c) => a + c * c, 0),
+        0,
+      );
+    const res = findPermutation(masks, tile48, { objective: 'concentration', seed: 2 });
+    const applied = applyPermutation(net, res.orders, masks).masks!;
+    expect(squares(applied)).toBeGreaterThan(squares(masks));
+    expect(() => findPermutation(masks, tile48, { objective: 'fewest' as 'tiles' })).toThrow(
+      HepexError,
+    );
   });
 
   it('keeps inputs and outputs in place when asked', () => {

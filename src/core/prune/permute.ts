@@ -62,6 +62,15 @@ export interface PermuteOptions {
    * minimise non-zero tiles, the paper's objective.
    */
   readonly theta?: number;
+  /**
+   * 'tiles' (default, the paper's): fewest non-zero tiles (or tiles denser than theta), ties
+   * broken by concentration. 'concentration': the largest sum of squared tile counts, i.e.
+   * weights packed into few full tiles and many almost-empty ones, which is what almost-zero
+   * tile pruning wants (measured on the MNIST MLP at 0.97: for the same kept weights after
+   * theta pruning, about half the surviving tiles of no permutation; 'tiles' merges stray
+   * weights into tiles that then survive theta).
+   */
+  readonly objective?: 'tiles' | 'concentration';
   /** Permute the network inputs (the client applies it). Default true. */
   readonly permuteInput?: boolean;
   /** Permute the network outputs (the client undoes it). Default true. */
@@ -326,8 +335,12 @@ function sumOfSquares(C: Uint32Array): number {
   return q;
 }
 
-/** True when grouping counts A beat B: fewer paid tiles, then more concentrated. */
-function better(A: Uint32Array, B: Uint32Array, tau: Uint32Array): boolean {
+/**
+ * True when grouping counts A beat B: fewer paid tiles, then more concentrated; with
+ * `concentration`, more concentrated only.
+ */
+function better(A: Uint32Array, B: Uint32Array, tau: Uint32Array, concentration = false): boolean {
+  if (concentration) return sumOfSquares(A) > sumOfSquares(B);
   const a = paidOf(A, tau);
   const b = paidOf(B, tau);
   return a < b || (a === b && sumOfSquares(A) > sumOfSquares(B));
@@ -495,6 +508,7 @@ function refineBySwaps(
   passes: number,
   rng: Rng,
   signal: AbortSignal | undefined,
+  concentration: boolean,
 ): void {
   const { n, D, k, g, counts, suppStart, supp, tau } = p;
   let tauZero = true;
@@ -541,7 +555,8 @@ function refineBySwaps(
     for (let iu = 0; iu < n; iu++) {
       const u = visit[iu];
       const gainU = gain[u];
-      if (gainU === 0) continue;
+      // Only the tile count needs u to free a tile; concentration can gain from any swap.
+      if (gainU === 0 && !concentration) continue;
       const G1 = groupOf[u];
       const b1 = G1 * D;
       const u0 = suppStart[u];
@@ -552,7 +567,7 @@ function refineBySwaps(
         const G2 = (startGroup + gi) % k;
         if (G2 === G1) continue;
         const b2 = G2 * D;
-        if (tauZero) {
+        if (tauZero && !concentration) {
           // Bound (tau = 0): u adds every block G2 lacks (no v of G2 has it), G1 can lose at
           // most gain[u] tiles and G2 at most its best member's gain. Skip hopeless groups.
           let add = 0;
@@ -577,7 +592,7 @@ function refineBySwaps(
             squares += n1 * n1 - c1 * c1 + n2 * n2 - c2 * c2;
           }
           // v's own blocks can lower delta by at most one each.
-          if (delta > suppStart[v + 1] - suppStart[v]) continue;
+          if (!concentration && delta > suppStart[v + 1] - suppStart[v]) continue;
           for (let q = suppStart[v]; q < suppStart[v + 1]; q++) {
             const b = supp[q];
             if (counts[u * D + b]) continue;
@@ -593,7 +608,7 @@ function refineBySwaps(
               (c2 > t2 ? 1 : 0);
             squares += (c1 + vb) * (c1 + vb) - c1 * c1 + (c2 - vb) * (c2 - vb) - c2 * c2;
           }
-          if (delta < 0 || (delta === 0 && squares > 0)) {
+          if (concentration ? squares > 0 : delta < 0 || (delta === 0 && squares > 0)) {
             for (let q = u0; q < u1; q++) {
               const b = supp[q];
               C[b1 + b] -= counts[u * D + b];
@@ -651,10 +666,20 @@ export function findPermutation(
   });
   const plan = planTiles(sizes, checkedTile);
   const L = plan.layers.length;
-  const maxOuter = options.maxOuterIterations ?? 5;
+  const objective = options.objective ?? 'tiles';
+  if (objective !== 'tiles' && objective !== 'concentration') {
+    throw new HepexError(
+      'invalid-argument',
+      `The permutation objective is "${String(objective)}"; use "tiles" or "concentration".`,
+    );
+  }
+  const concentration = objective === 'concentration';
+  // Concentration swaps cannot be pruned by the tile-count bounds, so they get fewer passes
+  // (measured on the MLP: 1 pass x 2 outer iterations keeps most of the gain at 1/8 the time).
+  const maxOuter = options.maxOuterIterations ?? (concentration ? 2 : 5);
   const kmIterations = options.maxKMeansIterations ?? 20;
   const refine = options.refine ?? true;
-  const passes = options.maxRefinePasses ?? 4;
+  const passes = options.maxRefinePasses ?? (concentration ? 1 : 4);
   const theta = checkTheta(options.theta ?? 0);
   for (const [name, v] of [
     ['maxOuterIterations', maxOuter],
@@ -674,10 +699,7 @@ export function findPermutation(
   const countsOf = (l: number) => layerTileCounts(masks[l], plan, l, orders[l + 1], orders[l]);
   const tilesOf = (l: number) => paidTiles(countsOf(l), plan, l, 0);
   const before = plan.layers.map((_, l) => tilesOf(l));
-  let objective = plan.layers.reduce(
-    (sum, _, l) => sum + paidTiles(countsOf(l), plan, l, theta),
-    0,
-  );
+  let paid = plan.layers.reduce((sum, _, l) => sum + paidTiles(countsOf(l), plan, l, theta), 0);
 
   const sets: number[] = [];
   for (let s = 0; s <= L; s++) {
@@ -713,7 +735,7 @@ export function findPermutation(
         for (const [features, seeds] of starts) {
           const km = balancedKMeans(features, p, groupOf, kmIterations, seeds);
           const kmC = groupCounts(p, km);
-          if (better(kmC, C, p.tau)) {
+          if (better(kmC, C, p.tau, concentration)) {
             groupOf = km;
             C = kmC;
           }
@@ -725,16 +747,16 @@ export function findPermutation(
           C = Uint32Array.from(C0);
           groupOf = Uint32Array.from(groupOf);
         }
-        refineBySwaps(p, groupOf, C, passes, rng, options.signal);
+        refineBySwaps(p, groupOf, C, passes, rng, options.signal, concentration);
       }
       const after = paidOf(C, p.tau);
       // Ties are adopted when more concentrated: that opens drops in the neighbouring sets.
-      if (better(C, C0, p.tau)) {
+      if (better(C, C0, p.tau, concentration)) {
         orders[s] = orderOfGroups(groupOf, p.k);
-        objective += after - current;
+        paid += after - current;
         passImproved = true;
       }
-      options.onProgress?.({ outerIteration: outer, set: s, sets: L + 1, nonZeroTiles: objective });
+      options.onProgress?.({ outerIteration: outer, set: s, sets: L + 1, nonZeroTiles: paid });
     }
     if (!passImproved) {
       outer++;

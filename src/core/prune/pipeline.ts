@@ -65,6 +65,8 @@ export type PipelineStep =
       readonly seed?: number;
       /** Optimise for the expansion step's theta (tiles denser than theta); 0/absent: non-zero tiles. */
       readonly theta?: number;
+      /** 'tiles' (the paper's, default) or 'concentration' (see permute.ts). */
+      readonly objective?: 'tiles' | 'concentration';
     }
   /** Drop tiles of density <= theta, expand the rest from the dense reference. */
   | {
@@ -99,6 +101,13 @@ export interface MethodOptions {
    * MLP at 0.97: 4 rounds keep ~2 accuracy points that one shot loses.
    */
   readonly pruneSteps?: number;
+  /**
+   * hepex: what the permutation optimises before almost-zero tile pruning. Default
+   * 'concentration': measured on the MNIST MLP at 0.97, for the same weights kept after theta
+   * pruning it leaves ~25% fewer surviving tiles than 'tiles' and about half as many as no
+   * permutation ('tiles' merges stray weights into tiles that then survive theta).
+   */
+  readonly permuteObjective?: 'tiles' | 'concentration';
 }
 
 /** Sparsity after round i (1..n) of a cubic ramp to `target` (tfmot PolynomialDecay, power 3). */
@@ -149,7 +158,11 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
   }
   if (method === 'tile') return steps;
   if (method === 'hepex') {
-    steps.push({ kind: 'permute', seed: options.seed });
+    steps.push({
+      kind: 'permute',
+      seed: options.seed,
+      objective: options.permuteObjective ?? 'concentration',
+    });
     steps.push({
       kind: 'expand',
       theta: options.theta ?? 0.0625,
@@ -338,6 +351,16 @@ function checkStep(step: PipelineStep, index: number): void {
       return;
     case 'permute':
       if (step.theta !== undefined) checkTheta(step.theta);
+      if (
+        step.objective !== undefined &&
+        step.objective !== 'tiles' &&
+        step.objective !== 'concentration'
+      ) {
+        throw new HepexError(
+          'invalid-argument',
+          `${where}: the objective must be "tiles" or "concentration".`,
+        );
+      }
       return;
     case 'expand':
       checkTheta(step.theta);
@@ -514,6 +537,7 @@ export async function runPipeline(
           refine: step.refine,
           seed: step.seed,
           theta: step.theta,
+          objective: step.objective,
           signal,
           onProgress: (p) =>
             onProgress?.({
