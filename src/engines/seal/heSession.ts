@@ -112,6 +112,8 @@ export class SealHeSession {
   private streamed = false;
   private readonly vectors: HeOperands<Float64Array, Float64Array>;
   private deleted = false;
+  /** Exact CKKS scales per layer (planScales). */
+  private scales: LayerScales[] = [];
 
   private constructor(
     private readonly seal: Seal,
@@ -130,6 +132,7 @@ export class SealHeSession {
         data.delete();
         if (next) data = next;
       }
+      this.scales = planScales(model, this.ctx.scale, dataPrimeValues(this.ctx));
       const keygen = new seal.KeyGenerator(this.ctx.context);
       try {
         this.secretKey = t.add(keygen.secretKey());
@@ -206,10 +209,11 @@ export class SealHeSession {
   private encodePlain(
     values: Float64Array,
     level: number,
+    scale: number,
     ops: OpCounts = this.setupOps,
   ): Plaintext {
     const pt = this.tracker.add(new this.seal.Plaintext());
-    this.ctx.encoder.encode(values, this.ctx.scale, pt);
+    this.ctx.encoder.encode(values, scale, pt);
     // Encoded at the top level, then dropped to the level where the ciphertext meets it (cheap).
     if (level > 0) this.ctx.evaluator.plainModSwitchToInplace(pt, this.parmsIds[level]);
     this.tracker.resize(pt, bytesOfPlaintext(pt));
@@ -221,12 +225,13 @@ export class SealHeSession {
   private encodeOperand(
     values: Float64Array,
     level: number,
+    scale: number,
     ops: OpCounts = this.setupOps,
   ): Operand {
-    if (this.model.mode === 'plain-model') return this.encodePlain(values, level, ops);
+    if (this.model.mode === 'plain-model') return this.encodePlain(values, level, scale, ops);
     const pt = new this.seal.Plaintext();
     try {
-      this.ctx.encoder.encode(values, this.ctx.scale, pt);
+      this.ctx.encoder.encode(values, scale, pt);
       ops.encode++;
       const ct = this.tracker.add(new this.seal.Ciphertext());
       this.encryptor.encrypt(pt, ct);
@@ -255,7 +260,7 @@ export class SealHeSession {
       this.biases.push(biases);
       for (let k = 0; k < layer.activeTiles.length; k++) {
         if (!layer.activeTiles[k] || this.streamed) continue;
-        weights.set(k, this.encodeOperand(vectors.weight(l, k), level));
+        weights.set(k, this.encodeOperand(vectors.weight(l, k), level, this.ctx.scale));
         done++;
         if (performance.now() - lastYield > 50) {
           options.onProgress?.(done / total, `encoding layer ${l + 1} weights`);
@@ -267,16 +272,19 @@ export class SealHeSession {
       // After the product's rescale: bias and shift at level + 1, offset after the square.
       for (let o = 0; o < layer.computedOutputs.length; o++) {
         if (layer.computedOutputs[o])
-          biases.set(o, this.encodeOperand(vectors.bias(l, o), level + 1));
+          biases.set(
+            o,
+            this.encodeOperand(vectors.bias(l, o), level + 1, this.scales[l].afterProduct),
+          );
       }
       const shift = layer.quadraticActivation ? vectors.shift(l) : null;
       const offset = layer.quadraticActivation ? vectors.offset(l) : null;
-      this.shifts.push(shift ? this.encodePlain(shift, level + 1) : null);
-      this.offsets.push(offset ? this.encodePlain(offset, level + 2) : null);
+      const { afterProduct, afterSquare } = this.scales[l];
+      this.shifts.push(shift ? this.encodePlain(shift, level + 1, afterProduct) : null);
+      this.offsets.push(offset ? this.encodePlain(offset, level + 2, afterSquare) : null);
+      const maskLevel = level + 1 + (layer.quadraticActivation ? 1 : 0);
       this.masks.push(
-        layer.masked
-          ? this.encodePlain(vectors.mask(l), level + 1 + (layer.quadraticActivation ? 1 : 0))
-          : null,
+        layer.masked ? this.encodePlain(vectors.mask(l), maskLevel, this.ctx.scale) : null,
       );
     }
     this.modelBytes = this.tracker.liveBytes - this.keyBytes;
@@ -296,6 +304,7 @@ export class SealHeSession {
           ? this.encodeOperand(
               this.vectors.weight(l, k),
               this.model.exec.layers[l].levelIn,
+              this.ctx.scale,
               this.streamOps,
             )
           : need(this.weights[l].get(k), `weight tile ${k} of layer ${l + 1}`),
@@ -313,7 +322,6 @@ export class SealHeSession {
     const ev = this.ctx.evaluator;
     const t = this.tracker;
     const seal = this.seal;
-    const scale = this.ctx.scale;
     const encrypted = this.model.mode === 'encrypted-model';
     const fresh = (): Ciphertext => t.add(new seal.Ciphertext());
     const measured = (ct: Ciphertext): Ciphertext => {
@@ -354,10 +362,9 @@ export class SealHeSession {
         measured(x);
       },
       rescale: (x) => {
+        // SEAL divides the scale by the dropped prime; the plaintexts met later were encoded at
+        // exactly that scale (see planScales), so no scale is ever forced.
         ev.rescaleToNextInplace(x);
-        // The dropped prime is within ~1e-8 of 2^scaleBits: pinning the scale keeps every
-        // operand at the same nominal scale (SEAL refuses to add mismatched scales).
-        x.setScale(scale);
         measured(x);
       },
       rotate: (x, step) => {
@@ -660,4 +667,59 @@ export function chooseWeightStorage(
     );
   }
   return choice;
+}
+
+/** Scales of one layer's intermediate ciphertexts (exact doubles, as SEAL computes them). */
+interface LayerScales {
+  /** After the products' rescale: bias and shift are encoded at this scale. */
+  readonly afterProduct: number;
+  /** After the square's rescale: the offset is encoded at this scale. */
+  readonly afterSquare: number;
+}
+
+/** The data primes' values, first (60-bit) to last (the first one a rescale drops). */
+function dataPrimeValues(ctx: CkksContext): number[] {
+  const data = ctx.context.firstContextData();
+  const parms = data.parms();
+  const vec = parms.coeffModulus();
+  try {
+    return Array.from({ length: vec.size() }, (_, i) => {
+      const m = vec.get(i)!;
+      const v = Number(m.value());
+      m.delete();
+      return v;
+    });
+  } finally {
+    vec.delete();
+    parms.delete();
+    data.delete();
+  }
+}
+
+/**
+ * Follows every ciphertext's scale through the plan with SEAL's own double arithmetic
+ * (products multiply scales, a rescale divides by the dropped prime), so biases and constants
+ * are encoded at exactly the scale they meet. Pinning scales to 2^40 instead (setScale) would
+ * cost a relative error of |2^40 / q - 1|, ~1e-6 per rescale: too much for large outputs.
+ */
+function planScales(model: HeModel, scale: number, primes: readonly number[]): LayerScales[] {
+  // A rescale at level k (k rescales done) drops primes[depth - k].
+  const dropped = (level: number) => primes[model.params.depth - level];
+  const out: LayerScales[] = [];
+  let s = scale; // fresh inputs are encoded at 2^scaleBits
+  for (const layer of model.exec.layers) {
+    const level = layer.levelIn;
+    const afterProduct = (s * scale) / dropped(level);
+    let next = afterProduct;
+    let afterSquare = afterProduct;
+    if (layer.quadraticActivation) {
+      afterSquare = (afterProduct * afterProduct) / dropped(level + 1);
+      next = afterSquare;
+    }
+    if (layer.masked)
+      next = (next * scale) / dropped(level + 1 + (layer.quadraticActivation ? 1 : 0));
+    out.push({ afterProduct, afterSquare });
+    s = next;
+  }
+  return out;
 }
