@@ -10,6 +10,11 @@ import { takeSamples } from '../../src/core/data/dataset';
 import { encodeIdx } from '../../src/core/data/idx';
 import { mnistSplit } from '../../src/core/data/mnist';
 import { HepexError } from '../../src/core/errors';
+import { createMask } from '../../src/core/matrix';
+import { identityPermutation } from '../../src/core/permutation';
+import { foldClientPermutation } from '../../src/core/prune/pipeline';
+import { createRng, shuffleInPlace } from '../../src/core/random';
+import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 
 const io: CommandIo = { progress: () => undefined, signal: new AbortController().signal };
@@ -48,6 +53,18 @@ describe('hepex train / eval', () => {
     const evaluated = await evalCommand.run(['--model', out, '--data', testPair], io);
     expect((evaluated.json as { accuracy: number }).accuracy).toBe(json.accuracy);
     expect(evaluated.text).toMatch(/accuracy \d+\.\d\d% on 100 samples/);
+
+    // The same model with a client-side input/output permutation folded in scores the same.
+    const model = await readModelDir(out);
+    const rng = createRng(3);
+    const permutation = { input: shuffleInPlace(identityPermutation(784), rng), output: shuffleInPlace(identityPermutation(10), rng) };
+    const masks = model.network.layers.map((l) => createMask(l.weights.rows, l.weights.cols));
+    const folded = foldClientPermutation(model.network, masks, permutation);
+    const permutedDir = join(dir, 'mlp-permuted');
+    await writeModelDir(permutedDir, { ...model, network: folded.network, masks: folded.masks, permutation });
+    const permuted = (await evalCommand.run(['--model', permutedDir, '--data', testPair], io)).json as { accuracy: number; clientPermutation: boolean };
+    expect(permuted.clientPermutation).toBe(true);
+    expect(permuted.accuracy).toBe(json.accuracy);
   });
 
   it('reports mse and the mean-image baseline for an autoencoder', async () => {

@@ -1,4 +1,6 @@
 import { HepexError } from '../../core/errors';
+import { createMask } from '../../core/matrix';
+import { unfoldClientPermutation } from '../../core/prune/pipeline';
 import type { Dataset } from '../../core/data/dataset';
 import { loadDataSplit, loadIdxPair, parseIdxPairArg } from '../../engines/tfjs/mnistNode';
 import { readModelDir } from '../../engines/tfjs/modelDir';
@@ -32,7 +34,12 @@ export const command: Command = {
     const trainedNoise = model.provenance?.noise;
     const noise = optionalNumber(flags, 'noise', typeof trainedNoise === 'number' ? trainedNoise : 0);
     if (noise < 0 || noise > 10) throw new HepexError('invalid-argument', `--noise must be between 0 and 10, got ${noise}.`);
-    const { metric, meanImageMse } = await evaluateNetwork(model.network, train, test, { noise, seed });
+    // A permuted model expects its inputs permuted and returns permuted outputs (the client
+    // does both around encryption); put that back so plain pixels and labels line up.
+    const network = model.permutation
+      ? unfoldClientPermutation(model.network, model.masks ?? model.network.layers.map((l) => createMask(l.weights.rows, l.weights.cols)), model.permutation).network
+      : model.network;
+    const { metric, meanImageMse } = await evaluateNetwork(network, train, test, { noise, seed });
     const json = {
       model: dir,
       name: model.name,
@@ -42,6 +49,7 @@ export const command: Command = {
       [metric.name]: metric.value,
       ...(meanImageMse !== undefined ? { meanImageMse, baselineRatio: meanImageMse / metric.value } : {}),
       ...(noise ? { noise } : {}),
+      clientPermutation: model.permutation !== undefined,
     };
     const text =
       metric.name === 'accuracy'
