@@ -42,6 +42,7 @@ export const pruneFlags: FlagSpec = {
   score: 'string',
   'retrain-epochs': 'string',
   'prune-steps': 'string',
+  objective: 'string',
   lr: 'string',
   seed: 'string',
   mode: 'string',
@@ -56,6 +57,7 @@ export interface PruneSettings {
   readonly score: TileScore;
   readonly retrainEpochs: number;
   readonly pruneSteps: number;
+  readonly objective: 'tiles' | 'concentration';
   readonly learningRate?: number;
   readonly seed: number;
   readonly mode: HeMode;
@@ -80,6 +82,12 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     score: optionalChoice<TileScore>(flags, 'score', TILE_SCORES, 'l1'),
     retrainEpochs,
     pruneSteps: optionalNumber(flags, 'prune-steps', 1),
+    objective: optionalChoice<'tiles' | 'concentration'>(
+      flags,
+      'objective',
+      ['tiles', 'concentration'],
+      'concentration',
+    ),
     learningRate: optionalNumber(flags, 'lr'),
     seed: optionalNumber(flags, 'seed', 1),
     mode: optionalChoice<HeMode>(flags, 'mode', ['plain-model', 'encrypted-model'], 'plain-model'),
@@ -118,6 +126,7 @@ export function pruneModel(
     score: settings.score,
     retrainEpochs: settings.retrainEpochs,
     pruneSteps: settings.pruneSteps,
+    permuteObjective: settings.objective,
     learningRate: settings.learningRate,
     seed: settings.seed,
   });
@@ -205,12 +214,13 @@ export const command: Command = {
     'Prune a saved model for HE (magnitude, tile or HE-PEx), fine-tune it, report ciphertexts and metric before/after, save it.',
   usage: [
     'npm run hepex -- prune --model DIR --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
-    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--lr R]',
+    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--objective concentration|tiles] [--lr R]',
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
     'hepex: prune -> retrain -> permute -> drop tiles of density <= theta + expand -> retrain.',
     'Scope: global by default (one ranking over all layers). Retraining: 4 epochs per retrain step.',
     '--prune-steps N: prune gradually in N prune + retrain rounds on a cubic ramp (tfmot PolynomialDecay).',
+    "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
   ].join('\n'),
   async run(argv, io) {
     const flags = parseFlags(argv, { ...pruneFlags, sparsity: 'string', out: 'string' });
@@ -248,7 +258,7 @@ export const command: Command = {
         method,
         sparsity,
         tile: tileShapeLabel(settings.tile),
-        ...(method === 'hepex' ? { theta: settings.theta } : {}),
+        ...(method === 'hepex' ? { theta: settings.theta, objective: settings.objective } : {}),
         ...(method === 'tile' ? { score: settings.score } : {}),
         scope: settings.scope ?? 'global',
         retrainEpochs: settings.retrainEpochs,
@@ -266,6 +276,7 @@ export const command: Command = {
       sparsity,
       tile: tileShapeLabel(settings.tile),
       theta: method === 'hepex' ? settings.theta : undefined,
+      objective: method === 'hepex' ? settings.objective : undefined,
       scope: settings.scope,
       score: method === 'tile' ? settings.score : undefined,
       retrainEpochs: settings.retrainEpochs,
