@@ -225,7 +225,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
 
   const params = toParams(network);
   const maskTensors = options.masks?.map((m, l) =>
-    tf.tensor2d(weightsToKernel(Float32Array.from(m.data), network.layers[l].weights.cols, network.layers[l].weights.rows), [
+    tf.tensor2d(weightsToKernel(Float32Array.from(m.data, (v) => (v ? 1 : 0)), network.layers[l].weights.cols, network.layers[l].weights.rows), [
       network.layers[l].weights.cols,
       network.layers[l].weights.rows,
     ]),
