@@ -1,0 +1,30 @@
+import type { HepexModel } from '../core/model';
+import type { HeInferenceReport, JobOptions as HeJobOptions, SessionInfo, SessionRequest } from '../services/heClient';
+import type { ModelLoader } from '../services/modelLoader';
+import type { PipelineService } from '../services/pipelineClient';
+import type { TrainJobOptions, TrainRequest } from '../services/trainClient';
+
+/** What the store needs from the HE worker's client (services/heClient.ts). */
+export interface HeService {
+  createSession(request: SessionRequest, options?: HeJobOptions): Promise<{ sessionId: number; info: SessionInfo }>;
+  run(sessionId: number, inputs: Float32Array, samples: number, options?: HeJobOptions): Promise<HeInferenceReport>;
+  closeSession(sessionId: number): Promise<void>;
+}
+
+/** What the store needs from the training worker's client (services/trainClient.ts). */
+export interface TrainService {
+  train(request: TrainRequest, options?: TrainJobOptions): Promise<HepexModel>;
+}
+
+/** The services a store talks to, injected so each test builds its own. */
+export interface StoreDeps {
+  readonly loader: ModelLoader;
+  /** Created on first heavy step. */
+  readonly pipeline: () => PipelineService;
+  /** The HE worker's client; absent: encrypted runs are unavailable. */
+  readonly he?: () => HeService;
+  /** The training worker (created on first use); absent: training is unavailable. */
+  readonly trainer?: () => TrainService;
+  /** Runs a preview after the current task; default queueMicrotask (tests may flush by hand). */
+  readonly schedule?: (run: () => void) => void;
+}

@@ -1,0 +1,239 @@
+import { layerSizes } from '../core/network';
+import { methodSteps, type PipelineStep } from '../core/prune/pipeline';
+import { tileShapeLabel } from '../core/tileShape';
+import type { PipelineJob } from '../services/pipelineClient';
+import { applyMasks, masksOf } from './analysis';
+import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';
+import type { StoreRuntime } from './runtime';
+import { METHOD_LABELS, PRESET_LABELS, type HeRunSummary, type Method, type Shown } from './types';
+
+export interface JobActions {
+  /** Worker step: permute hidden neurons for the current masks; later previews use the permuted network. */
+  permute: () => Promise<void>;
+  /** Worker: the method's whole pipeline from the trained model (prune, retrain, permute, expand, retrain). */
+  runWholePipeline: () => Promise<void>;
+  /** Worker: fine-tune what is shown with its masks held. */
+  retrain: () => Promise<void>;
+  /** Train worker: a fresh model of the preset's architecture and layer sizes, with live progress. */
+  trainModel: (epochs: number) => Promise<void>;
+  /** HE worker: encrypted inference (real SEAL) of `samples` test images on the trained model and on what is shown. */
+  runEncrypted: (samples: number) => Promise<void>;
+  /** Adds what is shown to the history; without a metric, the worker evaluates it (unless evaluate is false). */
+  recordRun: (label?: string, evaluate?: boolean) => void;
+  cancelJob: () => void;
+}
+
+type PipelineInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 'dense'>;
+
+/** Heavy steps in workers (through the injected services) and the run history they feed. */
+export function createJobActions(rt: StoreRuntime): JobActions {
+  const { set, get, deps } = rt;
+
+  /** Evaluates a recorded run in the worker and fills in its metric (the Pareto plot's y). */
+  const evaluateRun = (id: number, shown: Shown) => {
+    let evaluation: Promise<{ name: string; value: number }>;
+    try {
+      evaluation = deps.pipeline().evaluate(shown.network, shown.permutation, rt.noise());
+    } catch {
+      return; // no worker in this environment: the run keeps no metric
+    }
+    evaluation.then(
+      (metric) => get().setRunMetrics(id, { [metric.name]: metric.value }),
+      () => undefined, // a cancelled or failed evaluation leaves the run without a metric
+    );
+  };
+
+  const runSteps = (label: string, input: PipelineInput, steps: PipelineStep[], runLabel: string) => {
+    const s = get();
+    const { tile, method, theta, modelKey } = s;
+    return rt.runJob(
+      label,
+      (signal, isCurrent) =>
+        deps.pipeline().pipeline(
+          { ...input, tile, steps, noise: rt.noise() },
+          { signal, onProgress: (p) => isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }) },
+        ),
+      (result) => {
+        // Every step's figures land in the history: the path the pipeline took.
+        for (const r of result.records.slice(1, -1)) {
+          get().addRun({
+            model: modelKey,
+            label: `${runLabel} · ${r.kind}`,
+            method,
+            sparsity: r.sparsity,
+            theta: method === 'hepex' ? theta : 0,
+            tile: tileShapeLabel(tile),
+            ringDegree: tile.ringDegree,
+            ciphertexts: r.weightCiphertexts,
+            denseCiphertexts: r.weightTiles,
+            predictedMs: Number.NaN,
+            peakBytes: Number.NaN,
+            metrics: r.metric ? { [r.metric.name]: r.metric.value } : undefined,
+          });
+        }
+        const last = result.records.at(-1);
+        const metrics = last?.metric ? { [last.metric.name]: last.metric.value } : undefined;
+        const shown: Shown = { network: result.network, masks: result.masks, origin: 'step', label: runLabel, permutation: result.permutation, metrics };
+        if (rt.show(shown)) get().recordRun(runLabel, false);
+      },
+    );
+  };
+
+  return {
+    permute: () => {
+      const s = get();
+      if (!s.working || !s.shown) return Promise.resolve();
+      // Permute for the magnitude masks at the current sparsity (HEPEX.md step 3 comes after
+      // pruning, before the theta step), on the dense weights.
+      const working = s.working;
+      const masks = magnitudeMasksFromRanks(working, s.ranks ?? buildMagnitudeRanks(working), s.sparsity, s.scope);
+      const label = 'Permuting neurons';
+      return rt.runJob(
+        label,
+        (signal, isCurrent) =>
+          deps.pipeline().permute(working, masks, s.tile, {
+            signal,
+            onProgress: (p) => isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
+          }),
+        (result) => {
+          const method: Method = s.method === 'tile' ? 'hepex' : s.method;
+          set({ working: result.network, workingPermutation: result.permutation, ranks: null, method });
+          get().applyPreview();
+          get().recordRun('permuted');
+        },
+      );
+    },
+
+    runWholePipeline: () => {
+      const s = get();
+      if (!s.dense) return Promise.resolve();
+      let steps: PipelineStep[];
+      try {
+        steps = methodSteps(s.method, { sparsity: s.sparsity, theta: s.theta, scope: s.scope, score: s.score, retrainEpochs: 1, seed: 1 });
+      } catch (error) {
+        rt.fail(error);
+        return Promise.resolve();
+      }
+      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}`;
+      return runSteps(`Running the ${METHOD_LABELS[s.method]} pipeline`, { network: s.dense.network, dense: s.dense.network }, steps, what);
+    },
+
+    retrain: () => {
+      const s = get();
+      if (!s.shown) return Promise.resolve();
+      return runSteps(
+        'Retraining with the masks held',
+        { network: s.shown.network, masks: [...s.shown.masks], permutation: s.shown.permutation },
+        [{ kind: 'retrain', epochs: 1 }],
+        `${s.shown.label}, retrained`,
+      );
+    },
+
+    trainModel: (epochs) => {
+      const s = get();
+      const trainer = deps.trainer;
+      if (!trainer) return Promise.resolve();
+      if (!Number.isInteger(epochs) || epochs < 1 || epochs > 200) {
+        rt.fail(new Error(`Epochs must be a whole number from 1 to 200, got ${epochs}.`));
+        return Promise.resolve();
+      }
+      const arch = s.preset;
+      const layers = s.dense ? layerSizes(s.dense.network) : undefined;
+      const label = `Training the ${PRESET_LABELS[arch].toLowerCase()}`;
+      set({ training: { epochs, history: [] } });
+      return rt.runJob(
+        label,
+        (signal, isCurrent) =>
+          trainer().train(
+            { arch, layers, epochs, seed: 1 },
+            {
+              signal,
+              onProgress: (p) => {
+                if (!isCurrent()) return;
+                set({
+                  training: { epochs, history: [...(get().training?.history ?? []), p] },
+                  busy: { label, progress: p.epoch / p.epochs, detail: `epoch ${p.epoch} of ${p.epochs}, loss ${p.loss.toPrecision(3)}` },
+                });
+              },
+            },
+          ),
+        (model) => get().adoptModels({ dense: model, twin: null }, `${PRESET_LABELS[arch]} trained here (${epochs} epochs)`),
+      );
+    },
+
+    runEncrypted: (samples) => {
+      const s = get();
+      const he = deps.he;
+      if (!he || !s.shown || !s.dense) return Promise.resolve();
+      const { t1, t2 } = s.tile;
+      // The unpruned model runs first: it also pays the worker's one-time warm-up (SEAL's WASM
+      // compiled and JIT-warmed), so the comparison does not flatter the pruned model.
+      const targets = [
+        { label: 'trained, unpruned', network: applyMasks(s.dense.network, masksOf(s.dense.network, s.dense.masks)), permutation: s.dense.permutation },
+        { label: s.shown.label, network: s.shown.network, permutation: s.shown.permutation },
+      ];
+      const label = 'Encrypted inference (SEAL)';
+      return rt.runJob(
+        label,
+        async (signal, isCurrent) => {
+          const { inputs, samples: n } = await deps.pipeline().testInputs(samples);
+          const rows: HeRunSummary[] = [];
+          for (const [i, t] of targets.entries()) {
+            const onProgress = (fraction: number, detail: string) => {
+              if (isCurrent()) set({ busy: { label, progress: (i + fraction) / targets.length, detail: `${t.label}: ${detail}` } });
+            };
+            const request = { network: t.network, tile: { t1, t2 }, mode: 'plain-model' as const, permutation: t.permutation };
+            const { sessionId, info } = await he().createSession(request, { signal, onProgress });
+            try {
+              const r = await he().run(sessionId, inputs, n, { signal, onProgress });
+              rows.push({
+                label: t.label,
+                ringDegree: info.ringDegree,
+                weightCiphertexts: info.weightCiphertexts,
+                setupMs: info.setupMs,
+                latencyMs: r.latencyMs,
+                predictedMs: r.predictedMs,
+                peakBytes: r.peakBytes,
+                maxAbsError: r.maxAbsError,
+                agreement: r.agreement,
+                rotations: r.ops.rotate,
+                multiplications: r.ops.multiplyPlain + r.ops.multiply + r.ops.maskMultiply,
+                opsMatchPlan: r.opsMatchPlan,
+              });
+            } finally {
+              await he().closeSession(sessionId).catch(() => undefined);
+            }
+          }
+          return { samples: n, rows };
+        },
+        (heResults) => set({ heResults }),
+      );
+    },
+
+    recordRun: (label, evaluate = true) => {
+      const s = get();
+      if (!s.shown || !s.analysis) return;
+      const { cost, denseCost } = s.analysis;
+      const { origin } = s.shown;
+      const method: Method | 'none' = origin === 'dense' ? 'none' : origin === 'twin' ? 'hepex' : s.method;
+      const provenance = origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
+      const run = s.addRun({
+        model: s.modelKey,
+        label: label ? (label === s.shown.label ? label : `${label}: ${s.shown.label}`) : s.shown.label,
+        method,
+        sparsity: typeof provenance.sparsity === 'number' ? provenance.sparsity : origin === 'dense' ? 0 : s.sparsity,
+        theta: method === 'hepex' ? (typeof provenance.theta === 'number' ? provenance.theta : s.theta) : 0,
+        tile: tileShapeLabel(s.tile),
+        ringDegree: s.tile.ringDegree,
+        ciphertexts: cost.total.weightCiphertexts,
+        denseCiphertexts: denseCost.total.weightCiphertexts,
+        predictedMs: cost.total.predictedMs,
+        peakBytes: cost.total.peakBytes,
+        metrics: s.shown.metrics,
+      });
+      if (evaluate && !s.shown.metrics) evaluateRun(run.id, s.shown);
+    },
+
+    cancelJob: () => rt.cancelJob(),
+  };
+}
