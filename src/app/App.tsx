@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { ComparePanel } from '../components/ComparePanel';
 import { Controls } from '../components/Controls';
 import { CountsPanel } from '../components/CountsPanel';
 import { ErrorBanner } from '../components/ErrorBanner';
@@ -106,6 +107,7 @@ function Layout() {
           <CountsPanel />
           <LayerStrip />
           <GridPanel />
+          <ComparePanel />
           <HePanel />
           <HistoryPanel />
           <ExportButtons />

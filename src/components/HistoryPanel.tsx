@@ -19,6 +19,9 @@ export function HistoryPanel() {
   const runs = useAppStore((s) => s.runs);
   const model = useAppStore((s) => s.modelKey);
   const clearRuns = useAppStore((s) => s.clearRuns);
+  const snapshots = useAppStore((s) => s.snapshots);
+  const compare = useAppStore((s) => s.compare);
+  const toggleCompare = useAppStore((s) => s.toggleCompare);
   const { points, yLabel, yFormat } = useMemo(() => {
     // The plot compares runs of the model on screen; the table keeps every run.
     const mine = runs.filter((r) => r.model === model);
@@ -54,6 +57,9 @@ export function HistoryPanel() {
             <table className="history__table" data-testid="history-table">
               <thead>
                 <tr>
+                  <th scope="col">
+                    <span className="visually-hidden">Compare</span>
+                  </th>
                   <th scope="col">#</th>
                   <th scope="col">Run</th>
                   <th scope="col">Method</th>
@@ -75,6 +81,17 @@ export function HistoryPanel() {
               <tbody>
                 {[...runs].reverse().map((r) => (
                   <tr key={r.id}>
+                    <td>
+                      {r.id in snapshots && (
+                        <input
+                          type="checkbox"
+                          checked={compare.includes(r.id)}
+                          onChange={() => toggleCompare(r.id)}
+                          aria-label={`Compare run ${r.id}`}
+                          data-testid={`compare-${r.id}`}
+                        />
+                      )}
+                    </td>
                     <td>{r.id}</td>
                     <td className="history__label" title={`${r.model}: ${r.label}`}>
                       {r.label}

@@ -1,5 +1,6 @@
 import { useMemo } from 'react';
 import { markPaint } from '../store/perfMarks';
+import type { RunSnapshot } from '../store/runsSlice';
 import { ciphertextIndex, ciphertextOffsets, selectMaxAbs } from '../store/selectors';
 import { useAppStore } from '../store/storeContext';
 import { fmtInt, fmtNum, fmtPct0 } from '../viz/format';
@@ -11,8 +12,10 @@ import { useTileGridCanvas } from '../viz/useTileGridCanvas';
 export interface TileGridViewProps {
   readonly layer: number;
   readonly height: number;
-  /** The big view: zoom, pan, hover tooltip, marks. Thumbnails are static. */
+  /** Zoom, pan and the hover tooltip. Thumbnails are static. */
   readonly interactive?: boolean;
+  /** A recorded run to draw instead of what is shown (the comparison view). */
+  readonly source?: RunSnapshot;
 }
 
 /**
@@ -20,9 +23,13 @@ export interface TileGridViewProps {
  * one pixel per weight, tile borders when zoomed in, all-zero tiles hatched. Hover tells the
  * tile's index, kept weights, L2 norm and the ciphertext that holds it.
  */
-export function TileGridView({ layer, height, interactive = false }: TileGridViewProps) {
-  const shown = useAppStore((s) => s.shown);
-  const analysis = useAppStore((s) => s.analysis);
+export function TileGridView({ layer, height, interactive = false, source }: TileGridViewProps) {
+  const storeShown = useAppStore((s) => s.shown);
+  const storeAnalysis = useAppStore((s) => s.analysis);
+  const shown = source?.shown ?? storeShown;
+  const analysis = source?.analysis ?? storeAnalysis;
+  // Only the main view times its repaints (the responsiveness figure).
+  const main = interactive && !source;
   const mode = useAppStore((s) => s.viewMode);
   const theme = useResolvedTheme(useAppStore((s) => s.theme));
   const maxAbs = useAppStore(selectMaxAbs)[layer] ?? 1;
@@ -38,7 +45,7 @@ export function TileGridView({ layer, height, interactive = false }: TileGridVie
     };
   }, [shown, analysis, layer]);
 
-  const grid = useTileGridCanvas({ data, mode, palette, maxAbs, height, interactive, onPainted: interactive ? markPaint : undefined });
+  const grid = useTileGridCanvas({ data, mode, palette, maxAbs, height, interactive, onPainted: main ? markPaint : undefined });
   const offsets = useMemo(() => (analysis ? ciphertextOffsets(analysis.counts) : []), [analysis]);
 
   const tooltip = useMemo(() => {
@@ -69,7 +76,7 @@ export function TileGridView({ layer, height, interactive = false }: TileGridVie
     : `Layer ${layer + 1}`;
 
   return (
-    <div className={`tile-grid${interactive ? ' tile-grid--interactive' : ''}`} ref={grid.containerRef} style={{ height }} data-testid={interactive ? 'tile-grid-main' : `tile-grid-thumb-${layer}`}>
+    <div className={`tile-grid${interactive ? ' tile-grid--interactive' : ''}`} ref={grid.containerRef} style={{ height }} data-testid={main ? 'tile-grid-main' : source ? `tile-grid-compare-${layer}` : `tile-grid-thumb-${layer}`}>
       <canvas
         ref={grid.canvasRef}
         style={{ width: grid.width, height }}

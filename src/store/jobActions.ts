@@ -230,7 +230,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         predictedMs: cost.total.predictedMs,
         peakBytes: cost.total.peakBytes,
         metrics: s.shown.metrics,
-      });
+      }, { shown: s.shown, analysis: s.analysis });
       if (evaluate && !s.shown.metrics) evaluateRun(run.id, s.shown);
     },
 

@@ -11,6 +11,7 @@ import { HepexError } from '../../src/core/errors';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { selectCounts } from '../../src/store/selectors';
+import { MAX_SNAPSHOTS } from '../../src/store/runsSlice';
 import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
 import { manualScheduler, memoryLoader, seededModel } from './fixtures';
 
@@ -272,6 +273,31 @@ describe('app store', () => {
     expect(s.error).toBeNull();
     expect(s.dense?.name).toBe('mlp');
     expect(s.workingPermutation).toBeNull();
+  });
+
+  it('runs keep bounded snapshots for the side-by-side view; ids never repeat', async () => {
+    const { store, scheduler } = setup();
+    await store.getState().loadPreset('ae');
+    for (let k = 0; k < MAX_SNAPSHOTS + 3; k++) {
+      store.getState().setSparsity(0.5 + k / 100);
+      scheduler.flush();
+      store.getState().recordRun();
+    }
+    const s = store.getState();
+    const ids = Object.keys(s.snapshots).map(Number);
+    expect(ids).toHaveLength(MAX_SNAPSHOTS);
+    expect(Math.max(...ids)).toBe(s.runs.at(-1)!.id);
+    const [a, b, c] = ids.slice(-3);
+    s.toggleCompare(a);
+    store.getState().toggleCompare(b);
+    store.getState().toggleCompare(c);
+    expect(store.getState().compare).toEqual([b, c]);
+    expect(store.getState().snapshots[c].shown.masks).not.toBe(store.getState().snapshots[b].shown.masks);
+    const last = s.runs.at(-1)!.id;
+    store.getState().clearRuns();
+    store.getState().recordRun();
+    expect(store.getState().runs[0].id).toBeGreaterThan(last);
+    expect(store.getState().compare).toEqual([]);
   });
 
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {

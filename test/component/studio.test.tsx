@@ -1,6 +1,7 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Controls } from '../../src/components/Controls';
+import { ComparePanel } from '../../src/components/ComparePanel';
 import { CountsPanel } from '../../src/components/CountsPanel';
 import { ErrorBanner } from '../../src/components/ErrorBanner';
 import { HistoryPanel } from '../../src/components/HistoryPanel';
@@ -27,6 +28,7 @@ function renderStudio(store = createAppStore({ loader: memoryLoader({ ae: { dens
       <CountsPanel />
       <LayerStrip />
       <HistoryPanel />
+      <ComparePanel />
     </StoreProvider>,
   );
   return store;
@@ -48,6 +50,16 @@ describe('studio components', () => {
     expect(count('ciphertexts-before')).toBe(store.getState().analysis!.plan.weightTiles);
     expect(screen.getAllByRole('tab')).toHaveLength(4);
     expect(screen.getByTestId('history-table').querySelectorAll('tbody tr')).toHaveLength(2);
+    // Before / after: tick both runs, the comparison shows the selected layer of each.
+    expect(screen.queryByTestId('compare-panel')).toBeNull();
+    act(() => {
+      fireEvent.click(screen.getByRole('checkbox', { name: 'Compare run 1' }));
+      fireEvent.click(screen.getByRole('checkbox', { name: 'Compare run 2' }));
+    });
+    const panel = screen.getByTestId('compare-panel');
+    expect(panel.querySelectorAll('canvas')).toHaveLength(2);
+    expect(panel.textContent).toMatch(/#1 trained/);
+    expect(panel.textContent).toMatch(/#2 HE-PEx 90%/);
   });
 
   it('moving the sparsity slider (keyboard-operable, labelled) changes the ciphertext count', async () => {

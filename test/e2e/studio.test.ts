@@ -56,6 +56,14 @@ test('first screen: tile grids of every layer and "ciphertexts: before -> after"
       assert.match(text, /‖tile‖₂/);
       assert.match(text, /Ciphertext [0-9,]+ of [0-9,]+|no ciphertext/);
       await page.screenshot({ path: join(RESULTS_DIR, 'studio-tooltip.png') });
+      // Before / after: the trained model and its shipped twin side by side.
+      await page.getByTestId('compare-1').check();
+      await page.getByTestId('compare-2').check();
+      const panel = page.getByTestId('compare-panel');
+      await panel.waitFor();
+      assert.equal(await panel.locator('canvas').count(), 2);
+      await panel.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(RESULTS_DIR, 'studio-compare.png') });
       assert.deepEqual(errors, []);
     },
     { screenshot: 'studio-first-screen-end' },
