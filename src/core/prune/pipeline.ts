@@ -388,9 +388,7 @@ export async function runPipeline(
   validateNetwork(input.network);
   const plan = planFor(input.network, options.tile);
   const mode = options.mode ?? 'plain-model';
-  if (!Array.isArray(options.steps))
-    throw new HepexError('invalid-argument', 'The pipeline needs a list of steps.');
-  options.steps.forEach(checkStep);
+  checkSteps(options.steps);
   if (input.masks) checkMasks(input.network, input.masks);
   const L = input.network.layers.length;
   const sizes = [input.network.layers[0].weights.cols, input.network.layers[L - 1].weights.rows];
