@@ -88,6 +88,9 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       const working = s.working;
       const masks = magnitudeMasksFromRanks(working, s.ranks ?? buildMagnitudeRanks(working), s.sparsity, s.scope);
       const label = 'Permuting neurons';
+      // The view before the permutation goes into the history, so the two can be compared.
+      if (s.shown.origin === 'preview') get().recordRun('before permutation');
+      const before = s.shown.origin === 'preview' ? get().runs.at(-1)?.id : undefined;
       return rt.runJob(
         label,
         (signal, isCurrent) =>
@@ -100,6 +103,9 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           set({ working: result.network, workingPermutation: result.permutation, ranks: null, method });
           get().applyPreview();
           get().recordRun('permuted');
+          // Show the regrouping: before and after side by side.
+          const after = get().runs.at(-1)?.id;
+          if (before !== undefined && after !== undefined && before in get().snapshots) set({ compare: [before, after] });
         },
       );
     },

@@ -210,6 +210,11 @@ describe('app store', () => {
     expect(s.workingPermutation).not.toBeNull();
     expect(s.busy).toBeNull();
     expect(selectCounts(s)!.after).toBeLessThan(unpermuted);
+    // Before and after the permutation are recorded and chosen for the side-by-side view.
+    const [before, after] = s.compare.map((id) => s.runs.find((r) => r.id === id)!);
+    expect(before.label).toMatch(/^before permutation/);
+    expect(after.label).toMatch(/^permuted/);
+    expect(after.ciphertexts).toBeLessThan(before.ciphertexts);
     // Same multiset of weights: a permutation moves weights, it does not change them.
     const sorted = (a: Float32Array) => Float32Array.from(a).sort();
     expect(sorted(s.working!.layers[1].weights.data)).toEqual(sorted(s.dense!.network.layers[1].weights.data));

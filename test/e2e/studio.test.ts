@@ -158,6 +158,10 @@ test('permutation runs in the pipeline worker and lowers the count', async () =>
       await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 120_000 });
       const permuted = await counts(page);
       assert.ok(permuted.after < unpermuted.after, `permuted ${permuted.after} < unpermuted ${unpermuted.after}`);
+      // Watch the regrouping: before and after the permutation side by side.
+      const panel = page.getByTestId('compare-panel');
+      await panel.waitFor();
+      assert.match((await panel.textContent()) ?? '', /before permutation[\s\S]*permuted/);
       await page.screenshot({ path: join(RESULTS_DIR, 'studio-permuted.png'), fullPage: true });
       assert.deepEqual(errors, []);
     },
