@@ -234,6 +234,25 @@ const api = {
     );
   },
 
+  /** The evaluation keys (relinearization, rotations) a client uploads; never the secret key. */
+  exportEvaluationKeys(
+    sessionId: number,
+  ): Promise<{ relin: Uint8Array | null; galois: Uint8Array | null }> {
+    return guarded('Exporting the evaluation keys', () =>
+      sessionOf(sessionId).session.exportEvaluationKeys(),
+    );
+  },
+
+  /** Replaces a session's evaluation keys from blobs; a corrupted blob leaves the old keys. */
+  importEvaluationKeys(
+    sessionId: number,
+    blobs: { relin: Uint8Array | null; galois: Uint8Array | null },
+  ): Promise<void> {
+    return guarded('Loading the evaluation keys', () =>
+      sessionOf(sessionId).session.importEvaluationKeys(blobs),
+    );
+  },
+
   freeBatch(batchId: number): Promise<void> {
     return guarded('Freeing ciphertexts', () => {
       const entry = batches.get(batchId);

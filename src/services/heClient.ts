@@ -161,6 +161,19 @@ export class HeClient {
     return this.enqueue((api) => api.importBatch(sessionId, serialized));
   }
 
+  exportEvaluationKeys(
+    sessionId: number,
+  ): Promise<{ relin: Uint8Array | null; galois: Uint8Array | null }> {
+    return this.enqueue((api) => api.exportEvaluationKeys(sessionId));
+  }
+
+  importEvaluationKeys(
+    sessionId: number,
+    blobs: { relin: Uint8Array | null; galois: Uint8Array | null },
+  ): Promise<void> {
+    return this.enqueue((api) => api.importEvaluationKeys(sessionId, blobs));
+  }
+
   freeBatch(batchId: number): Promise<void> {
     return this.enqueue((api) => api.freeBatch(batchId));
   }

@@ -20,6 +20,7 @@ interface PageResult {
   again: Report;
   wrongSize: Failure | null;
   corrupted: Failure | null;
+  badKeys: Failure | null;
   cancelled: Failure | null;
   usage: { sessions: number; batches: number; liveObjects: number };
 }
@@ -74,6 +75,8 @@ test('the HE worker runs encrypted inference in the browser, reports clear error
         const report = await call('run', sessionId, inputs, 6);
         const wrongSize = await fail(call('run', sessionId, new Float32Array(19), 1));
         const corrupted = await fail(call('importBatch', sessionId, { samples: 1, chunks: [[new Uint8Array(64), new Uint8Array(64), new Uint8Array(64)]] }));
+        const keys = await call('exportEvaluationKeys', sessionId);
+        const badKeys = await fail(call('importEvaluationKeys', sessionId, { relin: keys.relin.slice(0, 999), galois: null }));
         // Cancel: start a long run (many chunks) and cancel it by job id.
         const long = fail(call('run', sessionId, new Float32Array(2048 * 20), 2048, 42));
         await new Promise((r) => setTimeout(r, 300));
@@ -83,7 +86,7 @@ test('the HE worker runs encrypted inference in the browser, reports clear error
         await call('closeSession', sessionId);
         const usage = await call('usage');
         w.terminate();
-        return { info, report, wrongSize, corrupted, cancelled, again, usage };
+        return { info, report, wrongSize, corrupted, badKeys, cancelled, again, usage };
       }`;
       const result = (await page.evaluate(`(${script})(${JSON.stringify(worker)})`)) as PageResult;
 
@@ -97,6 +100,8 @@ test('the HE worker runs encrypted inference in the browser, reports clear error
       assert.match(result.wrongSize?.message ?? '', /20 inputs per sample/);
       assert.equal(result.wrongSize?.code, 'invalid-argument');
       assert.ok(result.corrupted, 'a corrupted upload must fail');
+      assert.match(result.badKeys?.message ?? '', /evaluation key blob is corrupted/);
+      assert.equal(result.badKeys?.code, 'he-runtime');
       assert.equal(result.cancelled?.code, 'cancelled');
       assert.ok(
         result.again.maxAbsError < 1e-3,
