@@ -23,6 +23,7 @@ interface PageResult {
   badKeys: Failure | null;
   cancelled: Failure | null;
   usage: { sessions: number; batches: number; liveObjects: number };
+  timings: { ringDegree: number; ms: Record<string, number>; source: string };
 }
 
 /**
@@ -84,9 +85,10 @@ test('the HE worker runs encrypted inference in the browser, reports clear error
         const cancelled = await long;
         const again = await call('run', sessionId, inputs, 6);
         await call('closeSession', sessionId);
+        const timings = await call('calibrate', 8192, 1);
         const usage = await call('usage');
         w.terminate();
-        return { info, report, wrongSize, corrupted, badKeys, cancelled, again, usage };
+        return { info, report, wrongSize, corrupted, badKeys, cancelled, again, usage, timings };
       }`;
       const result = (await page.evaluate(`(${script})(${JSON.stringify(worker)})`)) as PageResult;
 
@@ -115,6 +117,11 @@ test('the HE worker runs encrypted inference in the browser, reports clear error
         },
         { sessions: 0, batches: 0, liveObjects: 0 },
       );
+      // Calibration in the browser: every primitive timed, key switching dearer than a product.
+      assert.equal(result.timings.ringDegree, 8192);
+      assert.ok(Object.values(result.timings.ms).every((v) => v > 0));
+      assert.ok(result.timings.ms.rotate > result.timings.ms.multiplyPlain);
+      assert.match(result.timings.source, /this browser/);
       assert.deepEqual(errors, []);
     },
     { screenshot: 'he-inference' },

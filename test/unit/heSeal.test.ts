@@ -84,7 +84,8 @@ describe('encrypted inference with SEAL CKKS', () => {
               randomInputs(samples, c.sizes[0], 103),
               samples,
             );
-            expect(report.maxAbsError).toBeLessThan(1e-3);
+            // The spec asks for 1e-3; exact scale tracking gives ~1e-5, so 1e-4 catches regressions.
+            expect(report.maxAbsError).toBeLessThan(1e-4);
             expect(report.maxAbsError).toBeGreaterThan(0); // really went through CKKS
             for (const k of OP_KINDS) expect(report.ops[k], k).toBe(report.expectedOps[k]);
             expect(report.opsMatchPlan).toBe(true);
