@@ -9,14 +9,36 @@ import { HepexError } from '../../core/errors';
  * IDX files a person opens; gzip is undone with DecompressionStream. A server may already have
  * removed the gzip layer (Content-Encoding), so the magic number decides, not the file name.
  */
-export async function gunzipIfNeeded(bytes: Uint8Array): Promise<Uint8Array> {
+/** Largest decompressed file accepted: 512 MiB (a gzip bomb stops there, not at memory's end). */
+const MAX_DECOMPRESSED_BYTES = 512 * 2 ** 20;
+
+export async function gunzipIfNeeded(bytes: Uint8Array, maxBytes = MAX_DECOMPRESSED_BYTES): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
-    const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
-    return new Uint8Array(await new Response(stream).arrayBuffer());
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > maxBytes) {
+        await reader.cancel();
+        throw new HepexError('invalid-data-file', `The gzip data expands to more than ${maxBytes} bytes.`);
+      }
+      chunks.push(value);
+    }
   } catch (error) {
+    if (error instanceof HepexError) throw error;
     throw new HepexError('invalid-data-file', `The gzip data is damaged or truncated (${(error as Error).message}).`);
   }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 async function fetchBytes(url: string, signal?: AbortSignal): Promise<Uint8Array> {
