@@ -4,7 +4,12 @@ import type { Mask } from '../src/core/matrix';
 import type { Network } from '../src/core/network';
 import type { NetworkPermutation } from '../src/core/permutation';
 import { applyPermutation, findPermutation } from '../src/core/prune/permute';
-import { runPipeline, unfoldClientPermutation, type PipelineStep, type StepRecord } from '../src/core/prune/pipeline';
+import {
+  runPipeline,
+  unfoldClientPermutation,
+  type PipelineStep,
+  type StepRecord,
+} from '../src/core/prune/pipeline';
 import { nonZeroMask } from '../src/core/matrix';
 import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
 import type { TileShape } from '../src/core/tileShape';
@@ -39,11 +44,18 @@ export interface PermuteStepResult {
   readonly elapsedMs: number;
 }
 
-function buffersOf(network: Network, masks: readonly Mask[], permutation: NetworkPermutation): ArrayBuffer[] {
+function buffersOf(
+  network: Network,
+  masks: readonly Mask[],
+  permutation: NetworkPermutation,
+): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
-  for (const l of network.layers) buffers.add(l.weights.data.buffer as ArrayBuffer).add(l.bias.buffer as ArrayBuffer);
+  for (const l of network.layers)
+    buffers.add(l.weights.data.buffer as ArrayBuffer).add(l.bias.buffer as ArrayBuffer);
   for (const m of masks) buffers.add(m.data.buffer as ArrayBuffer);
-  buffers.add(permutation.input.buffer as ArrayBuffer).add(permutation.output.buffer as ArrayBuffer);
+  buffers
+    .add(permutation.input.buffer as ArrayBuffer)
+    .add(permutation.output.buffer as ArrayBuffer);
   return [...buffers];
 }
 
@@ -74,7 +86,10 @@ async function trainerFor(noise: number | undefined) {
 
 const api = {
   /** Runs pipeline steps (prune, retrain, permute, expand...) with the tfjs trainer; progress per step. */
-  async pipeline(job: PipelineJob, onProgress?: (p: StepProgress) => void): Promise<PipelineStepsResult> {
+  async pipeline(
+    job: PipelineJob,
+    onProgress?: (p: StepProgress) => void,
+  ): Promise<PipelineStepsResult> {
     const trainer = await trainerFor(job.noise);
     const result = await runPipeline(
       { network: job.network, masks: job.masks, permutation: job.permutation, dense: job.dense },
@@ -84,7 +99,9 @@ const api = {
         steps: job.steps,
         onProgress: (p) =>
           onProgress?.({
-            fraction: (p.stepIndex + (p.status === 'finished' ? 1 : (p.fraction ?? 0))) / Math.max(1, p.steps),
+            fraction:
+              (p.stepIndex + (p.status === 'finished' ? 1 : (p.fraction ?? 0))) /
+              Math.max(1, p.steps),
             detail: `step ${p.stepIndex + 1} of ${p.steps}: ${p.kind}${p.message ? ` (${p.message})` : ''}`,
           }),
       },
@@ -104,13 +121,20 @@ const api = {
    * Accuracy or reconstruction MSE of a network on the held-out split. A client permutation is
    * put back first, so the network sees the dataset's pixel order.
    */
-  async evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric> {
+  async evaluate(
+    network: Network,
+    permutation?: NetworkPermutation,
+    noise?: number,
+  ): Promise<Metric> {
     const inOrder = permutation
-      ? unfoldClientPermutation(network, network.layers.map((l) => nonZeroMask(l.weights)), permutation).network
+      ? unfoldClientPermutation(
+          network,
+          network.layers.map((l) => nonZeroMask(l.weights)),
+          permutation,
+        ).network
       : network;
     return (await trainerFor(noise)).evaluate(inOrder);
   },
-
 
   permute(
     job: { network: Network; masks: Mask[]; tile: TileShape },

@@ -8,6 +8,7 @@ import { GridPanel } from '../components/GridPanel';
 import { HeEngineStatus } from '../components/HeEngineStatus';
 import { HePanel } from '../components/HePanel';
 import { HistoryPanel } from '../components/HistoryPanel';
+import { JobStatus } from '../components/JobStatus';
 import { LayerStrip } from '../components/LayerStrip';
 import { ModelPicker } from '../components/ModelPicker';
 import { ModelStatus } from '../components/ModelStatus';
@@ -91,13 +92,16 @@ function Layout() {
           <span className="brand__mark" aria-hidden="true" />
           <div>
             <h1>HE-PEx Studio</h1>
-            <p className="brand__tagline">Prune, permute and expand networks so they run cheaply under CKKS encryption</p>
+            <p className="brand__tagline">
+              Prune, permute and expand networks so they run cheaply under CKKS encryption
+            </p>
           </div>
         </div>
         <ModelPicker />
         <ThemeToggle />
       </header>
       <ErrorBanner />
+      <JobStatus />
       <div className="workspace">
         <aside className="sidebar">
           <Controls />
@@ -116,7 +120,8 @@ function Layout() {
       <footer className="statusbar">
         <HeEngineStatus />
         <span className="muted">
-          Method: Aharoni et al., “Efficient Pruning for Machine Learning under Homomorphic Encryption”, ESORICS 2023.
+          Method: Aharoni et al., “Efficient Pruning for Machine Learning under Homomorphic
+          Encryption”, ESORICS 2023.
         </span>
       </footer>
     </div>

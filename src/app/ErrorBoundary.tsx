@@ -22,7 +22,11 @@ export class ErrorBoundary extends Component<{ children: ReactNode }, State> {
       <div className="crash" role="alert">
         <h1>Something went wrong while drawing the studio.</h1>
         <p>{this.state.error.message}</p>
-        <button type="button" className="button button--primary" onClick={() => this.setState({ error: null })}>
+        <button
+          type="button"
+          className="button button--primary"
+          onClick={() => this.setState({ error: null })}
+        >
           Try again
         </button>{' '}
         <button type="button" className="button" onClick={() => window.location.reload()}>

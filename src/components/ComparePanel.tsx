@@ -9,13 +9,19 @@ export function ComparePanel() {
   const runs = useAppStore((s) => s.runs);
   const layer = useAppStore((s) => s.selectedLayer);
   const toggle = useAppStore((s) => s.toggleCompare);
-  const chosen = compare.map((id) => ({ id, run: runs.find((r) => r.id === id), snap: snapshots[id] })).filter((c) => c.run && c.snap);
+  const chosen = compare
+    .map((id) => ({ id, run: runs.find((r) => r.id === id), snap: snapshots[id] }))
+    .filter((c) => c.run && c.snap);
   if (chosen.length < 2) return null;
   return (
     <section className="compare" aria-label="Two runs side by side" data-testid="compare-panel">
       <header className="section-head">
         <h2>Before / after: layer {layer + 1}</h2>
-        <button type="button" className="button button--ghost" onClick={() => chosen.forEach((c) => toggle(c.id))}>
+        <button
+          type="button"
+          className="button button--ghost"
+          onClick={() => chosen.forEach((c) => toggle(c.id))}
+        >
           Close
         </button>
       </header>
@@ -31,7 +37,9 @@ export function ComparePanel() {
                   #{id} {run!.label}
                 </strong>
                 <span>
-                  layer: {fmtInt(nonZero)} / {fmtInt(tiling.tileCount)} tiles · model: {fmtInt(run!.ciphertexts)} ciphertexts ({fmtPct0(1 - run!.ciphertexts / run!.denseCiphertexts)} fewer)
+                  layer: {fmtInt(nonZero)} / {fmtInt(tiling.tileCount)} tiles · model:{' '}
+                  {fmtInt(run!.ciphertexts)} ciphertexts (
+                  {fmtPct0(1 - run!.ciphertexts / run!.denseCiphertexts)} fewer)
                 </span>
               </figcaption>
               <TileGridView layer={layer} height={220} interactive source={snap} />

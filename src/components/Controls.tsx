@@ -1,7 +1,13 @@
 import { useId } from 'react';
 import { RING_DEGREES, type RingDegree } from '../core/tileShape';
 import { useAppStore } from '../store/storeContext';
-import { METHODS, METHOD_LABELS, type Method, type PruneScope, type TileScore } from '../store/types';
+import {
+  METHODS,
+  METHOD_LABELS,
+  type Method,
+  type PruneScope,
+  type TileScore,
+} from '../store/types';
 import { fmtPct0 } from '../viz/format';
 import { TrainPanel } from './TrainPanel';
 
@@ -24,7 +30,9 @@ export function Controls() {
   const theta = useAppStore((s) => s.theta);
   const hasModel = useAppStore((s) => s.working !== null);
   const hasTwin = useAppStore((s) => s.twin !== null);
-  const permuted = useAppStore((s) => s.workingPermutation !== null && s.working !== s.dense?.network);
+  const permuted = useAppStore(
+    (s) => s.workingPermutation !== null && s.working !== s.dense?.network,
+  );
   const busy = useAppStore((s) => s.busy);
   const setTileShape = useAppStore((s) => s.setTileShape);
   const setMethod = useAppStore((s) => s.setMethod);
@@ -39,7 +47,6 @@ export function Controls() {
   const runWholePipeline = useAppStore((s) => s.runWholePipeline);
   const retrain = useAppStore((s) => s.retrain);
   const recordRun = useAppStore((s) => s.recordRun);
-  const cancelJob = useAppStore((s) => s.cancelJob);
 
   const sparsityLabel = method === 'tile' ? 'Tile sparsity' : 'Weight sparsity';
   return (
@@ -49,7 +56,11 @@ export function Controls() {
         <div className="controls__row">
           <label className="field">
             <span className="field__label">t1 (rows)</span>
-            <select value={tile.t1} onChange={(e) => setTileShape(Number(e.target.value), tile.t2)} data-testid="tile-t1">
+            <select
+              value={tile.t1}
+              onChange={(e) => setTileShape(Number(e.target.value), tile.t2)}
+              data-testid="tile-t1"
+            >
               {SIDES.map((v) => (
                 <option key={v} value={v}>
                   {v}
@@ -62,7 +73,11 @@ export function Controls() {
           </span>
           <label className="field">
             <span className="field__label">t2 (cols)</span>
-            <select value={tile.t2} onChange={(e) => setTileShape(tile.t1, Number(e.target.value))} data-testid="tile-t2">
+            <select
+              value={tile.t2}
+              onChange={(e) => setTileShape(tile.t1, Number(e.target.value))}
+              data-testid="tile-t2"
+            >
               {SIDES.map((v) => (
                 <option key={v} value={v}>
                   {v}
@@ -95,7 +110,13 @@ export function Controls() {
         <div className="segmented" role="radiogroup" aria-label="Pruning method">
           {METHODS.map((m) => (
             <label key={m} className={`segmented__option${m === method ? ' is-active' : ''}`}>
-              <input type="radio" name={`${id}-method`} value={m} checked={m === method} onChange={() => setMethod(m)} />
+              <input
+                type="radio"
+                name={`${id}-method`}
+                value={m}
+                checked={m === method}
+                onChange={() => setMethod(m)}
+              />
               {METHOD_LABELS[m]}
             </label>
           ))}
@@ -105,7 +126,13 @@ export function Controls() {
           <div className="segmented segmented--small" role="radiogroup" aria-label="Scope">
             {(['global', 'local'] as PruneScope[]).map((v) => (
               <label key={v} className={`segmented__option${v === scope ? ' is-active' : ''}`}>
-                <input type="radio" name={`${id}-scope`} value={v} checked={v === scope} onChange={() => setScope(v)} />
+                <input
+                  type="radio"
+                  name={`${id}-scope`}
+                  value={v}
+                  checked={v === scope}
+                  onChange={() => setScope(v)}
+                />
                 {v === 'global' ? 'Global' : 'Per layer'}
               </label>
             ))}
@@ -113,7 +140,11 @@ export function Controls() {
           {method === 'tile' && (
             <label className="field field--inline">
               <span className="field__label">Score</span>
-              <select value={score} onChange={(e) => setScore(e.target.value as TileScore)} data-testid="tile-score">
+              <select
+                value={score}
+                onChange={(e) => setScore(e.target.value as TileScore)}
+                data-testid="tile-score"
+              >
                 {SCORES.map((v) => (
                   <option key={v} value={v}>
                     {v}
@@ -152,7 +183,9 @@ export function Controls() {
             <span className="field__label" id={`${id}-theta`}>
               Tile density threshold θ
             </span>
-            <output data-testid="theta-value">{theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}</output>
+            <output data-testid="theta-value">
+              {theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}
+            </output>
           </span>
           <input
             type="range"
@@ -178,34 +211,51 @@ export function Controls() {
           <button type="button" className="button" onClick={showTwin} disabled={!hasTwin}>
             Show shipped HE-PEx
           </button>
-          <button type="button" className="button button--primary" onClick={() => void runWholePipeline()} disabled={!hasModel || busy !== null} data-testid="pipeline-button">
+          <button
+            type="button"
+            className="button button--primary"
+            onClick={() => void runWholePipeline()}
+            disabled={!hasModel || busy !== null}
+            data-testid="pipeline-button"
+          >
             Run whole pipeline
           </button>
-          <button type="button" className="button" onClick={() => void permute()} disabled={!hasModel || busy !== null} data-testid="permute-button">
+          <button
+            type="button"
+            className="button"
+            onClick={() => void permute()}
+            disabled={!hasModel || busy !== null}
+            data-testid="permute-button"
+          >
             Permute neurons
           </button>
-          <button type="button" className="button" onClick={() => void retrain()} disabled={!hasModel || busy !== null} data-testid="retrain-button">
+          <button
+            type="button"
+            className="button"
+            onClick={() => void retrain()}
+            disabled={!hasModel || busy !== null}
+            data-testid="retrain-button"
+          >
             Retrain 1 epoch
           </button>
-          <button type="button" className="button" onClick={resetWorking} disabled={!permuted || busy !== null}>
+          <button
+            type="button"
+            className="button"
+            onClick={resetWorking}
+            disabled={!permuted || busy !== null}
+          >
             Undo permutation
           </button>
-          <button type="button" className="button" onClick={() => recordRun()} disabled={!hasModel} data-testid="record-run">
+          <button
+            type="button"
+            className="button"
+            onClick={() => recordRun()}
+            disabled={!hasModel}
+            data-testid="record-run"
+          >
             Record run
           </button>
         </div>
-        {busy && (
-          <div className="busy" role="status" aria-live="polite" data-testid="busy">
-            <progress max={1} value={busy.progress ?? undefined} aria-label={busy.label} />
-            <span>
-              {busy.label}
-              {busy.detail ? ` · ${busy.detail}` : ''}
-            </span>
-            <button type="button" className="button button--ghost" onClick={cancelJob}>
-              Cancel
-            </button>
-          </div>
-        )}
       </fieldset>
       <TrainPanel />
     </form>

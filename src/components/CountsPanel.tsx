@@ -12,7 +12,11 @@ export function CountsPanel() {
   const tile = useAppStore((s) => s.tile);
   if (!c) return null;
   return (
-    <section className="counts" aria-label="Ciphertext counts and predicted cost" data-testid="counts-panel">
+    <section
+      className="counts"
+      aria-label="Ciphertext counts and predicted cost"
+      data-testid="counts-panel"
+    >
       <div className="counts__hero">
         <span className="counts__caption">Weight ciphertexts</span>
         <span className="counts__numbers" data-testid="ciphertext-counts" aria-live="polite">
@@ -22,7 +26,10 @@ export function CountsPanel() {
           </span>
           <strong data-testid="ciphertexts-after">{fmtInt(c.after)}</strong>
         </span>
-        <span className={`counts__badge${c.saved > 0 ? ' is-good' : ''}`} data-testid="ciphertexts-saved">
+        <span
+          className={`counts__badge${c.saved > 0 ? ' is-good' : ''}`}
+          data-testid="ciphertexts-saved"
+        >
           {c.saved > 0 ? `${fmtPct(c.saved)} fewer` : 'no saving'}
         </span>
       </div>
@@ -30,7 +37,8 @@ export function CountsPanel() {
         <div>
           <dt>Predicted latency</dt>
           <dd>
-            {fmtMs(c.predictedMsBefore)} → <strong data-testid="latency-after">{fmtMs(c.predictedMsAfter)}</strong>
+            {fmtMs(c.predictedMsBefore)} →{' '}
+            <strong data-testid="latency-after">{fmtMs(c.predictedMsAfter)}</strong>
           </dd>
         </div>
         <div>
@@ -53,7 +61,8 @@ export function CountsPanel() {
         </div>
       </dl>
       <p className="counts__note">
-        {label} · tiles {tile.t1}×{tile.t2}, N = {tile.ringDegree}, batch {tile.batch}, depth {c.depth}
+        {label} · tiles {tile.t1}×{tile.t2}, N = {tile.ringDegree}, batch {tile.batch}, depth{' '}
+        {c.depth}
         {c.heFits ? '' : ' (too deep for 128-bit security at this N)'} · timings: {c.timingSource}
       </p>
     </section>

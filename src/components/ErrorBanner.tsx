@@ -11,7 +11,12 @@ export function ErrorBanner() {
         !
       </span>
       <p>{error}</p>
-      <button type="button" className="button button--ghost" onClick={dismiss} aria-label="Dismiss the error">
+      <button
+        type="button"
+        className="button button--ghost"
+        onClick={dismiss}
+        aria-label="Dismiss the error"
+      >
         Dismiss
       </button>
     </div>

@@ -34,7 +34,11 @@ export function ExportButtons() {
             const files = await exportModel();
             if (files) {
               download('model.json', [files.modelJson], 'application/json');
-              download('weights.bin', [files.weights as Uint8Array<ArrayBuffer>], 'application/octet-stream');
+              download(
+                'weights.bin',
+                [files.weights as Uint8Array<ArrayBuffer>],
+                'application/octet-stream',
+              );
             }
           } finally {
             setExporting(false);
@@ -43,10 +47,20 @@ export function ExportButtons() {
       >
         {exporting ? 'Exporting…' : 'Export model (TF.js)'}
       </button>
-      <button type="button" className="button" disabled={!runs.length} onClick={() => download('hepex-history.csv', [runsToCsv(runs)], 'text/csv')}>
+      <button
+        type="button"
+        className="button"
+        disabled={!runs.length}
+        onClick={() => download('hepex-history.csv', [runsToCsv(runs)], 'text/csv')}
+      >
         History CSV
       </button>
-      <button type="button" className="button" disabled={!runs.length} onClick={() => download('hepex-history.json', [runsToJson(runs)], 'application/json')}>
+      <button
+        type="button"
+        className="button"
+        disabled={!runs.length}
+        onClick={() => download('hepex-history.json', [runsToJson(runs)], 'application/json')}
+      >
         History JSON
       </button>
       <button
@@ -54,7 +68,9 @@ export function ExportButtons() {
         className="button"
         disabled={!hasModel}
         onClick={() => {
-          const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="tile-grid-main"] canvas');
+          const canvas = document.querySelector<HTMLCanvasElement>(
+            '[data-testid="tile-grid-main"] canvas',
+          );
           canvas?.toBlob((blob) => blob && download(`layer-${layer + 1}.png`, [blob], 'image/png'));
         }}
       >

@@ -25,11 +25,16 @@ export function GridLegend() {
       )}
       {mode !== 'density' && (
         <li>
-          <span className="legend__swatch legend__swatch--outlined" style={{ background: cssRgb(p.prunedInLiveTile) }} /> pruned, tile still paid for
+          <span
+            className="legend__swatch legend__swatch--outlined"
+            style={{ background: cssRgb(p.prunedInLiveTile) }}
+          />{' '}
+          pruned, tile still paid for
         </li>
       )}
       <li>
-        <span className="legend__swatch legend__swatch--outlined" style={{ background: hatch }} /> all-zero tile: no ciphertext
+        <span className="legend__swatch legend__swatch--outlined" style={{ background: hatch }} />{' '}
+        all-zero tile: no ciphertext
       </li>
     </ul>
   );

@@ -31,15 +31,25 @@ export function GridPanel() {
             Layer {selected + 1}: {t.outputs}×{t.inputs}
           </h2>
           <p className="grid-panel__sub">
-            Orientation {t.orientation}: shown as {t.orientation === 'A' ? 'W' : 'Wᵀ'} ({rows}×{cols}), {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
-            {t.orientation === 'A' ? t.inBlocks : t.outBlocks} tiles · {fmtInt(l.nonZeroTiles)} non-zero · {fmtInt(l.rotations)} rotations ·{' '}
-            {fmtMs(l.predictedMs)} predicted
+            Orientation {t.orientation}: shown as {t.orientation === 'A' ? 'W' : 'Wᵀ'} ({rows}×
+            {cols}), {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
+            {t.orientation === 'A' ? t.inBlocks : t.outBlocks} tiles · {fmtInt(l.nonZeroTiles)}{' '}
+            non-zero · {fmtInt(l.rotations)} rotations · {fmtMs(l.predictedMs)} predicted
           </p>
         </div>
         <div className="segmented" role="radiogroup" aria-label="View">
           {MODES.map((m) => (
-            <label key={m.value} className={`segmented__option${m.value === mode ? ' is-active' : ''}`}>
-              <input type="radio" name="view-mode" value={m.value} checked={m.value === mode} onChange={() => setMode(m.value)} />
+            <label
+              key={m.value}
+              className={`segmented__option${m.value === mode ? ' is-active' : ''}`}
+            >
+              <input
+                type="radio"
+                name="view-mode"
+                value={m.value}
+                checked={m.value === mode}
+                onChange={() => setMode(m.value)}
+              />
               {m.label}
             </label>
           ))}
@@ -48,7 +58,9 @@ export function GridPanel() {
       <TileGridView layer={selected} height={height} interactive />
       <footer className="grid-panel__foot">
         <GridLegend />
-        <span className="grid-panel__help">Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit.</span>
+        <span className="grid-panel__help">
+          Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit.
+        </span>
       </footer>
     </section>
   );

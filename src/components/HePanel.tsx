@@ -21,12 +21,19 @@ export function HePanel() {
       <header className="section-head">
         <div>
           <h2>Encrypted inference</h2>
-          <p className="grid-panel__sub">CKKS with node-seal in a worker, plaintext model, encrypted input; the smallest ring degree the depth needs.</p>
+          <p className="grid-panel__sub">
+            CKKS with node-seal in a worker, plaintext model, encrypted input; the smallest ring
+            degree the depth needs.
+          </p>
         </div>
         <div className="controls__row">
           <label className="field field--inline">
             <span className="field__label">Test images</span>
-            <select value={samples} onChange={(e) => setSamples(Number(e.target.value))} aria-label="Test images to encrypt">
+            <select
+              value={samples}
+              onChange={(e) => setSamples(Number(e.target.value))}
+              aria-label="Test images to encrypt"
+            >
               {SAMPLE_CHOICES.map((n) => (
                 <option key={n} value={n}>
                   {n}
@@ -34,7 +41,13 @@ export function HePanel() {
               ))}
             </select>
           </label>
-          <button type="button" className="button button--primary" disabled={!hasModel || busy !== null} onClick={() => void runEncrypted(samples)} data-testid="he-run">
+          <button
+            type="button"
+            className="button button--primary"
+            disabled={!hasModel || busy !== null}
+            onClick={() => void runEncrypted(samples)}
+            data-testid="he-run"
+          >
             Run encrypted: shown vs trained
           </button>
         </div>
@@ -45,14 +58,30 @@ export function HePanel() {
             <thead>
               <tr>
                 <th scope="col">Model</th>
-                <th scope="col" className="num">N</th>
-                <th scope="col" className="num">Ciphertexts</th>
-                <th scope="col" className="num">Measured</th>
-                <th scope="col" className="num">Predicted</th>
-                <th scope="col" className="num">Peak memory</th>
-                <th scope="col" className="num">Rotations</th>
-                <th scope="col" className="num">Max |error|</th>
-                <th scope="col" className="num">Agreement</th>
+                <th scope="col" className="num">
+                  N
+                </th>
+                <th scope="col" className="num">
+                  Ciphertexts
+                </th>
+                <th scope="col" className="num">
+                  Measured
+                </th>
+                <th scope="col" className="num">
+                  Predicted
+                </th>
+                <th scope="col" className="num">
+                  Peak memory
+                </th>
+                <th scope="col" className="num">
+                  Rotations
+                </th>
+                <th scope="col" className="num">
+                  Max |error|
+                </th>
+                <th scope="col" className="num">
+                  Agreement
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -79,10 +108,16 @@ export function HePanel() {
           </table>
           {current && dense && (
             <p className="counts__note" data-testid="he-summary">
-              {results.samples} images: {fmtInt(current.weightCiphertexts)} vs {fmtInt(dense.weightCiphertexts)} ciphertexts, latency ×
-              {(current.latencyMs / dense.latencyMs).toFixed(2)}, peak memory ×{(current.peakBytes / dense.peakBytes).toFixed(2)}; measured / predicted{' '}
-              {(current.latencyMs / current.predictedMs).toFixed(2)} and {(dense.latencyMs / dense.predictedMs).toFixed(2)}
-              {current.opsMatchPlan && dense.opsMatchPlan ? '; operation counts equal the plan' : ''}.
+              {results.samples} images: {fmtInt(current.weightCiphertexts)} vs{' '}
+              {fmtInt(dense.weightCiphertexts)} ciphertexts, latency ×
+              {(current.latencyMs / dense.latencyMs).toFixed(2)}, peak memory ×
+              {(current.peakBytes / dense.peakBytes).toFixed(2)}; measured / predicted{' '}
+              {(current.latencyMs / current.predictedMs).toFixed(2)} and{' '}
+              {(dense.latencyMs / dense.predictedMs).toFixed(2)}
+              {current.opsMatchPlan && dense.opsMatchPlan
+                ? '; operation counts equal the plan'
+                : ''}
+              .
             </p>
           )}
         </div>

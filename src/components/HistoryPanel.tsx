@@ -26,17 +26,25 @@ export function HistoryPanel() {
     // The plot compares runs of the model on screen; the table keeps every run.
     const mine = runs.filter((r) => r.model === model);
     const base = mine.find((r) => r.method === 'none' && r.metrics);
-    const withMetric = mine.map((r) => ({ run: r, cost: metricCost(r, base) })).filter((p) => p.cost !== undefined);
+    const withMetric = mine
+      .map((r) => ({ run: r, cost: metricCost(r, base) }))
+      .filter((p) => p.cost !== undefined);
     if (withMetric.length >= 2) {
       const accuracy = base?.metrics?.accuracy !== undefined;
       return {
-        points: withMetric.map((p): ParetoPoint => ({ run: p.run, x: p.run.ciphertexts, y: p.cost! })),
+        points: withMetric.map((p): ParetoPoint => ({
+          run: p.run,
+          x: p.run.ciphertexts,
+          y: p.cost!,
+        })),
         yLabel: accuracy ? 'accuracy loss (points)' : 'MSE increase',
         yFormat: accuracy ? (v: number) => `${fmtNum(v)}` : fmtNum,
       };
     }
     return {
-      points: mine.filter((r) => Number.isFinite(r.predictedMs)).map((r): ParetoPoint => ({ run: r, x: r.ciphertexts, y: r.predictedMs })),
+      points: mine
+        .filter((r) => Number.isFinite(r.predictedMs))
+        .map((r): ParetoPoint => ({ run: r, x: r.ciphertexts, y: r.predictedMs })),
       yLabel: 'predicted latency',
       yFormat: fmtMs,
     };
@@ -46,7 +54,12 @@ export function HistoryPanel() {
     <section className="history" aria-label="Run history">
       <header className="section-head">
         <h2>History</h2>
-        <button type="button" className="button button--ghost" onClick={clearRuns} disabled={!runs.length}>
+        <button
+          type="button"
+          className="button button--ghost"
+          onClick={clearRuns}
+          disabled={!runs.length}
+        >
           Clear
         </button>
       </header>
@@ -100,7 +113,8 @@ export function HistoryPanel() {
                     <td>{r.tile}</td>
                     <td className="num">{fmtPct0(r.sparsity)}</td>
                     <td className="num">
-                      {fmtInt(r.ciphertexts)} <span className="muted">/ {fmtInt(r.denseCiphertexts)}</span>
+                      {fmtInt(r.ciphertexts)}{' '}
+                      <span className="muted">/ {fmtInt(r.denseCiphertexts)}</span>
                     </td>
                     <td className="num">{fmtMs(r.predictedMs)}</td>
                     <td className="num">

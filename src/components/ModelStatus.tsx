@@ -11,7 +11,9 @@ export function ModelStatus() {
       <div className="empty-state" role="alert" data-testid="model-error">
         <h2>No model to show</h2>
         <p>{loadError}</p>
-        <p className="muted">Pick another preset or open a TF.js model (model.json and weights.bin) above.</p>
+        <p className="muted">
+          Pick another preset or open a TF.js model (model.json and weights.bin) above.
+        </p>
       </div>
     );
   }

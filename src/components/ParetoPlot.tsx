@@ -10,65 +10,137 @@ export interface ParetoPoint {
   readonly y: number;
 }
 
-const METHOD_CLASS: Record<string, string> = { none: 'dot--none', magnitude: 'dot--magnitude', tile: 'dot--tile', hepex: 'dot--hepex' };
+const LEGEND = {
+  none: 'trained',
+  magnitude: 'magnitude',
+  tile: 'tile pruning',
+  hepex: 'HE-PEx',
+} as const;
+const METHOD_CLASS: Record<string, string> = {
+  none: 'dot--none',
+  magnitude: 'dot--magnitude',
+  tile: 'dot--tile',
+  hepex: 'dot--hepex',
+};
 
 /**
  * Runs as points: x = weight ciphertexts, y = a cost in yLabel's units (accuracy loss, MSE, or
  * predicted latency), with the Pareto frontier drawn through the non-dominated runs. d3 gives the
  * scales and ticks; React draws the SVG.
  */
-export function ParetoPlot({ points, yLabel, yFormat }: { points: readonly ParetoPoint[]; yLabel: string; yFormat: (v: number) => string }) {
+export function ParetoPlot({
+  points,
+  yLabel,
+  yFormat,
+}: {
+  points: readonly ParetoPoint[];
+  yLabel: string;
+  yFormat: (v: number) => string;
+}) {
   const width = 520;
   const height = 260;
   const m = { top: 14, right: 20, bottom: 40, left: 76 };
   const { x, y, frontier } = useMemo(() => {
     const [x0 = 0, x1 = 1] = extent(points, (p) => p.x);
     const [y0 = 0, y1 = 1] = extent(points, (p) => p.y);
-    const x = scaleLinear().domain([Math.min(0, x0), x1 || 1]).nice().range([m.left, width - m.right]);
-    const y = scaleLinear().domain([Math.min(0, y0), y1 > y0 ? y1 : y0 + 1]).nice().range([height - m.bottom, m.top]);
-    return { x, y, frontier: paretoFrontier(points, (p) => p.x, (p) => p.y) };
+    const x = scaleLinear()
+      .domain([Math.min(0, x0), x1 || 1])
+      .nice()
+      .range([m.left, width - m.right]);
+    const y = scaleLinear()
+      .domain([Math.min(0, y0), y1 > y0 ? y1 : y0 + 1])
+      .nice()
+      .range([height - m.bottom, m.top]);
+    return {
+      x,
+      y,
+      frontier: paretoFrontier(
+        points,
+        (p) => p.x,
+        (p) => p.y,
+      ),
+    };
   }, [points, m.left, m.right, m.top, m.bottom]);
 
   return (
-    <svg className="pareto" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`Runs: weight ciphertexts against ${yLabel}`} data-testid="pareto-plot">
-      <g className="axis">
-        {x.ticks(6).map((t) => (
-          <g key={`x${t}`} transform={`translate(${x(t)},0)`}>
-            <line y1={m.top} y2={height - m.bottom} className="axis__grid" />
-            <text y={height - m.bottom + 16} textAnchor="middle">
-              {fmtInt(t)}
-            </text>
-          </g>
+    <figure className="pareto-figure">
+      <svg
+        className="pareto"
+        viewBox={`0 0 ${width} ${height}`}
+        role="img"
+        aria-label={`Runs: weight ciphertexts against ${yLabel}`}
+        data-testid="pareto-plot"
+      >
+        <g className="axis">
+          {x.ticks(6).map((t) => (
+            <g key={`x${t}`} transform={`translate(${x(t)},0)`}>
+              <line y1={m.top} y2={height - m.bottom} className="axis__grid" />
+              <text y={height - m.bottom + 16} textAnchor="middle">
+                {fmtInt(t)}
+              </text>
+            </g>
+          ))}
+          {y.ticks(5).map((t) => (
+            <g key={`y${t}`} transform={`translate(0,${y(t)})`}>
+              <line x1={m.left} x2={width - m.right} className="axis__grid" />
+              <text x={m.left - 8} dy="0.32em" textAnchor="end">
+                {yFormat(t)}
+              </text>
+            </g>
+          ))}
+          <text
+            x={(m.left + width - m.right) / 2}
+            y={height - 6}
+            textAnchor="middle"
+            className="axis__label"
+          >
+            weight ciphertexts
+          </text>
+          <text
+            transform={`translate(12,${(m.top + height - m.bottom) / 2}) rotate(-90)`}
+            textAnchor="middle"
+            className="axis__label"
+          >
+            {yLabel}
+          </text>
+        </g>
+        {frontier.length > 1 && (
+          <path
+            className="pareto__frontier"
+            d={frontier.map((p, k) => `${k ? 'L' : 'M'}${x(p.x)},${y(p.y)}`).join('')}
+            fill="none"
+          />
+        )}
+        {points.map((p) => (
+          <circle
+            key={p.run.id}
+            cx={x(p.x)}
+            cy={y(p.y)}
+            r={frontier.includes(p) ? 5 : 3.5}
+            className={`dot ${METHOD_CLASS[p.run.method] ?? ''}`}
+          >
+            <title>
+              {p.run.label}: {fmtInt(p.x)} ciphertexts, {yFormat(p.y)}
+            </title>
+          </circle>
         ))}
-        {y.ticks(5).map((t) => (
-          <g key={`y${t}`} transform={`translate(0,${y(t)})`}>
-            <line x1={m.left} x2={width - m.right} className="axis__grid" />
-            <text x={m.left - 8} dy="0.32em" textAnchor="end">
-              {yFormat(t)}
-            </text>
-          </g>
+      </svg>
+      <figcaption className="legend">
+        {(['none', 'magnitude', 'tile', 'hepex'] as const).map((m) => (
+          <span key={m}>
+            <svg width="10" height="10" aria-hidden="true">
+              <circle cx="5" cy="5" r="4" className={`dot ${METHOD_CLASS[m]}`} />
+            </svg>{' '}
+            {LEGEND[m]}
+          </span>
         ))}
-        <text x={(m.left + width - m.right) / 2} y={height - 6} textAnchor="middle" className="axis__label">
-          weight ciphertexts
-        </text>
-        <text transform={`translate(12,${(m.top + height - m.bottom) / 2}) rotate(-90)`} textAnchor="middle" className="axis__label">
-          {yLabel}
-        </text>
-      </g>
-      {frontier.length > 1 && (
-        <path
-          className="pareto__frontier"
-          d={frontier.map((p, k) => `${k ? 'L' : 'M'}${x(p.x)},${y(p.y)}`).join('')}
-          fill="none"
-        />
-      )}
-      {points.map((p) => (
-        <circle key={p.run.id} cx={x(p.x)} cy={y(p.y)} r={frontier.includes(p) ? 5 : 3.5} className={`dot ${METHOD_CLASS[p.run.method] ?? ''}`}>
-          <title>
-            {p.run.label}: {fmtInt(p.x)} ciphertexts, {yFormat(p.y)}
-          </title>
-        </circle>
-      ))}
-    </svg>
+        <span>
+          <svg width="18" height="10" aria-hidden="true">
+            <path d="M1 5H17" className="pareto__frontier" />
+          </svg>{' '}
+          Pareto frontier
+        </span>
+      </figcaption>
+    </figure>
   );
 }

@@ -2,7 +2,11 @@ import { useAppStore } from '../store/storeContext';
 import type { ThemeChoice } from '../store/types';
 
 const NEXT: Record<ThemeChoice, ThemeChoice> = { system: 'dark', dark: 'light', light: 'system' };
-const LABEL: Record<ThemeChoice, string> = { system: 'Theme: system', dark: 'Theme: dark', light: 'Theme: light' };
+const LABEL: Record<ThemeChoice, string> = {
+  system: 'Theme: system',
+  dark: 'Theme: dark',
+  light: 'Theme: light',
+};
 
 /** Cycles system -> dark -> light. "system" follows prefers-color-scheme. */
 export function ThemeToggle() {
@@ -16,7 +20,8 @@ export function ThemeToggle() {
       aria-label={`${LABEL[theme]}. Switch to ${NEXT[theme]}.`}
       data-testid="theme-toggle"
     >
-      <span aria-hidden="true">{theme === 'dark' ? '☾' : theme === 'light' ? '☀' : '◐'}</span> {LABEL[theme]}
+      <span aria-hidden="true">{theme === 'dark' ? '☾' : theme === 'light' ? '☀' : '◐'}</span>{' '}
+      {LABEL[theme]}
     </button>
   );
 }

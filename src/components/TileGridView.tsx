@@ -45,7 +45,15 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
     };
   }, [shown, analysis, layer]);
 
-  const grid = useTileGridCanvas({ data, mode, palette, maxAbs, height, interactive, onPainted: main ? markPaint : undefined });
+  const grid = useTileGridCanvas({
+    data,
+    mode,
+    palette,
+    maxAbs,
+    height,
+    interactive,
+    onPainted: main ? markPaint : undefined,
+  });
   const offsets = useMemo(() => (analysis ? ciphertextOffsets(analysis.counts) : []), [analysis]);
 
   const tooltip = useMemo(() => {
@@ -62,12 +70,28 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
     const o1 = Math.min(o0 + tiling.blockOut, tiling.outputs);
     const i1 = Math.min(i0 + tiling.blockIn, tiling.inputs);
     let sq = 0;
-    for (let o = o0; o < o1; o++) for (let i = i0; i < i1; i++) sq += data.weights[o * tiling.inputs + i] ** 2;
+    for (let o = o0; o < o1; o++)
+      for (let i = i0; i < i1; i++) sq += data.weights[o * tiling.inputs + i] ** 2;
     const area = (o1 - o0) * (i1 - i0);
     const ct = ciphertextIndex(data.counts, t, offsets[layer] ?? 0);
     const { o, i } = weightAt(tiling, h.row, h.col);
     const w = data.weights[o * tiling.inputs + i];
-    return { t, gridRow, gridCol, kept, area, norm: Math.sqrt(sq), ct, total: offsets.at(-1) ?? 0, o, i, w, keptW: data.mask[o * tiling.inputs + i] === 1, x: h.x, y: h.y };
+    return {
+      t,
+      gridRow,
+      gridCol,
+      kept,
+      area,
+      norm: Math.sqrt(sq),
+      ct,
+      total: offsets.at(-1) ?? 0,
+      o,
+      i,
+      w,
+      keptW: data.mask[o * tiling.inputs + i] === 1,
+      x: h.x,
+      y: h.y,
+    };
   }, [grid.hover, data, offsets, layer]);
 
   const tiling = data?.tiling;
@@ -76,7 +100,14 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
     : `Layer ${layer + 1}`;
 
   return (
-    <div className={`tile-grid${interactive ? ' tile-grid--interactive' : ''}`} ref={grid.containerRef} style={{ height }} data-testid={main ? 'tile-grid-main' : source ? `tile-grid-compare-${layer}` : `tile-grid-thumb-${layer}`}>
+    <div
+      className={`tile-grid${interactive ? ' tile-grid--interactive' : ''}`}
+      ref={grid.containerRef}
+      style={{ height }}
+      data-testid={
+        main ? 'tile-grid-main' : source ? `tile-grid-compare-${layer}` : `tile-grid-thumb-${layer}`
+      }
+    >
       <canvas
         ref={grid.canvasRef}
         style={{ width: grid.width, height }}
@@ -109,13 +140,29 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
       />
       {interactive && (
         <div className="tile-grid__zoom" role="group" aria-label="Zoom">
-          <button type="button" className="button button--icon" onClick={() => grid.zoomBy(1.5)} aria-label="Zoom in">
+          <button
+            type="button"
+            className="button button--icon"
+            onClick={() => grid.zoomBy(1.5)}
+            aria-label="Zoom in"
+          >
             +
           </button>
-          <button type="button" className="button button--icon" onClick={() => grid.zoomBy(1 / 1.5)} aria-label="Zoom out">
+          <button
+            type="button"
+            className="button button--icon"
+            onClick={() => grid.zoomBy(1 / 1.5)}
+            aria-label="Zoom out"
+          >
             −
           </button>
-          <button type="button" className="button button--icon" onClick={grid.resetZoom} aria-label="Fit the whole matrix" disabled={!grid.zoomed}>
+          <button
+            type="button"
+            className="button button--icon"
+            onClick={grid.resetZoom}
+            aria-label="Fit the whole matrix"
+            disabled={!grid.zoomed}
+          >
             ⤢
           </button>
         </div>
@@ -125,7 +172,10 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
           className="tooltip"
           role="tooltip"
           data-testid="tile-tooltip"
-          style={{ left: Math.min(tooltip.x + 14, Math.max(0, grid.width - 230)), top: tooltip.y + 14 }}
+          style={{
+            left: Math.min(tooltip.x + 14, Math.max(0, grid.width - 230)),
+            top: tooltip.y + 14,
+          }}
         >
           <strong>
             Tile {fmtInt(tooltip.t)} · row {tooltip.gridRow}, col {tooltip.gridCol}
@@ -135,7 +185,9 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
           </span>
           <span>‖tile‖₂ = {fmtNum(tooltip.norm)}</span>
           <span>
-            {tooltip.ct === null ? 'All zero: no ciphertext, skipped' : `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`}
+            {tooltip.ct === null
+              ? 'All zero: no ciphertext, skipped'
+              : `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`}
           </span>
           <span className="tooltip__muted">
             W[{tooltip.o}, {tooltip.i}] = {tooltip.keptW ? fmtNum(tooltip.w) : 'pruned'}

@@ -24,15 +24,28 @@ export function TrainPanel() {
             min={1}
             max={200}
             value={epochs}
-            onChange={(e) => setEpochs(Math.max(1, Math.min(200, Math.round(Number(e.target.value) || 1))))}
+            onChange={(e) =>
+              setEpochs(Math.max(1, Math.min(200, Math.round(Number(e.target.value) || 1))))
+            }
           />
         </label>
-        <button type="button" className="button" disabled={busy !== null} onClick={() => void trainModel(epochs)} data-testid="train-button">
+        <button
+          type="button"
+          className="button"
+          disabled={busy !== null}
+          onClick={() => void trainModel(epochs)}
+          data-testid="train-button"
+        >
           Train {PRESET_LABELS[preset].toLowerCase()}
         </button>
       </div>
-      <p className="controls__hint">Real MNIST (8,000 train / 2,000 test, seed 1), tfjs in a worker. The result replaces the model shown.</p>
-      {training && training.history.length > 0 && <TrainingChart history={training.history} epochs={training.epochs} />}
+      <p className="controls__hint">
+        Real MNIST (8,000 train / 2,000 test, seed 1), tfjs in a worker. The result replaces the
+        model shown.
+      </p>
+      {training && training.history.length > 0 && (
+        <TrainingChart history={training.history} epochs={training.epochs} />
+      )}
     </fieldset>
   );
 }

@@ -34,12 +34,15 @@ const DIR = /^[a-z0-9-]+(\/[a-z0-9-]+)?$/;
 export function parseModelIndex(text: string): ModelIndex {
   const json = JSON.parse(text) as { presets?: unknown };
   const presets = json.presets;
-  if (typeof presets !== 'object' || presets === null || Array.isArray(presets)) throw new Error('it has no "presets" object');
+  if (typeof presets !== 'object' || presets === null || Array.isArray(presets))
+    throw new Error('it has no "presets" object');
   const out: ModelIndex = {};
   for (const [name, value] of Object.entries(presets as Record<string, unknown>)) {
     const v = value as { dense?: unknown; twin?: unknown } | null;
-    if (typeof v?.dense !== 'string' || !DIR.test(v.dense)) throw new Error(`preset "${name}" needs a "dense" directory name`);
-    if (v.twin !== undefined && (typeof v.twin !== 'string' || !DIR.test(v.twin))) throw new Error(`preset "${name}" has an invalid "twin"`);
+    if (typeof v?.dense !== 'string' || !DIR.test(v.dense))
+      throw new Error(`preset "${name}" needs a "dense" directory name`);
+    if (v.twin !== undefined && (typeof v.twin !== 'string' || !DIR.test(v.twin)))
+      throw new Error(`preset "${name}" has an invalid "twin"`);
     out[name] = { dense: v.dense, ...(typeof v.twin === 'string' ? { twin: v.twin } : {}) };
   }
   return out;
@@ -48,7 +51,10 @@ export function parseModelIndex(text: string): ModelIndex {
 type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
 
 async function modelFiles() {
-  const [files, backend] = await Promise.all([import('../engines/tfjs/modelFiles'), import('../engines/tfjs/backend')]);
+  const [files, backend] = await Promise.all([
+    import('../engines/tfjs/modelFiles'),
+    import('../engines/tfjs/backend'),
+  ]);
   // Export builds a small LayersModel: the cpu backend does it without fetching any WASM.
   await backend.setupBackend({ prefer: 'cpu' });
   return files;
@@ -69,7 +75,10 @@ export function manifestPaths(modelJson: string): string[] {
       if (!Array.isArray(list)) continue;
       for (const p of list) {
         if (typeof p !== 'string' || !/^(\.\/)?[\w.-]+$/.test(p) || p.includes('..')) {
-          throw new HepexError('invalid-model-file', `Model file: weight path ${JSON.stringify(p)} must be a plain file name next to model.json.`);
+          throw new HepexError(
+            'invalid-model-file',
+            `Model file: weight path ${JSON.stringify(p)} must be a plain file name next to model.json.`,
+          );
         }
         paths.push(p.replace(/^\.\//, ''));
       }
@@ -105,7 +114,10 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
       response = await doFetch(url, { signal });
     } catch (error) {
       if (signal?.aborted) throw new HepexError('cancelled', 'Loading was cancelled.');
-      throw new HepexError('invalid-model-file', `Could not fetch ${url} (${(error as Error).message}).`);
+      throw new HepexError(
+        'invalid-model-file',
+        `Could not fetch ${url} (${(error as Error).message}).`,
+      );
     }
     // Vite's preview and dev servers answer unknown paths with index.html (200, text/html).
     const isHtml = (response.headers.get('content-type') ?? '').includes('text/html');
@@ -120,7 +132,10 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
       manifestPaths(modelJson).map(async (p) => {
         const r = await doFetch(`${base}${dir}/${p}`, { signal });
         if (!r.ok || (r.headers.get('content-type') ?? '').includes('text/html')) {
-          throw new HepexError('invalid-model-file', `The weights file ${base}${dir}/${p} is missing.`);
+          throw new HepexError(
+            'invalid-model-file',
+            `The weights file ${base}${dir}/${p} is missing.`,
+          );
         }
         return new Uint8Array(await r.arrayBuffer());
       }),
@@ -136,17 +151,22 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
     } catch {
       response = undefined;
     }
-    if (!response?.ok || (response.headers.get('content-type') ?? '').includes('text/html')) return {};
+    if (!response?.ok || (response.headers.get('content-type') ?? '').includes('text/html'))
+      return {};
     try {
       return parseModelIndex(await response.text());
     } catch (error) {
-      throw new HepexError('invalid-model-file', `${base}index.json is malformed: ${(error as Error).message}`);
+      throw new HepexError(
+        'invalid-model-file',
+        `${base}index.json is malformed: ${(error as Error).message}`,
+      );
     }
   }
 
   return {
     async loadPreset(preset, signal) {
-      if (!/^[a-z0-9-]+$/.test(preset)) throw new HepexError('invalid-argument', `"${preset}" is not a preset name.`);
+      if (!/^[a-z0-9-]+$/.test(preset))
+        throw new HepexError('invalid-argument', `"${preset}" is not a preset name.`);
       const entry = (await fetchIndex(signal))[preset];
       if (!entry) {
         throw new HepexError(
@@ -163,13 +183,22 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
 
     async loadFiles(files) {
       const json = files.find((f) => f.name.endsWith('.json'));
-      if (!json) throw new HepexError('invalid-model-file', 'Open a model.json together with its weights file (weights.bin).');
+      if (!json)
+        throw new HepexError(
+          'invalid-model-file',
+          'Open a model.json together with its weights file (weights.bin).',
+        );
       const modelJson = await json.text();
       const byName = new Map(files.map((f) => [f.name, f]));
       const parts = await Promise.all(
         manifestPaths(modelJson).map(async (p) => {
-          const file = byName.get(p) ?? (files.length === 2 ? files.find((f) => f !== json) : undefined);
-          if (!file) throw new HepexError('invalid-model-file', `model.json needs the weights file "${p}"; open it together with model.json.`);
+          const file =
+            byName.get(p) ?? (files.length === 2 ? files.find((f) => f !== json) : undefined);
+          if (!file)
+            throw new HepexError(
+              'invalid-model-file',
+              `model.json needs the weights file "${p}"; open it together with model.json.`,
+            );
           return new Uint8Array(await file.arrayBuffer());
         }),
       );

@@ -6,7 +6,13 @@ import type { NetworkPermutation } from '../core/permutation';
 import type { TileShape } from '../core/tileShape';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
 import type { Metric } from '../core/trainer';
-import type { PipelineApi, PipelineJob, PipelineStepsResult, PermuteStepResult, StepProgress } from '../../workers/pipeline.worker';
+import type {
+  PipelineApi,
+  PipelineJob,
+  PipelineStepsResult,
+  PermuteStepResult,
+  StepProgress,
+} from '../../workers/pipeline.worker';
 
 export type { PipelineJob, PipelineStepsResult, PermuteStepResult, StepProgress };
 
@@ -18,7 +24,12 @@ export interface JobOptions {
 /** What the store needs from the heavy-step worker (an interface so tests can run it in-thread). */
 export interface PipelineService {
   /** Reorders hidden neurons so the masks' non-zeros gather into few tiles (HEPEX.md step 3). */
-  permute(network: Network, masks: readonly Mask[], tile: TileShape, options?: JobOptions): Promise<PermuteStepResult>;
+  permute(
+    network: Network,
+    masks: readonly Mask[],
+    tile: TileShape,
+    options?: JobOptions,
+  ): Promise<PermuteStepResult>;
   /** Pipeline steps (retrain needs the MNIST split and tfjs, which live in the worker). */
   pipeline(job: PipelineJob, options?: JobOptions): Promise<PipelineStepsResult>;
   /** Accuracy or MSE on the held-out split; never cancels a running step. */
@@ -34,7 +45,10 @@ export interface PipelineClientOptions {
 }
 
 const defaultWorker = (): Worker =>
-  new Worker(new URL('../../workers/pipeline.worker.ts', import.meta.url), { type: 'module', name: 'pipeline' });
+  new Worker(new URL('../../workers/pipeline.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'pipeline',
+  });
 
 const cancelled = () => new HepexError('cancelled', 'The job was cancelled.');
 
@@ -45,7 +59,11 @@ function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer
     const data = Float32Array.from(layer.weights.data);
     const bias = Float32Array.from(layer.bias);
     buffers.push(data.buffer, bias.buffer);
-    return { ...layer, weights: { rows: layer.weights.rows, cols: layer.weights.cols, data }, bias };
+    return {
+      ...layer,
+      weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
+      bias,
+    };
   });
   return { network: { task: network.task, layers }, buffers };
 }
@@ -73,11 +91,20 @@ export class PipelineClient implements PipelineService {
     installHepexErrorTransfer();
   }
 
-  permute(network: Network, masks: readonly Mask[], tile: TileShape, options: JobOptions = {}): Promise<PermuteStepResult> {
+  permute(
+    network: Network,
+    masks: readonly Mask[],
+    tile: TileShape,
+    options: JobOptions = {},
+  ): Promise<PermuteStepResult> {
     const n = copyNetwork(network);
     const m = copyMasks(masks);
     return this.run(
-      (api, progress) => api.permute(transfer({ network: n.network, masks: m.masks, tile }, [...n.buffers, ...m.buffers]), progress),
+      (api, progress) =>
+        api.permute(
+          transfer({ network: n.network, masks: m.masks, tile }, [...n.buffers, ...m.buffers]),
+          progress,
+        ),
       options,
     );
   }
@@ -86,21 +113,38 @@ export class PipelineClient implements PipelineService {
     const n = copyNetwork(job.network);
     const d = job.dense ? copyNetwork(job.dense) : undefined;
     const m = job.masks ? copyMasks(job.masks) : undefined;
-    const permutation = job.permutation ? { input: Uint32Array.from(job.permutation.input), output: Uint32Array.from(job.permutation.output) } : undefined;
-    const payload: PipelineJob = { ...job, network: n.network, dense: d?.network, masks: m?.masks, permutation };
+    const permutation = job.permutation
+      ? {
+          input: Uint32Array.from(job.permutation.input),
+          output: Uint32Array.from(job.permutation.output),
+        }
+      : undefined;
+    const payload: PipelineJob = {
+      ...job,
+      network: n.network,
+      dense: d?.network,
+      masks: m?.masks,
+      permutation,
+    };
     const buffers = [...n.buffers, ...(d?.buffers ?? []), ...(m?.buffers ?? [])];
     if (permutation) buffers.push(permutation.input.buffer, permutation.output.buffer);
     return this.run((api, progress) => api.pipeline(transfer(payload, buffers), progress), options);
   }
 
-  async evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric> {
-    if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+  async evaluate(
+    network: Network,
+    permutation?: NetworkPermutation,
+    noise?: number,
+  ): Promise<Metric> {
+    if (this.disposed)
+      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     const n = copyNetwork(network);
     return this.ensureWorker().evaluate(transfer(n.network, n.buffers), permutation, noise);
   }
 
   async testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }> {
-    if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    if (this.disposed)
+      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     return this.ensureWorker().testInputs(count);
   }
 
@@ -111,10 +155,14 @@ export class PipelineClient implements PipelineService {
   }
 
   private async run<T>(
-    call: (api: Remote<PipelineApi>, progress: ((p: StepProgress) => void) | undefined) => Promise<T>,
+    call: (
+      api: Remote<PipelineApi>,
+      progress: ((p: StepProgress) => void) | undefined,
+    ) => Promise<T>,
     options: JobOptions,
   ): Promise<T> {
-    if (this.disposed) throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    if (this.disposed)
+      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     // Latest wins: the previous job is no longer wanted.
     this.current?.abort();
     const controller = new AbortController();

@@ -18,7 +18,10 @@ function denseCostFor(plan: TilePlan, network: Network): CostReport {
   const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}|${ringDegree}|${acts}`;
   let cost = denseCosts.get(key);
   if (!cost) {
-    cost = costOf(plan, network.layers.map((l) => l.activation));
+    cost = costOf(
+      plan,
+      network.layers.map((l) => l.activation),
+    );
     if (denseCosts.size > 32) denseCosts.clear();
     denseCosts.set(key, cost);
   }
@@ -26,7 +29,11 @@ function denseCostFor(plan: TilePlan, network: Network): CostReport {
 }
 
 /** `knownCounts`: per-tile kept counts the caller already has (the fused preview computes them). */
-export function analyse(shown: Shown, tile: TileShape, knownCounts?: readonly Uint32Array[]): Analysis {
+export function analyse(
+  shown: Shown,
+  tile: TileShape,
+  knownCounts?: readonly Uint32Array[],
+): Analysis {
   const { network, masks } = shown;
   const plan = planTiles(layerSizes(network), tile);
   const counts = knownCounts ?? masks.map((m, l) => countTileNonZeros(m, plan.layers[l]));
@@ -35,8 +42,18 @@ export function analyse(shown: Shown, tile: TileShape, knownCounts?: readonly Ui
     for (let t = 0; t < c.length; t++) f[t] = c[t] > 0 ? 1 : 0;
     return f;
   });
-  const cost = costOf(plan, network.layers.map((l) => l.activation), flags);
-  return { plan, counts, cost, denseCost: denseCostFor(plan, network), sparsity: maskSparsityOf(masks) };
+  const cost = costOf(
+    plan,
+    network.layers.map((l) => l.activation),
+    flags,
+  );
+  return {
+    plan,
+    counts,
+    cost,
+    denseCost: denseCostFor(plan, network),
+    sparsity: maskSparsityOf(masks),
+  };
 }
 
 export function maskSparsityOf(masks: readonly Mask[]): number {

@@ -1,13 +1,26 @@
 import type { HepexModel } from '../core/model';
-import type { HeInferenceReport, JobOptions as HeJobOptions, SessionInfo, SessionRequest } from '../services/heClient';
+import type {
+  HeInferenceReport,
+  JobOptions as HeJobOptions,
+  SessionInfo,
+  SessionRequest,
+} from '../services/heClient';
 import type { ModelLoader } from '../services/modelLoader';
 import type { PipelineService } from '../services/pipelineClient';
 import type { TrainJobOptions, TrainRequest } from '../services/trainClient';
 
 /** What the store needs from the HE worker's client (services/heClient.ts). */
 export interface HeService {
-  createSession(request: SessionRequest, options?: HeJobOptions): Promise<{ sessionId: number; info: SessionInfo }>;
-  run(sessionId: number, inputs: Float32Array, samples: number, options?: HeJobOptions): Promise<HeInferenceReport>;
+  createSession(
+    request: SessionRequest,
+    options?: HeJobOptions,
+  ): Promise<{ sessionId: number; info: SessionInfo }>;
+  run(
+    sessionId: number,
+    inputs: Float32Array,
+    samples: number,
+    options?: HeJobOptions,
+  ): Promise<HeInferenceReport>;
   closeSession(sessionId: number): Promise<void>;
 }
 

@@ -44,7 +44,11 @@ export function createHashActions(rt: StoreRuntime): HashActions {
       });
       if (h.t1 !== undefined && h.t2 !== undefined) {
         try {
-          set({ tile: createTileShape(h.t1, h.t2, { ringDegree: h.ringDegree ?? get().tile.ringDegree }) });
+          set({
+            tile: createTileShape(h.t1, h.t2, {
+              ringDegree: h.ringDegree ?? get().tile.ringDegree,
+            }),
+          });
         } catch (error) {
           rt.fail(error);
         }

@@ -43,16 +43,27 @@ export function createJobActions(rt: StoreRuntime): JobActions {
     );
   };
 
-  const runSteps = (label: string, input: PipelineInput, steps: PipelineStep[], runLabel: string) => {
+  const runSteps = (
+    label: string,
+    input: PipelineInput,
+    steps: PipelineStep[],
+    runLabel: string,
+  ) => {
     const s = get();
     const { tile, method, theta, modelKey } = s;
     return rt.runJob(
       label,
       (signal, isCurrent) =>
-        deps.pipeline().pipeline(
-          { ...input, tile, steps, noise: rt.noise() },
-          { signal, onProgress: (p) => isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }) },
-        ),
+        deps
+          .pipeline()
+          .pipeline(
+            { ...input, tile, steps, noise: rt.noise() },
+            {
+              signal,
+              onProgress: (p) =>
+                isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
+            },
+          ),
       (result) => {
         // Every step's figures land in the history: the path the pipeline took.
         for (const r of result.records.slice(1, -1)) {
@@ -73,7 +84,14 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         }
         const last = result.records.at(-1);
         const metrics = last?.metric ? { [last.metric.name]: last.metric.value } : undefined;
-        const shown: Shown = { network: result.network, masks: result.masks, origin: 'step', label: runLabel, permutation: result.permutation, metrics };
+        const shown: Shown = {
+          network: result.network,
+          masks: result.masks,
+          origin: 'step',
+          label: runLabel,
+          permutation: result.permutation,
+          metrics,
+        };
         if (rt.show(shown)) get().recordRun(runLabel, false);
       },
     );
@@ -86,7 +104,12 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       // Permute for the magnitude masks at the current sparsity (HEPEX.md step 3 comes after
       // pruning, before the theta step), on the dense weights.
       const working = s.working;
-      const masks = magnitudeMasksFromRanks(working, s.ranks ?? buildMagnitudeRanks(working), s.sparsity, s.scope);
+      const masks = magnitudeMasksFromRanks(
+        working,
+        s.ranks ?? buildMagnitudeRanks(working),
+        s.sparsity,
+        s.scope,
+      );
       const label = 'Permuting neurons';
       // The view before the permutation goes into the history, so the two can be compared.
       if (s.shown.origin === 'preview') get().recordRun('before permutation');
@@ -96,16 +119,23 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         (signal, isCurrent) =>
           deps.pipeline().permute(working, masks, s.tile, {
             signal,
-            onProgress: (p) => isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
+            onProgress: (p) =>
+              isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
           }),
         (result) => {
           const method: Method = s.method === 'tile' ? 'hepex' : s.method;
-          set({ working: result.network, workingPermutation: result.permutation, ranks: null, method });
+          set({
+            working: result.network,
+            workingPermutation: result.permutation,
+            ranks: null,
+            method,
+          });
           get().applyPreview();
           get().recordRun('permuted');
           // Show the regrouping: before and after side by side.
           const after = get().runs.at(-1)?.id;
-          if (before !== undefined && after !== undefined && before in get().snapshots) set({ compare: [before, after] });
+          if (before !== undefined && after !== undefined && before in get().snapshots)
+            set({ compare: [before, after] });
         },
       );
     },
@@ -115,13 +145,25 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       if (!s.dense) return Promise.resolve();
       let steps: PipelineStep[];
       try {
-        steps = methodSteps(s.method, { sparsity: s.sparsity, theta: s.theta, scope: s.scope, score: s.score, retrainEpochs: 1, seed: 1 });
+        steps = methodSteps(s.method, {
+          sparsity: s.sparsity,
+          theta: s.theta,
+          scope: s.scope,
+          score: s.score,
+          retrainEpochs: 1,
+          seed: 1,
+        });
       } catch (error) {
         rt.fail(error);
         return Promise.resolve();
       }
       const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}`;
-      return runSteps(`Running the ${METHOD_LABELS[s.method]} pipeline`, { network: s.dense.network, dense: s.dense.network }, steps, what);
+      return runSteps(
+        `Running the ${METHOD_LABELS[s.method]} pipeline`,
+        { network: s.dense.network, dense: s.dense.network },
+        steps,
+        what,
+      );
     },
 
     retrain: () => {
@@ -158,12 +200,20 @@ export function createJobActions(rt: StoreRuntime): JobActions {
                 if (!isCurrent()) return;
                 set({
                   training: { epochs, history: [...(get().training?.history ?? []), p] },
-                  busy: { label, progress: p.epoch / p.epochs, detail: `epoch ${p.epoch} of ${p.epochs}, loss ${p.loss.toPrecision(3)}` },
+                  busy: {
+                    label,
+                    progress: p.epoch / p.epochs,
+                    detail: `epoch ${p.epoch} of ${p.epochs}, loss ${p.loss.toPrecision(3)}`,
+                  },
                 });
               },
             },
           ),
-        (model) => get().adoptModels({ dense: model, twin: null }, `${PRESET_LABELS[arch]} trained here (${epochs} epochs)`),
+        (model) =>
+          get().adoptModels(
+            { dense: model, twin: null },
+            `${PRESET_LABELS[arch]} trained here (${epochs} epochs)`,
+          ),
       );
     },
 
@@ -175,7 +225,11 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       // The unpruned model runs first: it also pays the worker's one-time warm-up (SEAL's WASM
       // compiled and JIT-warmed), so the comparison does not flatter the pruned model.
       const targets = [
-        { label: 'trained, unpruned', network: applyMasks(s.dense.network, masksOf(s.dense.network, s.dense.masks)), permutation: s.dense.permutation },
+        {
+          label: 'trained, unpruned',
+          network: applyMasks(s.dense.network, masksOf(s.dense.network, s.dense.masks)),
+          permutation: s.dense.permutation,
+        },
         { label: s.shown.label, network: s.shown.network, permutation: s.shown.permutation },
       ];
       const label = 'Encrypted inference (SEAL)';
@@ -186,9 +240,21 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           const rows: HeRunSummary[] = [];
           for (const [i, t] of targets.entries()) {
             const onProgress = (fraction: number, detail: string) => {
-              if (isCurrent()) set({ busy: { label, progress: (i + fraction) / targets.length, detail: `${t.label}: ${detail}` } });
+              if (isCurrent())
+                set({
+                  busy: {
+                    label,
+                    progress: (i + fraction) / targets.length,
+                    detail: `${t.label}: ${detail}`,
+                  },
+                });
             };
-            const request = { network: t.network, tile: { t1, t2 }, mode: 'plain-model' as const, permutation: t.permutation };
+            const request = {
+              network: t.network,
+              tile: { t1, t2 },
+              mode: 'plain-model' as const,
+              permutation: t.permutation,
+            };
             const { sessionId, info } = await he().createSession(request, { signal, onProgress });
             try {
               const r = await he().run(sessionId, inputs, n, { signal, onProgress });
@@ -207,7 +273,9 @@ export function createJobActions(rt: StoreRuntime): JobActions {
                 opsMatchPlan: r.opsMatchPlan,
               });
             } finally {
-              await he().closeSession(sessionId).catch(() => undefined);
+              await he()
+                .closeSession(sessionId)
+                .catch(() => undefined);
             }
           }
           return { samples: n, rows };
@@ -221,22 +289,40 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       if (!s.shown || !s.analysis) return;
       const { cost, denseCost } = s.analysis;
       const { origin } = s.shown;
-      const method: Method | 'none' = origin === 'dense' ? 'none' : origin === 'twin' ? 'hepex' : s.method;
+      const method: Method | 'none' =
+        origin === 'dense' ? 'none' : origin === 'twin' ? 'hepex' : s.method;
       const provenance = origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
-      const run = s.addRun({
-        model: s.modelKey,
-        label: label ? (label === s.shown.label ? label : `${label}: ${s.shown.label}`) : s.shown.label,
-        method,
-        sparsity: typeof provenance.sparsity === 'number' ? provenance.sparsity : origin === 'dense' ? 0 : s.sparsity,
-        theta: method === 'hepex' ? (typeof provenance.theta === 'number' ? provenance.theta : s.theta) : 0,
-        tile: tileShapeLabel(s.tile),
-        ringDegree: s.tile.ringDegree,
-        ciphertexts: cost.total.weightCiphertexts,
-        denseCiphertexts: denseCost.total.weightCiphertexts,
-        predictedMs: cost.total.predictedMs,
-        peakBytes: cost.total.peakBytes,
-        metrics: s.shown.metrics,
-      }, { shown: s.shown, analysis: s.analysis });
+      const run = s.addRun(
+        {
+          model: s.modelKey,
+          label: label
+            ? label === s.shown.label
+              ? label
+              : `${label}: ${s.shown.label}`
+            : s.shown.label,
+          method,
+          sparsity:
+            typeof provenance.sparsity === 'number'
+              ? provenance.sparsity
+              : origin === 'dense'
+                ? 0
+                : s.sparsity,
+          theta:
+            method === 'hepex'
+              ? typeof provenance.theta === 'number'
+                ? provenance.theta
+                : s.theta
+              : 0,
+          tile: tileShapeLabel(s.tile),
+          ringDegree: s.tile.ringDegree,
+          ciphertexts: cost.total.weightCiphertexts,
+          denseCiphertexts: denseCost.total.weightCiphertexts,
+          predictedMs: cost.total.predictedMs,
+          peakBytes: cost.total.peakBytes,
+          metrics: s.shown.metrics,
+        },
+        { shown: s.shown, analysis: s.analysis },
+      );
       if (evaluate && !s.shown.metrics) evaluateRun(run.id, s.shown);
     },
 

@@ -18,7 +18,14 @@ export interface ModelActions {
 
 function shownOf(m: HepexModel, origin: Shown['origin'], label: string): Shown {
   const masks = masksOf(m.network, m.masks);
-  return { network: applyMasks(m.network, masks), masks, origin, label, permutation: m.permutation, metrics: m.metrics };
+  return {
+    network: applyMasks(m.network, masks),
+    masks,
+    origin,
+    label,
+    permutation: m.permutation,
+    metrics: m.metrics,
+  };
 }
 
 const denseLabel = (m: HepexModel) => `${m.name || 'model'} (${m.masks ? 'as opened' : 'trained'})`;
@@ -30,12 +37,20 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
   let loadToken = 0;
   let loads = 0;
 
-  const load = async (run: (signal: AbortSignal) => Promise<LoadedModels>, label: string, preset?: Preset) => {
+  const load = async (
+    run: (signal: AbortSignal) => Promise<LoadedModels>,
+    label: string,
+    preset?: Preset,
+  ) => {
     // A step still running belongs to the model being replaced: stop it.
     rt.cancelJob();
     const token = ++loadToken;
     const abort = new AbortController();
-    set({ status: get().shown ? get().status : 'loading', loadError: null, ...(preset ? { preset } : {}) });
+    set({
+      status: get().shown ? get().status : 'loading',
+      loadError: null,
+      ...(preset ? { preset } : {}),
+    });
     try {
       const models = await run(abort.signal);
       if (token === loadToken) get().adoptModels(models, label);
@@ -48,9 +63,15 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
   };
 
   return {
-    loadPreset: (preset) => load((signal) => deps.loader.loadPreset(preset, signal), `${PRESET_LABELS[preset]} (models/${preset})`, preset),
+    loadPreset: (preset) =>
+      load(
+        (signal) => deps.loader.loadPreset(preset, signal),
+        `${PRESET_LABELS[preset]} (models/${preset})`,
+        preset,
+      ),
 
-    loadFiles: (files) => load(() => deps.loader.loadFiles(files), files.map((f) => f.name).join(' + ')),
+    loadFiles: (files) =>
+      load(() => deps.loader.loadFiles(files), files.map((f) => f.name).join(' + ')),
 
     adoptModels: ({ dense, twin }, label) => {
       const fromLink = rt.hashPreviewPending;
@@ -71,10 +92,12 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
       });
       // A model that already carries masks (e.g. one the studio exported) is shown as it is.
       const pruned = dense.masks !== undefined;
-      if (rt.show(shownOf(dense, 'dense', denseLabel(dense)))) get().recordRun(pruned ? 'opened' : 'trained');
+      if (rt.show(shownOf(dense, 'dense', denseLabel(dense))))
+        get().recordRun(pruned ? 'opened' : 'trained');
       if (twin) {
         const provenance = twin.provenance ?? {};
-        if (!fromLink && typeof provenance.sparsity === 'number') set({ sparsity: provenance.sparsity });
+        if (!fromLink && typeof provenance.sparsity === 'number')
+          set({ sparsity: provenance.sparsity });
         if (!fromLink && typeof provenance.theta === 'number') set({ theta: provenance.theta });
         if (rt.show(shownOf(twin, 'twin', twinLabel(twin)))) get().recordRun('shipped HE-PEx twin');
       }

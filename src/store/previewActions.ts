@@ -31,21 +31,38 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
   const { set, get } = rt;
 
   /** Masks (and, on the fast path, weights and tile counts) of the preview at the current parameters. */
-  const previewOf = (working: Network): { masks: Mask[]; network?: Network; counts?: Uint32Array[] } => {
+  const previewOf = (
+    working: Network,
+  ): { masks: Mask[]; network?: Network; counts?: Uint32Array[] } => {
     const s = get();
     if (s.method === 'tile') {
-      return { masks: tilePrune(working, s.tile, { tileSparsity: s.sparsity, score: s.score, scope: s.scope }).masks };
+      return {
+        masks: tilePrune(working, s.tile, {
+          tileSparsity: s.sparsity,
+          score: s.score,
+          scope: s.scope,
+        }).masks,
+      };
     }
     const ranks = s.ranks ?? buildMagnitudeRanks(working);
     if (!s.ranks) set({ ranks });
     const plan = planTiles(layerSizes(working), s.tile);
-    return previewFromRanks(working, ranks, plan, s.sparsity, s.scope, s.method === 'hepex' ? s.theta : null);
+    return previewFromRanks(
+      working,
+      ranks,
+      plan,
+      s.sparsity,
+      s.scope,
+      s.method === 'hepex' ? s.theta : null,
+    );
   };
 
-  const param = <K extends 'method' | 'scope' | 'score'>(key: K) => (value: ReturnType<typeof get>[K]) => {
-    set({ [key]: value } as Partial<ReturnType<typeof get>>);
-    rt.schedulePreview();
-  };
+  const param =
+    <K extends 'method' | 'scope' | 'score'>(key: K) =>
+    (value: ReturnType<typeof get>[K]) => {
+      set({ [key]: value } as Partial<ReturnType<typeof get>>);
+      rt.schedulePreview();
+    };
 
   return {
     setTileShape: (t1, t2, ringDegree) => {
@@ -67,7 +84,8 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     setScore: param('score'),
 
     setSparsity: (sparsity) => {
-      if (!(sparsity >= 0 && sparsity < 1)) return rt.fail(new Error('The sparsity must be at least 0 and below 1.'));
+      if (!(sparsity >= 0 && sparsity < 1))
+        return rt.fail(new Error('The sparsity must be at least 0 and below 1.'));
       markInput();
       set({ sparsity });
       rt.schedulePreview();
@@ -89,7 +107,13 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
           s.method === 'hepex'
             ? `HE-PEx ${Math.round(s.sparsity * 100)}%, θ ${s.theta}${s.workingPermutation ? ', permuted' : ''}`
             : `${METHOD_LABELS[s.method]} ${Math.round(s.sparsity * 100)}%`;
-        const shown = { network: network ?? applyMasks(s.working, masks), masks, origin: 'preview' as const, label, permutation: s.workingPermutation ?? undefined };
+        const shown = {
+          network: network ?? applyMasks(s.working, masks),
+          masks,
+          origin: 'preview' as const,
+          label,
+          permutation: s.workingPermutation ?? undefined,
+        };
         rt.show(shown, counts);
         markCounts();
       } catch (error) {

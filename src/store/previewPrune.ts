@@ -74,7 +74,12 @@ export function buildMagnitudeRanks(network: Network): MagnitudeRanks {
 }
 
 /** Keep-masks pruning round(sparsity * n) smallest weights, n per layer (local) or overall (global). */
-export function magnitudeMasksFromRanks(network: Network, ranks: MagnitudeRanks, sparsity: number, scope: PruneScope): Mask[] {
+export function magnitudeMasksFromRanks(
+  network: Network,
+  ranks: MagnitudeRanks,
+  sparsity: number,
+  scope: PruneScope,
+): Mask[] {
   const globalCut = Math.round(sparsity * ranks.total);
   return network.layers.map((layer, l) => {
     const r = scope === 'global' ? ranks.global[l] : ranks.local[l];

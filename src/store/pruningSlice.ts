@@ -23,4 +23,6 @@ export const DEFAULT_PRUNING: PruningSlice = {
   theta: 0.0625,
 };
 
-export const createPruningSlice: StateCreator<AppState, [], [], PruningSlice> = () => ({ ...DEFAULT_PRUNING });
+export const createPruningSlice: StateCreator<AppState, [], [], PruningSlice> = () => ({
+  ...DEFAULT_PRUNING,
+});

@@ -44,13 +44,21 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
           .map(Number)
           .sort((a, b) => a - b)
           .slice(-(MAX_SNAPSHOTS - 1));
-        snapshots = Object.fromEntries([...kept.map((id) => [id, snapshots[id]] as const), [record.id, snapshot] as const]);
+        snapshots = Object.fromEntries([
+          ...kept.map((id) => [id, snapshots[id]] as const),
+          [record.id, snapshot] as const,
+        ]);
       }
       set({ runs, snapshots, compare: get().compare.filter((id) => id in snapshots) });
       return record;
     },
     clearRuns: () => set({ runs: [], snapshots: {}, compare: [] }),
-    setRunMetrics: (id, metrics) => set({ runs: get().runs.map((r) => (r.id === id ? { ...r, metrics: { ...r.metrics, ...metrics } } : r)) }),
+    setRunMetrics: (id, metrics) =>
+      set({
+        runs: get().runs.map((r) =>
+          r.id === id ? { ...r, metrics: { ...r.metrics, ...metrics } } : r,
+        ),
+      }),
     toggleCompare: (id) => {
       const compare = get().compare;
       if (compare.includes(id)) set({ compare: compare.filter((c) => c !== id) });
@@ -59,7 +67,23 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
   };
 };
 
-const CSV_COLUMNS = ['id', 'at', 'model', 'label', 'method', 'tile', 'ringDegree', 'sparsity', 'theta', 'ciphertexts', 'denseCiphertexts', 'predictedMs', 'peakBytes', 'accuracy', 'mse'] as const;
+const CSV_COLUMNS = [
+  'id',
+  'at',
+  'model',
+  'label',
+  'method',
+  'tile',
+  'ringDegree',
+  'sparsity',
+  'theta',
+  'ciphertexts',
+  'denseCiphertexts',
+  'predictedMs',
+  'peakBytes',
+  'accuracy',
+  'mse',
+] as const;
 
 /** The history as CSV (RFC 4180 quoting), one run per line. */
 export function runsToCsv(runs: readonly RunRecord[]): string {
@@ -68,7 +92,9 @@ export function runsToCsv(runs: readonly RunRecord[]): string {
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
   const lines = runs.map((r) =>
-    CSV_COLUMNS.map((c) => quote(c === 'accuracy' || c === 'mse' ? r.metrics?.[c] : r[c])).join(','),
+    CSV_COLUMNS.map((c) => quote(c === 'accuracy' || c === 'mse' ? r.metrics?.[c] : r[c])).join(
+      ',',
+    ),
   );
   return [CSV_COLUMNS.join(','), ...lines].join('\n') + '\n';
 }

@@ -23,7 +23,11 @@ export interface StoreRuntime {
    * Runs a worker job. A new job (or a new model) aborts the previous one; only the current job's
    * result is applied and only it clears the busy bar.
    */
-  runJob<T>(label: string, job: (signal: AbortSignal, isCurrent: () => boolean) => Promise<T>, apply: (value: T) => void): Promise<void>;
+  runJob<T>(
+    label: string,
+    job: (signal: AbortSignal, isCurrent: () => boolean) => Promise<T>,
+    apply: (value: T) => void,
+  ): Promise<void>;
   /** Aborts the running job, if any. */
   cancelJob(): void;
   /** Denoisers fine-tune and evaluate on noisy inputs, as they were trained (CLI provenance). */
@@ -32,9 +36,14 @@ export interface StoreRuntime {
   hashPreviewPending: boolean;
 }
 
-export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+export const errorMessage = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
 
-export function createRuntime(set: StoreRuntime['set'], get: () => AppState, deps: StoreDeps): StoreRuntime {
+export function createRuntime(
+  set: StoreRuntime['set'],
+  get: () => AppState,
+  deps: StoreDeps,
+): StoreRuntime {
   const schedule = deps.schedule ?? ((run: () => void) => queueMicrotask(run));
   let previewPending = false;
   let jobToken = 0;

@@ -102,7 +102,11 @@ export function ciphertextOffsets(counts: readonly Uint32Array[]): number[] {
 }
 
 /** 0-based ciphertext number of tile t of a layer (null for an all-zero tile: no ciphertext). */
-export function ciphertextIndex(counts: Uint32Array, tileIndex: number, layerOffset: number): number | null {
+export function ciphertextIndex(
+  counts: Uint32Array,
+  tileIndex: number,
+  layerOffset: number,
+): number | null {
   if (counts[tileIndex] === 0) return null;
   let rank = 0;
   for (let t = 0; t < tileIndex; t++) if (counts[t] > 0) rank++;

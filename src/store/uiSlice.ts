@@ -40,7 +40,8 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
   setTheme: (theme) => set({ theme }),
   selectLayer: (layer) => {
     const layers = get().shown?.network.layers.length ?? 0;
-    if (Number.isInteger(layer) && layer >= 0 && (layers === 0 || layer < layers)) set({ selectedLayer: layer });
+    if (Number.isInteger(layer) && layer >= 0 && (layers === 0 || layer < layers))
+      set({ selectedLayer: layer });
   },
   setViewMode: (viewMode) => set({ viewMode }),
   showError: (error) => set({ error }),

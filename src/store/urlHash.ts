@@ -1,5 +1,13 @@
 import { RING_DEGREES, isPowerOfTwo, type RingDegree } from '../core/tileShape';
-import { METHODS, PRESETS, type Method, type Preset, type PruneScope, type TileScore, type ViewMode } from './types';
+import {
+  METHODS,
+  PRESETS,
+  type Method,
+  type Preset,
+  type PruneScope,
+  type TileScore,
+  type ViewMode,
+} from './types';
 
 /**
  * The view a link reproduces: `#preset=ae&tile=4x8&n=32768&method=hepex&scope=global&score=l1&

@@ -24,4 +24,5 @@ export function fmtBytes(bytes: number): string {
   return `${format(v >= 100 ? '.0f' : '.3~r')(v)} ${units[u]}`;
 }
 
-export const fmtNum = (x: number): string => (Math.abs(x) >= 1e-3 || x === 0 ? format('.4~r')(x) : format('.2e')(x));
+export const fmtNum = (x: number): string =>
+  Math.abs(x) >= 1e-3 || x === 0 ? format('.4~r')(x) : format('.2e')(x);

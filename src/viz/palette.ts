@@ -62,7 +62,8 @@ export const darkPalette: Palette = {
   hover: '#f3f4f6',
 };
 
-export const paletteFor = (theme: 'light' | 'dark'): Palette => (theme === 'dark' ? darkPalette : lightPalette);
+export const paletteFor = (theme: 'light' | 'dark'): Palette =>
+  theme === 'dark' ? darkPalette : lightPalette;
 
 export const cssRgb = (c: Rgb): string => `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
 
@@ -94,8 +95,12 @@ export function paletteTables(palette: Palette): { weights: Uint8Array; density:
     const pos = interpolateRgb(cssRgb(palette.neutral), cssRgb(palette.positive));
     // sqrt easing on each side: most trained weights are small, so a linear ramp would be
     // almost all neutral.
-    const weights = colourTable((x) => (x < 0.5 ? neg(1 - Math.sqrt(1 - 2 * x)) : pos(Math.sqrt(2 * x - 1))));
-    const density = colourTable(interpolateRgb(cssRgb(palette.densityLow), cssRgb(palette.densityHigh)));
+    const weights = colourTable((x) =>
+      x < 0.5 ? neg(1 - Math.sqrt(1 - 2 * x)) : pos(Math.sqrt(2 * x - 1)),
+    );
+    const density = colourTable(
+      interpolateRgb(cssRgb(palette.densityLow), cssRgb(palette.densityHigh)),
+    );
     t = { weights, density };
     tables.set(palette, t);
   }

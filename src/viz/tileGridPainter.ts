@@ -14,7 +14,17 @@ export interface PainterContext {
   setTransform(a: number, b: number, c: number, d: number, e: number, f: number): void;
   fillRect(x: number, y: number, w: number, h: number): void;
   strokeRect(x: number, y: number, w: number, h: number): void;
-  drawImage(image: CanvasImageSource, sx: number, sy: number, sw: number, sh: number, dx: number, dy: number, dw: number, dh: number): void;
+  drawImage(
+    image: CanvasImageSource,
+    sx: number,
+    sy: number,
+    sw: number,
+    sh: number,
+    dx: number,
+    dy: number,
+    dw: number,
+    dh: number,
+  ): void;
   beginPath(): void;
   moveTo(x: number, y: number): void;
   lineTo(x: number, y: number): void;
@@ -67,7 +77,17 @@ export function paintTileGrid(ctx: PainterContext, options: PaintOptions): void 
   ctx.imageSmoothingEnabled = false;
   const left = -v.x * v.scale;
   const top = -v.y * v.scale;
-  ctx.drawImage(image, 0, 0, frame.cols, frame.rows, left, top, frame.cols * v.scale, frame.rows * v.scale);
+  ctx.drawImage(
+    image,
+    0,
+    0,
+    frame.cols,
+    frame.rows,
+    left,
+    top,
+    frame.cols * v.scale,
+    frame.rows * v.scale,
+  );
 
   const tileW = frame.tileCols * v.scale;
   const tileH = frame.tileRows * v.scale;

@@ -57,7 +57,10 @@ export function tileIndexAtPixel(tiling: LayerTiling, row: number, col: number):
 }
 
 /** Runtime grid cell (tile row, tile column) of a W-frame tile index. */
-export function gridCellOfTile(tiling: LayerTiling, tileIndex: number): { gridRow: number; gridCol: number } {
+export function gridCellOfTile(
+  tiling: LayerTiling,
+  tileIndex: number,
+): { gridRow: number; gridCol: number } {
   const o = Math.floor(tileIndex / tiling.inBlocks);
   const i = tileIndex % tiling.inBlocks;
   return tiling.orientation === 'A' ? { gridRow: o, gridCol: i } : { gridRow: i, gridCol: o };
@@ -86,7 +89,8 @@ export function weightColourIndex(w: number, maxAbs: number): number {
 }
 
 /** Colour-table index (0..255) of a tile density in (0, 1]. */
-export const densityColourIndex = (density: number): number => Math.max(0, Math.min(255, Math.round(density * 255)));
+export const densityColourIndex = (density: number): number =>
+  Math.max(0, Math.min(255, Math.round(density * 255)));
 
 /**
  * Paints the whole layer into `out` (RGBA, rows x cols x 4 bytes, reused when it has the right
@@ -104,18 +108,24 @@ export function rasterizeTileGrid(
   const frame = runtimeFrame(tiling);
   const width = frame.cols;
   const height = frame.rows;
-  const pixels = out && out.length === width * height * 4 ? out : new Uint8ClampedArray(width * height * 4);
+  const pixels =
+    out && out.length === width * height * 4 ? out : new Uint8ClampedArray(width * height * 4);
   const lut = paletteTables(palette);
   const a = tiling.orientation === 'A';
   const inputs = tiling.inputs;
   const tileArea = (t: number) => {
     const o = Math.floor(t / tiling.inBlocks);
     const i = t % tiling.inBlocks;
-    return Math.min(tiling.blockOut, tiling.outputs - o * tiling.blockOut) * Math.min(tiling.blockIn, inputs - i * tiling.blockIn);
+    return (
+      Math.min(tiling.blockOut, tiling.outputs - o * tiling.blockOut) *
+      Math.min(tiling.blockIn, inputs - i * tiling.blockIn)
+    );
   };
   // Per-tile colour index in density mode, computed once per tile rather than per pixel.
   const densityIndex = mode === 'density' ? new Uint8Array(counts.length) : null;
-  if (densityIndex) for (let t = 0; t < counts.length; t++) densityIndex[t] = densityColourIndex(counts[t] / tileArea(t));
+  if (densityIndex)
+    for (let t = 0; t < counts.length; t++)
+      densityIndex[t] = densityColourIndex(counts[t] / tileArea(t));
 
   const [zr, zg, zb] = palette.zeroTile;
   const [hr, hg, hb] = palette.zeroTileHatch;

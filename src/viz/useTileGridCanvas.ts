@@ -1,7 +1,20 @@
-import { useCallback, useEffect, useLayoutEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type PointerEvent as ReactPointerEvent,
+} from 'react';
 import type { Palette } from './palette';
 import { paintTileGrid } from './tileGridPainter';
-import { rasterizeTileGrid, runtimeFrame, type GridViewMode, type RuntimeFrame, type TileGridData } from './tileRaster';
+import {
+  rasterizeTileGrid,
+  runtimeFrame,
+  type GridViewMode,
+  type RuntimeFrame,
+  type TileGridData,
+} from './tileRaster';
 import { clampViewport, fitViewport, panBy, pixelAt, zoomAt, type Viewport } from './viewport';
 
 export interface TileGridCanvasOptions {
@@ -36,7 +49,10 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
   const { data, mode, palette, maxAbs, height, interactive = false, onPainted } = options;
   const containerRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
-  const rasterRef = useRef<{ canvas: HTMLCanvasElement; buffer: Uint8ClampedArray | undefined } | null>(null);
+  const rasterRef = useRef<{
+    canvas: HTMLCanvasElement;
+    buffer: Uint8ClampedArray | undefined;
+  } | null>(null);
   const frameRef = useRef<RuntimeFrame | null>(null);
   const viewportRef = useRef<Viewport | null>(null);
   const hoverCellRef = useRef<{ gridRow: number; gridCol: number } | null>(null);
@@ -50,7 +66,9 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
     if (!el) return;
     setWidth(el.clientWidth);
     if (typeof ResizeObserver === 'undefined') return;
-    const observer = new ResizeObserver((entries) => setWidth(Math.floor(entries[0].contentRect.width)));
+    const observer = new ResizeObserver((entries) =>
+      setWidth(Math.floor(entries[0].contentRect.width)),
+    );
     observer.observe(el);
     return () => observer.disconnect();
   }, []);
@@ -64,7 +82,16 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
     const ctx = canvas.getContext('2d');
     if (!ctx) return;
     const dpr = typeof window !== 'undefined' ? window.devicePixelRatio || 1 : 1;
-    paintTileGrid(ctx, { image: raster.canvas, frame, viewport, width, height, dpr, palette, hover: hoverCellRef.current });
+    paintTileGrid(ctx, {
+      image: raster.canvas,
+      frame,
+      viewport,
+      width,
+      height,
+      dpr,
+      palette,
+      hover: hoverCellRef.current,
+    });
   }, [width, height, palette]);
 
   // Backing-store size follows the CSS size and the device pixel ratio (crisp on HiDPI screens).
@@ -75,7 +102,11 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
     canvas.width = Math.round(width * dpr);
     canvas.height = Math.round(height * dpr);
     const frame = frameRef.current;
-    if (frame) viewportRef.current = zoomed && viewportRef.current ? clampViewport(viewportRef.current, frame, width, height) : fitViewport(frame, width, height);
+    if (frame)
+      viewportRef.current =
+        zoomed && viewportRef.current
+          ? clampViewport(viewportRef.current, frame, width, height)
+          : fitViewport(frame, width, height);
     paint();
     // zoomed is read, not tracked: a resize keeps the user's zoom, it does not reset on zoom.
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -86,9 +117,15 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
     if (!data) return;
     const frame = runtimeFrame(data.tiling);
     const previous = frameRef.current;
-    const sameShape = previous && previous.rows === frame.rows && previous.cols === frame.cols && previous.tileRows === frame.tileRows && previous.tileCols === frame.tileCols;
+    const sameShape =
+      previous &&
+      previous.rows === frame.rows &&
+      previous.cols === frame.cols &&
+      previous.tileRows === frame.tileRows &&
+      previous.tileCols === frame.tileCols;
     frameRef.current = frame;
-    if (!rasterRef.current) rasterRef.current = { canvas: document.createElement('canvas'), buffer: undefined };
+    if (!rasterRef.current)
+      rasterRef.current = { canvas: document.createElement('canvas'), buffer: undefined };
     const raster = rasterRef.current;
     const image = rasterizeTileGrid(data, mode, palette, maxAbs, raster.buffer);
     raster.buffer = image.pixels;
@@ -97,7 +134,11 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
       raster.canvas.height = image.height;
     }
     const rctx = raster.canvas.getContext('2d');
-    rctx?.putImageData(new ImageData(image.pixels as Uint8ClampedArray<ArrayBuffer>, image.width, image.height), 0, 0);
+    rctx?.putImageData(
+      new ImageData(image.pixels as Uint8ClampedArray<ArrayBuffer>, image.width, image.height),
+      0,
+      0,
+    );
     if (!sameShape || !viewportRef.current) {
       viewportRef.current = width > 0 ? fitViewport(frame, width, height) : null;
       setZoomed(false);
@@ -159,7 +200,13 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
       const v = viewportRef.current;
       const frame = frameRef.current;
       const p = v && frame ? pixelAt(v, x, y, frame) : null;
-      const cell = p && frame ? { gridRow: Math.floor(p.row / frame.tileRows), gridCol: Math.floor(p.col / frame.tileCols) } : null;
+      const cell =
+        p && frame
+          ? {
+              gridRow: Math.floor(p.row / frame.tileRows),
+              gridCol: Math.floor(p.col / frame.tileCols),
+            }
+          : null;
       const prev = hoverCellRef.current;
       hoverCellRef.current = cell;
       if (cell?.gridRow !== prev?.gridRow || cell?.gridCol !== prev?.gridCol) paint();

@@ -23,7 +23,12 @@ export function fitViewport(frame: FrameSize, width: number, height: number): Vi
 }
 
 /** Keeps the frame on screen: centred on an axis where it fits, edge-clamped where it does not. */
-export function clampViewport(v: Viewport, frame: FrameSize, width: number, height: number): Viewport {
+export function clampViewport(
+  v: Viewport,
+  frame: FrameSize,
+  width: number,
+  height: number,
+): Viewport {
   const fit = fitViewport(frame, width, height);
   const scale = Math.max(fit.scale, Math.min(MAX_SCALE, v.scale));
   const clampAxis = (pos: number, size: number, view: number) => {
@@ -46,17 +51,37 @@ export function zoomAt(
 ): Viewport {
   const fx = v.x + px / v.scale;
   const fy = v.y + py / v.scale;
-  const scale = Math.max(fitViewport(frame, width, height).scale, Math.min(MAX_SCALE, v.scale * factor));
+  const scale = Math.max(
+    fitViewport(frame, width, height).scale,
+    Math.min(MAX_SCALE, v.scale * factor),
+  );
   return clampViewport({ scale, x: fx - px / scale, y: fy - py / scale }, frame, width, height);
 }
 
 /** Moves the view by (dx, dy) CSS pixels (a drag to the right shows what is further left). */
-export function panBy(v: Viewport, dx: number, dy: number, frame: FrameSize, width: number, height: number): Viewport {
-  return clampViewport({ scale: v.scale, x: v.x - dx / v.scale, y: v.y - dy / v.scale }, frame, width, height);
+export function panBy(
+  v: Viewport,
+  dx: number,
+  dy: number,
+  frame: FrameSize,
+  width: number,
+  height: number,
+): Viewport {
+  return clampViewport(
+    { scale: v.scale, x: v.x - dx / v.scale, y: v.y - dy / v.scale },
+    frame,
+    width,
+    height,
+  );
 }
 
 /** The frame pixel (row, col) under canvas point (px, py), or null outside the frame. */
-export function pixelAt(v: Viewport, px: number, py: number, frame: FrameSize): { row: number; col: number } | null {
+export function pixelAt(
+  v: Viewport,
+  px: number,
+  py: number,
+  frame: FrameSize,
+): { row: number; col: number } | null {
   const col = Math.floor(v.x + px / v.scale);
   const row = Math.floor(v.y + py / v.scale);
   if (row < 0 || col < 0 || row >= frame.rows || col >= frame.cols) return null;

@@ -15,7 +15,12 @@ export function seededNetwork(sizes: readonly number[], seed = 7): Network {
       for (let k = 0; k < data.length; k++) data[k] = rng.normal() / Math.sqrt(cols);
       const bias = new Float32Array(rows);
       for (let k = 0; k < rows; k++) bias[k] = 0.01 * rng.normal();
-      return { kind: 'dense' as const, weights: { rows, cols, data }, bias, activation: l < sizes.length - 2 ? SQUARE : LINEAR };
+      return {
+        kind: 'dense' as const,
+        weights: { rows, cols, data },
+        bias,
+        activation: l < sizes.length - 2 ? SQUARE : LINEAR,
+      };
     }),
   };
 }
@@ -28,7 +33,10 @@ export function seededModel(sizes: readonly number[], seed = 7, name = 'fixture'
  * An in-memory ModelLoader over fixed models: preset name -> models, with an optional delay
  * per preset so tests can order concurrent loads. Unknown presets fail like missing files.
  */
-export function memoryLoader(models: Record<string, LoadedModels>, delays: Record<string, number> = {}): ModelLoader & { calls: string[] } {
+export function memoryLoader(
+  models: Record<string, LoadedModels>,
+  delays: Record<string, number> = {},
+): ModelLoader & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
@@ -36,7 +44,10 @@ export function memoryLoader(models: Record<string, LoadedModels>, delays: Recor
       calls.push(preset);
       await new Promise((r) => setTimeout(r, delays[preset] ?? 0));
       const m = models[preset];
-      if (!m) throw new Error(`The model files for this preset are missing: models/${preset}/model.json was not found.`);
+      if (!m)
+        throw new Error(
+          `The model files for this preset are missing: models/${preset}/model.json was not found.`,
+        );
       return m;
     },
     async loadFiles() {

@@ -13,7 +13,12 @@ async function publicFetch(url: string): Promise<Response> {
   const path = url.replace(/^\//, '');
   try {
     const bytes = await readFile(publicDir + path);
-    return new Response(bytes, { status: 200, headers: { 'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream' } });
+    return new Response(bytes, {
+      status: 200,
+      headers: {
+        'content-type': path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      },
+    });
   } catch {
     return new Response('not found', { status: 404 });
   }
@@ -30,19 +35,29 @@ describe('model loader', () => {
       expect(layerSizes(twin!.network)).toEqual(layerSizes(dense.network));
       const tile = twin!.tile!;
       const plan = planTiles(layerSizes(dense.network), tile);
-      const nonZero = (masks: NonNullable<typeof twin>['masks']) => plan.layers.reduce((s, t, l) => s + countNonZeroTiles(masks![l], t), 0);
+      const nonZero = (masks: NonNullable<typeof twin>['masks']) =>
+        plan.layers.reduce((s, t, l) => s + countNonZeroTiles(masks![l], t), 0);
       // The twin really is pruned into fewer tiles; its masks match its zero weights.
       expect(nonZero(twin!.masks), preset).toBeLessThan(plan.weightTiles);
       twin!.network.layers.forEach((layer, l) => {
-        for (let k = 0; k < layer.weights.data.length; k += 97) if (!twin!.masks![l].data[k]) expect(layer.weights.data[k]).toBe(0);
+        for (let k = 0; k < layer.weights.data.length; k += 97)
+          if (!twin!.masks![l].data[k]) expect(layer.weights.data[k]).toBe(0);
       });
     }
   });
 
   it('says in words when a preset is not installed or a file is missing', async () => {
-    const missing = createModelLoader({ baseUrl: '/models/', fetch: async (url) => (url.endsWith('index.json') ? publicFetch(url) : new Response('', { status: 404 })) });
-    await expect(missing.loadPreset('ae')).rejects.toThrow(/missing: \/models\/ae\/model\.json was not found/);
-    await expect(missing.loadPreset('cnn')).rejects.toThrow(/No model files are installed for the preset "cnn"/);
+    const missing = createModelLoader({
+      baseUrl: '/models/',
+      fetch: async (url) =>
+        url.endsWith('index.json') ? publicFetch(url) : new Response('', { status: 404 }),
+    });
+    await expect(missing.loadPreset('ae')).rejects.toThrow(
+      /missing: \/models\/ae\/model\.json was not found/,
+    );
+    await expect(missing.loadPreset('cnn')).rejects.toThrow(
+      /No model files are installed for the preset "cnn"/,
+    );
     await expect(missing.loadPreset('../etc')).rejects.toThrow(/not a preset name/);
   });
 
@@ -50,10 +65,19 @@ describe('model loader', () => {
     const loader = createModelLoader({ fetch: publicFetch });
     const json = await readFile(publicDir + 'models/mlp/model.json');
     const bin = await readFile(publicDir + 'models/mlp/weights.bin');
-    const { dense } = await loader.loadFiles([new File([bin], 'weights.bin'), new File([json], 'model.json')]);
+    const { dense } = await loader.loadFiles([
+      new File([bin], 'weights.bin'),
+      new File([json], 'model.json'),
+    ]);
     expect(layerSizes(dense.network)).toEqual([784, 128, 10]);
-    expect(() => manifestPaths(JSON.stringify({ weightsManifest: [{ paths: ['../../secret.bin'] }] }))).toThrow(/plain file name/);
-    await expect(loader.loadFiles([new File([bin], 'weights.bin')])).rejects.toThrow(/Open a model.json/);
-    expect(() => parseModelIndex('{"presets": {"x": {"dense": "../x"}}}')).toThrow(/"dense" directory/);
+    expect(() =>
+      manifestPaths(JSON.stringify({ weightsManifest: [{ paths: ['../../secret.bin'] }] })),
+    ).toThrow(/plain file name/);
+    await expect(loader.loadFiles([new File([bin], 'weights.bin')])).rejects.toThrow(
+      /Open a model.json/,
+    );
+    expect(() => parseModelIndex('{"presets": {"x": {"dense": "../x"}}}')).toThrow(
+      /"dense" directory/,
+    );
   });
 });

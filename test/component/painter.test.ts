@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { countTileNonZeros, runtimeGrid, tileLayer } from '../../src/core/tilePlan';
 import { createTileShape } from '../../src/core/tileShape';
 import { lightPalette, paletteTables } from '../../src/viz/palette';
-import { MIN_BORDER_TILE_PX, paintTileGrid, type PainterContext } from '../../src/viz/tileGridPainter';
+import {
+  MIN_BORDER_TILE_PX,
+  paintTileGrid,
+  type PainterContext,
+} from '../../src/viz/tileGridPainter';
 import {
   gridCellOfTile,
   isHatchPixel,
@@ -73,7 +77,9 @@ describe('tile raster: colours', () => {
     expect(data.counts[0]).toBe(0);
     for (let row = 0; row < 2; row++) {
       for (let col = 0; col < 4; col++) {
-        const expected = isHatchPixel(row, col) ? lightPalette.zeroTileHatch : lightPalette.zeroTile;
+        const expected = isHatchPixel(row, col)
+          ? lightPalette.zeroTileHatch
+          : lightPalette.zeroTile;
         expect(rgbAt(pixels, width, row, col)).toEqual([...expected]);
       }
     }
@@ -144,8 +150,18 @@ function recorder() {
     lineWidth: 1,
     imageSmoothingEnabled: true,
   } as PainterContext;
-  for (const op of ['setTransform', 'fillRect', 'strokeRect', 'drawImage', 'beginPath', 'moveTo', 'lineTo', 'stroke'] as const) {
-    (ctx as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => calls.push({ op, args, lineWidth: ctx.lineWidth });
+  for (const op of [
+    'setTransform',
+    'fillRect',
+    'strokeRect',
+    'drawImage',
+    'beginPath',
+    'moveTo',
+    'lineTo',
+    'stroke',
+  ] as const) {
+    (ctx as unknown as Record<string, unknown>)[op] = (...args: unknown[]) =>
+      calls.push({ op, args, lineWidth: ctx.lineWidth });
   }
   return { ctx, calls };
 }
@@ -157,22 +173,59 @@ describe('paintTileGrid', () => {
 
   it('draws the raster nearest-neighbour, with tile borders only when tiles are big enough', () => {
     const small = recorder();
-    paintTileGrid(small.ctx, { image, frame, viewport: { scale: 1, x: 0, y: 0 }, width: 10, height: 6, dpr: 2, palette: lightPalette });
+    paintTileGrid(small.ctx, {
+      image,
+      frame,
+      viewport: { scale: 1, x: 0, y: 0 },
+      width: 10,
+      height: 6,
+      dpr: 2,
+      palette: lightPalette,
+    });
     expect(small.ctx.imageSmoothingEnabled).toBe(false);
     expect(small.calls.find((c) => c.op === 'setTransform')?.args).toEqual([2, 0, 0, 2, 0, 0]);
-    expect(small.calls.find((c) => c.op === 'drawImage')?.args).toEqual([image, 0, 0, 10, 6, -0, -0, 10, 6]);
+    expect(small.calls.find((c) => c.op === 'drawImage')?.args).toEqual([
+      image,
+      0,
+      0,
+      10,
+      6,
+      -0,
+      -0,
+      10,
+      6,
+    ]);
     expect(small.calls.filter((c) => c.op === 'moveTo')).toHaveLength(0);
 
     const scale = MIN_BORDER_TILE_PX; // tiles are 2 x 4 pixels: 10 x 20 CSS px
     const big = recorder();
-    paintTileGrid(big.ctx, { image, frame, viewport: { scale, x: 0, y: 0 }, width: 10 * scale, height: 6 * scale, dpr: 1, palette: lightPalette });
+    paintTileGrid(big.ctx, {
+      image,
+      frame,
+      viewport: { scale, x: 0, y: 0 },
+      width: 10 * scale,
+      height: 6 * scale,
+      dpr: 1,
+      palette: lightPalette,
+    });
     // Interior boundaries: gridRows - 1 horizontal + gridCols - 1 vertical lines.
-    expect(big.calls.filter((c) => c.op === 'moveTo')).toHaveLength(frame.gridRows - 1 + frame.gridCols - 1);
+    expect(big.calls.filter((c) => c.op === 'moveTo')).toHaveLength(
+      frame.gridRows - 1 + frame.gridCols - 1,
+    );
   });
 
   it('outlines the hovered tile', () => {
     const r = recorder();
-    paintTileGrid(r.ctx, { image, frame, viewport: { scale: 10, x: 0, y: 0 }, width: 100, height: 60, dpr: 1, palette: lightPalette, hover: { gridRow: 1, gridCol: 2 } });
+    paintTileGrid(r.ctx, {
+      image,
+      frame,
+      viewport: { scale: 10, x: 0, y: 0 },
+      width: 100,
+      height: 60,
+      dpr: 1,
+      palette: lightPalette,
+      hover: { gridRow: 1, gridCol: 2 },
+    });
     const last = r.calls.filter((c) => c.op === 'strokeRect').at(-1)!;
     expect(last.lineWidth).toBe(2);
     // Column 2 of a ragged row: tile covers columns 8-9 only (2 px of 4), rows 2-3.

@@ -17,10 +17,21 @@ function channelWorker(delayMs: number) {
     const { port1, port2 } = new MessageChannel();
     expose(
       {
-        async permute(job: { network: unknown; masks: unknown }, onProgress?: (p: StepProgress) => void) {
+        async permute(
+          job: { network: unknown; masks: unknown },
+          onProgress?: (p: StepProgress) => void,
+        ) {
           await onProgress?.({ fraction: 0.5, detail: 'halfway' });
           await new Promise((r) => setTimeout(r, delayMs));
-          return { network: job.network, masks: job.masks, permutation: { input: new Uint32Array(0), output: new Uint32Array(0) }, nonZeroTilesBefore: 2, nonZeroTilesAfter: 1, lowerBound: 1, elapsedMs: delayMs };
+          return {
+            network: job.network,
+            masks: job.masks,
+            permutation: { input: new Uint32Array(0), output: new Uint32Array(0) },
+            nonZeroTilesBefore: 2,
+            nonZeroTilesAfter: 1,
+            lowerBound: 1,
+            elapsedMs: delayMs,
+          };
         },
       },
       port2,
@@ -37,7 +48,11 @@ function channelWorker(delayMs: number) {
 }
 
 const network = seededNetwork([8, 4, 8], 1);
-const masks = network.layers.map((l) => ({ rows: l.weights.rows, cols: l.weights.cols, data: new Uint8Array(l.weights.data.length).fill(1) }));
+const masks = network.layers.map((l) => ({
+  rows: l.weights.rows,
+  cols: l.weights.cols,
+  data: new Uint8Array(l.weights.data.length).fill(1),
+}));
 const tile = createTileShape(2, 2, { ringDegree: 8192 });
 
 let client: PipelineClient | undefined;
@@ -49,10 +64,14 @@ describe('PipelineClient', () => {
     client = new PipelineClient({ createWorker: w.create });
     expect(w.stats.started).toBe(0);
     const progress: StepProgress[] = [];
-    const result = await client.permute(network, masks, tile, { onProgress: (p) => progress.push(p) });
+    const result = await client.permute(network, masks, tile, {
+      onProgress: (p) => progress.push(p),
+    });
     expect(w.stats.started).toBe(1);
     expect(progress).toEqual([{ fraction: 0.5, detail: 'halfway' }]);
-    expect(Array.from(result.network.layers[0].weights.data)).toEqual(Array.from(network.layers[0].weights.data));
+    expect(Array.from(result.network.layers[0].weights.data)).toEqual(
+      Array.from(network.layers[0].weights.data),
+    );
     // The caller's arrays were not transferred away (still readable, same length).
     expect(network.layers[0].weights.data.length).toBe(32);
   });

@@ -5,14 +5,20 @@ import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { tileMask } from '../../src/core/prune/tilePrune';
 import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
 import { createTileShape } from '../../src/core/tileShape';
-import { buildMagnitudeRanks, magnitudeMasksFromRanks, previewFromRanks } from '../../src/store/previewPrune';
+import {
+  buildMagnitudeRanks,
+  magnitudeMasksFromRanks,
+  previewFromRanks,
+} from '../../src/store/previewPrune';
 import { seededNetwork } from './fixtures';
 
 describe('slider-speed magnitude masks', () => {
   const network = seededNetwork([48, 40, 12, 40, 48], 3);
   // Ties: repeated magnitudes (and signs) must be broken by index exactly as magnitudePrune does.
   const tied = seededNetwork([16, 8, 16], 5);
-  for (const layer of tied.layers) for (let k = 0; k < layer.weights.data.length; k += 3) layer.weights.data[k] = k % 2 ? 0.25 : -0.25;
+  for (const layer of tied.layers)
+    for (let k = 0; k < layer.weights.data.length; k += 3)
+      layer.weights.data[k] = k % 2 ? 0.25 : -0.25;
 
   for (const [name, net] of [
     ['random', network],
@@ -24,7 +30,11 @@ describe('slider-speed magnitude masks', () => {
         for (const sparsity of [0, 0.1, 0.33, 0.5, 0.9, 0.97]) {
           const expected = magnitudePrune(net, { sparsity, scope });
           const got = magnitudeMasksFromRanks(net, ranks, sparsity, scope);
-          got.forEach((m, l) => expect(Array.from(m.data), `layer ${l} at ${sparsity}`).toEqual(Array.from(expected[l].data)));
+          got.forEach((m, l) =>
+            expect(Array.from(m.data), `layer ${l} at ${sparsity}`).toEqual(
+              Array.from(expected[l].data),
+            ),
+          );
         }
       });
     }
@@ -42,9 +52,13 @@ describe('slider-speed magnitude masks', () => {
           const expected =
             theta === null
               ? magnitude
-              : selectTilesByDensity(network, magnitude, tile, { theta, scope }).map((keep, l) => tileMask(plan.layers[l], keep));
+              : selectTilesByDensity(network, magnitude, tile, { theta, scope }).map((keep, l) =>
+                  tileMask(plan.layers[l], keep),
+                );
           got.masks.forEach((m, l) => {
-            expect(m.data, `layer ${l}, sparsity ${sparsity}, theta ${theta}`).toEqual(expected[l].data);
+            expect(m.data, `layer ${l}, sparsity ${sparsity}, theta ${theta}`).toEqual(
+              expected[l].data,
+            );
             expect(got.counts[l]).toEqual(countTileNonZeros(expected[l], plan.layers[l]));
             const w = got.network.layers[l].weights.data;
             const src = network.layers[l].weights.data;

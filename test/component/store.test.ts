@@ -41,14 +41,26 @@ const inThreadPipeline: PipelineService = {
   async permute(network, masks, tile) {
     const search = findPermutation(masks, tile);
     const p = applyPermutation(network, search.orders, masks);
-    return { network: p.network, masks: p.masks!, permutation: p.permutation, nonZeroTilesBefore: search.nonZeroTilesBefore, nonZeroTilesAfter: search.nonZeroTilesAfter, lowerBound: search.lowerBound, elapsedMs: search.elapsedMs };
+    return {
+      network: p.network,
+      masks: p.masks!,
+      permutation: p.permutation,
+      nonZeroTilesBefore: search.nonZeroTilesBefore,
+      nonZeroTilesAfter: search.nonZeroTilesAfter,
+      lowerBound: search.lowerBound,
+      elapsedMs: search.elapsedMs,
+    };
   },
   async pipeline(job, options) {
-    return runPipeline({ network: job.network, masks: job.masks, permutation: job.permutation, dense: job.dense }, zeroEpochTrainer, {
-      tile: job.tile,
-      steps: job.steps,
-      signal: options?.signal,
-    });
+    return runPipeline(
+      { network: job.network, masks: job.masks, permutation: job.permutation, dense: job.dense },
+      zeroEpochTrainer,
+      {
+        tile: job.tile,
+        steps: job.steps,
+        signal: options?.signal,
+      },
+    );
   },
   evaluate: (network) => zeroEpochTrainer.evaluate(network),
   testInputs: async (count) => ({ inputs: probe.slice(0, count * SIZES_IN), samples: count }),
@@ -59,8 +71,15 @@ function setup(extra: Parameters<typeof memoryLoader>[1] = {}) {
   const scheduler = manualScheduler();
   const dense = seededModel(SIZES, 11, 'ae-fixture');
   const other = seededModel([32, 16, 10], 12, 'mlp-fixture');
-  const loader = memoryLoader({ ae: { dense, twin: null }, mlp: { dense: other, twin: null } }, extra);
-  const store = createAppStore({ loader, pipeline: () => inThreadPipeline, schedule: scheduler.schedule });
+  const loader = memoryLoader(
+    { ae: { dense, twin: null }, mlp: { dense: other, twin: null } },
+    extra,
+  );
+  const store = createAppStore({
+    loader,
+    pipeline: () => inThreadPipeline,
+    schedule: scheduler.schedule,
+  });
   store.getState().setTileShape(4, 8, 8192);
   return { store, scheduler, dense, loader };
 }
@@ -85,15 +104,27 @@ describe('app store', () => {
     s.showDense();
     expect(store.getState().shown?.origin).toBe('dense');
     expect(selectCounts(store.getState())!.after).toBe(plan.weightTiles);
-    expect(store.getState().shown?.network.layers[0].weights.data).toEqual(dense.network.layers[0].weights.data);
+    expect(store.getState().shown?.network.layers[0].weights.data).toEqual(
+      dense.network.layers[0].weights.data,
+    );
   });
 
   it('a preset with a shipped twin opens on the twin, in its tile shape and parameters', async () => {
     const scheduler = manualScheduler();
     const dense = seededModel(SIZES, 11, 'ae');
     const masks = magnitudePrune(dense.network, { sparsity: 0.8 });
-    const twin = { ...dense, name: 'ae-hepex', masks, tile: createTileShape(8, 4, { ringDegree: 8192 }), provenance: { sparsity: 0.8, theta: 0.125 } };
-    const store = createAppStore({ loader: memoryLoader({ ae: { dense, twin } }), pipeline: () => inThreadPipeline, schedule: scheduler.schedule });
+    const twin = {
+      ...dense,
+      name: 'ae-hepex',
+      masks,
+      tile: createTileShape(8, 4, { ringDegree: 8192 }),
+      provenance: { sparsity: 0.8, theta: 0.125 },
+    };
+    const store = createAppStore({
+      loader: memoryLoader({ ae: { dense, twin } }),
+      pipeline: () => inThreadPipeline,
+      schedule: scheduler.schedule,
+    });
     await store.getState().loadPreset('ae');
     const s = store.getState();
     expect(s.shown?.origin).toBe('twin');
@@ -117,7 +148,8 @@ describe('app store', () => {
     expect(s.analysis!.sparsity).toBeCloseTo(0.9, 2);
     // Pruned weights are exactly zero in what the grids draw.
     s.shown!.network.layers.forEach((layer, l) => {
-      for (let k = 0; k < layer.weights.data.length; k++) if (!s.shown!.masks[l].data[k]) expect(layer.weights.data[k]).toBe(0);
+      for (let k = 0; k < layer.weights.data.length; k++)
+        if (!s.shown!.masks[l].data[k]) expect(layer.weights.data[k]).toBe(0);
     });
   });
 
@@ -141,7 +173,9 @@ describe('app store', () => {
       counts.forEach((n, k) => {
         const o = Math.floor(k / t.inBlocks);
         const i = k % t.inBlocks;
-        const area = Math.min(t.blockOut, t.outputs - o * t.blockOut) * Math.min(t.blockIn, t.inputs - i * t.blockIn);
+        const area =
+          Math.min(t.blockOut, t.outputs - o * t.blockOut) *
+          Math.min(t.blockIn, t.inputs - i * t.blockIn);
         expect(n === 0 || n === area, `layer ${l} tile ${k}: ${n} of ${area} (${full})`).toBe(true);
       });
     });
@@ -217,7 +251,9 @@ describe('app store', () => {
     expect(after.ciphertexts).toBeLessThan(before.ciphertexts);
     // Same multiset of weights: a permutation moves weights, it does not change them.
     const sorted = (a: Float32Array) => Float32Array.from(a).sort();
-    expect(sorted(s.working!.layers[1].weights.data)).toEqual(sorted(s.dense!.network.layers[1].weights.data));
+    expect(sorted(s.working!.layers[1].weights.data)).toEqual(
+      sorted(s.dense!.network.layers[1].weights.data),
+    );
     expect(layerSizes(s.working!)).toEqual(SIZES);
   });
 
@@ -251,7 +287,10 @@ describe('app store', () => {
     expect(store.getState().runs.at(-1)!.metrics).toBeUndefined();
     await new Promise((r) => setTimeout(r, 0));
     const run = store.getState().runs.find((r) => r.id === id)!;
-    expect(run.metrics?.mse).toBeCloseTo((await zeroEpochTrainer.evaluate(store.getState().shown!.network)).value, 6);
+    expect(run.metrics?.mse).toBeCloseTo(
+      (await zeroEpochTrainer.evaluate(store.getState().shown!.network)).value,
+      6,
+    );
   });
 
   it('loading another model stops the step still running for the old one', async () => {
@@ -262,10 +301,15 @@ describe('app store', () => {
       permute: (_n, _m, _t, options) =>
         new Promise((_resolve, reject) => {
           started = true;
-          options?.signal?.addEventListener('abort', () => reject(new HepexError('cancelled', 'The job was cancelled.')));
+          options?.signal?.addEventListener('abort', () =>
+            reject(new HepexError('cancelled', 'The job was cancelled.')),
+          );
         }),
     };
-    const loader = memoryLoader({ ae: { dense: seededModel(SIZES, 11, 'ae'), twin: null }, mlp: { dense: seededModel([32, 16, 10], 12, 'mlp'), twin: null } });
+    const loader = memoryLoader({
+      ae: { dense: seededModel(SIZES, 11, 'ae'), twin: null },
+      mlp: { dense: seededModel([32, 16, 10], 12, 'mlp'), twin: null },
+    });
     const store = createAppStore({ loader, pipeline: () => hanging, schedule: scheduler.schedule });
     await store.getState().loadPreset('ae');
     const job = store.getState().permute();
@@ -297,7 +341,9 @@ describe('app store', () => {
     store.getState().toggleCompare(b);
     store.getState().toggleCompare(c);
     expect(store.getState().compare).toEqual([b, c]);
-    expect(store.getState().snapshots[c].shown.masks).not.toBe(store.getState().snapshots[b].shown.masks);
+    expect(store.getState().snapshots[c].shown.masks).not.toBe(
+      store.getState().snapshots[b].shown.masks,
+    );
     const last = s.runs.at(-1)!.id;
     store.getState().clearRuns();
     store.getState().recordRun();
@@ -306,7 +352,19 @@ describe('app store', () => {
   });
 
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {
-    const view: HashState = { preset: 'mlp', t1: 8, t2: 16, ringDegree: 16384, method: 'tile', scope: 'local', score: 'max', sparsity: 0.75, theta: 0.125, layer: 1, view: 'density' };
+    const view: HashState = {
+      preset: 'mlp',
+      t1: 8,
+      t2: 16,
+      ringDegree: 16384,
+      method: 'tile',
+      scope: 'local',
+      score: 'max',
+      sparsity: 0.75,
+      theta: 0.125,
+      layer: 1,
+      view: 'density',
+    };
     expect(parseHash(formatHash(view))).toEqual(view);
     expect(parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1')).toEqual({});
     const { store, scheduler } = setup();

@@ -19,7 +19,13 @@ const noPipeline = (): PipelineService => {
   throw new Error('no worker in this test');
 };
 
-function renderStudio(store = createAppStore({ loader: memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } }), pipeline: noPipeline, schedule: (run) => run() })) {
+function renderStudio(
+  store = createAppStore({
+    loader: memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } }),
+    pipeline: noPipeline,
+    schedule: (run) => run(),
+  }),
+) {
   render(
     <StoreProvider store={store}>
       <ErrorBanner />
@@ -34,7 +40,8 @@ function renderStudio(store = createAppStore({ loader: memoryLoader({ ae: { dens
   return store;
 }
 
-const count = (testId: string) => Number((screen.getByTestId(testId).textContent ?? '').replace(/[^0-9]/g, ''));
+const count = (testId: string) =>
+  Number((screen.getByTestId(testId).textContent ?? '').replace(/[^0-9]/g, ''));
 
 describe('studio components', () => {
   it('shows a loading state, then counts and one card per layer', async () => {
@@ -84,12 +91,20 @@ describe('studio components', () => {
   it('a malformed model file shows a plain error, keeps the model, and the controls keep working', async () => {
     const loader = createModelLoader();
     const base = memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } });
-    const store = createAppStore({ loader: { ...base, loadFiles: loader.loadFiles }, pipeline: noPipeline, schedule: (run) => run() });
+    const store = createAppStore({
+      loader: { ...base, loadFiles: loader.loadFiles },
+      pipeline: noPipeline,
+      schedule: (run) => run(),
+    });
     renderStudio(store);
     store.getState().setTileShape(4, 8, 8192);
     await act(() => store.getState().loadPreset('ae'));
     const shown = store.getState().shown;
-    const bad = new File(['{"modelTopology": {"class_name": "Sequential", "config": [] }, "weightsManifest": "nope"'], 'model.json', { type: 'application/json' });
+    const bad = new File(
+      ['{"modelTopology": {"class_name": "Sequential", "config": [] }, "weightsManifest": "nope"'],
+      'model.json',
+      { type: 'application/json' },
+    );
     const weights = new File([new Uint8Array(8)], 'weights.bin');
     await act(() => store.getState().loadFiles([bad, weights]));
     const banner = screen.getByRole('alert');
@@ -99,7 +114,9 @@ describe('studio components', () => {
     // Still usable: the slider still changes the count.
     const before = count('ciphertexts-after');
     act(() => {
-      fireEvent.change(screen.getByRole('slider', { name: /weight sparsity/i }), { target: { value: '0.99' } });
+      fireEvent.change(screen.getByRole('slider', { name: /weight sparsity/i }), {
+        target: { value: '0.99' },
+      });
     });
     expect(count('ciphertexts-after')).toBeLessThan(before);
     act(() => {

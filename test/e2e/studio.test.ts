@@ -25,10 +25,13 @@ async function counts(page: Page) {
 /** Distinct colours in the main canvas: a blank or single-colour canvas means nothing was painted. */
 async function canvasColours(page: Page): Promise<number> {
   return page.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="tile-grid-main"] canvas')!;
+    const canvas = document.querySelector<HTMLCanvasElement>(
+      '[data-testid="tile-grid-main"] canvas',
+    )!;
     const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
     const seen = new Set<number>();
-    for (let p = 0; p < data.length; p += 4 * 7) seen.add((data[p] << 16) | (data[p + 1] << 8) | data[p + 2]);
+    for (let p = 0; p < data.length; p += 4 * 7)
+      seen.add((data[p] << 16) | (data[p + 1] << 8) | data[p + 2]);
     return seen.size;
   });
 }
@@ -39,7 +42,10 @@ test('first screen: tile grids of every layer and "ciphertexts: before -> after"
       await ready(page);
       const c = await counts(page);
       assert.equal(c.before, 13_568, '784-256-64-256-784 with 4x8 tiles has 13,568 weight tiles');
-      assert.ok(c.after > 0 && c.after < c.before, `after ${c.after} should be below before ${c.before}`);
+      assert.ok(
+        c.after > 0 && c.after < c.before,
+        `after ${c.after} should be below before ${c.before}`,
+      );
       assert.equal(await page.getByRole('tab').count(), 4);
       assert.ok((await canvasColours(page)) > 20, 'the main grid is painted');
       await page.setViewportSize({ width: 1440, height: 1000 });
@@ -83,7 +89,10 @@ test('moving the sparsity slider changes the count; responsiveness figure', asyn
       await page.keyboard.press('End');
       await page.waitForTimeout(200);
       const atMax = await counts(page);
-      assert.ok(atMax.after < atZero.after, `count at 99% (${atMax.after}) should be below count at 0% (${atZero.after})`);
+      assert.ok(
+        atMax.after < atZero.after,
+        `count at 99% (${atMax.after}) should be below count at 0% (${atZero.after})`,
+      );
 
       // Responsiveness: 30 slider steps, one per frame-ish, each timed in the page with marks.
       await page.evaluate(() => {
@@ -98,20 +107,34 @@ test('moving the sparsity slider changes the count; responsiveness figure', asyn
       await page.waitForTimeout(300);
       // No named helpers inside evaluate: tsx would wrap them in a __name() the page lacks.
       const figures = await page.evaluate(() => ({
-        counts: performance.getEntriesByName('hepex:input->counts', 'measure').map((m) => m.duration),
+        counts: performance
+          .getEntriesByName('hepex:input->counts', 'measure')
+          .map((m) => m.duration),
         paint: performance.getEntriesByName('hepex:input->paint', 'measure').map((m) => m.duration),
       }));
       const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
       const p90 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)];
-      assert.ok(figures.counts.length >= 20 && figures.paint.length >= 20, `measures recorded: ${figures.counts.length} / ${figures.paint.length}`);
+      assert.ok(
+        figures.counts.length >= 20 && figures.paint.length >= 20,
+        `measures recorded: ${figures.counts.length} / ${figures.paint.length}`,
+      );
       const line = {
         model: '784-256-64-256-784, 4x8 tiles, HE-PEx preview (magnitude + theta + expand)',
         moves: figures.counts.length,
-        inputToCountsMs: { median: +median(figures.counts).toFixed(2), p90: +p90(figures.counts).toFixed(2) },
-        inputToRepaintedGridMs: { median: +median(figures.paint).toFixed(2), p90: +p90(figures.paint).toFixed(2) },
+        inputToCountsMs: {
+          median: +median(figures.counts).toFixed(2),
+          p90: +p90(figures.counts).toFixed(2),
+        },
+        inputToRepaintedGridMs: {
+          median: +median(figures.paint).toFixed(2),
+          p90: +p90(figures.paint).toFixed(2),
+        },
       };
       console.log(`studio responsiveness: ${JSON.stringify(line)}`);
-      await writeFile(join(RESULTS_DIR, 'studio-responsiveness.json'), JSON.stringify(line, null, 2));
+      await writeFile(
+        join(RESULTS_DIR, 'studio-responsiveness.json'),
+        JSON.stringify(line, null, 2),
+      );
       assert.deepEqual(errors, []);
     },
     { screenshot: 'studio-slider' },
@@ -124,7 +147,13 @@ test('a malformed model file shows a plain error and the page keeps working', as
       await ready(page);
       const before = await counts(page);
       await page.getByTestId('model-files-input').setInputFiles([
-        { name: 'model.json', mimeType: 'application/json', buffer: Buffer.from('{"modelTopology": {"class_name": "Sequential", "config": [{"class_name": "Dense"}]}, "weightsManifest": [{"paths": ["weights.bin"], "weights": [{"name": "k", "shape": [784, 10], "dtype": "float32"}]}]}') },
+        {
+          name: 'model.json',
+          mimeType: 'application/json',
+          buffer: Buffer.from(
+            '{"modelTopology": {"class_name": "Sequential", "config": [{"class_name": "Dense"}]}, "weightsManifest": [{"paths": ["weights.bin"], "weights": [{"name": "k", "shape": [784, 10], "dtype": "float32"}]}]}',
+          ),
+        },
         { name: 'weights.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(12) },
       ]);
       const banner = page.getByTestId('error-banner');
@@ -157,7 +186,10 @@ test('permutation runs in the pipeline worker and lowers the count', async () =>
       await page.getByTestId('busy').waitFor();
       await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 120_000 });
       const permuted = await counts(page);
-      assert.ok(permuted.after < unpermuted.after, `permuted ${permuted.after} < unpermuted ${unpermuted.after}`);
+      assert.ok(
+        permuted.after < unpermuted.after,
+        `permuted ${permuted.after} < unpermuted ${unpermuted.after}`,
+      );
       // Watch the regrouping: before and after the permutation side by side.
       const panel = page.getByTestId('compare-panel');
       await panel.waitFor();
@@ -174,7 +206,11 @@ test('the whole HE-PEx pipeline runs in the worker on the small MLP (real tfjs r
     async ({ page, errors }) => {
       await ready(page);
       await page.getByTestId('preset-select').selectOption('mlp');
-      await page.waitForFunction(() => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200', undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
+        undefined,
+        { timeout: 60_000 },
+      );
       const rowsBefore = await page.getByTestId('history-table').locator('tbody tr').count();
       await page.getByTestId('pipeline-button').click();
       await page.getByTestId('busy').waitFor();
@@ -199,14 +235,25 @@ test('training a preset in the worker draws a live loss chart and replaces the m
     async ({ page, errors }) => {
       await ready(page);
       await page.getByTestId('preset-select').selectOption('mlp');
-      await page.waitForFunction(() => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200', undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
+        undefined,
+        { timeout: 60_000 },
+      );
       await page.getByLabel('Epochs').fill('2');
       await page.getByTestId('train-button').click();
       await page.getByTestId('busy').waitFor();
       await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 300_000 });
       assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
-      assert.equal(await page.getByTestId('training-chart').locator('circle').count(), 2, 'one point per epoch');
-      assert.match((await page.getByTestId('model-source').textContent()) ?? '', /trained here \(2 epochs\)/);
+      assert.equal(
+        await page.getByTestId('training-chart').locator('circle').count(),
+        2,
+        'one point per epoch',
+      );
+      assert.match(
+        (await page.getByTestId('model-source').textContent()) ?? '',
+        /trained here \(2 epochs\)/,
+      );
       const c = await counts(page);
       assert.equal(c.before, 3_200);
       assert.ok(c.after < c.before, 'the new model is previewed pruned');
@@ -222,15 +269,22 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
     async ({ page, errors }) => {
       await ready(page);
       await page.getByTestId('preset-select').selectOption('mlp');
-      await page.waitForFunction(() => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200', undefined, { timeout: 60_000 });
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
+        undefined,
+        { timeout: 60_000 },
+      );
       await page.getByTestId('he-run').click();
       await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
       assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
       const agreements = await page.getByTestId('he-agreement').allTextContents();
       assert.equal(agreements.length, 2);
-      for (const a of agreements) assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
+      for (const a of agreements)
+        assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
       const rows = page.getByTestId('he-results').locator('tbody tr');
-      const cts = await Promise.all([0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())));
+      const cts = await Promise.all(
+        [0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())),
+      );
       assert.ok(cts[1] < cts[0], `HE-PEx ${cts[1]} ciphertexts < unpruned ${cts[0]}`);
       console.log(`studio encrypted run: ${await page.getByTestId('he-summary').textContent()}`);
       await page.getByTestId('he-results').scrollIntoViewIfNeeded();
@@ -261,7 +315,14 @@ test('export then re-import round-trips the shown model', async () => {
       const bin = downloads.find((p) => p.endsWith('.bin'))!;
       assert.match(await readFile(json, 'utf8'), /"hepex"/);
       await page.getByTestId('model-files-input').setInputFiles([json, bin]);
-      await page.waitForFunction(() => document.querySelector('[data-testid="model-source"]')?.textContent?.includes('export-model.json'), undefined, { timeout: 30_000 });
+      await page.waitForFunction(
+        () =>
+          document
+            .querySelector('[data-testid="model-source"]')
+            ?.textContent?.includes('export-model.json'),
+        undefined,
+        { timeout: 30_000 },
+      );
       await page.getByRole('button', { name: 'Show trained' }).click();
       await page.waitForTimeout(200);
       // The re-imported model carries the exported masks: its own view counts the same ciphertexts.
