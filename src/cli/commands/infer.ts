@@ -94,12 +94,20 @@ export const command: Command = {
     }
     const tile = typeof flags.tile === 'string' ? parseTileShape(flags.tile) : undefined;
     const { seal } = await loadSeal();
+    let lastProgress = performance.now();
     const { summary } = await inferEncrypted(seal, model, x, samples, {
       mode,
       tile,
       timings,
       signal: io.signal,
       log: io.progress,
+      // Big models take minutes (N = 32768, streamed weights): a line every few seconds.
+      onProgress: (fraction, message) => {
+        const now = performance.now();
+        if (now - lastProgress < 3000) return;
+        lastProgress = now;
+        io.progress(`  ${Math.round(fraction * 100)}% ${message}`);
+      },
     });
     const json = { ...summary, he: true, inputs: source };
     const p = summary.parameters;
