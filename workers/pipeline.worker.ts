@@ -11,11 +11,17 @@ import {
   type StepRecord,
 } from '../src/core/prune/pipeline';
 import { nonZeroMask } from '../src/core/matrix';
-import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
+import {
+  checkDatasetFits,
+  imagesToFloat,
+  splitDataset,
+  takeSamples,
+  type DatasetSplit,
+} from '../src/core/data/dataset';
 import type { TileShape } from '../src/core/tileShape';
 import type { Metric } from '../src/core/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
-import { fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
+import { datasetFromIdxFiles, fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
 import { createTfjsTrainer } from '../src/engines/tfjs/trainer';
 import { installHepexErrorTransfer } from './errorTransfer';
 
@@ -79,8 +85,18 @@ export interface PipelineStepsResult {
 
 const base = import.meta.env.BASE_URL;
 
+/** Data a person opened (IDX), split with seed 1; null: the built-in MNIST split. */
+let userData: DatasetSplit | null = null;
+/** Settles when the last setData has been parsed, so jobs posted after it see its data. */
+let pendingData: Promise<unknown> = Promise.resolve();
+
+async function dataSplit(): Promise<DatasetSplit> {
+  await pendingData;
+  return userData ?? fetchMnistSplit(base);
+}
+
 async function trainerFor(noise: number | undefined) {
-  const [data] = await Promise.all([fetchMnistSplit(base), setupBrowserBackend()]);
+  const [data] = await Promise.all([dataSplit(), setupBrowserBackend()]);
   return createTfjsTrainer(data, { noise: noise ?? 0 });
 }
 
@@ -109,9 +125,42 @@ const api = {
     return transfer(result, buffersOf(result.network, result.masks, result.permutation));
   },
 
+  /**
+   * Uses IDX data a person opened (images + labels, gzipped or not) for retraining, evaluation
+   * and encrypted runs from now on; a file that does not parse or fit leaves the data as it was.
+   */
+  setData(
+    images: Uint8Array,
+    labels: Uint8Array,
+    name: string,
+    inputs: number,
+  ): Promise<{ label: string; count: number }> {
+    const parsed = (async () => {
+      const data = await datasetFromIdxFiles(images, labels, name);
+      checkDatasetFits(data, inputs);
+      return splitDataset(data, { seed: 1 });
+    })();
+    pendingData = parsed.then(
+      (split) => {
+        userData = split;
+      },
+      () => undefined,
+    );
+    return parsed.then((split) => ({
+      label: split.label,
+      count: split.train.count + split.test.count,
+    }));
+  },
+
+  /** Back to the built-in MNIST split. */
+  clearData(): void {
+    userData = null;
+    pendingData = Promise.resolve();
+  },
+
   /** The first `count` held-out test images, samples x pixels in [0, 1] (inputs for encrypted runs). */
   async testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }> {
-    const { test } = await fetchMnistSplit(base);
+    const { test } = await dataSplit();
     const samples = Math.max(1, Math.min(count, test.count));
     const inputs = imagesToFloat(takeSamples(test, samples));
     return transfer({ inputs, samples }, [inputs.buffer]);

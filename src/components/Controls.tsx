@@ -10,6 +10,7 @@ import {
 } from '../store/types';
 import { fmtPct0 } from '../viz/format';
 import { TrainPanel } from './TrainPanel';
+import { MNIST_DATA_LABEL } from '../store/modelSlice';
 
 const SIDES = [1, 2, 4, 8, 16, 32, 64];
 const SCORES: readonly TileScore[] = ['l1', 'avg', 'max', 'min'];
@@ -46,6 +47,9 @@ export function Controls() {
   const resetWorking = useAppStore((s) => s.resetWorking);
   const runWholePipeline = useAppStore((s) => s.runWholePipeline);
   const retrain = useAppStore((s) => s.retrain);
+  const dataLabel = useAppStore((s) => s.dataLabel);
+  const customData = useAppStore((s) => s.dataLabel !== MNIST_DATA_LABEL);
+  const resetData = useAppStore((s) => s.resetData);
   const recordRun = useAppStore((s) => s.recordRun);
 
   const sparsityLabel = method === 'tile' ? 'Tile sparsity' : 'Weight sparsity';
@@ -256,6 +260,14 @@ export function Controls() {
             Record run
           </button>
         </div>
+        <p className="controls__hint" data-testid="data-label">
+          Retraining, metrics and encrypted runs use {dataLabel}.{' '}
+          {customData && (
+            <button type="button" className="link-button" onClick={() => void resetData()}>
+              Use MNIST
+            </button>
+          )}
+        </p>
       </fieldset>
       <TrainPanel />
     </form>

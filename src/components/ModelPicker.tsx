@@ -7,6 +7,8 @@ export function ModelPicker() {
   const preset = useAppStore((s) => s.preset);
   const loadPreset = useAppStore((s) => s.loadPreset);
   const loadFiles = useAppStore((s) => s.loadFiles);
+  const loadData = useAppStore((s) => s.loadData);
+  const dataInput = useRef<HTMLInputElement>(null);
   const status = useAppStore((s) => s.status);
   const source = useAppStore((s) => s.sourceLabel);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -43,6 +45,22 @@ export function ModelPicker() {
           const files = Array.from(e.target.files ?? []);
           e.target.value = '';
           if (files.length) void loadFiles(files);
+        }}
+      />
+      <button type="button" className="button" onClick={() => dataInput.current?.click()}>
+        Open IDX data…
+      </button>
+      <input
+        ref={dataInput}
+        type="file"
+        multiple
+        hidden
+        aria-label="Open an IDX images file and its labels file"
+        data-testid="data-files-input"
+        onChange={(e) => {
+          const files = Array.from(e.target.files ?? []);
+          e.target.value = '';
+          if (files.length) void loadData(files);
         }}
       />
       <span className="model-picker__source" data-testid="model-source" aria-live="polite">

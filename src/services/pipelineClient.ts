@@ -36,7 +36,18 @@ export interface PipelineService {
   evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric>;
   /** Held-out test images, samples x pixels in [0, 1]. */
   testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }>;
+  /** IDX data for retraining, evaluation and encrypted runs (null: back to MNIST). */
+  setData(data: IdxData | null): Promise<{ label: string; count: number } | null>;
   dispose(): void;
+}
+
+/** An IDX images + labels pair a person opened (bytes as read, gzipped or not). */
+export interface IdxData {
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly name: string;
+  /** Inputs of the model the data is for (images must have that many pixels). */
+  readonly inputs: number;
 }
 
 export interface PipelineClientOptions {
@@ -84,6 +95,8 @@ export class PipelineClient implements PipelineService {
   private remote: Remote<PipelineApi> | undefined;
   private current: AbortController | undefined;
   private disposed = false;
+  /** Replayed into every new worker (aborts terminate workers; the data must survive that). */
+  private data: IdxData | null = null;
   private readonly createWorker: () => Worker;
 
   constructor(options: PipelineClientOptions = {}) {
@@ -148,6 +161,24 @@ export class PipelineClient implements PipelineService {
     return this.ensureWorker().testInputs(count);
   }
 
+  async setData(data: IdxData | null): Promise<{ label: string; count: number } | null> {
+    if (this.disposed)
+      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    if (!data) {
+      this.data = null;
+      if (this.remote) await this.remote.clearData();
+      return null;
+    }
+    const result = await this.ensureWorker().setData(
+      Uint8Array.from(data.images),
+      Uint8Array.from(data.labels),
+      data.name,
+      data.inputs,
+    );
+    this.data = data;
+    return result;
+  }
+
   dispose(): void {
     this.disposed = true;
     this.current?.abort();
@@ -203,6 +234,12 @@ export class PipelineClient implements PipelineService {
     if (!this.remote) {
       this.worker = this.createWorker();
       this.remote = wrap<PipelineApi>(this.worker);
+      const d = this.data;
+      // Posted before any job on this worker, so the worker parses it first.
+      if (d)
+        void this.remote
+          .setData(Uint8Array.from(d.images), Uint8Array.from(d.labels), d.name, d.inputs)
+          .catch(() => undefined);
     }
     return this.remote;
   }

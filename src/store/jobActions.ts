@@ -54,16 +54,14 @@ export function createJobActions(rt: StoreRuntime): JobActions {
     return rt.runJob(
       label,
       (signal, isCurrent) =>
-        deps
-          .pipeline()
-          .pipeline(
-            { ...input, tile, steps, noise: rt.noise() },
-            {
-              signal,
-              onProgress: (p) =>
-                isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
-            },
-          ),
+        deps.pipeline().pipeline(
+          { ...input, tile, steps, noise: rt.noise() },
+          {
+            signal,
+            onProgress: (p) =>
+              isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
+          },
+        ),
       (result) => {
         // Every step's figures land in the history: the path the pipeline took.
         for (const r of result.records.slice(1, -1)) {

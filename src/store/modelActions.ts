@@ -2,6 +2,7 @@ import type { HepexModel } from '../core/model';
 import { applyMasks, masksOf } from './analysis';
 import { errorMessage, type StoreRuntime } from './runtime';
 import { PRESET_LABELS, type LoadedModels, type Preset, type Shown } from './types';
+import { MNIST_DATA_LABEL } from './modelSlice';
 
 export interface ModelActions {
   loadPreset: (preset: Preset) => Promise<void>;
@@ -14,6 +15,20 @@ export interface ModelActions {
   shownModel: () => HepexModel | null;
   /** TF.js files (model.json + weights.bin, userDefinedMetadata.hepex) of the shown model. */
   exportModel: () => Promise<{ name: string; modelJson: string; weights: Uint8Array } | null>;
+  /** IDX images + labels for retraining, evaluation and encrypted runs; a bad pair changes nothing. */
+  loadData: (files: readonly File[]) => Promise<void>;
+  /** Back to the built-in MNIST split. */
+  resetData: () => Promise<void>;
+}
+
+/** Which of two IDX files holds the labels: by name (labels, idx1), else the smaller one. */
+function splitIdxPair(files: readonly File[]): { images: File; labels: File } | null {
+  if (files.length !== 2) return null;
+  const isLabels = (f: File) => /label|idx1/i.test(f.name);
+  const [a, b] = files;
+  if (isLabels(a) !== isLabels(b))
+    return isLabels(a) ? { images: b, labels: a } : { images: a, labels: b };
+  return a.size >= b.size ? { images: a, labels: b } : { images: b, labels: a };
 }
 
 function shownOf(m: HepexModel, origin: Shown['origin'], label: string): Shown {
@@ -139,6 +154,38 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
           madeBy: 'HE-PEx Studio',
         },
       };
+    },
+
+    loadData: async (files) => {
+      const pair = splitIdxPair(files);
+      if (!pair) {
+        rt.fail(
+          new Error('Open two IDX files together: the images and the labels (gzipped or not).'),
+        );
+        return;
+      }
+      try {
+        const [images, labels] = await Promise.all(
+          [pair.images, pair.labels].map(async (f) => new Uint8Array(await f.arrayBuffer())),
+        );
+        const inputs = get().dense?.network.layers[0].weights.cols ?? 784;
+        const name =
+          pair.images.name.replace(/(\.gz)?$/, '').replace(/[-_.]?(images?|idx3-ubyte)$/i, '') ||
+          'IDX data';
+        const result = await deps.pipeline().setData({ images, labels, name, inputs });
+        if (result) set({ dataLabel: result.label, error: null });
+      } catch (error) {
+        rt.fail(error);
+      }
+    },
+
+    resetData: async () => {
+      try {
+        await deps.pipeline().setData(null);
+        set({ dataLabel: MNIST_DATA_LABEL });
+      } catch (error) {
+        rt.fail(error);
+      }
     },
 
     exportModel: async () => {

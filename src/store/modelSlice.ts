@@ -29,7 +29,11 @@ export interface ModelSlice {
   ranks: MagnitudeRanks | null;
   shown: Shown | null;
   analysis: Analysis | null;
+  /** The data retraining, evaluation and encrypted runs use, in words. */
+  dataLabel: string;
 }
+
+export const MNIST_DATA_LABEL = 'MNIST 10k, seed 1: 8000 train / 2000 test';
 
 export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () => ({
   preset: 'ae',
@@ -44,4 +48,5 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () =
   ranks: null,
   shown: null,
   analysis: null,
+  dataLabel: MNIST_DATA_LABEL,
 });

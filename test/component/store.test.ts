@@ -6,6 +6,7 @@ import { forward, layerSizes } from '../../src/core/network';
 import { maskNetwork } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
 import type { Trainer } from '../../src/core/trainer';
+import { checkDatasetFits, datasetFromIdx, splitDataset } from '../../src/core/data/dataset';
 import { createTileShape } from '../../src/core/tileShape';
 import { HepexError } from '../../src/core/errors';
 import type { PipelineService } from '../../src/services/pipelineClient';
@@ -64,6 +65,13 @@ const inThreadPipeline: PipelineService = {
   },
   evaluate: (network) => zeroEpochTrainer.evaluate(network),
   testInputs: async (count) => ({ inputs: probe.slice(0, count * SIZES_IN), samples: count }),
+  async setData(data) {
+    if (!data) return null;
+    const set = datasetFromIdx(data.images, data.labels, data.name);
+    checkDatasetFits(set, data.inputs);
+    const split = splitDataset(set, { seed: 1 });
+    return { label: split.label, count: set.count };
+  },
   dispose() {},
 };
 
@@ -349,6 +357,47 @@ describe('app store', () => {
     store.getState().recordRun();
     expect(store.getState().runs[0].id).toBeGreaterThan(last);
     expect(store.getState().compare).toEqual([]);
+  });
+
+  it('opened IDX data becomes the data label; a pair that does not fit the model is refused in words', async () => {
+    const { store } = setup();
+    await store.getState().loadPreset('ae');
+    const before = store.getState().dataLabel;
+    // 100 images of 8 x 8 = 64 pixels (the fixture's input size), labels 0..9 ten times.
+    const idx = (dims: number[], body: Uint8Array) => {
+      const head = new Uint8Array(4 + 4 * dims.length);
+      head[2] = 0x08;
+      head[3] = dims.length;
+      const view = new DataView(head.buffer);
+      dims.forEach((d, k) => view.setUint32(4 + 4 * k, d));
+      return new Uint8Array([...head, ...body]);
+    };
+    const images = idx(
+      [100, 8, 8],
+      new Uint8Array(100 * 64).map((_, k) => k % 251),
+    );
+    const labels = idx(
+      [100],
+      new Uint8Array(100).map((_, k) => k % 10),
+    );
+    await store
+      .getState()
+      .loadData([
+        new File([labels], 'digits-labels.idx1-ubyte'),
+        new File([images], 'digits-images.idx3-ubyte'),
+      ]);
+    expect(store.getState().error).toBeNull();
+    expect(store.getState().dataLabel).not.toBe(before);
+    expect(store.getState().dataLabel).toMatch(/digits/);
+    const wide = idx([100, 9, 9], new Uint8Array(100 * 81));
+    const label = store.getState().dataLabel;
+    await store
+      .getState()
+      .loadData([new File([wide], 'wide-images'), new File([labels], 'wide-labels')]);
+    expect(store.getState().error).toMatch(/81-pixel images but the model takes 64 inputs/);
+    expect(store.getState().dataLabel).toBe(label);
+    await store.getState().loadData([new File([wide], 'only-one')]);
+    expect(store.getState().error).toMatch(/two IDX files/);
   });
 
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {

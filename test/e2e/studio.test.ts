@@ -295,6 +295,53 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
   );
 });
 
+test('IDX data opens for retraining and metrics; a truncated file is refused in words', async () => {
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      const dataDir = join(RESULTS_DIR, '..', 'public', 'data');
+      await page
+        .getByTestId('data-files-input')
+        .setInputFiles([
+          join(dataDir, 'mnist-labels-idx1-ubyte.gz'),
+          join(dataDir, 'mnist-images-idx3-ubyte.gz'),
+        ]);
+      await page.waitForFunction(
+        () =>
+          /mnist-images?/i.test(
+            document.querySelector('[data-testid="data-label"]')?.textContent ?? '',
+          ) || !!document.querySelector('[data-testid="error-banner"]'),
+        undefined,
+        { timeout: 60_000 },
+      );
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'the real IDX pair opens');
+      const label = (await page.getByTestId('data-label').textContent()) ?? '';
+      assert.match(label, /8000 train \/ 2000 test/);
+      await page.getByTestId('data-files-input').setInputFiles([
+        {
+          name: 'bad-images-idx3-ubyte',
+          mimeType: 'application/octet-stream',
+          buffer: Buffer.from([0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]),
+        },
+        {
+          name: 'bad-labels-idx1-ubyte',
+          mimeType: 'application/octet-stream',
+          buffer: Buffer.from([0, 0, 8, 1, 0, 0, 0, 10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0]),
+        },
+      ]);
+      await page.getByTestId('error-banner').waitFor({ timeout: 30_000 });
+      assert.match((await page.getByTestId('error-banner').textContent()) ?? '', /bad/);
+      assert.equal(
+        await page.getByTestId('data-label').textContent(),
+        label,
+        'the opened data stays',
+      );
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'studio-idx-data' },
+  );
+});
+
 test('export then re-import round-trips the shown model', async () => {
   await withPage(
     async ({ page, errors }) => {
