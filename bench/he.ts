@@ -4,6 +4,9 @@ import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
 import type { HeMode } from '../src/core/executionPlan';
 import { chooseHeTile, prepareHeModel } from '../src/core/heModel';
 import type { HepexModel } from '../src/core/model';
+import { methodSteps, runPipeline } from '../src/core/prune/pipeline';
+import { createTileShape } from '../src/core/tileShape';
+import type { Trainer } from '../src/core/trainer';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { runHeInference } from '../src/engines/seal/heInference';
 import { SealHeSession } from '../src/engines/seal/heSession';
@@ -12,23 +15,36 @@ import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { readModelDir } from '../src/engines/tfjs/modelDir';
 import type { BenchOptions } from './main';
 
+interface VariantResult {
+  readonly label: string;
+  readonly weightCiphertexts: number;
+  readonly rotations: number;
+  readonly latencyMs: number;
+  readonly inferMs: number;
+  readonly predictedMs: number;
+  readonly peakBytes: number;
+  readonly [more: string]: unknown;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
 
 /**
  * `npm run bench -- he [--quick] [--samples=N] [--mode=plain-model|encrypted-model]
- *  [--dense=DIR] [--pruned=DIR] [--repeats=R]`
+ *  [--dense=DIR] [--pruned=DIR] [--sparsity=S] [--repeats=R]`
  *
  * Issue 5's figures, side by side in one run on the same machine: the studio's shipped MNIST
  * MLP 784-128-10 (public/models/mlp) against its HE-PEx twin (public/models/mlp/hepex: prune
  * 90% -> retrain -> permute -> drop tiles of density <= 1/16 + expand -> retrain, 4x8 tiles),
- * both under real SEAL CKKS (N = 16384, one full batch of MNIST test images). Reports latency,
+ * and a deeper HE-PEx cut of the dense network (--sparsity, default 0.95, tile structure only:
+ * not retrained), all under real SEAL CKKS (N = 16384, one full batch of MNIST test images). Reports latency,
  * peak bytes of live SEAL objects, weight ciphertexts, their ratios, and measured / predicted
  * latency with the cost model fed by a calibration done on this machine right before each
  * variant (minima of repeated timings on both sides).
  */
 export async function run({ quick, args, progress }: BenchOptions) {
   const flags = parseFlags(args, {
+    sparsity: 'string',
     samples: 'string',
     mode: 'string',
     dense: 'string',
@@ -47,11 +63,34 @@ export async function run({ quick, args, progress }: BenchOptions) {
     typeof flags.dense === 'string' ? flags.dense : fileURLToPath(new URL('mlp', models));
   const prunedDir =
     typeof flags.pruned === 'string' ? flags.pruned : fileURLToPath(new URL('mlp/hepex', models));
+  const dense = await readModelDir(denseDir);
+  const twin = await readModelDir(prunedDir);
+  const sides = twin.tile ?? { t1: 4, t2: 8 };
+  // A deeper HE-PEx cut of the same dense network (prune -> permute -> drop tiles <= theta +
+  // expand, no retraining: the HE cost depends only on which tiles are zero).
+  const sparsity = optionalNumber(flags, 'sparsity', 0.95);
+  progress(`HE-PEx tile structure at sparsity ${sparsity} (no retraining)`);
+  const noTraining: Trainer = {
+    fineTune: () => Promise.reject(new Error('the HE bench does not retrain')),
+    evaluate: () => Promise.reject(new Error('the HE bench does not evaluate')),
+  };
+  const deeper = await runPipeline({ network: dense.network }, noTraining, {
+    tile: createTileShape(sides.t1, sides.t2, { ringDegree: 16384 }),
+    steps: methodSteps('hepex', { sparsity, retrainEpochs: 0, seed: 1 }),
+    evaluate: false,
+  });
   const variants: { label: string; model: HepexModel }[] = [
-    { label: 'unpruned', model: await readModelDir(denseDir) },
-    { label: 'hepex', model: await readModelDir(prunedDir) },
+    { label: 'unpruned', model: dense },
+    { label: 'hepex', model: twin },
+    {
+      label: `hepex-${sparsity}-structure`,
+      model: {
+        name: `${dense.name} HE-PEx ${sparsity} (not retrained)`,
+        network: deeper.network,
+        permutation: deeper.permutation,
+      },
+    },
   ];
-  const sides = variants[1].model.tile ?? { t1: 4, t2: 8 };
   const prepared = variants.map((v) => ({
     ...v,
     he: prepareHeModel(v.model.network, chooseHeTile(v.model.network, sides.t1, sides.t2), {
@@ -77,7 +116,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     });
   const tables = [];
 
-  const results = [];
+  const results: VariantResult[] = [];
   for (const p of prepared) {
     progress(`${p.label}: keys + model encoding (${p.he.exec.weightCiphertexts} weight tiles)`);
     const session = await SealHeSession.create(seal, p.he);
@@ -120,7 +159,16 @@ export async function run({ quick, args, progress }: BenchOptions) {
       session.delete();
     }
   }
-  const [u, h] = results;
+  const [u] = results;
+  const ratiosOf = (h: VariantResult) => ({
+    weightCiphertexts: round(h.weightCiphertexts / u.weightCiphertexts),
+    ciphertextsSaved: round(1 - h.weightCiphertexts / u.weightCiphertexts),
+    latency: round(h.latencyMs / u.latencyMs),
+    inferLatency: round(h.inferMs / u.inferMs),
+    predictedLatency: round(h.predictedMs / u.predictedMs),
+    peakBytes: round(h.peakBytes / u.peakBytes),
+    rotations: round(h.rotations / u.rotations),
+  });
   return {
     network: '784-128-10 MLP (square activation), MNIST test images',
     mode,
@@ -132,15 +180,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     statistic: 'min',
     timings: tables,
     results,
-    ratios: {
-      /** hepex / unpruned. */
-      weightCiphertexts: round(h.weightCiphertexts / u.weightCiphertexts),
-      ciphertextsSaved: round(1 - h.weightCiphertexts / u.weightCiphertexts),
-      latency: round(h.latencyMs / u.latencyMs),
-      inferLatency: round(h.inferMs / u.inferMs),
-      predictedLatency: round(h.predictedMs / u.predictedMs),
-      peakBytes: round(h.peakBytes / u.peakBytes),
-      rotations: round(h.rotations / u.rotations),
-    },
+    /** Each pruned variant over the unpruned network. */
+    ratios: Object.fromEntries(results.slice(1).map((h) => [h.label, ratiosOf(h)])),
   };
 }
