@@ -15,7 +15,8 @@ export function HePanel() {
   const busy = useAppStore((s) => s.busy);
   const hasModel = useAppStore((s) => s.shown !== null);
   const runEncrypted = useAppStore((s) => s.runEncrypted);
-  const [dense, current] = results?.rows ?? [];
+  const measured = (results?.rows ?? []).map((r) => ('error' in r ? null : r));
+  const [dense, current] = measured;
   return (
     <section className="he-panel" aria-label="Encrypted inference">
       <header className="section-head">
@@ -85,25 +86,36 @@ export function HePanel() {
               </tr>
             </thead>
             <tbody>
-              {results.rows.map((r) => (
-                <tr key={r.label}>
-                  <td className="history__label" title={r.label}>
-                    {r.label}
-                  </td>
-                  <td className="num">{r.ringDegree}</td>
-                  <td className="num">{fmtInt(r.weightCiphertexts)}</td>
-                  <td className="num" data-testid="he-measured">
-                    {fmtMs(r.latencyMs)}
-                  </td>
-                  <td className="num">{fmtMs(r.predictedMs)}</td>
-                  <td className="num">{fmtBytes(r.peakBytes)}</td>
-                  <td className="num">{fmtInt(r.rotations)}</td>
-                  <td className="num">{r.maxAbsError.toExponential(1)}</td>
-                  <td className="num" data-testid="he-agreement">
-                    {r.agreement === null ? '—' : fmtPct0(r.agreement)}
-                  </td>
-                </tr>
-              ))}
+              {results.rows.map((r) =>
+                'error' in r ? (
+                  <tr key={r.label}>
+                    <td className="history__label" title={r.label}>
+                      {r.label}
+                    </td>
+                    <td colSpan={8} className="he-panel__error" data-testid="he-error">
+                      {r.error}
+                    </td>
+                  </tr>
+                ) : (
+                  <tr key={r.label}>
+                    <td className="history__label" title={r.label}>
+                      {r.label}
+                    </td>
+                    <td className="num">{r.ringDegree}</td>
+                    <td className="num">{fmtInt(r.weightCiphertexts)}</td>
+                    <td className="num" data-testid="he-measured">
+                      {fmtMs(r.latencyMs)}
+                    </td>
+                    <td className="num">{fmtMs(r.predictedMs)}</td>
+                    <td className="num">{fmtBytes(r.peakBytes)}</td>
+                    <td className="num">{fmtInt(r.rotations)}</td>
+                    <td className="num">{r.maxAbsError.toExponential(1)}</td>
+                    <td className="num" data-testid="he-agreement">
+                      {r.agreement === null ? '—' : fmtPct0(r.agreement)}
+                    </td>
+                  </tr>
+                ),
+              )}
             </tbody>
           </table>
           {current && dense && (

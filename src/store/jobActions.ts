@@ -5,7 +5,16 @@ import type { PipelineJob } from '../services/pipelineClient';
 import { applyMasks, masksOf } from './analysis';
 import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';
 import type { StoreRuntime } from './runtime';
-import { METHOD_LABELS, PRESET_LABELS, type HeRunSummary, type Method, type Shown } from './types';
+import {
+  METHOD_LABELS,
+  PRESET_LABELS,
+  type HeRunFailure,
+  type HeRunSummary,
+  type Method,
+  type Shown,
+} from './types';
+import { isHepexError } from '../core/errors';
+import { errorMessage } from './runtime';
 
 export interface JobActions {
   /** Worker step: permute hidden neurons for the current masks; later previews use the permuted network. */
@@ -235,7 +244,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         label,
         async (signal, isCurrent) => {
           const { inputs, samples: n } = await deps.pipeline().testInputs(samples);
-          const rows: HeRunSummary[] = [];
+          const rows: (HeRunSummary | HeRunFailure)[] = [];
           for (const [i, t] of targets.entries()) {
             const onProgress = (fraction: number, detail: string) => {
               if (isCurrent())
@@ -253,7 +262,20 @@ export function createJobActions(rt: StoreRuntime): JobActions {
               mode: 'plain-model' as const,
               permutation: t.permutation,
             };
-            const { sessionId, info } = await he().createSession(request, { signal, onProgress });
+            let session: {
+              sessionId: number;
+              info: { ringDegree: number; weightCiphertexts: number; setupMs: number };
+            };
+            try {
+              session = await he().createSession(request, { signal, onProgress });
+            } catch (error) {
+              // One model over the engine's budget must not hide the other's measurement.
+              if (signal.aborted || (isHepexError(error) && error.code === 'cancelled'))
+                throw error;
+              rows.push({ label: t.label, error: errorMessage(error) });
+              continue;
+            }
+            const { sessionId, info } = session;
             try {
               const r = await he().run(sessionId, inputs, n, { signal, onProgress });
               rows.push({

@@ -75,6 +75,12 @@ export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
 
 export type { LoadedModels } from '../services/modelLoader';
 
+/** A model the HE engine refused or failed on (e.g. over its memory budget), in words. */
+export interface HeRunFailure {
+  readonly label: string;
+  readonly error: string;
+}
+
 /** One encrypted inference, measured in the HE worker (real SEAL), next to the cost model's prediction. */
 export interface HeRunSummary {
   readonly label: string;

@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
 import type { TrainProgress } from '../core/trainer';
-import type { HeRunSummary, ThemeChoice, ViewMode } from './types';
+import type { HeRunFailure, HeRunSummary, ThemeChoice, ViewMode } from './types';
 
 export interface BusyState {
   /** What runs, in words: "Permuting neurons". */
@@ -21,7 +21,10 @@ export interface UiSlice {
   /** The last training run's per-epoch figures (the live chart); null before any. */
   training: { readonly epochs: number; readonly history: readonly TrainProgress[] } | null;
   /** The last encrypted comparison (shown model vs trained model). */
-  heResults: { readonly samples: number; readonly rows: readonly HeRunSummary[] } | null;
+  heResults: {
+    readonly samples: number;
+    readonly rows: readonly (HeRunSummary | HeRunFailure)[];
+  } | null;
   setTheme: (theme: ThemeChoice) => void;
   selectLayer: (layer: number) => void;
   setViewMode: (mode: ViewMode) => void;
