@@ -726,12 +726,15 @@ export function findPermutation(
         // Three starts: the current grouping; k-means++ seeds (the current grouping can be a
         // symmetric fixed point where every centroid is the same mixture); and k-means++ on
         // neuron-level features.
-        const raw = buildRawFeatures(masks, plan, s, p);
         const starts: [SetProblem, Uint32Array | undefined][] = [
           [p, undefined],
           [p, kMeansPlusPlusSeeds(p, rng)],
-          [raw, kMeansPlusPlusSeeds(raw, rng)],
         ];
+        // Neuron-level features do not depend on the neighbours' orders: one run, first pass.
+        if (outer === 0) {
+          const raw = buildRawFeatures(masks, plan, s, p);
+          starts.push([raw, kMeansPlusPlusSeeds(raw, rng)]);
+        }
         for (const [features, seeds] of starts) {
           const km = balancedKMeans(features, p, groupOf, kmIterations, seeds);
           const kmC = groupCounts(p, km);
