@@ -53,7 +53,11 @@ async function loadOrTrain(
 ): Promise<LoadedModel> {
   if (dir && existsSync(join(dir, arch, 'model.json'))) {
     const model = await readModelDir(join(dir, arch));
-    return { network: model.network, source: join(dir, arch) };
+    const p = model.provenance ?? {};
+    const how = ['arch', 'layers', 'epochs', 'seed', 'data']
+      .map((k) => `${k} ${String(p[k])}`)
+      .join(', ');
+    return { network: model.network, source: `${join(dir, arch)} (${how})` };
   }
   const epochs = arch === 'mlp' ? (quick ? 8 : 40) : quick ? 3 : 30;
   progress(`training ${arch} (${epochs} epochs) since no trained model was given`);
