@@ -11,6 +11,8 @@ import {
 } from '../../core/heModel';
 import { operandVectors } from '../../core/heSimulator';
 import { createCkksContext, type CkksContext } from './ckksContext';
+import { dataPrimeValues, planScales, type LayerScales } from './ckksScales';
+import { createSealBackend } from './sealBackend';
 import type { Seal } from './loadSeal';
 import { toError } from './sealErrors';
 import {
@@ -319,62 +321,14 @@ export class SealHeSession {
   }
 
   private backend(): HeBackend<Ciphertext, Operand, Plaintext> {
-    const ev = this.ctx.evaluator;
-    const t = this.tracker;
-    const seal = this.seal;
-    const encrypted = this.model.mode === 'encrypted-model';
-    const fresh = (): Ciphertext => t.add(new seal.Ciphertext());
-    const measured = (ct: Ciphertext): Ciphertext => {
-      t.resize(ct, bytesOfCiphertext(ct));
-      return ct;
-    };
-    const relin = () => {
-      if (!this.relinKeys) throw new HepexError('he-runtime', 'No relinearization keys.');
-      return this.relinKeys;
-    };
-    const galois = () => {
-      if (!this.galoisKeys) throw new HepexError('he-runtime', 'No rotation keys.');
-      return this.galoisKeys;
-    };
-    return {
-      multiplyModel: (x, w) => {
-        const out = fresh();
-        if (encrypted) ev.multiply(x, w as Ciphertext, out);
-        else ev.multiplyPlain(x, w as Plaintext, out);
-        return measured(out);
-      },
-      addModel: (x, b) =>
-        encrypted ? ev.addInplace(x, b as Ciphertext) : ev.addPlainInplace(x, b as Plaintext),
-      add: (into, x) => ev.addInplace(into, x),
-      addPlain: (into, p) => ev.addPlainInplace(into, p),
-      multiply: (x, y) => {
-        const out = fresh();
-        ev.multiply(x, y, out);
-        return measured(out);
-      },
-      multiplyPlain: (x, p) => {
-        const out = fresh();
-        ev.multiplyPlain(x, p, out);
-        return measured(out);
-      },
-      relinearize: (x) => {
-        ev.relinearizeInplace(x, relin());
-        measured(x);
-      },
-      rescale: (x) => {
-        // SEAL divides the scale by the dropped prime; the plaintexts met later were encoded at
-        // exactly that scale (see planScales), so no scale is ever forced.
-        ev.rescaleToNextInplace(x);
-        measured(x);
-      },
-      rotate: (x, step) => {
-        const out = fresh();
-        ev.rotateVector(x, step, galois(), out);
-        return measured(out);
-      },
-      copy: (x) => measured(t.add(x.copy())),
-      free: (x) => t.delete(x),
-    };
+    return createSealBackend({
+      seal: this.seal,
+      evaluator: this.ctx.evaluator,
+      tracker: this.tracker,
+      encryptedModel: this.model.mode === 'encrypted-model',
+      relinKeys: () => this.relinKeys,
+      galoisKeys: () => this.galoisKeys,
+    });
   }
 
   /** Client: orders, packs, encodes and encrypts the inputs (samples x inputs). */
@@ -667,59 +621,4 @@ export function chooseWeightStorage(
     );
   }
   return choice;
-}
-
-/** Scales of one layer's intermediate ciphertexts (exact doubles, as SEAL computes them). */
-interface LayerScales {
-  /** After the products' rescale: bias and shift are encoded at this scale. */
-  readonly afterProduct: number;
-  /** After the square's rescale: the offset is encoded at this scale. */
-  readonly afterSquare: number;
-}
-
-/** The data primes' values, first (60-bit) to last (the first one a rescale drops). */
-function dataPrimeValues(ctx: CkksContext): number[] {
-  const data = ctx.context.firstContextData();
-  const parms = data.parms();
-  const vec = parms.coeffModulus();
-  try {
-    return Array.from({ length: vec.size() }, (_, i) => {
-      const m = vec.get(i)!;
-      const v = Number(m.value());
-      m.delete();
-      return v;
-    });
-  } finally {
-    vec.delete();
-    parms.delete();
-    data.delete();
-  }
-}
-
-/**
- * Follows every ciphertext's scale through the plan with SEAL's own double arithmetic
- * (products multiply scales, a rescale divides by the dropped prime), so biases and constants
- * are encoded at exactly the scale they meet. Pinning scales to 2^40 instead (setScale) would
- * cost a relative error of |2^40 / q - 1|, ~1e-6 per rescale: too much for large outputs.
- */
-function planScales(model: HeModel, scale: number, primes: readonly number[]): LayerScales[] {
-  // A rescale at level k (k rescales done) drops primes[depth - k].
-  const dropped = (level: number) => primes[model.params.depth - level];
-  const out: LayerScales[] = [];
-  let s = scale; // fresh inputs are encoded at 2^scaleBits
-  for (const layer of model.exec.layers) {
-    const level = layer.levelIn;
-    const afterProduct = (s * scale) / dropped(level);
-    let next = afterProduct;
-    let afterSquare = afterProduct;
-    if (layer.quadraticActivation) {
-      afterSquare = (afterProduct * afterProduct) / dropped(level + 1);
-      next = afterSquare;
-    }
-    if (layer.masked)
-      next = (next * scale) / dropped(level + 1 + (layer.quadraticActivation ? 1 : 0));
-    out.push({ afterProduct, afterSquare });
-    s = next;
-  }
-  return out;
 }
