@@ -58,7 +58,7 @@ export async function calibrate(
     const relinKeys = keep(keygen.createRelinKeys());
     const step = slots / 4;
     const galoisKeys = keep(keygen.createGaloisKeysWithSteps(Int32Array.from([step])));
-    const encryptor = keep(new seal.Encryptor(ctx.context, publicKey));
+    const encryptor = keep(new seal.Encryptor(ctx.context, publicKey, secretKey));
     const decryptor = keep(new seal.Decryptor(ctx.context, secretKey));
     const values = Float64Array.from({ length: slots }, (_, i) => Math.sin(i) * 0.5);
     const pt = keep(new seal.Plaintext());
@@ -81,7 +81,7 @@ export async function calibrate(
       },
       encrypt: () => {
         const c = new seal.Ciphertext();
-        encryptor.encrypt(pt, c);
+        encryptor.encryptSymmetric(pt, c); // as the runtime encrypts client inputs
         c.delete();
       },
       decrypt: () => {
