@@ -24,7 +24,8 @@ export function HePanel() {
           <h2>Encrypted inference</h2>
           <p className="grid-panel__sub">
             CKKS with node-seal in a worker, plaintext model, encrypted input; the smallest ring
-            degree the depth needs.
+            degree the depth needs. The MLP takes seconds; the autoencoders (N = 32768) take
+            minutes, with progress and Cancel.
           </p>
         </div>
         <div className="controls__row">
