@@ -1,6 +1,7 @@
 import { selectCounts } from '../store/selectors';
 import { useAppStore } from '../store/storeContext';
 import { fmtBytes, fmtInt, fmtMs, fmtPct, fmtPct0 } from '../viz/format';
+import { LayerTable } from './LayerTable';
 
 /**
  * "ciphertexts: before -> after" and the cost model's predicted latency and memory, for the
@@ -65,6 +66,7 @@ export function CountsPanel() {
         {c.depth}
         {c.heFits ? '' : ' (too deep for 128-bit security at this N)'} · timings: {c.timingSource}
       </p>
+      <LayerTable />
     </section>
   );
 }

@@ -58,7 +58,9 @@ export interface LayerSummary {
   readonly nonZeroTiles: number;
   readonly activeTiles: number;
   readonly rotations: number;
+  readonly multiplications: number;
   readonly predictedMs: number;
+  readonly modelBytes: number;
 }
 
 let lastLayersFor: AppState['analysis'] = null;
@@ -80,7 +82,9 @@ export function selectLayers(state: AppState): LayerSummary[] {
       nonZeroTiles: c.nonZeroWeightTiles,
       activeTiles: c.activeWeightTiles,
       rotations: c.rotations,
+      multiplications: c.multiplications,
       predictedMs: c.predictedMs,
+      modelBytes: c.modelBytes,
     };
   });
   return lastLayers;

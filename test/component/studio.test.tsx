@@ -56,6 +56,14 @@ describe('studio components', () => {
     expect(screen.queryByTestId('model-loading')).toBeNull();
     expect(count('ciphertexts-before')).toBe(store.getState().analysis!.plan.weightTiles);
     expect(screen.getAllByRole('tab')).toHaveLength(4);
+    // The per-layer breakdown adds up to the headline count (tiles multiplied = ciphertexts).
+    const rows = screen.getByTestId('layer-table').querySelectorAll('tbody tr');
+    expect(rows).toHaveLength(4);
+    const multiplied = Array.from(rows).reduce(
+      (sum, r) => sum + Number(r.querySelectorAll('td')[5].textContent!.replace(/,/g, '')),
+      0,
+    );
+    expect(multiplied).toBe(count('ciphertexts-after'));
     expect(screen.getByTestId('history-table').querySelectorAll('tbody tr')).toHaveLength(2);
     // Before / after: tick both runs, the comparison shows the selected layer of each.
     expect(screen.queryByTestId('compare-panel')).toBeNull();

@@ -1,0 +1,65 @@
+import { selectLayers } from '../store/selectors';
+import { useAppStore } from '../store/storeContext';
+import { fmtBytes, fmtInt, fmtMs } from '../viz/format';
+
+/** The cost model's per-layer breakdown of what is shown: tiles, operations, time and model bytes. */
+export function LayerTable() {
+  const layers = useAppStore(selectLayers);
+  const select = useAppStore((s) => s.selectLayer);
+  if (!layers.length) return null;
+  return (
+    <details className="layer-table">
+      <summary>Per-layer breakdown</summary>
+      <table className="history__table" data-testid="layer-table">
+        <thead>
+          <tr>
+            <th scope="col">Layer</th>
+            <th scope="col">Orientation</th>
+            <th scope="col">W</th>
+            <th scope="col" className="num">
+              Tiles
+            </th>
+            <th scope="col" className="num">
+              Non-zero
+            </th>
+            <th scope="col" className="num">
+              Multiplied
+            </th>
+            <th scope="col" className="num">
+              Multiplications
+            </th>
+            <th scope="col" className="num">
+              Rotations
+            </th>
+            <th scope="col" className="num">
+              Predicted
+            </th>
+            <th scope="col" className="num">
+              Model bytes
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {layers.map((l) => (
+            <tr key={l.layer}>
+              <td>
+                <button type="button" className="link-button" onClick={() => select(l.layer)}>
+                  {l.layer + 1}
+                </button>
+              </td>
+              <td>{l.tiling.orientation}</td>
+              <td>{l.shape}</td>
+              <td className="num">{fmtInt(l.tiles)}</td>
+              <td className="num">{fmtInt(l.nonZeroTiles)}</td>
+              <td className="num">{fmtInt(l.activeTiles)}</td>
+              <td className="num">{fmtInt(l.multiplications)}</td>
+              <td className="num">{fmtInt(l.rotations)}</td>
+              <td className="num">{fmtMs(l.predictedMs)}</td>
+              <td className="num">{fmtBytes(l.modelBytes)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  );
+}
