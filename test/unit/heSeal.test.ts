@@ -77,6 +77,9 @@ describe('encrypted inference with SEAL CKKS', () => {
           expect(model.params.ringDegree).toBe(16384);
           const session = await SealHeSession.create(seal, model);
           try {
+            // Keys for exactly the plan's rotation steps (all powers of two would be 2 x 13).
+            expect(session.info.galoisKeys).toBe(model.exec.rotationSteps.length);
+            expect(session.info.galoisKeys).toBeLessThan(10);
             const samples = 7;
             const report = await runHeInference(
               session,

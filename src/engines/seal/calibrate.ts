@@ -71,6 +71,20 @@ export async function calibrate(
     ev.multiply(a, b, product); // size 3, for relinearize
     const product2 = keep(new seal.Ciphertext());
     ev.multiplyPlain(a, pt, product2); // scale^2, for rescale
+    // The runtime multiplies by a different weight tile each time, read from a model far larger
+    // than any cache: cycle through enough distinct operands (~tens of MB) to defeat caches too.
+    const distinct = Math.max(8, Math.ceil((48 * 2 ** 20) / (ringDegree * (depth + 1) * 8)));
+    const weights = Array.from({ length: distinct }, () => {
+      const w = keep(new seal.Plaintext());
+      encoder.encode(values, scale, w);
+      return w;
+    });
+    const encryptedWeights = Array.from({ length: Math.ceil(distinct / 2) }, (_, k) => {
+      const w = keep(new seal.Ciphertext());
+      encryptor.encrypt(weights[k], w);
+      return w;
+    });
+    let next = 0;
 
     // Each timed body creates and deletes what the runtime would (a fresh destination).
     const bodies: Record<OpKind, () => void> = {
@@ -94,7 +108,7 @@ export async function calibrate(
       addPlain: () => ev.addPlainInplace(a, pt),
       multiplyPlain: () => {
         const c = new seal.Ciphertext();
-        ev.multiplyPlain(a, pt, c);
+        ev.multiplyPlain(a, weights[next++ % weights.length], c);
         c.delete();
       },
       maskMultiply: () => {
@@ -104,7 +118,7 @@ export async function calibrate(
       },
       multiply: () => {
         const c = new seal.Ciphertext();
-        ev.multiply(a, b, c);
+        ev.multiply(a, encryptedWeights[next++ % encryptedWeights.length], c);
         c.delete();
       },
       relinearize: () => {

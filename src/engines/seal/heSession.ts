@@ -74,6 +74,8 @@ export interface SessionInfo {
   readonly mode: HeModel['mode'];
   readonly tile: { t1: number; t2: number; batch: number };
   readonly rotationSteps: readonly number[];
+  /** Galois keys SEAL holds: one per plan step (not the full power-of-two set). */
+  readonly galoisKeys: number;
   readonly weightCiphertexts: number;
   readonly weights: 'resident' | 'streamed';
   readonly keyBytes: number;
@@ -196,6 +198,7 @@ export class SealHeSession {
       mode: model.mode,
       tile: { t1: model.tile.t1, t2: model.tile.t2, batch: model.tile.batch },
       rotationSteps: model.exec.rotationSteps,
+      galoisKeys: this.galoisKeys ? this.galoisKeys.size() : 0,
       weightCiphertexts: model.exec.weightCiphertexts,
       weights: this.streamed ? 'streamed' : 'resident',
       keyBytes: this.keyBytes,
