@@ -158,12 +158,16 @@ const api = {
     pendingData = Promise.resolve();
   },
 
-  /** The first `count` held-out test images, samples x pixels in [0, 1] (inputs for encrypted runs). */
-  async testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }> {
+  /** The first `count` held-out test images, samples x pixels in [0, 1], and their labels (inputs for encrypted runs). */
+  async testInputs(
+    count: number,
+  ): Promise<{ inputs: Float32Array; labels: Uint8Array; samples: number }> {
     const { test } = await dataSplit();
     const samples = Math.max(1, Math.min(count, test.count));
-    const inputs = imagesToFloat(takeSamples(test, samples));
-    return transfer({ inputs, samples }, [inputs.buffer]);
+    const subset = takeSamples(test, samples);
+    const inputs = imagesToFloat(subset);
+    const labels = Uint8Array.from(subset.labels);
+    return transfer({ inputs, labels, samples }, [inputs.buffer, labels.buffer]);
   },
 
   /**

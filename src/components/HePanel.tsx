@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useAppStore } from '../store/storeContext';
-import { fmtBytes, fmtInt, fmtMs, fmtPct0 } from '../viz/format';
+import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct0 } from '../viz/format';
 
 const SAMPLE_CHOICES = [16, 64, 256];
 
@@ -84,6 +84,9 @@ export function HePanel() {
                 <th scope="col" className="num">
                   Agreement
                 </th>
+                <th scope="col" className="num">
+                  Metric
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -93,7 +96,7 @@ export function HePanel() {
                     <td className="history__label" title={r.label}>
                       {r.label}
                     </td>
-                    <td colSpan={8} className="he-panel__error" data-testid="he-error">
+                    <td colSpan={9} className="he-panel__error" data-testid="he-error">
                       {r.error}
                     </td>
                   </tr>
@@ -113,6 +116,11 @@ export function HePanel() {
                     <td className="num">{r.maxAbsError.toExponential(1)}</td>
                     <td className="num" data-testid="he-agreement">
                       {r.agreement === null ? '—' : fmtPct0(r.agreement)}
+                    </td>
+                    <td className="num" data-testid="he-metric">
+                      {r.metric.name === 'accuracy'
+                        ? `acc ${fmtPct0(r.metric.value)}`
+                        : `mse ${fmtNum(r.metric.value)}`}
                     </td>
                   </tr>
                 ),

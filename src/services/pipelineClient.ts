@@ -34,8 +34,8 @@ export interface PipelineService {
   pipeline(job: PipelineJob, options?: JobOptions): Promise<PipelineStepsResult>;
   /** Accuracy or MSE on the held-out split; never cancels a running step. */
   evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric>;
-  /** Held-out test images, samples x pixels in [0, 1]. */
-  testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }>;
+  /** Held-out test images, samples x pixels in [0, 1], with their labels. */
+  testInputs(count: number): Promise<{ inputs: Float32Array; labels: Uint8Array; samples: number }>;
   /** IDX data for retraining, evaluation and encrypted runs (null: back to MNIST). */
   setData(data: IdxData | null): Promise<{ label: string; count: number } | null>;
   dispose(): void;
@@ -155,7 +155,9 @@ export class PipelineClient implements PipelineService {
     return this.ensureWorker().evaluate(transfer(n.network, n.buffers), permutation, noise);
   }
 
-  async testInputs(count: number): Promise<{ inputs: Float32Array; samples: number }> {
+  async testInputs(
+    count: number,
+  ): Promise<{ inputs: Float32Array; labels: Uint8Array; samples: number }> {
     if (this.disposed)
       throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     return this.ensureWorker().testInputs(count);

@@ -32,6 +32,33 @@ export interface JobActions {
   cancelJob: () => void;
 }
 
+/**
+ * Accuracy (argmax against the labels) of a classifier's decrypted outputs, or the reconstruction
+ * MSE against the inputs for an autoencoder. outputs: samples x out, inputs: samples x in.
+ */
+export function decryptedMetric(
+  outputs: Float32Array,
+  inputs: Float32Array,
+  labels: Uint8Array,
+  samples: number,
+  task: 'classification' | 'reconstruction',
+): { name: 'accuracy' | 'mse'; value: number } {
+  if (task === 'reconstruction') {
+    let sq = 0;
+    for (let k = 0; k < outputs.length; k++) sq += (outputs[k] - inputs[k]) ** 2;
+    return { name: 'mse', value: sq / outputs.length };
+  }
+  const width = outputs.length / samples;
+  let right = 0;
+  for (let s = 0; s < samples; s++) {
+    let best = 0;
+    for (let k = 1; k < width; k++)
+      if (outputs[s * width + k] > outputs[s * width + best]) best = k;
+    if (best === labels[s]) right++;
+  }
+  return { name: 'accuracy', value: right / samples };
+}
+
 type PipelineInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 'dense'>;
 
 /** Heavy steps in workers (through the injected services) and the run history they feed. */
@@ -243,7 +270,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       return rt.runJob(
         label,
         async (signal, isCurrent) => {
-          const { inputs, samples: n } = await deps.pipeline().testInputs(samples);
+          const { inputs, labels, samples: n } = await deps.pipeline().testInputs(samples);
           const rows: (HeRunSummary | HeRunFailure)[] = [];
           for (const [i, t] of targets.entries()) {
             const onProgress = (fraction: number, detail: string) => {
@@ -288,6 +315,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
                 peakBytes: r.peakBytes,
                 maxAbsError: r.maxAbsError,
                 agreement: r.agreement,
+                metric: decryptedMetric(r.outputs, inputs, labels, n, t.network.task),
                 rotations: r.ops.rotate,
                 multiplications: r.ops.multiplyPlain + r.ops.multiply + r.ops.maskMultiply,
                 opsMatchPlan: r.opsMatchPlan,

@@ -96,6 +96,8 @@ export interface HeRunSummary {
   readonly maxAbsError: number;
   /** Classifiers: same argmax as plaintext; null for autoencoders. */
   readonly agreement: number | null;
+  /** The decrypted outputs judged against the truth: accuracy (labels) or reconstruction MSE (inputs). */
+  readonly metric: { readonly name: 'accuracy' | 'mse'; readonly value: number };
   readonly rotations: number;
   readonly multiplications: number;
   readonly opsMatchPlan: boolean;

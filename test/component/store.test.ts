@@ -13,6 +13,7 @@ import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { selectCounts } from '../../src/store/selectors';
 import { MAX_SNAPSHOTS } from '../../src/store/runsSlice';
+import { decryptedMetric } from '../../src/store/jobActions';
 import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
 import { manualScheduler, memoryLoader, seededModel } from './fixtures';
 
@@ -64,7 +65,11 @@ const inThreadPipeline: PipelineService = {
     );
   },
   evaluate: (network) => zeroEpochTrainer.evaluate(network),
-  testInputs: async (count) => ({ inputs: probe.slice(0, count * SIZES_IN), samples: count }),
+  testInputs: async (count) => ({
+    inputs: probe.slice(0, count * SIZES_IN),
+    labels: new Uint8Array(count),
+    samples: count,
+  }),
   async setData(data) {
     if (!data) return null;
     const set = datasetFromIdx(data.images, data.labels, data.name);
@@ -398,6 +403,27 @@ describe('app store', () => {
     expect(store.getState().dataLabel).toBe(label);
     await store.getState().loadData([new File([wide], 'only-one')]);
     expect(store.getState().error).toMatch(/two IDX files/);
+  });
+
+  it('judges decrypted outputs: accuracy against labels, MSE against the inputs', () => {
+    const outputs = Float32Array.from([0.1, 0.9, 0.8, 0.2, 0.3, 0.4]); // 3 samples x 2 classes
+    expect(
+      decryptedMetric(
+        outputs,
+        new Float32Array(0),
+        Uint8Array.from([1, 0, 0]),
+        3,
+        'classification',
+      ),
+    ).toEqual({ name: 'accuracy', value: 2 / 3 });
+    const recon = decryptedMetric(
+      Float32Array.from([1, 2]),
+      Float32Array.from([0, 2]),
+      new Uint8Array(1),
+      1,
+      'reconstruction',
+    );
+    expect(recon).toEqual({ name: 'mse', value: 0.5 });
   });
 
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {

@@ -281,6 +281,10 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
       assert.equal(agreements.length, 2);
       for (const a of agreements)
         assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
+      // Decrypted outputs judged against the labels: the 96-97% MLPs stay accurate under encryption.
+      for (const m of await page.getByTestId('he-metric').allTextContents()) {
+        assert.ok(Number(/acc (\d+)%/.exec(m)?.[1]) >= 80, `decrypted accuracy ${m}`);
+      }
       const rows = page.getByTestId('he-results').locator('tbody tr');
       const cts = await Promise.all(
         [0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())),
