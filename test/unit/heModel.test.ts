@@ -19,6 +19,8 @@ import {
   unpackOutputBlock,
 } from '../../src/core/hePacking';
 import { operandVectors, simulateInference, simulatorBackend } from '../../src/core/heSimulator';
+import { keySwitchScale, predictLevelAware } from '../../src/core/heTiming';
+import { OP_KINDS } from '../../src/core/executionPlan';
 import { forward } from '../../src/core/network';
 import { planTiles, tileLayer } from '../../src/core/tilePlan';
 import { createTileShape } from '../../src/core/tileShape';
@@ -218,5 +220,43 @@ describe('the plan interpreter on exact slot arithmetic', () => {
       },
     });
     await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+  });
+});
+
+describe('level-aware latency prediction', () => {
+  const unit = (op: string, dataPrimes: number) => ({
+    ringDegree: 16384 as const,
+    dataPrimes,
+    ms: Object.fromEntries(OP_KINDS.map((k) => [k, k === op ? 1 : 0])) as Record<
+      (typeof OP_KINDS)[number],
+      number
+    >,
+    source: 'test',
+  });
+
+  it('charges each op at the primes it works on', async () => {
+    const net = randomNetwork([16, 8, 4], [SQUARE, LINEAR], 40);
+    const model = prepareHeModel(net, chooseHeTile(net, 2, 4));
+    const P = model.params.depth + 1; // 5: layer 1 uses levels 0..3, layer 2 level 3..4
+    const samples = model.tile.batch * 2;
+    const ops = expectedOps(model, samples);
+    // Products of layer 1 at the top level: exactly one unit each.
+    const l0 = model.exec.layers[0];
+    const l1 = model.exec.layers[1];
+    const mults = await predictLevelAware(model, samples, unit('multiplyPlain', P));
+    expect(mults.ms).toBeCloseTo(
+      2 * (l0.activeTileCount + (l1.activeTileCount * (P - l1.levelIn)) / P),
+      9,
+    );
+    // Encryption at the top level: one unit per input ciphertext.
+    expect((await predictLevelAware(model, samples, unit('encrypt', P))).ms).toBeCloseTo(
+      ops.encrypt,
+      9,
+    );
+    // Rotations happen below the top level and key switching shrinks superlinearly.
+    const rot = await predictLevelAware(model, samples, unit('rotate', P));
+    expect(rot.ms).toBeLessThan(ops.rotate * keySwitchScale(P - 1, P) + 1e-9);
+    expect(rot.ms).toBeGreaterThan(0);
+    expect(keySwitchScale(4, 5)).toBeCloseTo(0.72, 2);
   });
 });
