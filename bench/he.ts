@@ -146,8 +146,6 @@ export async function run({ quick, args, progress }: BenchOptions) {
         inferMs: round(Math.min(...runs.map((x) => x.inferMs)), 4),
         predictedMs: round(last.predictedMs, 4),
         measuredOverPredicted: round(latency / last.predictedMs),
-        levelAwarePredictedMs: round(last.levelAwarePredictedMs, 4),
-        measuredOverLevelAware: round(latency / last.levelAwarePredictedMs),
         peakBytes: Math.max(...runs.map((x) => x.peakBytes)),
         keyBytes: session.info.keyBytes,
         modelBytes: session.info.modelBytes,

@@ -7,9 +7,11 @@ import type { RingDegree } from './tileShape';
 
 /**
  * Milliseconds per operation, measured at `dataPrimes` data primes (the fresh ciphertext level)
- * for one ring degree. Operations at a lower level are scaled by primesAtLevel / dataPrimes:
- * every SEAL primitive here is linear in the number of RNS primes (key switching too, to first
- * order). Calibration on the running machine (HE engine) replaces these tables.
+ * for one ring degree. An op at a lower level costs less: p / P of the table for most
+ * primitives, and p (p + 5) / (P (P + 5)) for key switching (rotate, relinearize), which is
+ * superlinear in the primes (measured with SEAL 4.1 at N = 16384: 0.72 / 0.49 / 0.30 of the
+ * top level at 4 / 3 / 2 of 5 primes). Calibration on the running machine (HE engine)
+ * replaces the reference tables.
  */
 export interface OpTimingTable {
   readonly ringDegree: RingDegree;
@@ -20,11 +22,11 @@ export interface OpTimingTable {
 }
 
 const ms8192 = {
-  encode: 0.49, encrypt: 3.4, decrypt: 0.25, decode: 0.83, add: 0.05, addPlain: 0.05,
+  encode: 0.49, encrypt: 1.3, decrypt: 0.25, decode: 0.83, add: 0.05, addPlain: 0.05,
   multiplyPlain: 0.29, maskMultiply: 0.29, multiply: 0.62, relinearize: 3.0, rescale: 0.73, rotate: 3.0,
 };
 const ms16384 = {
-  encode: 1.5, encrypt: 10, decrypt: 0.55, decode: 3.2, add: 0.07, addPlain: 0.07,
+  encode: 1.5, encrypt: 3.8, decrypt: 0.55, decode: 3.2, add: 0.07, addPlain: 0.07,
   multiplyPlain: 0.96, maskMultiply: 0.96, multiply: 2.0, relinearize: 12.8, rescale: 2.6, rotate: 12.8,
 };
 /** N = 32768 was not measured in shared/NODE-SEAL.md: 16384's per-prime cost x 2 x 15/14 (N log N). */
@@ -32,7 +34,11 @@ const ms32768PerPrime = Object.fromEntries(
   Object.entries(ms16384).map(([k, v]) => [k, ((v / 5) * 2 * 15) / 14]),
 ) as typeof ms16384;
 
-/** Reference timings from shared/NODE-SEAL.md (Node 24, 2-core machine, median ms). */
+/**
+ * Reference timings from shared/NODE-SEAL.md (Node 24, 2-core machine, median ms). Clients
+ * encrypt with the secret key (symmetric): 3.8 ms at N = 16384 measured by the HE engine
+ * against 10 ms with the public key; N = 8192 scaled by the same ratio.
+ */
 export const REFERENCE_TIMINGS: readonly OpTimingTable[] = [
   { ringDegree: 8192, dataPrimes: 3, ms: ms8192, source: 'NODE-SEAL.md reference (N=8192, 3 primes)' },
   { ringDegree: 16384, dataPrimes: 5, ms: ms16384, source: 'NODE-SEAL.md reference (N=16384, 5 primes)' },
@@ -111,10 +117,20 @@ function timingFor(ringDegree: RingDegree, timings: readonly OpTimingTable[]): O
   return table;
 }
 
-function opsMs(ops: OpCounts, table: OpTimingTable, primes: number): number {
+/** Cost of a key switch at `primes` of `tablePrimes` primes, relative to the table's level. */
+export function keySwitchScale(primes: number, tablePrimes: number): number {
+  return (primes * (primes + 5)) / (tablePrimes * (tablePrimes + 5));
+}
+
+/** ms of `ops` run at `primes` RNS primes. */
+export function opsMs(ops: OpCounts, table: OpTimingTable, primes: number): number {
   let ms = 0;
-  for (const k of OP_KINDS) ms += ops[k] * table.ms[k];
-  return (ms * primes) / table.dataPrimes;
+  for (const k of OP_KINDS) {
+    const keySwitch = k === 'rotate' || k === 'relinearize';
+    const scale = keySwitch ? keySwitchScale(primes, table.dataPrimes) : primes / table.dataPrimes;
+    ms += ops[k] * table.ms[k] * scale;
+  }
+  return ms;
 }
 
 /** Cost of an execution plan; the plan fixes the tile shape, liveness and mode. */
@@ -155,22 +171,26 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
       ops,
       ...summarise(ops),
       modelBytes,
-      predictedMs: opsMs(ops, table, primes),
+      predictedMs:
+        chunks * l.phases.reduce((ms, phase) => ms + opsMs(phase.ops, table, primesAt(l.levelIn + phase.levelOffset)), 0),
     };
   });
 
   const ops = layers.reduce((acc, l) => addOps(acc, l.ops), zeroOps());
   const clientOps = addOps(zeroOps(), exec.clientOps, chunks);
   addOps(ops, clientOps);
+  // Inputs are encoded and encrypted at the top level; outputs decrypted at the last one.
+  const { encode, encrypt, decrypt, decode } = clientOps;
+  const clientMs =
+    opsMs({ ...zeroOps(), encode, encrypt }, table, dataPrimes) +
+    opsMs({ ...zeroOps(), decrypt, decode }, table, primesAt(exec.depth));
   // Key-switching keys: relinearization + one Galois key per rotation step, each
   // 2 x dataPrimes x (dataPrimes + 1) x N coefficients.
   const keyCount = exec.rotationSteps.length + 1;
   const keyBytes = keyCount * 2 * dataPrimes * (dataPrimes + 1) * N * BYTES_PER_COEFF;
   const inputBytes = exec.inputCiphertexts * chunks * polyBytes(N, dataPrimes, 2);
   const modelBytes = layers.reduce((s, l) => s + l.modelBytes, 0);
-  const predictedMs =
-    layers.reduce((s, l) => s + l.predictedMs, 0) +
-    opsMs(clientOps, table, dataPrimes);
+  const predictedMs = layers.reduce((s, l) => s + l.predictedMs, 0) + clientMs;
 
   return {
     tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch, ringDegree: N, slots: N / 2 },

@@ -80,6 +80,17 @@ export interface LayerExecution {
   readonly depth: number;
   /** Server-side operations for one batch chunk. */
   readonly ops: OpCounts;
+  /**
+   * The same operations split by the level they run at, as levels past levelIn: products at
+   * +0, reduction and bias after the first rescale at +1, and so on. The cost model charges
+   * each op at the RNS primes it really works on.
+   */
+  readonly phases: readonly LayerPhase[];
+}
+
+export interface LayerPhase {
+  readonly levelOffset: number;
+  readonly ops: OpCounts;
 }
 
 export interface ExecutionPlan {
@@ -192,7 +203,7 @@ export function planExecution(
       tiling.orientation === 'A' ? powerSteps(log2(t2), batch, 1) : powerSteps(log2(t1), t2 * batch, 1);
     const duplicationSteps = masked ? powerSteps(log2(t2), batch, -1) : [];
     const depth = 1 + (quadraticActivation ? 1 : 0) + (masked ? 1 : 0);
-    const ops = countLayerOps({
+    const phases = countLayerOps({
       mode,
       activeTileCount,
       computed: computedOutputs.reduce((s, v) => s + v, 0),
@@ -201,6 +212,7 @@ export function planExecution(
       activation: quadraticActivation ? activationCoefficients(activations[l]) : null,
       masked,
     });
+    const ops = phases.reduce((sum, phase) => addOps(sum, phase.ops), zeroOps());
     layers.push({
       tiling,
       activeTiles,
@@ -217,6 +229,7 @@ export function planExecution(
       levelIn: level,
       depth,
       ops,
+      phases,
     });
     level += depth;
   }
@@ -255,11 +268,22 @@ interface LayerOpInputs {
   masked: boolean;
 }
 
-/** Server operations of one layer for one batch chunk, following steps 1-6 above. */
-function countLayerOps(x: LayerOpInputs): OpCounts {
-  const ops = zeroOps();
+/**
+ * Server operations of one layer for one batch chunk, following steps 1-6 above, grouped by
+ * the level they run at (each rescale moves the accumulator one level down).
+ */
+function countLayerOps(x: LayerOpInputs): LayerPhase[] {
   const O = x.computed;
   const encrypted = x.mode === 'encrypted-model';
+  const phases: LayerPhase[] = [];
+  let levelOffset = 0;
+  let ops = zeroOps();
+  const rescale = () => {
+    ops.rescale += O;
+    phases.push({ levelOffset, ops });
+    levelOffset++;
+    ops = zeroOps();
+  };
   // 1-2: products, accumulation, (relinearize), rescale.
   if (encrypted) {
     ops.multiply += x.activeTileCount;
@@ -268,7 +292,7 @@ function countLayerOps(x: LayerOpInputs): OpCounts {
     ops.multiplyPlain += x.activeTileCount;
   }
   ops.add += x.activeTileCount - O;
-  ops.rescale += O;
+  rescale();
   // 3: rotate-and-add.
   ops.rotate += O * x.reductionRotations;
   ops.add += O * x.reductionRotations;
@@ -281,15 +305,16 @@ function countLayerOps(x: LayerOpInputs): OpCounts {
     if (c1 !== 0) ops.addPlain += O;
     ops.multiply += O;
     ops.relinearize += O;
-    ops.rescale += O;
+    rescale();
     if (c0 !== 0) ops.addPlain += O;
   }
   // 6: mask and duplicate.
   if (x.masked) {
     ops.maskMultiply += O;
-    ops.rescale += O;
+    rescale();
     ops.rotate += O * x.duplicationRotations;
     ops.add += O * x.duplicationRotations;
   }
-  return ops;
+  phases.push({ levelOffset, ops });
+  return phases;
 }

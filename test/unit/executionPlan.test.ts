@@ -42,6 +42,23 @@ describe('execution plan, counted by hand', () => {
     expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([2, 1, 6]);
   });
 
+  it('splits the ops of each layer by the level they run at', () => {
+    const [a, b] = planExecution(plan, dense, [SQUARE, LINEAR]).layers;
+    // A: products at +0; reduction, bias and square at +1; mask at +2; duplication at +3.
+    expect(a.phases.map((p) => p.levelOffset)).toEqual([0, 1, 2, 3]);
+    expect(a.phases[0].ops).toMatchObject({ multiplyPlain: 4, add: 2, rescale: 2, rotate: 0 });
+    expect(a.phases[1].ops).toMatchObject({ rotate: 4, addPlain: 2, multiply: 2, relinearize: 2, rescale: 2 });
+    expect(a.phases[2].ops).toMatchObject({ maskMultiply: 2, rescale: 2, rotate: 0 });
+    expect(a.phases[3].ops).toMatchObject({ rotate: 4, add: 4, rescale: 0 });
+    expect(b.phases.map((p) => p.levelOffset)).toEqual([0, 1]);
+    for (const layer of [a, b]) {
+      const total = zeroOps();
+      for (const p of layer.phases) for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += p.ops[k];
+      expect(total).toEqual(layer.ops);
+      expect(layer.phases.at(-1)?.levelOffset).toBe(layer.depth);
+    }
+  });
+
   it('multiplies and relinearizes once per sum in the encrypted-model mode', () => {
     const exec = planExecution(plan, dense, [SQUARE, LINEAR], 'encrypted-model');
     expect(exec.layers[0].ops).toMatchObject({ multiplyPlain: 0, multiply: 4 + 2, relinearize: 2 + 2, add: 2 + 2 + 4 + 4, addPlain: 0 });

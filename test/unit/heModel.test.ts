@@ -19,7 +19,7 @@ import {
   unpackOutputBlock,
 } from '../../src/core/hePacking';
 import { operandVectors, simulateInference, simulatorBackend } from '../../src/core/heSimulator';
-import { keySwitchScale, predictLevelAware } from '../../src/core/heTiming';
+import { costOfExecution, keySwitchScale, type OpTimingTable } from '../../src/core/costModel';
 import { OP_KINDS } from '../../src/core/executionPlan';
 import { forward } from '../../src/core/network';
 import { planTiles, tileLayer } from '../../src/core/tilePlan';
@@ -224,6 +224,10 @@ describe('the plan interpreter on exact slot arithmetic', () => {
 });
 
 describe('level-aware latency prediction', () => {
+  // The cost model's prediction for the plan the engine runs.
+  const predict = (model: { exec: Parameters<typeof costOfExecution>[0] }, samples: number, table: OpTimingTable) => ({
+    ms: costOfExecution(model.exec, { samples, timings: [table] }).total.predictedMs,
+  });
   const unit = (op: string, dataPrimes: number) => ({
     ringDegree: 16384 as const,
     dataPrimes,
@@ -234,7 +238,7 @@ describe('level-aware latency prediction', () => {
     source: 'test',
   });
 
-  it('charges each op at the primes it works on', async () => {
+  it('charges each op at the primes it works on', () => {
     const net = randomNetwork([16, 8, 4], [SQUARE, LINEAR], 40);
     const model = prepareHeModel(net, chooseHeTile(net, 2, 4));
     const P = model.params.depth + 1; // 5: layer 1 uses levels 0..3, layer 2 level 3..4
@@ -243,18 +247,18 @@ describe('level-aware latency prediction', () => {
     // Products of layer 1 at the top level: exactly one unit each.
     const l0 = model.exec.layers[0];
     const l1 = model.exec.layers[1];
-    const mults = await predictLevelAware(model, samples, unit('multiplyPlain', P));
+    const mults = predict(model, samples, unit('multiplyPlain', P));
     expect(mults.ms).toBeCloseTo(
       2 * (l0.activeTileCount + (l1.activeTileCount * (P - l1.levelIn)) / P),
       9,
     );
     // Encryption at the top level: one unit per input ciphertext.
-    expect((await predictLevelAware(model, samples, unit('encrypt', P))).ms).toBeCloseTo(
+    expect(predict(model, samples, unit('encrypt', P)).ms).toBeCloseTo(
       ops.encrypt,
       9,
     );
     // Rotations happen below the top level and key switching shrinks superlinearly.
-    const rot = await predictLevelAware(model, samples, unit('rotate', P));
+    const rot = predict(model, samples, unit('rotate', P));
     expect(rot.ms).toBeLessThan(ops.rotate * keySwitchScale(P - 1, P) + 1e-9);
     expect(rot.ms).toBeGreaterThan(0);
     expect(keySwitchScale(4, 5)).toBeCloseTo(0.72, 2);

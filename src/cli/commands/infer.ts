@@ -115,7 +115,7 @@ export const command: Command = {
       `${summary.model} (${summary.task}), ${summary.mode}, ${samples} samples (${source})`,
       `CKKS N=${p.ringDegree}, primes [${p.coeffModulusBits.join(', ')}], scale 2^${p.scaleBits}, depth ${p.depth}, tile ${p.tile.t1}x${p.tile.t2} batch ${p.tile.batch}, ${p.rotationSteps.length} rotation keys`,
       `weight ciphertexts ${summary.ciphertexts.weight} of ${summary.ciphertexts.weightTiles} tiles; inputs ${summary.ciphertexts.input}, outputs ${summary.ciphertexts.output}`,
-      `latency ${formatMs(summary.latencyMs)} (encrypt ${formatMs(summary.encryptMs)}, infer ${formatMs(summary.inferMs)}, decrypt ${formatMs(summary.decryptMs)}); predicted ${formatMs(summary.predictedMs)} (x${summary.measuredOverPredicted.toFixed(2)}), level-aware ${formatMs(summary.levelAwarePredictedMs)} (x${summary.measuredOverLevelAware.toFixed(2)}); setup ${formatMs(summary.setupMs)}`,
+      `latency ${formatMs(summary.latencyMs)} (encrypt ${formatMs(summary.encryptMs)}, infer ${formatMs(summary.inferMs)}, decrypt ${formatMs(summary.decryptMs)}); predicted ${formatMs(summary.predictedMs)} (x${summary.measuredOverPredicted.toFixed(2)}); setup ${formatMs(summary.setupMs)}`,
       `peak memory ${formatBytes(summary.peakBytes)} (keys ${formatBytes(summary.keyBytes)}, model ${formatBytes(summary.modelBytes)})`,
       `max |decrypted - plaintext| ${summary.maxAbsError.toExponential(2)}${summary.agreement === null ? '' : `, class agreement ${(summary.agreement * 100).toFixed(1)}%`}`,
       '',

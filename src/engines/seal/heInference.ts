@@ -1,7 +1,6 @@
-import { REFERENCE_TIMINGS, costOfExecution, type OpTimingTable } from '../../core/costModel';
+import { REFERENCE_TIMINGS, costOfExecution, opsMs, type OpTimingTable } from '../../core/costModel';
 import { OP_KINDS, addOps, zeroOps, type HeMode, type OpCounts } from '../../core/executionPlan';
 import { chooseHeTile, expectedOps, prepareHeModel, referenceOutputs } from '../../core/heModel';
-import { predictLevelAware } from '../../core/heTiming';
 import type { HepexModel } from '../../core/model';
 import type { Network } from '../../core/network';
 import { calibrate } from './calibrate';
@@ -20,8 +19,6 @@ export interface HeInferenceReport {
    * plus the weight encodes of a streamed session (not in the plan).
    */
   readonly predictedMs: number;
-  /** Level-aware prediction (core/heTiming.ts): each op charged at the primes it works on. */
-  readonly levelAwarePredictedMs: number;
   /** Largest bytes of live SEAL objects (keys, model, inputs, intermediates, outputs). */
   readonly peakBytes: number;
   /** Every operation performed, client and server. */
@@ -106,15 +103,6 @@ export async function runHeInference(
     predictedMs:
       costOfExecution(model.exec, { samples, timings: options.timings }).total.predictedMs +
       streamingMs(model.params.ringDegree, model.params.depth + 1, modelOps, options.timings),
-    levelAwarePredictedMs:
-      (
-        await predictLevelAware(
-          model,
-          samples,
-          timingTable(model.params.ringDegree, options.timings),
-        )
-      ).ms +
-      streamingMs(model.params.ringDegree, model.params.depth + 1, modelOps, options.timings),
     peakBytes: session.peakBytes,
     ops,
     expectedOps: expected,
@@ -151,8 +139,6 @@ export interface EncryptedInferenceSummary {
   readonly setupMs: number;
   readonly predictedMs: number;
   readonly measuredOverPredicted: number;
-  readonly levelAwarePredictedMs: number;
-  readonly measuredOverLevelAware: number;
   readonly timingSource: string;
   readonly peakBytes: number;
   readonly keyBytes: number;
@@ -229,8 +215,6 @@ export async function inferEncrypted(
       setupMs: info.setupMs,
       predictedMs: report.predictedMs,
       measuredOverPredicted: report.latencyMs / report.predictedMs,
-      levelAwarePredictedMs: report.levelAwarePredictedMs,
-      measuredOverLevelAware: report.latencyMs / report.levelAwarePredictedMs,
       timingSource: timings.find((t) => t.ringDegree === tile.ringDegree)?.source ?? 'none',
       peakBytes: report.peakBytes,
       keyBytes: info.keyBytes,
@@ -274,9 +258,8 @@ function streamingMs(
   timings: readonly OpTimingTable[] = REFERENCE_TIMINGS,
 ): number {
   if (modelOps.encode === 0 && modelOps.encrypt === 0) return 0;
-  const table = timingTable(ringDegree, timings);
-  const perPrime = dataPrimes / table.dataPrimes;
-  return (modelOps.encode * table.ms.encode + modelOps.encrypt * table.ms.encrypt) * perPrime;
+  const { encode, encrypt } = modelOps;
+  return opsMs({ ...zeroOps(), encode, encrypt }, timingTable(ringDegree, timings), dataPrimes);
 }
 
 function timingTable(
