@@ -1,5 +1,6 @@
 import { costOf, type CostReport } from '../core/costModel';
 import type { Mask } from '../core/matrix';
+import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
 import { layerSizes, type Network } from '../core/network';
 import { countTileNonZeros, planTiles, type TilePlan } from '../core/tilePlan';
 import type { TileShape } from '../core/tileShape';
@@ -69,23 +70,8 @@ export function maskSparsityOf(masks: readonly Mask[]): number {
 /** Keep-masks of a model: its stored masks, else its non-zero weights. */
 export function masksOf(network: Network, masks?: readonly Mask[]): Mask[] {
   if (masks && masks.length === network.layers.length) return masks.slice();
-  return network.layers.map(({ weights }) => {
-    const data = new Uint8Array(weights.data.length);
-    for (let k = 0; k < data.length; k++) data[k] = weights.data[k] !== 0 ? 1 : 0;
-    return { rows: weights.rows, cols: weights.cols, data };
-  });
+  return masksOfNonZeros(network);
 }
 
-/** The network with pruned weights set to exactly 0 (new weight arrays; biases shared, they never change here). */
-export function applyMasks(network: Network, masks: readonly Mask[]): Network {
-  return {
-    task: network.task,
-    layers: network.layers.map((layer, l) => {
-      const src = layer.weights.data;
-      const m = masks[l].data;
-      const data = new Float32Array(src.length);
-      for (let k = 0; k < data.length; k++) data[k] = m[k] ? src[k] : 0;
-      return { ...layer, weights: { rows: layer.weights.rows, cols: layer.weights.cols, data } };
-    }),
-  };
-}
+/** The network with pruned weights set to exactly 0 (new weight arrays). */
+export const applyMasks = maskNetwork;

@@ -1,5 +1,5 @@
 import { HepexError } from '../errors';
-import type { Mask } from '../matrix';
+import { applyMask, nonZeroMask, type Mask } from '../matrix';
 import { layerSizes, type Network } from '../network';
 import { planTiles, type TilePlan } from '../tilePlan';
 import { createTileShape, type TileShape } from '../tileShape';
@@ -98,28 +98,18 @@ export function checkMasks(network: Network, masks: readonly Mask[]): void {
 
 /** Masks of a network's non-zero weights (what a pruned network implies when no masks are kept). */
 export function masksOfNonZeros(network: Network): Mask[] {
-  return network.layers.map(({ weights }) => {
-    const data = new Uint8Array(weights.data.length);
-    for (let k = 0; k < data.length; k++) data[k] = weights.data[k] !== 0 ? 1 : 0;
-    return { rows: weights.rows, cols: weights.cols, data };
-  });
+  return network.layers.map(({ weights }) => nonZeroMask(weights));
 }
 
 /** A network with every layer's weights multiplied by its mask (new arrays; biases copied). */
 export function maskNetwork(network: Network, masks: readonly Mask[]): Network {
   return {
     task: network.task,
-    layers: network.layers.map((layer, l) => {
-      const src = layer.weights.data;
-      const m = masks[l].data;
-      const data = new Float32Array(src.length);
-      for (let k = 0; k < data.length; k++) data[k] = m[k] ? src[k] : 0;
-      return {
-        ...layer,
-        weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
-        bias: Float32Array.from(layer.bias),
-      };
-    }),
+    layers: network.layers.map((layer, l) => ({
+      ...layer,
+      weights: applyMask(layer.weights, masks[l]),
+      bias: Float32Array.from(layer.bias),
+    })),
   };
 }
 
