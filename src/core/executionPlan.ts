@@ -1,6 +1,6 @@
 import { activationCoefficients, activationIsQuadratic, type Activation } from './activation';
 import { HepexError } from './errors';
-import type { LayerTiling, TilePlan } from './tilePlan';
+import { orientationOf, type LayerTiling, type TilePlan } from './tilePlan';
 
 /**
  * What the HE runtime does, decided once from the tile plan and the non-zero tiles. The cost
@@ -17,8 +17,10 @@ import type { LayerTiling, TilePlan } from './tilePlan';
  *  5. a quadratic activation c0 + c1 x + c2 x^2 as x'(x' + c1/sqrt(c2)) + c0, where the
  *     model preparation has folded sqrt(c2) into W and b: optional addPlain, one multiply,
  *     relinearize, rescale, optional addPlain (one level). Linear activations fold into W, b.
- *  6. in A, when a layer follows and t2 > 1: multiply by a 0/1 mask keeping tile column 0,
- *     rescale, then log2(t2) rotations by -b*2^k with adds to duplicate it over dim 1.
+ *  6. in A, when a layer follows and t1, t2 > 1: multiply by a 0/1 mask keeping tile column 0,
+ *     rescale, then log2(t2) rotations by -b*2^k with adds to duplicate it over dim 1. With
+ *     t1 = 1 the reduction of step 3 wraps around the whole ciphertext (dim 1 is then the
+ *     leading dim), so its result is already duplicated: no mask, no level, no rotations.
  *
  * Liveness: an input block is encrypted only if an active tile reads it. An output block is
  * computed only if it is needed downstream and some non-zero tile with a live input feeds it;
@@ -111,6 +113,11 @@ export interface ExecutionPlan {
 }
 
 const log2 = (n: number): number => Math.round(Math.log2(n));
+
+/** Whether layer `layerIndex` of `layerCount` needs step 6 (mask and duplicate) for t1 x t2 tiles. */
+export function needsMaskAndDuplicate(layerIndex: number, layerCount: number, t1: number, t2: number): boolean {
+  return orientationOf(layerIndex) === 'A' && layerIndex < layerCount - 1 && t1 > 1 && t2 > 1;
+}
 const powerSteps = (count: number, stride: number, sign: 1 | -1): number[] =>
   Array.from({ length: count }, (_, k) => sign * stride * 2 ** k);
 
@@ -198,7 +205,7 @@ export function planExecution(
     }
     const isLast = l === L - 1;
     const quadraticActivation = activationIsQuadratic(activations[l]);
-    const masked = tiling.orientation === 'A' && !isLast && t2 > 1;
+    const masked = needsMaskAndDuplicate(l, L, t1, t2);
     const reductionSteps =
       tiling.orientation === 'A' ? powerSteps(log2(t2), batch, 1) : powerSteps(log2(t1), t2 * batch, 1);
     const duplicationSteps = masked ? powerSteps(log2(t2), batch, -1) : [];

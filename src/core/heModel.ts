@@ -2,7 +2,7 @@ import { activationCoefficients, activationIsQuadratic } from './activation';
 import { chooseCkksParameters, maxDepth, type CkksParameters } from './ckksParameters';
 import { costOfExecution } from './costModel';
 import { HepexError } from './errors';
-import { planExecution, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
+import { needsMaskAndDuplicate, planExecution, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
 import { packInputBlock, unpackOutputBlock, type FloatMatrix } from './hePacking';
 import { forward, layerSizes, validateNetwork, type Network, type Task } from './network';
 import {
@@ -94,7 +94,7 @@ export function heDepth(network: Network, t1: number, t2: number): number {
   const L = network.layers.length;
   let depth = 0;
   network.layers.forEach((layer, l) => {
-    const masked = l % 2 === 0 && l < L - 1 && t2 > 1;
+    const masked = needsMaskAndDuplicate(l, L, t1, t2);
     depth += 1 + (activationIsQuadratic(layer.activation) ? 1 : 0) + (masked ? 1 : 0);
   });
   return depth;

@@ -98,6 +98,16 @@ describe('execution plan, counted by hand', () => {
     expect(exec.layers[0].activeTileCount).toBe(2);
   });
 
+  it('needs no mask when t1 is 1: the reduction wraps the whole ciphertext', () => {
+    const t = parseTileShape('1x4', { ringDegree: 8192 });
+    const p = planTiles([8, 4, 2], t);
+    const exec = planExecution(p, p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)), [SQUARE, LINEAR]);
+    expect(exec.layers[0].masked).toBe(false);
+    expect(exec.layers[0].duplicationSteps).toEqual([]);
+    expect(exec.layers[0].ops).toMatchObject({ maskMultiply: 0, rotate: 4 * 2 }); // 4 out blocks x log2(4)
+    expect(exec.depth).toBe(2 + 1);
+  });
+
   it('needs no mask when t2 is 1 and no rotations when the summed dim is 1', () => {
     const t = parseTileShape('4x1', { ringDegree: 8192 });
     const p = planTiles([8, 4, 2], t);

@@ -169,6 +169,14 @@ describe('the plan interpreter on exact slot arithmetic', () => {
       t: [4, 4],
     },
     { name: 'autoencoder 16-6-16, 2x1 tiles', sizes: [16, 6, 16], acts: [POLY, LINEAR], t: [2, 1] },
+    // t1 = 1: A's reduction comes out duplicated, so no mask and no duplication rotations.
+    { name: 'MLP 20-12-5, 1x8 tiles', sizes: [20, 12, 5], acts: [SQUARE, LINEAR], t: [1, 8] },
+    {
+      name: 'autoencoder 16-8-4-8-16, 1x4 tiles',
+      sizes: [16, 8, 4, 8, 16],
+      acts: [SQUARE, LINEAR, POLY, LINEAR],
+      t: [1, 4],
+    },
   ] as const;
   for (const c of cases) {
     for (const pruned of [false, true]) {
