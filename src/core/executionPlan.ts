@@ -203,7 +203,6 @@ export function planExecution(
       if (activePerOutput[o] > 0) computedOutputs[o] = 1;
       else if (needed[l][o]) constantOutputs[o] = 1;
     }
-    const isLast = l === L - 1;
     const quadraticActivation = activationIsQuadratic(activations[l]);
     const masked = needsMaskAndDuplicate(l, L, t1, t2);
     const reductionSteps =
