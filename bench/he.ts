@@ -8,7 +8,7 @@ import { methodSteps, runPipeline } from '../src/core/prune/pipeline';
 import { createTileShape } from '../src/core/tileShape';
 import type { Trainer } from '../src/core/trainer';
 import { calibrate } from '../src/engines/seal/calibrate';
-import { runHeInference } from '../src/engines/seal/heInference';
+import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
 import { SealHeSession } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
@@ -124,7 +124,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
       progress(`${p.label}: calibrating at N=${tile.ringDegree}, ${depth + 1} primes`);
       const table = await calibrateNow();
       tables.push(table);
-      const runs = [];
+      const runs: HeInferenceReport[] = [];
       for (let r = 0; r < repeats; r++) {
         progress(`${p.label}: encrypted inference ${r + 1}/${repeats} (${samples} samples)`);
         runs.push(
@@ -154,6 +154,15 @@ export async function run({ quick, args, progress }: BenchOptions) {
         ops: last.ops,
         maxAbsError: Math.max(...runs.map((x) => x.maxAbsError)),
         agreement: last.agreement,
+        // Server time per layer, minimum over the runs like the totals, next to the cost model.
+        layers: last.layers.map((l) => ({
+          layer: l.layer,
+          weightCiphertexts: l.weightCiphertexts,
+          multiplications: l.multiplications,
+          rotations: l.rotations,
+          measuredMs: round(Math.min(...runs.map((x) => x.layers[l.layer].measuredMs)), 4),
+          predictedMs: round(l.predictedMs, 4),
+        })),
       });
     } finally {
       session.delete();

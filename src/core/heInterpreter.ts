@@ -1,5 +1,5 @@
 import { HepexError, throwIfAborted } from './errors';
-import { zeroOps, type OpCounts } from './executionPlan';
+import { OP_KINDS, zeroOps, type OpCounts } from './executionPlan';
 import type { HeModel } from './heModel';
 
 /**
@@ -54,6 +54,17 @@ export interface InterpretOptions {
   readonly onBlock?: (done: number, total: number) => void;
   /** Awaited between output blocks so a worker can receive a cancel message. */
   readonly yieldNow?: () => Promise<void>;
+  /**
+   * Clock in ms (e.g. `() => performance.now()`) for `onLayer`; passed in so the interpreter
+   * stays free of timing globals. Without it `onLayer` reports NaN ms.
+   */
+  readonly now?: () => number;
+  /**
+   * Called once a layer is done on this chunk (its outputs computed and its inputs freed):
+   * layer index, wall time in ms from the layer's first operation to here (including any
+   * `yieldNow` waits and on-the-fly weight encodes), and the operations it counted.
+   */
+  readonly onLayer?: (layer: number, ms: number, ops: OpCounts) => void;
 }
 
 /**
@@ -88,9 +99,13 @@ export async function interpretChunk<C, M, P>(
   const freeAll = (blocks: readonly (C | null)[]) => {
     for (const c of blocks) if (c) backend.free(c);
   };
+  const now = options.now ?? (() => Number.NaN);
   for (let l = 0; l < exec.layers.length; l++) {
     const layer = exec.layers[l];
     const t = layer.tiling;
+    // Counts before this layer, so onLayer gets the layer's own operations.
+    const opsBefore = options.onLayer ? { ...ops } : null;
+    const layerStart = now();
     const outputs: (C | null)[] = new Array<C | null>(t.outBlocks).fill(null);
     try {
       for (let o = 0; o < t.outBlocks; o++) {
@@ -193,6 +208,11 @@ export async function interpretChunk<C, M, P>(
     }
     if (current !== inputs) freeAll(current);
     current = outputs;
+    if (options.onLayer && opsBefore) {
+      const layerOps = zeroOps();
+      for (const k of OP_KINDS) layerOps[k] = ops[k] - opsBefore[k];
+      options.onLayer(l, now() - layerStart, layerOps);
+    }
   }
   return current as (C | null)[];
 }

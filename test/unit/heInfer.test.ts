@@ -77,6 +77,25 @@ describe('hepex infer --he', () => {
     expect(json.parameters.coeffModulusBits).toEqual([60, 40, 40, 40, 40, 60]);
     expect(json.parameters.tile).toMatchObject({ t1: 4, t2: 8 });
     expect(result.text).toMatch(/operation counts equal the cost model/);
+    // Per-layer server time, measured next to predicted, with the layer's own operations.
+    const layers = json.layers as {
+      layer: number;
+      weightCiphertexts: number;
+      ops: Record<string, number>;
+      measuredMs: number;
+      predictedMs: number;
+    }[];
+    expect(layers.map((l) => l.layer)).toEqual([0, 1]);
+    for (const l of layers) {
+      expect(l.measuredMs).toBeGreaterThan(0);
+      expect(l.predictedMs).toBeGreaterThan(0);
+      expect(l.weightCiphertexts).toBeGreaterThan(0);
+    }
+    expect(layers.reduce((s, l) => s + l.ops.multiply, 0)).toBe(json.ops.multiply);
+    expect(layers.reduce((s, l) => s + l.measuredMs, 0)).toBeLessThanOrEqual(
+      json.inferMs as number,
+    );
+    expect(result.text).toMatch(/measured\s+predicted/);
   });
 
   it('fails in words on a missing model directory', async () => {

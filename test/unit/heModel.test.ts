@@ -20,7 +20,7 @@ import {
 } from '../../src/core/hePacking';
 import { operandVectors, simulateInference, simulatorBackend } from '../../src/core/heSimulator';
 import { costOfExecution, keySwitchScale, type OpTimingTable } from '../../src/core/costModel';
-import { OP_KINDS } from '../../src/core/executionPlan';
+import { OP_KINDS, addOps, zeroOps } from '../../src/core/executionPlan';
 import { forward } from '../../src/core/network';
 import { planTiles, tileLayer } from '../../src/core/tilePlan';
 import { createTileShape } from '../../src/core/tileShape';
@@ -211,6 +211,29 @@ describe('the plan interpreter on exact slot arithmetic', () => {
     const { outputs, ops } = await simulateInference(model, x, 5);
     expect(ops.encrypt).toBe(3);
     expect(maxAbsDiff(outputs, forward(net, x, 5))).toBeLessThan(1e-5);
+  });
+
+  it("hands each finished layer its own operations and the injected clock's elapsed ms", async () => {
+    const net = randomNetwork([16, 8, 4, 8, 16], [SQUARE, LINEAR, POLY, LINEAR], 40, 'reconstruction');
+    const model = prepareHeModel(net, chooseHeTile(net, 4, 4));
+    const inputs = Array.from(model.exec.layers[0].liveInputs, (live) =>
+      live ? new Float64Array(model.tile.ringDegree / 2).fill(0.5) : null,
+    );
+    let clock = 0;
+    const seen: { layer: number; ms: number; ops: Record<string, number> }[] = [];
+    const ops = zeroOps();
+    const out = await interpretChunk(model, simulatorBackend, operandVectors(model), inputs, ops, {
+      // Each reading advances 7 ms: a layer reads the clock at its start and at its end.
+      now: () => (clock += 7),
+      onLayer: (layer, ms, layerOps) => seen.push({ layer, ms, ops: layerOps }),
+    });
+    expect(out.length).toBe(model.exec.layers.at(-1)?.tiling.outBlocks);
+    expect(seen.map((s) => s.layer)).toEqual([0, 1, 2, 3]);
+    for (const s of seen) {
+      expect(s.ms).toBe(7);
+      expect(s.ops).toEqual(model.exec.layers[s.layer].ops);
+    }
+    expect(ops).toEqual(model.exec.layers.reduce((acc, l) => addOps(acc, l.ops), zeroOps()));
   });
 
   it('stops at a block boundary when aborted', async () => {

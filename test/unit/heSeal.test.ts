@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LINEAR, SQUARE, type Activation } from '../../src/core/activation';
+import { costOfExecution } from '../../src/core/costModel';
 import { HepexError } from '../../src/core/errors';
 import { OP_KINDS, type HeMode } from '../../src/core/executionPlan';
 import { chooseHeTile, prepareHeModel } from '../../src/core/heModel';
@@ -125,6 +126,43 @@ describe('encrypted inference with SEAL CKKS', () => {
       expect(report.maxAbsError).toBeLessThan(1e-3);
       expect(report.opsMatchPlan).toBe(true);
       expect(report.ops.encrypt).toBe(2 * model.exec.inputCiphertexts);
+    } finally {
+      session.delete();
+    }
+  });
+
+  it('reports measured ms and operations per layer (summed over chunks) next to the cost model', async () => {
+    const { network, model } = build(DEEP_AUTOENCODER, true, 'plain-model');
+    const session = await SealHeSession.create(seal, model);
+    try {
+      const samples = model.tile.batch + 3; // two chunks
+      const report = await runHeInference(
+        session,
+        network,
+        randomInputs(samples, DEEP_AUTOENCODER.sizes[0], 110),
+        samples,
+      );
+      const cost = costOfExecution(model.exec, { samples });
+      expect(report.layers).toHaveLength(DEEP_AUTOENCODER.sizes.length - 1);
+      report.layers.forEach((l, i) => {
+        expect(l.layer).toBe(i);
+        expect(Number.isFinite(l.measuredMs)).toBe(true);
+        expect(l.measuredMs).toBeGreaterThan(0);
+        // Operations land in the layer that did them: both chunks, equal to the plan's layer.
+        for (const k of OP_KINDS) expect(l.ops[k], `layer ${i} ${k}`).toBe(cost.layers[i].ops[k]);
+        expect(l.rotations).toBe(cost.layers[i].rotations);
+        expect(l.multiplications).toBe(cost.layers[i].multiplications);
+        expect(l.weightCiphertexts).toBe(cost.layers[i].activeWeightTiles);
+        expect(l.predictedMs).toBe(cost.layers[i].predictedMs);
+        expect(l.predictedMs).toBeGreaterThan(0);
+      });
+      const measured = report.layers.reduce((s, l) => s + l.measuredMs, 0);
+      // Layers are timed inside the server's inference, and they are nearly all of it.
+      expect(measured).toBeLessThanOrEqual(report.inferMs);
+      expect(measured).toBeGreaterThanOrEqual(report.inferMs / 2);
+      // The server's per-layer predictions plus the client's encrypt/decrypt make the total.
+      const predicted = report.layers.reduce((s, l) => s + l.predictedMs, 0);
+      expect(predicted).toBeLessThan(report.predictedMs);
     } finally {
       session.delete();
     }

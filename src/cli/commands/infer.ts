@@ -130,6 +130,19 @@ export const command: Command = {
       summary.opsMatchPlan
         ? 'operation counts equal the cost model'
         : 'WARNING: operation counts differ from the cost model',
+      '',
+      // Server time per layer (encrypt/decrypt are the client's, above).
+      table(
+        ['layer', 'weight cts', 'mults', 'rotations', 'measured', 'predicted'],
+        summary.layers.map((l) => [
+          l.layer + 1,
+          l.weightCiphertexts,
+          l.multiplications,
+          l.rotations,
+          formatMs(l.measuredMs),
+          formatMs(l.predictedMs),
+        ]),
+      ),
     ].join('\n');
     return { json, text };
   },

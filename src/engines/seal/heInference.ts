@@ -4,7 +4,7 @@ import { chooseHeTile, expectedOps, prepareHeModel, referenceOutputs } from '../
 import type { HepexModel } from '../../core/model';
 import type { Network } from '../../core/network';
 import { calibrate } from './calibrate';
-import { SealHeSession, type SessionOptions } from './heSession';
+import { SealHeSession, type InferStats, type SessionOptions } from './heSession';
 import type { Seal } from './loadSeal';
 
 export interface HeInferenceReport {
@@ -34,6 +34,25 @@ export interface HeInferenceReport {
   readonly agreement: number | null;
   readonly outputs: Float32Array;
   readonly reference: Float32Array;
+  /** Server inference per layer: measured next to predicted (client encrypt/decrypt not in it). */
+  readonly layers: readonly HeLayerReport[];
+}
+
+/** One layer of an encrypted run: what it did and took, measured, next to the cost model. */
+export interface HeLayerReport {
+  /** 0-based layer index. */
+  readonly layer: number;
+  /** Weight ciphertexts (plaintexts in plain-model mode) the layer multiplies: non-zero, live. */
+  readonly weightCiphertexts: number;
+  /** Operations performed in this layer, all chunks (equal to the plan's when opsMatchPlan). */
+  readonly ops: OpCounts;
+  /** Plain, ciphertext and mask multiplications, as the cost model counts them. */
+  readonly multiplications: number;
+  readonly rotations: number;
+  /** Wall time of the layer, ms, summed over chunks. */
+  readonly measuredMs: number;
+  /** Cost model: this layer's ops charged at the levels they run, same timings as predictedMs. */
+  readonly predictedMs: number;
 }
 
 /** argmax agreement of two samples x width score matrices. */
@@ -74,11 +93,13 @@ export async function runHeInference(
   let outputs: Float32Array;
   let serverOps: OpCounts;
   let modelOps: OpCounts;
+  let layerStats: InferStats['layers'];
   let t2: number;
   try {
     const { result, stats } = await session.infer(batch, options);
     serverOps = stats.ops;
     modelOps = stats.modelOps;
+    layerStats = stats.layers;
     t2 = performance.now();
     try {
       outputs = session.decrypt(result, clientOps);
@@ -91,6 +112,16 @@ export async function runHeInference(
   const t3 = performance.now();
   const ops = addOps(addOps(zeroOps(), serverOps), clientOps);
   const expected = expectedOps(model, samples);
+  const cost = costOfExecution(model.exec, { samples, timings: options.timings });
+  const layers: HeLayerReport[] = layerStats.map((measured, l) => ({
+    layer: l,
+    weightCiphertexts: cost.layers[l].activeWeightTiles,
+    ops: measured.ops,
+    multiplications: measured.ops.multiplyPlain + measured.ops.multiply + measured.ops.maskMultiply,
+    rotations: measured.ops.rotate,
+    measuredMs: measured.ms,
+    predictedMs: cost.layers[l].predictedMs,
+  }));
   let maxAbsError = 0;
   for (let k = 0; k < outputs.length; k++)
     maxAbsError = Math.max(maxAbsError, Math.abs(outputs[k] - reference[k]));
@@ -101,7 +132,7 @@ export async function runHeInference(
     inferMs: t2 - t1,
     decryptMs: t3 - t2,
     predictedMs:
-      costOfExecution(model.exec, { samples, timings: options.timings }).total.predictedMs +
+      cost.total.predictedMs +
       streamingMs(model.params.ringDegree, model.params.depth + 1, modelOps, options.timings),
     peakBytes: session.peakBytes,
     ops,
@@ -113,6 +144,7 @@ export async function runHeInference(
       model.task === 'classification' ? argmaxAgreement(outputs, reference, samples) : null,
     outputs,
     reference,
+    layers,
   };
 }
 
@@ -167,6 +199,8 @@ export interface EncryptedInferenceSummary {
     readonly input: number;
     readonly output: number;
   };
+  /** Server inference per layer, measured ms next to the cost model's (no ciphertexts). */
+  readonly layers: readonly HeLayerReport[];
 }
 
 /**
@@ -240,6 +274,7 @@ export async function inferEncrypted(
         input: model.exec.inputCiphertexts * Math.ceil(samples / tile.batch),
         output: model.exec.outputCiphertexts * Math.ceil(samples / tile.batch),
       },
+      layers: report.layers,
     };
     return { summary, report };
   } finally {

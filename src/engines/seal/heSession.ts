@@ -1,6 +1,6 @@
 import { costOfExecution } from '../../core/costModel';
 import { HepexError, throwIfAborted } from '../../core/errors';
-import { zeroOps, type OpCounts } from '../../core/executionPlan';
+import { addOps, zeroOps, type OpCounts } from '../../core/executionPlan';
 import { interpretChunk, type HeBackend, type HeOperands } from '../../core/heInterpreter';
 import {
   chunksOf,
@@ -64,6 +64,17 @@ export interface InferStats {
   readonly modelOps: OpCounts;
   /** Largest bytes of live SEAL objects during the inference (keys and model included). */
   readonly peakBytes: number;
+  /**
+   * Per layer of the plan, summed over chunks: wall time (ms, from the layer's first operation
+   * to its inputs freed, on-the-fly weight encodes and cancel-check yields included) and the
+   * operations the interpreter counted in it.
+   */
+  readonly layers: readonly LayerStats[];
+}
+
+export interface LayerStats {
+  readonly ms: number;
+  readonly ops: OpCounts;
 }
 
 export interface SessionInfo {
@@ -381,6 +392,7 @@ export class SealHeSession {
     const backend = this.backend();
     const operands = this.operands();
     const chunks: (Ciphertext | null)[][] = [];
+    const layers = this.model.exec.layers.map(() => ({ ms: 0, ops: zeroOps() }));
     const t0 = performance.now();
     let lastYield = t0;
     const nChunks = batch.chunks.length;
@@ -396,6 +408,11 @@ export class SealHeSession {
             await yieldToEventLoop();
             lastYield = performance.now();
           },
+          now: () => performance.now(),
+          onLayer: (l, ms, layerOps) => {
+            layers[l].ms += ms;
+            addOps(layers[l].ops, layerOps);
+          },
         });
         chunks.push(out);
       }
@@ -410,6 +427,7 @@ export class SealHeSession {
         ops,
         modelOps: this.streamOps,
         peakBytes: this.tracker.peakBytes,
+        layers,
       },
     };
   }
