@@ -7,7 +7,8 @@ const SAMPLE_CHOICES = [16, 64, 256];
 /**
  * Real encrypted inference in the HE worker (node-seal): the shown model against the trained,
  * unpruned one, on held-out digits. Measured latency and memory next to the cost model's
- * prediction, the error against the plaintext forward pass and, for classifiers, agreement.
+ * prediction, the error against the plaintext forward pass and, for classifiers, agreement;
+ * then each layer's measured server time next to its predicted time.
  */
 export function HePanel() {
   const [samples, setSamples] = useState(16);
@@ -141,6 +142,66 @@ export function HePanel() {
               .
             </p>
           )}
+        </div>
+      )}
+      {measured.some((r) => r !== null) && (
+        <div className="history__table-wrap">
+          <p className="counts__note">
+            Server time per layer (all chunks; encrypt and decrypt are the client&apos;s), measured
+            in the worker next to the cost model.
+          </p>
+          <table className="history__table" data-testid="he-layers">
+            <thead>
+              <tr>
+                <th scope="col">Model</th>
+                <th scope="col" className="num">
+                  Layer
+                </th>
+                <th scope="col" className="num">
+                  Ciphertexts
+                </th>
+                <th scope="col" className="num">
+                  Multiplications
+                </th>
+                <th scope="col" className="num">
+                  Rotations
+                </th>
+                <th scope="col" className="num">
+                  Measured
+                </th>
+                <th scope="col" className="num">
+                  Predicted
+                </th>
+                <th scope="col" className="num" title="Measured / predicted">
+                  Ratio
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {measured.flatMap((r) =>
+                r === null
+                  ? []
+                  : r.layers.map((l) => (
+                      <tr key={`${r.label}-${l.layer}`}>
+                        <td className="history__label" title={r.label}>
+                          {l.layer === 0 ? r.label : ''}
+                        </td>
+                        <td className="num">{l.layer + 1}</td>
+                        <td className="num">{fmtInt(l.weightCiphertexts)}</td>
+                        <td className="num">{fmtInt(l.multiplications)}</td>
+                        <td className="num">{fmtInt(l.rotations)}</td>
+                        <td className="num" data-testid="he-layer-measured">
+                          {fmtMs(l.measuredMs)}
+                        </td>
+                        <td className="num" data-testid="he-layer-predicted">
+                          {fmtMs(l.predictedMs)}
+                        </td>
+                        <td className="num">{(l.measuredMs / l.predictedMs).toFixed(2)}</td>
+                      </tr>
+                    )),
+              )}
+            </tbody>
+          </table>
         </div>
       )}
     </section>

@@ -319,6 +319,14 @@ export function createJobActions(rt: StoreRuntime): JobActions {
                 rotations: r.ops.rotate,
                 multiplications: r.ops.multiplyPlain + r.ops.multiply + r.ops.maskMultiply,
                 opsMatchPlan: r.opsMatchPlan,
+                layers: r.layers.map((l) => ({
+                  layer: l.layer,
+                  weightCiphertexts: l.weightCiphertexts,
+                  multiplications: l.multiplications,
+                  rotations: l.rotations,
+                  measuredMs: l.measuredMs,
+                  predictedMs: l.predictedMs,
+                })),
               });
             } finally {
               await he()

@@ -101,4 +101,17 @@ export interface HeRunSummary {
   readonly rotations: number;
   readonly multiplications: number;
   readonly opsMatchPlan: boolean;
+  /** Server inference per layer: measured wall time next to the cost model's, ms. */
+  readonly layers: readonly HeRunLayer[];
+}
+
+/** One layer of an encrypted run (all chunks): work done, measured and predicted server ms. */
+export interface HeRunLayer {
+  /** 0-based. */
+  readonly layer: number;
+  readonly weightCiphertexts: number;
+  readonly multiplications: number;
+  readonly rotations: number;
+  readonly measuredMs: number;
+  readonly predictedMs: number;
 }

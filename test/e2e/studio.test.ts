@@ -290,6 +290,14 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
         [0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())),
       );
       assert.ok(cts[1] < cts[0], `HE-PEx ${cts[1]} ciphertexts < unpruned ${cts[0]}`);
+      // Per-layer server time, measured in the worker next to the prediction: 2 layers x 2 models.
+      const layerMs = await page.getByTestId('he-layer-measured').allTextContents();
+      const layerPredicted = await page.getByTestId('he-layer-predicted').allTextContents();
+      assert.equal(layerMs.length, 4, `per-layer measured cells ${layerMs.join(' | ')}`);
+      assert.equal(layerPredicted.length, 4);
+      for (const t of [...layerMs, ...layerPredicted])
+        assert.ok(/^\d[\d.,]* (ms|s|min)$/.test(t) && Number.parseFloat(t) > 0, `layer time ${t}`);
+      console.log(`studio encrypted run, per-layer measured: ${layerMs.join(', ')}; predicted: ${layerPredicted.join(', ')}`);
       console.log(`studio encrypted run: ${await page.getByTestId('he-summary').textContent()}`);
       await page.getByTestId('he-results').scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(RESULTS_DIR, 'studio-encrypted.png'), fullPage: true });
