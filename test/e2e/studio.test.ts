@@ -15,6 +15,16 @@ async function ready(page: Page) {
   await page.getByTestId('tile-grid-main').locator('canvas').waitFor();
 }
 
+/** Switches to the MLP preset and waits for its dense count (784-128-10 at 4x8: 3,200 tiles). */
+async function showMlpPreset(page: Page) {
+  await page.getByTestId('preset-select').selectOption('mlp');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
+    undefined,
+    { timeout: 60_000 },
+  );
+}
+
 async function counts(page: Page) {
   return {
     before: digits(await page.getByTestId('ciphertexts-before').textContent()),
@@ -205,12 +215,7 @@ test('the whole HE-PEx pipeline runs in the worker on the small MLP (real tfjs r
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
-      await page.getByTestId('preset-select').selectOption('mlp');
-      await page.waitForFunction(
-        () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
-        undefined,
-        { timeout: 60_000 },
-      );
+      await showMlpPreset(page);
       const rowsBefore = await page.getByTestId('history-table').locator('tbody tr').count();
       await page.getByTestId('pipeline-button').click();
       await page.getByTestId('busy').waitFor();
@@ -234,12 +239,7 @@ test('training a preset in the worker draws a live loss chart and replaces the m
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
-      await page.getByTestId('preset-select').selectOption('mlp');
-      await page.waitForFunction(
-        () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
-        undefined,
-        { timeout: 60_000 },
-      );
+      await showMlpPreset(page);
       await page.getByLabel('Epochs').fill('2');
       await page.getByTestId('train-button').click();
       await page.getByTestId('busy').waitFor();
@@ -268,12 +268,7 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
-      await page.getByTestId('preset-select').selectOption('mlp');
-      await page.waitForFunction(
-        () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
-        undefined,
-        { timeout: 60_000 },
-      );
+      await showMlpPreset(page);
       await page.getByTestId('he-run').click();
       await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
       assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');

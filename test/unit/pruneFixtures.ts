@@ -3,31 +3,20 @@ import { HepexError } from '../../src/core/errors';
 import type { Mask } from '../../src/core/matrix';
 import { forward, type Network, type Task } from '../../src/core/network';
 import { createRng, type Rng } from '../../src/core/random';
+import { randomNetwork as randomActivatedNetwork } from './heNetworks';
 import type { FineTuneOptions, Metric, Trainer } from '../../src/core/trainer';
 
-/** Small random networks and masks for the pruning tests (seeded, so failures reproduce). */
+/**
+ * Small random networks for the pruning tests (seeded, so failures reproduce): square hidden
+ * activations, a linear output layer.
+ */
 export function randomNetwork(
   sizes: readonly number[],
   seed: number,
   task: Task = 'classification',
 ): Network {
-  const rng = createRng(seed);
-  return {
-    task,
-    layers: sizes.slice(1).map((rows, l) => {
-      const cols = sizes[l];
-      const data = new Float32Array(rows * cols);
-      for (let k = 0; k < data.length; k++) data[k] = rng.normal() / Math.sqrt(cols);
-      const bias = new Float32Array(rows);
-      for (let k = 0; k < rows; k++) bias[k] = 0.1 * rng.normal();
-      return {
-        kind: 'dense' as const,
-        weights: { rows, cols, data },
-        bias,
-        activation: l < sizes.length - 2 ? SQUARE : LINEAR,
-      };
-    }),
-  };
+  const activations = sizes.slice(1).map((_, l) => (l < sizes.length - 2 ? SQUARE : LINEAR));
+  return randomActivatedNetwork(sizes, activations, seed, task);
 }
 
 /** Masks keeping each weight with probability `density`. */
