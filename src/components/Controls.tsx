@@ -9,6 +9,8 @@ import {
   type TileScore,
 } from '../store/types';
 import { fmtPct0 } from '../viz/format';
+import { SegmentedControl } from './SegmentedControl';
+import { SelectField } from './SelectField';
 import { TrainPanel } from './TrainPanel';
 import { MNIST_DATA_LABEL } from '../store/modelSlice';
 
@@ -58,51 +60,30 @@ export function Controls() {
       <fieldset className="controls__group">
         <legend>Tile shape</legend>
         <div className="controls__row">
-          <label className="field">
-            <span className="field__label">t1 (rows)</span>
-            <select
-              value={tile.t1}
-              onChange={(e) => setTileShape(Number(e.target.value), tile.t2)}
-              data-testid="tile-t1"
-            >
-              {SIDES.map((v) => (
-                <option key={v} value={v}>
-                  {v}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label="t1 (rows)"
+            value={tile.t1}
+            options={SIDES}
+            onChange={(t1) => setTileShape(t1, tile.t2)}
+            testId="tile-t1"
+          />
           <span className="controls__times" aria-hidden="true">
             ×
           </span>
-          <label className="field">
-            <span className="field__label">t2 (cols)</span>
-            <select
-              value={tile.t2}
-              onChange={(e) => setTileShape(tile.t1, Number(e.target.value))}
-              data-testid="tile-t2"
-            >
-              {SIDES.map((v) => (
-                <option key={v} value={v}>
-                  {v}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span className="field__label">Ring N</span>
-            <select
-              value={tile.ringDegree}
-              onChange={(e) => setTileShape(tile.t1, tile.t2, Number(e.target.value) as RingDegree)}
-              data-testid="ring-degree"
-            >
-              {RING_DEGREES.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField
+            label="t2 (cols)"
+            value={tile.t2}
+            options={SIDES}
+            onChange={(t2) => setTileShape(tile.t1, t2)}
+            testId="tile-t2"
+          />
+          <SelectField<RingDegree>
+            label="Ring N"
+            value={tile.ringDegree}
+            options={RING_DEGREES}
+            onChange={(n) => setTileShape(tile.t1, tile.t2, n)}
+            testId="ring-degree"
+          />
         </div>
         <p className="controls__hint">
           {tile.ringDegree / 2} slots = {tile.t1}×{tile.t2} weights × batch {tile.batch}
@@ -111,51 +92,34 @@ export function Controls() {
 
       <fieldset className="controls__group">
         <legend>Method</legend>
-        <div className="segmented" role="radiogroup" aria-label="Pruning method">
-          {METHODS.map((m) => (
-            <label key={m} className={`segmented__option${m === method ? ' is-active' : ''}`}>
-              <input
-                type="radio"
-                name={`${id}-method`}
-                value={m}
-                checked={m === method}
-                onChange={() => setMethod(m)}
-              />
-              {METHOD_LABELS[m]}
-            </label>
-          ))}
-        </div>
+        <SegmentedControl
+          name={`${id}-method`}
+          ariaLabel="Pruning method"
+          value={method}
+          options={METHODS}
+          labelOf={(m) => METHOD_LABELS[m]}
+          onChange={setMethod}
+        />
         <p className="controls__hint">{METHOD_HINTS[method]}</p>
         <div className="controls__row">
-          <div className="segmented segmented--small" role="radiogroup" aria-label="Scope">
-            {(['global', 'local'] as PruneScope[]).map((v) => (
-              <label key={v} className={`segmented__option${v === scope ? ' is-active' : ''}`}>
-                <input
-                  type="radio"
-                  name={`${id}-scope`}
-                  value={v}
-                  checked={v === scope}
-                  onChange={() => setScope(v)}
-                />
-                {v === 'global' ? 'Global' : 'Per layer'}
-              </label>
-            ))}
-          </div>
+          <SegmentedControl<PruneScope>
+            name={`${id}-scope`}
+            ariaLabel="Scope"
+            value={scope}
+            options={['global', 'local']}
+            labelOf={(v) => (v === 'global' ? 'Global' : 'Per layer')}
+            onChange={setScope}
+            small
+          />
           {method === 'tile' && (
-            <label className="field field--inline">
-              <span className="field__label">Score</span>
-              <select
-                value={score}
-                onChange={(e) => setScore(e.target.value as TileScore)}
-                data-testid="tile-score"
-              >
-                {SCORES.map((v) => (
-                  <option key={v} value={v}>
-                    {v}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SelectField
+              className="field field--inline"
+              label="Score"
+              value={score}
+              options={SCORES}
+              onChange={setScore}
+              testId="tile-score"
+            />
           )}
         </div>
       </fieldset>
