@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useAppStore } from '../store/storeContext';
 import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct0 } from '../viz/format';
+import { TableHead } from './TableHead';
 
 const SAMPLE_CHOICES = [16, 64, 256];
 
@@ -58,38 +59,20 @@ export function HePanel() {
       {results && (
         <div className="history__table-wrap">
           <table className="history__table" data-testid="he-results">
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col" className="num">
-                  N
-                </th>
-                <th scope="col" className="num">
-                  Ciphertexts
-                </th>
-                <th scope="col" className="num">
-                  Measured
-                </th>
-                <th scope="col" className="num">
-                  Predicted
-                </th>
-                <th scope="col" className="num">
-                  Peak memory
-                </th>
-                <th scope="col" className="num">
-                  Rotations
-                </th>
-                <th scope="col" className="num">
-                  Max |error|
-                </th>
-                <th scope="col" className="num">
-                  Agreement
-                </th>
-                <th scope="col" className="num">
-                  Metric
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              text={['Model']}
+              numeric={[
+                'N',
+                'Ciphertexts',
+                'Measured',
+                'Predicted',
+                'Peak memory',
+                'Rotations',
+                'Max |error|',
+                'Agreement',
+                'Metric',
+              ]}
+            />
             <tbody>
               {results.rows.map((r) =>
                 'error' in r ? (
@@ -151,32 +134,19 @@ export function HePanel() {
             in the worker next to the cost model.
           </p>
           <table className="history__table" data-testid="he-layers">
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col" className="num">
-                  Layer
-                </th>
-                <th scope="col" className="num">
-                  Ciphertexts
-                </th>
-                <th scope="col" className="num">
-                  Multiplications
-                </th>
-                <th scope="col" className="num">
-                  Rotations
-                </th>
-                <th scope="col" className="num">
-                  Measured
-                </th>
-                <th scope="col" className="num">
-                  Predicted
-                </th>
-                <th scope="col" className="num" title="Measured / predicted">
-                  Ratio
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              text={['Model']}
+              numeric={[
+                'Layer',
+                'Ciphertexts',
+                'Multiplications',
+                'Rotations',
+                'Measured',
+                'Predicted',
+                'Ratio',
+              ]}
+              titles={{ Ratio: 'Measured / predicted' }}
+            />
             <tbody>
               {measured.flatMap((r) =>
                 r === null

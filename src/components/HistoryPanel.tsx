@@ -3,6 +3,7 @@ import { useAppStore } from '../store/storeContext';
 import { METHOD_LABELS, type RunRecord } from '../store/types';
 import { fmtInt, fmtMs, fmtNum, fmtPct0 } from '../viz/format';
 import { ParetoPlot, type ParetoPoint } from './ParetoPlot';
+import { TableHead } from './TableHead';
 
 /** The metric a run is judged by, as a cost (lower is better), relative to the trained model. */
 function metricCost(run: RunRecord, base: RunRecord | undefined): number | undefined {
@@ -68,29 +69,10 @@ export function HistoryPanel() {
           <ParetoPlot points={points} yLabel={yLabel} yFormat={yFormat} />
           <div className="history__table-wrap">
             <table className="history__table" data-testid="history-table">
-              <thead>
-                <tr>
-                  <th scope="col">
-                    <span className="visually-hidden">Compare</span>
-                  </th>
-                  <th scope="col">#</th>
-                  <th scope="col">Run</th>
-                  <th scope="col">Method</th>
-                  <th scope="col">Tile</th>
-                  <th scope="col" className="num">
-                    Sparsity
-                  </th>
-                  <th scope="col" className="num">
-                    Ciphertexts
-                  </th>
-                  <th scope="col" className="num">
-                    Predicted
-                  </th>
-                  <th scope="col" className="num">
-                    Metric
-                  </th>
-                </tr>
-              </thead>
+              <TableHead
+                text={['#', 'Run', 'Method', 'Tile']}
+                numeric={['Sparsity', 'Ciphertexts', 'Predicted', 'Metric']}
+              />
               <tbody>
                 {[...runs].reverse().map((r) => (
                   <tr key={r.id}>

@@ -1,6 +1,7 @@
 import { selectLayers } from '../store/selectors';
 import { useAppStore } from '../store/storeContext';
 import { fmtBytes, fmtInt, fmtMs } from '../viz/format';
+import { TableHead } from './TableHead';
 
 /** The cost model's per-layer breakdown of what is shown: tiles, operations, time and model bytes. */
 export function LayerTable() {
@@ -11,34 +12,18 @@ export function LayerTable() {
     <details className="layer-table">
       <summary>Per-layer breakdown</summary>
       <table className="history__table" data-testid="layer-table">
-        <thead>
-          <tr>
-            <th scope="col">Layer</th>
-            <th scope="col">Orientation</th>
-            <th scope="col">W</th>
-            <th scope="col" className="num">
-              Tiles
-            </th>
-            <th scope="col" className="num">
-              Non-zero
-            </th>
-            <th scope="col" className="num">
-              Multiplied
-            </th>
-            <th scope="col" className="num">
-              Multiplications
-            </th>
-            <th scope="col" className="num">
-              Rotations
-            </th>
-            <th scope="col" className="num">
-              Predicted
-            </th>
-            <th scope="col" className="num">
-              Model bytes
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          text={['Layer', 'Orientation', 'W']}
+          numeric={[
+            'Tiles',
+            'Non-zero',
+            'Multiplied',
+            'Multiplications',
+            'Rotations',
+            'Predicted',
+            'Model bytes',
+          ]}
+        />
         <tbody>
           {layers.map((l) => (
             <tr key={l.layer}>
