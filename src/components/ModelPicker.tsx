@@ -1,6 +1,6 @@
-import { useRef } from 'react';
 import { useAppStore } from '../store/storeContext';
 import { PRESETS, PRESET_LABELS, type Preset } from '../store/types';
+import { OpenFilesButton } from './OpenFilesButton';
 
 /** Preset choice and "open model files" (model.json + weights.bin). */
 export function ModelPicker() {
@@ -8,10 +8,8 @@ export function ModelPicker() {
   const loadPreset = useAppStore((s) => s.loadPreset);
   const loadFiles = useAppStore((s) => s.loadFiles);
   const loadData = useAppStore((s) => s.loadData);
-  const dataInput = useRef<HTMLInputElement>(null);
   const status = useAppStore((s) => s.status);
   const source = useAppStore((s) => s.sourceLabel);
-  const fileInput = useRef<HTMLInputElement>(null);
 
   return (
     <div className="model-picker">
@@ -30,38 +28,18 @@ export function ModelPicker() {
           ))}
         </select>
       </label>
-      <button type="button" className="button" onClick={() => fileInput.current?.click()}>
-        Open model files…
-      </button>
-      <input
-        ref={fileInput}
-        type="file"
+      <OpenFilesButton
+        label="Open model files…"
+        inputLabel="Open model.json and weights.bin"
         accept=".json,.bin,application/json,application/octet-stream"
-        multiple
-        hidden
-        aria-label="Open model.json and weights.bin"
-        data-testid="model-files-input"
-        onChange={(e) => {
-          const files = Array.from(e.target.files ?? []);
-          e.target.value = '';
-          if (files.length) void loadFiles(files);
-        }}
+        testId="model-files-input"
+        onFiles={(files) => void loadFiles(files)}
       />
-      <button type="button" className="button" onClick={() => dataInput.current?.click()}>
-        Open IDX data…
-      </button>
-      <input
-        ref={dataInput}
-        type="file"
-        multiple
-        hidden
-        aria-label="Open an IDX images file and its labels file"
-        data-testid="data-files-input"
-        onChange={(e) => {
-          const files = Array.from(e.target.files ?? []);
-          e.target.value = '';
-          if (files.length) void loadData(files);
-        }}
+      <OpenFilesButton
+        label="Open IDX data…"
+        inputLabel="Open an IDX images file and its labels file"
+        testId="data-files-input"
+        onFiles={(files) => void loadData(files)}
       />
       <span className="model-picker__source" data-testid="model-source" aria-live="polite">
         {status === 'loading' ? 'Loading model…' : source}
