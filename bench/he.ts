@@ -65,7 +65,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     typeof flags.pruned === 'string' ? flags.pruned : fileURLToPath(new URL('mlp/hepex', models));
   const dense = await readModelDir(denseDir);
   const twin = await readModelDir(prunedDir);
-  const sides = twin.tile ?? { t1: 4, t2: 8 };
+  const sides = twin.tile ?? createTileShape(4, 8);
   // A deeper HE-PEx cut of the same dense network (prune -> permute -> drop tiles <= theta +
   // expand, no retraining: the HE cost depends only on which tiles are zero).
   const sparsity = optionalNumber(flags, 'sparsity', 0.95);
@@ -75,7 +75,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     evaluate: () => Promise.reject(new Error('the HE bench does not evaluate')),
   };
   const deeper = await runPipeline({ network: dense.network }, noTraining, {
-    tile: createTileShape(sides.t1, sides.t2, { ringDegree: 16384 }),
+    tile: createTileShape(sides.t1, sides.t2, { ringDegree: 16384, first: sides.first }),
     steps: methodSteps('hepex', { sparsity, retrainEpochs: 0, seed: 1 }),
     evaluate: false,
   });
@@ -93,7 +93,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
   ];
   const prepared = variants.map((v) => ({
     ...v,
-    he: prepareHeModel(v.model.network, chooseHeTile(v.model.network, sides.t1, sides.t2), {
+    he: prepareHeModel(v.model.network, chooseHeTile(v.model.network, sides), {
       mode,
       permutation: v.model.permutation,
     }),

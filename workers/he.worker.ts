@@ -6,7 +6,7 @@ import type { HeMode } from '../src/core/executionPlan';
 import { chooseHeTile, prepareHeModel } from '../src/core/heModel';
 import type { Network } from '../src/core/network';
 import type { NetworkPermutation } from '../src/core/permutation';
-import type { RingDegree } from '../src/core/tileShape';
+import type { Orientation, RingDegree } from '../src/core/tileShape';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
 import {
@@ -39,7 +39,8 @@ export type ProgressCallback = (fraction: number, message: string) => void;
 
 export interface SessionRequest {
   readonly network: Network;
-  readonly tile: { readonly t1: number; readonly t2: number };
+  /** first: layer 0's orientation, as the model was pruned for (default DEFAULT_FIRST_ORIENTATION). */
+  readonly tile: { readonly t1: number; readonly t2: number; readonly first?: Orientation };
   readonly mode: HeMode;
   readonly permutation?: NetworkPermutation;
   readonly weights?: 'resident' | 'streamed';
@@ -144,7 +145,7 @@ const api = {
   ): Promise<{ sessionId: number; info: SessionInfo }> {
     return guarded('Preparing the model for HE', () =>
       job(jobId, onProgress, async (signal, progress) => {
-        const tile = chooseHeTile(request.network, request.tile.t1, request.tile.t2);
+        const tile = chooseHeTile(request.network, request.tile);
         const model = prepareHeModel(request.network, tile, {
           mode: request.mode,
           permutation: request.permutation,

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { RING_DEGREES, type RingDegree } from '../core/tileShape';
+import { RING_DEGREES, type Orientation, type RingDegree } from '../core/tileShape';
 import { useAppStore } from '../store/storeContext';
 import {
   METHODS,
@@ -15,6 +15,8 @@ import { TrainPanel } from './TrainPanel';
 import { MNIST_DATA_LABEL } from '../store/modelSlice';
 
 const SIDES = [1, 2, 4, 8, 16, 32, 64];
+const ORIENTATIONS: readonly Orientation[] = ['B', 'A'];
+const ORIENTATION_LABELS: Record<Orientation, string> = { A: 'Layer 1 in A', B: 'Layer 1 in B' };
 const SCORES: readonly TileScore[] = ['l1', 'avg', 'max', 'min'];
 const METHOD_HINTS: Record<Method, string> = {
   magnitude: 'Zero the smallest single weights. Almost no tile becomes empty.',
@@ -85,8 +87,20 @@ export function Controls() {
             testId="ring-degree"
           />
         </div>
+        <SegmentedControl
+          name={`${id}-first`}
+          ariaLabel="Orientation of the first layer"
+          value={tile.first}
+          options={ORIENTATIONS}
+          labelOf={(o) => ORIENTATION_LABELS[o]}
+          onChange={(first) => setTileShape(tile.t1, tile.t2, tile.ringDegree, first)}
+          small
+        />
         <p className="controls__hint">
-          {tile.ringDegree / 2} slots = {tile.t1}×{tile.t2} weights × batch {tile.batch}
+          {tile.ringDegree / 2} slots = {tile.t1}×{tile.t2} weights × batch {tile.batch}.{' '}
+          {tile.first === 'B'
+            ? 'Layers run B, A, B…: no mask or duplication after layer 1 (fewer rotations, one level less).'
+            : 'Layers run A, B, A… (the paper’s chain): layer 1 needs a mask and duplication.'}
         </p>
       </fieldset>
 

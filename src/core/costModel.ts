@@ -75,7 +75,7 @@ export interface LayerCost {
 }
 
 export interface CostReport {
-  readonly tile: { t1: number; t2: number; batch: number; ringDegree: number; slots: number };
+  readonly tile: { t1: number; t2: number; batch: number; ringDegree: number; slots: number; first: 'A' | 'B' };
   readonly mode: HeMode;
   readonly samples: number;
   readonly chunks: number;
@@ -193,7 +193,7 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
   const predictedMs = layers.reduce((s, l) => s + l.predictedMs, 0) + clientMs;
 
   return {
-    tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch, ringDegree: N, slots: N / 2 },
+    tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch, ringDegree: N, slots: N / 2, first: tile.first },
     mode: exec.mode,
     samples,
     chunks,

@@ -1,6 +1,7 @@
 import { activationCoefficients, activationIsQuadratic, type Activation } from './activation';
 import { HepexError } from './errors';
 import { orientationOf, type LayerTiling, type TilePlan } from './tilePlan';
+import type { TileShape } from './tileShape';
 
 /**
  * What the HE runtime does, decided once from the tile plan and the non-zero tiles. The cost
@@ -114,9 +115,18 @@ export interface ExecutionPlan {
 
 const log2 = (n: number): number => Math.round(Math.log2(n));
 
-/** Whether layer `layerIndex` of `layerCount` needs step 6 (mask and duplicate) for t1 x t2 tiles. */
-export function needsMaskAndDuplicate(layerIndex: number, layerCount: number, t1: number, t2: number): boolean {
-  return orientationOf(layerIndex) === 'A' && layerIndex < layerCount - 1 && t1 > 1 && t2 > 1;
+/**
+ * Whether layer `layerIndex` of `layerCount` needs step 6 (mask and duplicate): an A layer
+ * (output summed over dim 1 leaves unknowns) that feeds another layer, with t1, t2 > 1.
+ */
+export function needsMaskAndDuplicate(
+  layerIndex: number,
+  layerCount: number,
+  tile: Pick<TileShape, 't1' | 't2' | 'first'>,
+): boolean {
+  return (
+    orientationOf(layerIndex, tile.first) === 'A' && layerIndex < layerCount - 1 && tile.t1 > 1 && tile.t2 > 1
+  );
 }
 const powerSteps = (count: number, stride: number, sign: 1 | -1): number[] =>
   Array.from({ length: count }, (_, k) => sign * stride * 2 ** k);
@@ -204,7 +214,7 @@ export function planExecution(
       else if (needed[l][o]) constantOutputs[o] = 1;
     }
     const quadraticActivation = activationIsQuadratic(activations[l]);
-    const masked = needsMaskAndDuplicate(l, L, t1, t2);
+    const masked = needsMaskAndDuplicate(l, L, plan.tile);
     const reductionSteps =
       tiling.orientation === 'A' ? powerSteps(log2(t2), batch, 1) : powerSteps(log2(t1), t2 * batch, 1);
     const duplicationSteps = masked ? powerSteps(log2(t2), batch, -1) : [];

@@ -13,7 +13,7 @@ import {
   type Permutation,
 } from './permutation';
 import { countTileNonZeros, nonZeroTileFlags, planTiles } from './tilePlan';
-import { createTileShape, type RingDegree, type TileShape } from './tileShape';
+import { createTileShape, DEFAULT_FIRST_ORIENTATION, type Orientation, type RingDegree, type TileShape } from './tileShape';
 
 /**
  * A network prepared for the HE runtime (pure: no SEAL). What preparation does, so the
@@ -90,11 +90,11 @@ function foldLayer(network: Network, l: number): HeLayer {
 }
 
 /** Multiplicative depth of a network under a tile shape (independent of the ring degree). */
-export function heDepth(network: Network, t1: number, t2: number): number {
+export function heDepth(network: Network, tile: Pick<TileShape, 't1' | 't2' | 'first'>): number {
   const L = network.layers.length;
   let depth = 0;
   network.layers.forEach((layer, l) => {
-    const masked = needsMaskAndDuplicate(l, L, t1, t2);
+    const masked = needsMaskAndDuplicate(l, L, tile);
     depth += 1 + (activationIsQuadratic(layer.activation) ? 1 : 0) + (masked ? 1 : 0);
   });
   return depth;
@@ -106,12 +106,13 @@ export function heDepth(network: Network, t1: number, t2: number): number {
  */
 export function chooseHeTile(
   network: Network,
-  t1: number,
-  t2: number,
+  sides: Pick<TileShape, 't1' | 't2'> & { readonly first?: Orientation },
   minRingDegree: RingDegree = 8192,
 ): TileShape {
-  const params = chooseCkksParameters(heDepth(network, t1, t2), minRingDegree);
-  return createTileShape(t1, t2, { ringDegree: params.ringDegree });
+  const { t1, t2 } = sides;
+  const first = sides.first ?? DEFAULT_FIRST_ORIENTATION;
+  const params = chooseCkksParameters(heDepth(network, { t1, t2, first }), minRingDegree);
+  return createTileShape(t1, t2, { ringDegree: params.ringDegree, first });
 }
 
 /** Prepares a network for the HE runtime under a tile shape. */

@@ -1,16 +1,9 @@
 import { HepexError } from './errors';
 import type { Mask } from './matrix';
 import { checkLayerSizes } from './network';
-import type { TileShape } from './tileShape';
+import type { Orientation, TileShape } from './tileShape';
 
-/**
- * The two fully-connected layouts of shared/HEPEX.md section 2:
- *  A: W as [out/t1, in/t2, * /b], sums over tile dim 1 (rotations by multiples of b),
- *     output [out/t1, 1?/t2, n/b] needs mask + duplicate before the next layer;
- *  B: W^T as [in/t1, out/t2, * /b], sums over tile dim 0, output [* /t1, out/t2, n/b] is ready.
- * Layers alternate A, B, A, B, ... so no layer needs a transposition.
- */
-export type Orientation = 'A' | 'B';
+export type { Orientation };
 
 /**
  * How one weight matrix W (outputs x inputs) is cut into tiles. Blocks are counted in W's own
@@ -41,10 +34,12 @@ export interface TilePlan {
   readonly weightTiles: number;
 }
 
-export const orientationOf = (layerIndex: number): Orientation => (layerIndex % 2 === 0 ? 'A' : 'B');
+/** Layers alternate A, B, A, ... or B, A, B, ... from the tile's first orientation. */
+export const orientationOf = (layerIndex: number, first: Orientation): Orientation =>
+  (layerIndex % 2 === 0) === (first === 'A') ? 'A' : 'B';
 
 export function tileLayer(layerIndex: number, inputs: number, outputs: number, tile: TileShape): LayerTiling {
-  const orientation = orientationOf(layerIndex);
+  const orientation = orientationOf(layerIndex, tile.first);
   const blockOut = orientation === 'A' ? tile.t1 : tile.t2;
   const blockIn = orientation === 'A' ? tile.t2 : tile.t1;
   const outBlocks = Math.ceil(outputs / blockOut);

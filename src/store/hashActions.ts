@@ -19,6 +19,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         t1: s.tile.t1,
         t2: s.tile.t2,
         ringDegree: s.tile.ringDegree,
+        first: s.tile.first,
         method: s.method,
         scope: s.scope,
         score: s.score,
@@ -47,6 +48,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
           set({
             tile: createTileShape(h.t1, h.t2, {
               ringDegree: h.ringDegree ?? get().tile.ringDegree,
+              first: h.first ?? get().tile.first,
             }),
           });
         } catch (error) {

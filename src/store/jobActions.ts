@@ -255,7 +255,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       const s = get();
       const he = deps.he;
       if (!he || !s.shown || !s.dense) return Promise.resolve();
-      const { t1, t2 } = s.tile;
+      const { t1, t2, first } = s.tile;
       // The unpruned model runs first: it also pays the worker's one-time warm-up (SEAL's WASM
       // compiled and JIT-warmed), so the comparison does not flatter the pruned model.
       const targets = [
@@ -285,7 +285,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
             };
             const request = {
               network: t.network,
-              tile: { t1, t2 },
+              tile: { t1, t2, first },
               mode: 'plain-model' as const,
               permutation: t.permutation,
             };

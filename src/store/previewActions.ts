@@ -2,7 +2,7 @@ import type { Mask } from '../core/matrix';
 import { layerSizes, type Network } from '../core/network';
 import { tilePrune } from '../core/prune/tilePrune';
 import { planTiles } from '../core/tilePlan';
-import { createTileShape, type RingDegree } from '../core/tileShape';
+import { createTileShape, type Orientation, type RingDegree } from '../core/tileShape';
 import { applyMasks } from './analysis';
 import { markCounts, markInput } from './perfMarks';
 import { buildMagnitudeRanks, previewFromRanks } from './previewPrune';
@@ -10,7 +10,8 @@ import type { StoreRuntime } from './runtime';
 import { METHOD_LABELS, type Method, type PruneScope, type TileScore } from './types';
 
 export interface PreviewActions {
-  setTileShape: (t1: number, t2: number, ringDegree?: RingDegree) => void;
+  /** Unset arguments keep the current ring degree / first-layer orientation. */
+  setTileShape: (t1: number, t2: number, ringDegree?: RingDegree, first?: Orientation) => void;
   setMethod: (method: Method) => void;
   setScope: (scope: PruneScope) => void;
   setScore: (score: TileScore) => void;
@@ -65,9 +66,15 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     };
 
   return {
-    setTileShape: (t1, t2, ringDegree) => {
+    setTileShape: (t1, t2, ringDegree, first) => {
       try {
-        set({ tile: createTileShape(t1, t2, { ringDegree: ringDegree ?? get().tile.ringDegree }) });
+        const current = get().tile;
+        set({
+          tile: createTileShape(t1, t2, {
+            ringDegree: ringDegree ?? current.ringDegree,
+            first: first ?? current.first,
+          }),
+        });
       } catch (error) {
         rt.fail(error);
         return;

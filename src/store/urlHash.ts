@@ -1,4 +1,4 @@
-import { RING_DEGREES, isPowerOfTwo, type RingDegree } from '../core/tileShape';
+import { DEFAULT_FIRST_ORIENTATION, RING_DEGREES, isPowerOfTwo, type Orientation, type RingDegree } from '../core/tileShape';
 import {
   METHODS,
   PRESETS,
@@ -10,7 +10,7 @@ import {
 } from './types';
 
 /**
- * The view a link reproduces: `#preset=ae&tile=4x8&n=32768&method=hepex&scope=global&score=l1&
+ * The view a link reproduces: `#preset=ae&tile=4x8:B&n=32768&method=hepex&scope=global&score=l1&
  * sparsity=0.9&theta=0.0625&layer=0&view=weights`. Parsing is forgiving: a value that is
  * missing or invalid is left out (the store keeps its own), never an error.
  */
@@ -19,6 +19,8 @@ export interface HashState {
   readonly t1: number;
   readonly t2: number;
   readonly ringDegree: RingDegree;
+  /** Layer 0's orientation; the link writes it after the tile (4x8:A) when not the default. */
+  readonly first: Orientation;
   readonly method: Method;
   readonly scope: PruneScope;
   readonly score: TileScore;
@@ -38,7 +40,7 @@ const num = (v: number) => String(Math.round(v * 10000) / 10000);
 export function formatHash(s: HashState): string {
   const p = new URLSearchParams();
   p.set('preset', s.preset);
-  p.set('tile', `${s.t1}x${s.t2}`);
+  p.set('tile', `${s.t1}x${s.t2}${s.first === DEFAULT_FIRST_ORIENTATION ? '' : `:${s.first}`}`);
   p.set('n', String(s.ringDegree));
   p.set('method', s.method);
   p.set('scope', s.scope);
@@ -64,10 +66,11 @@ export function parseHash(hash: string): Partial<HashState> {
   const out: { -readonly [K in keyof HashState]?: HashState[K] } = {};
   const preset = oneOf(PRESETS, p.get('preset'));
   if (preset) out.preset = preset;
-  const tile = /^(\d+)x(\d+)$/.exec(p.get('tile') ?? '');
+  const tile = /^(\d+)x(\d+)(?::([AB]))?$/.exec(p.get('tile') ?? '');
   if (tile && isPowerOfTwo(Number(tile[1])) && isPowerOfTwo(Number(tile[2]))) {
     out.t1 = Number(tile[1]);
     out.t2 = Number(tile[2]);
+    out.first = tile[3] === 'A' || tile[3] === 'B' ? tile[3] : DEFAULT_FIRST_ORIENTATION;
   }
   const n = Number(p.get('n'));
   if ((RING_DEGREES as readonly number[]).includes(n)) out.ringDegree = n as RingDegree;

@@ -19,7 +19,7 @@ import {
 } from '../../src/viz/tileRaster';
 import { fitViewport, panBy, pixelAt, zoomAt } from '../../src/viz/viewport';
 
-const tile = createTileShape(2, 4, { ringDegree: 8192 });
+const tile = createTileShape(2, 4, { ringDegree: 8192, first: 'A' });
 
 /** W is 6 x 10 (outputs x inputs): ragged in both directions for 2x4 tiles. */
 function layer(index: number, prune: (o: number, i: number) => boolean) {

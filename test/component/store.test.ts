@@ -432,6 +432,7 @@ describe('app store', () => {
       t1: 8,
       t2: 16,
       ringDegree: 16384,
+      first: 'A',
       method: 'tile',
       scope: 'local',
       score: 'max',

@@ -7,7 +7,7 @@ import { parseTileShape } from '../../src/core/tileShape';
 
 // 8 -> 4 -> 2 with 2x4 tiles at N = 8192 (4096 slots, batch 512).
 // Layer 1 (A): W 4x8 in 2x4 tiles: 2 out blocks x 2 in blocks. Layer 2 (B): W 2x4 in 4x2 tiles: 1 x 2.
-const tile = parseTileShape('2x4', { ringDegree: 8192 });
+const tile = parseTileShape('2x4:A', { ringDegree: 8192 });
 const plan = planTiles([8, 4, 2], tile);
 const dense = plan.layers.map((t) => new Uint8Array(t.tileCount).fill(1));
 
@@ -40,6 +40,32 @@ describe('execution plan, counted by hand', () => {
     // A reduces with steps b * 2^k and duplicates with -b * 2^k; B reduces with t2 * b * 2^k.
     expect(exec.rotationSteps).toEqual([-1024, -512, 512, 1024, 2048]);
     expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([2, 1, 6]);
+  });
+
+  it('starts the chain with B when the tile says so: no mask, no duplication', () => {
+    // Same 8 -> 4 -> 2 network, B first. Layer 1 (B): W 4x8 in 4x2 blocks: 1 out block x 4 in
+    // blocks. Layer 2 (A): W 2x4 in 2x4 blocks: 1 x 1, the last layer, so no mask either.
+    const tileB = parseTileShape('2x4:B', { ringDegree: 8192 });
+    const planB = planTiles([8, 4, 2], tileB);
+    const denseB = planB.layers.map((t) => new Uint8Array(t.tileCount).fill(1));
+    const exec = planExecution(planB, denseB, [SQUARE, LINEAR]);
+    const [b, a] = exec.layers;
+    expect([b.tiling.orientation, a.tiling.orientation]).toEqual(['B', 'A']);
+    expect(b.ops).toEqual({
+      ...zeroOps(),
+      multiplyPlain: 4,
+      add: 3 + 1, // accumulate 4 products, then log2(t1 = 2) = 1 reduction add
+      rotate: 1,
+      rescale: 1 + 1, // after the products, after the square
+      addPlain: 1,
+      multiply: 1,
+      relinearize: 1,
+    });
+    expect(a.ops).toEqual({ ...zeroOps(), multiplyPlain: 1, add: 2, rotate: 2, rescale: 1, addPlain: 1 });
+    expect([b.depth, a.depth, exec.depth]).toEqual([2, 1, 3]);
+    // B reduces with t2 * b * 2^k = 2048; A with b * 2^k = 512, 1024; nothing duplicates.
+    expect(exec.rotationSteps).toEqual([512, 1024, 2048]);
+    expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([4, 1, 5]);
   });
 
   it('splits the ops of each layer by the level they run at', () => {
@@ -99,7 +125,7 @@ describe('execution plan, counted by hand', () => {
   });
 
   it('needs no mask when t1 is 1: the reduction wraps the whole ciphertext', () => {
-    const t = parseTileShape('1x4', { ringDegree: 8192 });
+    const t = parseTileShape('1x4:A', { ringDegree: 8192 });
     const p = planTiles([8, 4, 2], t);
     const exec = planExecution(p, p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)), [SQUARE, LINEAR]);
     expect(exec.layers[0].masked).toBe(false);
@@ -109,7 +135,7 @@ describe('execution plan, counted by hand', () => {
   });
 
   it('needs no mask when t2 is 1 and no rotations when the summed dim is 1', () => {
-    const t = parseTileShape('4x1', { ringDegree: 8192 });
+    const t = parseTileShape('4x1:A', { ringDegree: 8192 });
     const p = planTiles([8, 4, 2], t);
     const exec = planExecution(p, p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)), [SQUARE, LINEAR]);
     expect(exec.layers[0].masked).toBe(false);

@@ -7,7 +7,7 @@ import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { maskNetwork } from '../../src/core/prune/common';
 import { randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 
-const tile48 = createTileShape(4, 8);
+const tile48 = createTileShape(4, 8, { first: 'A' });
 
 describe('tile densities and selection', () => {
   it('density is kept weights over the entries a tile covers (edge tiles too)', () => {

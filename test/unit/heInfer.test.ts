@@ -74,7 +74,8 @@ describe('hepex infer --he', () => {
     expect(json.ops.multiply).toBeGreaterThan(0);
     expect(json.opsMatchPlan).toBe(true);
     expect(json.parameters.ringDegree).toBe(16384);
-    expect(json.parameters.coeffModulusBits).toEqual([60, 40, 40, 40, 40, 60]);
+    // B-first: no mask after layer 1, so one level less than the A chain.
+    expect(json.parameters.coeffModulusBits).toEqual([60, 40, 40, 40, 60]);
     expect(json.parameters.tile).toMatchObject({ t1: 4, t2: 8 });
     expect(result.text).toMatch(/operation counts equal the cost model/);
     // Per-layer server time, measured next to predicted, with the layer's own operations.

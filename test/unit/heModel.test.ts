@@ -36,7 +36,7 @@ const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
 
 describe('tile slot packing', () => {
   // N = 8192 tile 2 x 4 x 512: small enough to check slots by hand.
-  const tile = createTileShape(2, 4, { ringDegree: 8192 });
+  const tile = createTileShape(2, 4, { ringDegree: 8192, first: 'A' });
   const W = { rows: 3, cols: 6, data: Float64Array.from({ length: 18 }, (_, k) => k + 1) }; // W[r, c] = 6r + c + 1
 
   it('lays out an A weight tile as a t1 x t2 block of W, zero past the edge', () => {
@@ -94,7 +94,7 @@ describe('tile slot packing', () => {
 describe('HE model preparation', () => {
   it('folds sqrt(c2) of a quadratic activation and linear activations into W and b', () => {
     const net = randomNetwork([8, 4, 2], [POLY, { type: 'poly', coefficients: [0.3, 2] }], 1);
-    const model = prepareHeModel(net, createTileShape(2, 2, { ringDegree: 16384 }));
+    const model = prepareHeModel(net, createTileShape(2, 2, { ringDegree: 16384, first: 'A' }));
     const s = Math.sqrt(0.25);
     expect(model.layers[0].weights.data[5]).toBeCloseTo(net.layers[0].weights.data[5] * s, 12);
     expect(model.layers[0].quadratic).toEqual({ shift: 0.5 / s, offset: 0.1 });
@@ -103,7 +103,7 @@ describe('HE model preparation', () => {
   });
 
   it('folds a dead block into the next bias and returns last-layer constants', () => {
-    const tile = createTileShape(2, 2, { ringDegree: 16384 });
+    const tile = createTileShape(2, 2, { ringDegree: 16384, first: 'A' });
     const net = randomNetwork([4, 4, 4], [SQUARE, SQUARE], 2);
     const plan = planTiles([4, 4, 4], tile);
     // Layer 1 tile row 0 zero: its output block 0 (units 0, 1) is bias^2, a constant.
@@ -123,20 +123,20 @@ describe('HE model preparation', () => {
 
   it('needs depth per layer: 1 + quadratic + mask (A, not last, t2 > 1)', () => {
     const net = randomNetwork([8, 4, 4, 2], [SQUARE, SQUARE, LINEAR], 4);
-    expect(heDepth(net, 4, 8)).toBe(3 + 2 + 1);
-    expect(heDepth(net, 4, 1)).toBe(2 + 2 + 1);
-    expect(chooseHeTile(net, 4, 8).ringDegree).toBe(16384);
-    expect(chooseHeTile(randomNetwork([8, 2], [LINEAR], 1), 4, 8).ringDegree).toBe(8192);
+    expect(heDepth(net, { t1: 4, t2: 8, first: 'A' })).toBe(3 + 2 + 1);
+    expect(heDepth(net, { t1: 4, t2: 1, first: 'A' })).toBe(2 + 2 + 1);
+    expect(chooseHeTile(net, { t1: 4, t2: 8 }).ringDegree).toBe(16384);
+    expect(chooseHeTile(randomNetwork([8, 2], [LINEAR], 1), { t1: 4, t2: 8 }).ringDegree).toBe(8192);
   });
 
   it('rejects a network too deep for any parameter set, and a tile whose ring degree is too small', () => {
     const deep = randomNetwork(Array(12).fill(4), Array(11).fill(SQUARE), 5);
-    expect(() => chooseHeTile(deep, 2, 2)).toThrow(HepexError);
-    expect(() => chooseHeTile(deep, 2, 2)).toThrow(/multiplicative levels/);
+    expect(() => chooseHeTile(deep, { t1: 2, t2: 2 })).toThrow(HepexError);
+    expect(() => chooseHeTile(deep, { t1: 2, t2: 2 })).toThrow(/multiplicative levels/);
     const net = randomNetwork([8, 4, 2], [SQUARE, LINEAR], 6);
     let error: unknown;
     try {
-      prepareHeModel(net, createTileShape(2, 4, { ringDegree: 8192 }));
+      prepareHeModel(net, createTileShape(2, 4, { ringDegree: 8192, first: 'A' }));
     } catch (e) {
       error = e;
     }
@@ -146,7 +146,7 @@ describe('HE model preparation', () => {
 
   it('rejects inputs of the wrong size or non-finite', () => {
     const net = randomNetwork([8, 2], [LINEAR], 1);
-    const model = prepareHeModel(net, createTileShape(2, 4, { ringDegree: 8192 }));
+    const model = prepareHeModel(net, createTileShape(2, 4, { ringDegree: 8192, first: 'A' }));
     expect(() => orderInputs(model, new Float32Array(7), 1)).toThrow(/8 inputs per sample/);
     expect(() =>
       orderInputs(
@@ -184,7 +184,7 @@ describe('the plan interpreter on exact slot arithmetic', () => {
         const task =
           c.sizes[0] === c.sizes[c.sizes.length - 1] ? 'reconstruction' : 'classification';
         let net = randomNetwork(c.sizes, c.acts, 10, task);
-        const tile = chooseHeTile(net, c.t[0], c.t[1]);
+        const tile = chooseHeTile(net, { t1: c.t[0], t2: c.t[1] });
         if (pruned) net = tilePrune(net, planTiles(c.sizes, tile), 0.4, 11);
         const model = prepareHeModel(net, tile, { permutation: randomPermutation(c.sizes, 12) });
         const samples = tile.batch + 3; // two chunks, the second partial
@@ -199,7 +199,7 @@ describe('the plan interpreter on exact slot arithmetic', () => {
   }
 
   it('does not encrypt input blocks no tile reads', async () => {
-    const tile = createTileShape(2, 4, { ringDegree: 8192 });
+    const tile = createTileShape(2, 4, { ringDegree: 8192, first: 'A' });
     const net = randomNetwork([16, 4], [LINEAR], 20);
     const plan = planTiles([16, 4], tile);
     const W = net.layers[0].weights.data;
@@ -215,7 +215,7 @@ describe('the plan interpreter on exact slot arithmetic', () => {
 
   it("hands each finished layer its own operations and the injected clock's elapsed ms", async () => {
     const net = randomNetwork([16, 8, 4, 8, 16], [SQUARE, LINEAR, POLY, LINEAR], 40, 'reconstruction');
-    const model = prepareHeModel(net, chooseHeTile(net, 4, 4));
+    const model = prepareHeModel(net, chooseHeTile(net, { t1: 4, t2: 4 }));
     const inputs = Array.from(model.exec.layers[0].liveInputs, (live) =>
       live ? new Float64Array(model.tile.ringDegree / 2).fill(0.5) : null,
     );
@@ -238,7 +238,7 @@ describe('the plan interpreter on exact slot arithmetic', () => {
 
   it('stops at a block boundary when aborted', async () => {
     const net = randomNetwork([16, 8, 4], [SQUARE, LINEAR], 30);
-    const model = prepareHeModel(net, chooseHeTile(net, 2, 2));
+    const model = prepareHeModel(net, chooseHeTile(net, { t1: 2, t2: 2 }));
     const controller = new AbortController();
     const inputs = Array.from(
       { length: model.exec.layers[0].tiling.inBlocks },
@@ -271,7 +271,7 @@ describe('level-aware latency prediction', () => {
 
   it('charges each op at the primes it works on', () => {
     const net = randomNetwork([16, 8, 4], [SQUARE, LINEAR], 40);
-    const model = prepareHeModel(net, chooseHeTile(net, 2, 4));
+    const model = prepareHeModel(net, chooseHeTile(net, { t1: 2, t2: 4 }));
     const P = model.params.depth + 1; // 5: layer 1 uses levels 0..3, layer 2 level 3..4
     const samples = model.tile.batch * 2;
     const ops = expectedOps(model, samples);

@@ -53,7 +53,7 @@ const AUTOENCODER: Case = {
 function build(c: Case, pruned: boolean, mode: HeMode) {
   const task = c.sizes[0] === c.sizes[c.sizes.length - 1] ? 'reconstruction' : 'classification';
   let network: Network = randomNetwork(c.sizes, c.acts, 100, task);
-  const tile = chooseHeTile(network, c.t[0], c.t[1]);
+  const tile = chooseHeTile(network, { t1: c.t[0], t2: c.t[1] });
   if (pruned) network = tilePrune(network, planTiles(c.sizes, tile), 0.35, 101);
   const model = prepareHeModel(network, tile, {
     mode,
@@ -218,9 +218,9 @@ describe('models too big to hold encoded', () => {
 describe('bad input', () => {
   it('rejects a model no parameter set can carry', () => {
     const deep = randomNetwork(Array(10).fill(4), Array(9).fill(SQUARE), 106);
-    expect(() => chooseHeTile(deep, 2, 2)).toThrow(HepexError);
+    expect(() => chooseHeTile(deep, { t1: 2, t2: 2 })).toThrow(HepexError);
     expect(() =>
-      prepareHeModel(deep, chooseHeTile(randomNetwork([4, 4], [LINEAR], 1), 2, 2)),
+      prepareHeModel(deep, chooseHeTile(randomNetwork([4, 4], [LINEAR], 1), { t1: 2, t2: 2 })),
     ).toThrow(/multiplicative levels/);
   });
 

@@ -111,7 +111,7 @@ describe('model files', () => {
 
   it('stores tile-aligned masks one bit per tile', async () => {
     const dense = randomNetwork([16, 8, 4], [SQUARE, { type: 'linear' }], 3);
-    const tile = createTileShape(4, 8, { ringDegree: 8192 });
+    const tile = createTileShape(4, 8, { ringDegree: 8192, first: 'A' });
     // Layer 1 (orientation A): tiles are 4 rows x 8 cols of W; keep only tile (0, 1).
     const m0 = createMask(8, 16, 0);
     for (let r = 0; r < 4; r++) for (let c = 8; c < 16; c++) m0.data[r * 16 + c] = 1;

@@ -8,7 +8,7 @@ import { countTileNonZeros, planTiles, tileLayer } from '../../src/core/tilePlan
 import { createTileShape } from '../../src/core/tileShape';
 import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 
-const tile48 = createTileShape(4, 8);
+const tile48 = createTileShape(4, 8, { first: 'A' });
 
 describe('magnitudePrune', () => {
   it('local: every layer reaches the sparsity and keeps its largest weights', () => {

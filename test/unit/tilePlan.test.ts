@@ -3,13 +3,15 @@ import { HepexError } from '../../src/core/errors';
 import { createMask } from '../../src/core/matrix';
 import { createRng } from '../../src/core/random';
 import { countNonZeroTiles, countTileNonZeros, planTiles, runtimeGrid, tileArea } from '../../src/core/tilePlan';
-import { allTileShapes, createTileShape, parseTileShape } from '../../src/core/tileShape';
+import { allTileShapes, createTileShape, parseTileShape, tileShapeLabel } from '../../src/core/tileShape';
 
 describe('tile shapes', () => {
   it('fills the slots of the ring degree', () => {
-    expect(parseTileShape('4x8')).toEqual({ t1: 4, t2: 8, batch: 512, ringDegree: 32768 });
-    expect(parseTileShape('4x8', { ringDegree: 8192 })).toEqual({ t1: 4, t2: 8, batch: 128, ringDegree: 8192 });
-    expect(parseTileShape('16x16x32')).toEqual({ t1: 16, t2: 16, batch: 32, ringDegree: 16384 });
+    expect(parseTileShape('4x8')).toEqual({ t1: 4, t2: 8, batch: 512, ringDegree: 32768, first: 'B' });
+    expect(parseTileShape('4x8', { ringDegree: 8192 })).toEqual({ t1: 4, t2: 8, batch: 128, ringDegree: 8192, first: 'B' });
+    expect(parseTileShape('16x16x32:a')).toEqual({ t1: 16, t2: 16, batch: 32, ringDegree: 16384, first: 'A' });
+    expect(tileShapeLabel(parseTileShape('4x8:B'))).toBe('4x8');
+    expect(tileShapeLabel(parseTileShape('4x8:A'))).toBe('4x8:A');
     expect(createTileShape(2, 4, { batch: 512 }).ringDegree).toBe(8192);
   });
 
@@ -18,6 +20,7 @@ describe('tile shapes', () => {
     ['4x0', /powers of two/],
     ['-4x8', /not a tile shape/],
     ['4 by 8', /not a tile shape/],
+    ['4x8:C', /not a tile shape/],
     ['4x8x100', /batch is 100/],
     ['4x8x64', /needs 2048 slots/],
   ])('rejects %s with a plain message', (text, message) => {
@@ -44,8 +47,16 @@ describe('tile plan', () => {
     expect(planTiles([784, 128, 32, 128, 784], parseTileShape('4x4')).weightTiles).toBe(13_056);
   });
 
+  it('starts with B by default, then alternates', () => {
+    const plan = planTiles([784, 128, 10], parseTileShape('4x8'));
+    expect(plan.layers.map((l) => l.orientation)).toEqual(['B', 'A']);
+    // B: W^T as [784/4, 128/8] = 196 x 16; A: [10/4, 128/8] = 3 x 16.
+    expect(plan.layers.map((l) => l.tileCount)).toEqual([3136, 48]);
+    expect(plan.layers[0].outBlocks).toBe(plan.layers[1].inBlocks);
+  });
+
   it('alternates orientations and swaps the block sides', () => {
-    const plan = planTiles([784, 256, 64, 10], parseTileShape('4x8'));
+    const plan = planTiles([784, 256, 64, 10], parseTileShape('4x8:A'));
     expect(plan.layers.map((l) => l.orientation)).toEqual(['A', 'B', 'A']);
     expect(plan.layers.map((l) => [l.blockOut, l.blockIn])).toEqual([[4, 8], [8, 4], [4, 8]]);
     // A's output block (t1 rows) is B's input block (t1), B's output block (t2) is A's input block.
@@ -98,7 +109,7 @@ describe('tile plan', () => {
   });
 
   it('lays B out transposed in the runtime grid', () => {
-    const plan = planTiles([8, 4, 2], parseTileShape('2x4', { ringDegree: 8192 }));
+    const plan = planTiles([8, 4, 2], parseTileShape('2x4:A', { ringDegree: 8192 }));
     const a = runtimeGrid(plan.layers[0]);
     const b = runtimeGrid(plan.layers[1]);
     expect([a.rows, a.cols]).toEqual([2, 2]);

@@ -1,6 +1,7 @@
 import { costOf } from '../../core/costModel';
 import type { HeMode } from '../../core/executionPlan';
 import { planTiles } from '../../core/tilePlan';
+import { tileShapeLabel } from '../../core/tileShape';
 import { optionalChoice, optionalNumber, parseFlags } from '../args';
 import type { Command } from '../command';
 import { formatBytes, formatMs, table } from '../format';
@@ -9,7 +10,7 @@ import { activationsFromFlags, networkFlags, sizesFromFlags, tileFromFlags } fro
 export const command: Command = {
   summary: 'Ciphertexts, operations, memory and predicted time of a dense network under a tile shape.',
   usage:
-    'npm run hepex -- cost --layers 784,256,64,256,784 --tile 4x8 [--batch B] [--ring-degree N] [--samples N] [--mode plain-model|encrypted-model] [--activation square|linear] [--json]',
+    'npm run hepex -- cost --layers 784,256,64,256,784 --tile 4x8[:A|:B] [--batch B] [--ring-degree N] [--samples N] [--mode plain-model|encrypted-model] [--activation square|linear] [--json]',
   async run(argv) {
     const flags = parseFlags(argv, { ...networkFlags, samples: 'string', mode: 'string' });
     const sizes = sizesFromFlags(flags);
@@ -22,7 +23,7 @@ export const command: Command = {
     });
     const t = report.total;
     const text = [
-      `network ${sizes.join('-')}, tile ${tile.t1}x${tile.t2}, batch ${tile.batch}, ring degree ${tile.ringDegree}, ${mode}`,
+      `network ${sizes.join('-')}, tile ${tileShapeLabel(tile)} (layer 1 in ${tile.first}), batch ${tile.batch}, ring degree ${tile.ringDegree}, ${mode}`,
       `CKKS: depth ${t.depth}, modulus [${report.heParameters.coeffModulusBits.join(', ')}] = ${report.heParameters.totalBits} bits${report.heParameters.fits ? '' : ' (exceeds 128-bit security at this ring degree!)'}`,
       '',
       table(

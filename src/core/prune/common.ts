@@ -59,6 +59,7 @@ export function planFor(network: Network, tile: TileShape): TilePlan {
   const checked = createTileShape(tile.t1, tile.t2, {
     batch: tile.batch,
     ringDegree: tile.ringDegree,
+    first: tile.first,
   });
   return planTiles(layerSizes(network), checked);
 }

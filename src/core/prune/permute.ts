@@ -663,6 +663,7 @@ export function findPermutation(
   const checkedTile = createTileShape(tile?.t1, tile?.t2, {
     batch: tile?.batch,
     ringDegree: tile?.ringDegree,
+    first: tile?.first,
   });
   const plan = planTiles(sizes, checkedTile);
   const L = plan.layers.length;

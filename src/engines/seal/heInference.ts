@@ -216,7 +216,7 @@ export async function inferEncrypted(
 ): Promise<{ summary: EncryptedInferenceSummary; report: HeInferenceReport }> {
   const { network } = hepexModel;
   const sides = options.tile ?? hepexModel.tile ?? { t1: 4, t2: 8 };
-  const tile = chooseHeTile(network, sides.t1, sides.t2);
+  const tile = chooseHeTile(network, sides);
   const model = prepareHeModel(network, tile, {
     mode: options.mode,
     permutation: hepexModel.permutation,
