@@ -1,4 +1,5 @@
 import { checkActivation, evaluateActivation, type Activation } from './activation';
+import { checkTied, im2col } from './conv';
 import { HepexError } from './errors';
 import type { Matrix } from './matrix';
 
@@ -102,9 +103,39 @@ export function checkLayerSizes(sizes: readonly number[]): void {
   }
 }
 
-/** Sizes of a network's layers, inputs first: [in, h1, ..., out]. */
+/**
+ * Sizes of a network's layers in the dense view, inputs first: [in, h1, ..., out]. For a
+ * conv-first network `in` is positions * patchWidth (the im2col patches the server sees), which
+ * is what the tile plan needs; the width of the raw data the user gives is inputWidth.
+ */
 export function layerSizes(network: Network): number[] {
   return [network.layers[0].weights.cols, ...network.layers.map((l) => l.weights.rows)];
+}
+
+/**
+ * Values per input sample the user gives: height * width * channels raw pixels (NHWC) for a
+ * conv-first network (the client packs patches itself), else the first layer's columns.
+ */
+export function inputWidth(network: Network): number {
+  const first = network.layers[0];
+  if (first.kind === 'conv') {
+    const g = first.geometry;
+    return g.height * g.width * g.channels;
+  }
+  return first.weights.cols;
+}
+
+/**
+ * The first layer's inputs from raw samples: im2col patches (batch x positions * patchWidth)
+ * for a conv-first network, the samples themselves otherwise. inputs: batch x inputWidth.
+ */
+export function firstLayerInputs(network: Network, inputs: Float32Array, batch: number): Float32Array {
+  const width = inputWidth(network);
+  if (inputs.length !== batch * width) {
+    throw new HepexError('invalid-argument', `Expected ${batch} x ${width} inputs, got ${inputs.length} values.`);
+  }
+  const first = network.layers[0];
+  return first.kind === 'conv' ? im2col(first.geometry, inputs, batch) : inputs;
 }
 
 /**
@@ -118,8 +149,15 @@ export function validateNetwork(network: Network): Network {
   if (!network.layers.length) throw new HepexError('invalid-network', 'The network has no layers.');
   network.layers.forEach((layer, i) => {
     const name = `Layer ${i + 1}`;
-    if (layer.kind !== 'dense') {
-      throw new HepexError('invalid-network', `${name} has unsupported kind "${String(layer.kind)}".`);
+    if (layer.kind !== 'dense' && layer.kind !== 'conv') {
+      throw new HepexError('invalid-network', `${name} has unsupported kind "${String((layer as Layer).kind)}".`);
+    }
+    if (layer.kind === 'conv' && i > 0) {
+      // im2col happens on the client before encryption, so only the raw input can be patched.
+      throw new HepexError(
+        'invalid-network',
+        `${name} is a convolution, but only the first layer may be one: the client packs image patches before encryption, and later layers only see encrypted values.`,
+      );
     }
     const { rows, cols, data } = layer.weights;
     checkLayerSizes([cols, rows]);
@@ -146,29 +184,32 @@ export function validateNetwork(network: Network): Network {
       }
     }
     checkActivation(layer.activation);
+    if (layer.kind === 'conv') checkTied(layer, name);
   });
   return network;
 }
 
 /**
- * Plaintext forward pass. inputs: batch x in (row-major); returns batch x out. Float64
+ * Plaintext forward pass. inputs: batch x inputWidth (row-major; raw NHWC images for a
+ * conv-first network, patched here as the client would); returns batch x out. Float64
  * accumulation, so it is the reference the HE engine's decrypted outputs are compared with.
  */
 export function forward(network: Network, inputs: Float32Array, batch: number): Float32Array {
-  let x: Float64Array = Float64Array.from(inputs);
-  const width = network.layers[0].weights.cols;
-  if (inputs.length !== batch * width) {
-    throw new HepexError('invalid-argument', `Expected ${batch} x ${width} inputs, got ${inputs.length} values.`);
-  }
+  let x: Float64Array = Float64Array.from(firstLayerInputs(network, inputs, batch));
   for (const layer of network.layers) {
     const { rows, cols, data } = layer.weights;
+    // A conv row (p, f) reads only position p's patch columns: validateNetwork guarantees the
+    // rest of the row is 0, and skipping it makes the pass positions times cheaper.
+    const conv = layer.kind === 'conv' ? layer.geometry : undefined;
     const y = new Float64Array(batch * rows);
     for (let s = 0; s < batch; s++) {
       const xo = s * cols;
       for (let r = 0; r < rows; r++) {
         let acc = layer.bias[r];
         const wo = r * cols;
-        for (let c = 0; c < cols; c++) acc += data[wo + c] * x[xo + c];
+        const c0 = conv ? Math.floor(r / conv.filters) * conv.patchWidth : 0;
+        const c1 = conv ? c0 + conv.patchWidth : cols;
+        for (let c = c0; c < c1; c++) acc += data[wo + c] * x[xo + c];
         y[s * rows + r] = evaluateActivation(layer.activation, acc);
       }
     }

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { SQUARE } from '../../src/core/activation';
 import { checkTied, convGeometry, convLayer, im2col, kernelOf, outputSize } from '../../src/core/conv';
 import { HepexError } from '../../src/core/errors';
+import { createMatrix } from '../../src/core/matrix';
+import { forward, inputWidth, layerSizes, validateNetwork, type Network } from '../../src/core/network';
 import { createRng } from '../../src/core/random';
 
 const randomArray = (n: number, seed: number): Float32Array => {
@@ -72,5 +74,36 @@ describe('conv geometry and packing', () => {
     untied.weights.data[2 * layer.weights.cols + 16] += 1; // row (p1, f0), column (p1, j0)
     expect(() => checkTied(untied)).toThrow(/differs between position 1 and position 2/);
     expect(() => convLayer(g, Float32Array.from({ length: 18 }, (_, i) => (i === 3 ? NaN : 0)), new Float32Array(2), SQUARE)).toThrow(/Kernel weight 3 is NaN/);
+  });
+
+  it('runs a conv-first network on raw images and refuses a conv anywhere else', () => {
+    const g = convGeometry({ height: 6, width: 6, channels: 1, kernel: 3, stride: 1, filters: 2 });
+    const conv = convLayer(g, randomArray(18, 6), randomArray(2, 7), SQUARE);
+    const dense = { kind: 'dense' as const, weights: createMatrix(3, 32, randomArray(96, 8)), bias: randomArray(3, 9), activation: { type: 'linear' as const } };
+    const net: Network = { task: 'classification', layers: [conv, dense] };
+    expect(validateNetwork(net)).toBe(net);
+    expect(inputWidth(net)).toBe(36);
+    expect(layerSizes(net)).toEqual([16 * 16, 32, 3]);
+    const images = randomArray(2 * 36, 10);
+    const out = forward(net, images, 2);
+    // Reference: the dense product over the whole expanded matrix on im2col patches.
+    const patches = im2col(g, images, 2);
+    for (let b = 0; b < 2; b++) {
+      const h = new Float64Array(32);
+      for (let r = 0; r < 32; r++) {
+        let acc = conv.bias[r];
+        for (let c = 0; c < 256; c++) acc += conv.weights.data[r * 256 + c] * patches[b * 256 + c];
+        h[r] = acc * acc;
+      }
+      for (let o = 0; o < 3; o++) {
+        let acc = dense.bias[o];
+        for (let c = 0; c < 32; c++) acc += dense.weights.data[o * 32 + c] * h[c];
+        expect(out[b * 3 + o]).toBeCloseTo(acc, 4);
+      }
+    }
+    expect(() => forward(net, new Float32Array(256), 1)).toThrow(/Expected 1 x 36 inputs/);
+    const second = convLayer(convGeometry({ height: 4, width: 8, channels: 1, kernel: 1, stride: 1, filters: 1 }), Float32Array.of(1), Float32Array.of(0), SQUARE);
+    const late: Network = { task: 'classification', layers: [{ ...dense, weights: createMatrix(32, 128), bias: new Float32Array(32) }, second] };
+    expect(() => validateNetwork(late)).toThrow(/Layer 2 is a convolution, but only the first layer may be one/);
   });
 });
