@@ -4,7 +4,8 @@ import { costOfExecution } from './costModel';
 import { HepexError } from './errors';
 import { needsMaskAndDuplicate, planExecution, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
 import { packInputBlock, unpackOutputBlock, type FloatMatrix } from './hePacking';
-import { forward, layerSizes, validateNetwork, type Network, type Task } from './network';
+import { im2col } from './conv';
+import { forwardDenseView, inputWidth, layerSizes, validateNetwork, type ConvGeometry, type Network, type Task } from './network';
 import {
   checkPermutation,
   permuteRows,
@@ -46,8 +47,12 @@ export interface HeModel {
   readonly task: Task;
   readonly tile: TileShape;
   readonly mode: HeMode;
-  /** [inputs, h1, ..., outputs]. */
+  /** [inputs, h1, ..., outputs] in the dense view (inputs: im2col patch values for a conv-first network). */
   readonly sizes: readonly number[];
+  /** Values per sample the client gives: raw NHWC pixels for a conv-first network, else sizes[0]. */
+  readonly inputWidth: number;
+  /** A conv-first network's geometry: the client packs im2col patches before the input order. */
+  readonly conv: ConvGeometry | null;
   readonly layers: readonly HeLayer[];
   readonly exec: ExecutionPlan;
   readonly params: CkksParameters;
@@ -180,6 +185,8 @@ export function prepareHeModel(
     tile,
     mode,
     sizes,
+    inputWidth: inputWidth(network),
+    conv: network.layers[0].kind === 'conv' ? network.layers[0].geometry : null,
     layers,
     exec,
     params,
@@ -199,11 +206,12 @@ export function chunksOf(model: HeModel, samples: number): { start: number; coun
 }
 
 /**
- * Client side, before encryption: checks the input (samples x inputs, finite) and applies
- * the input permutation. Returns the rows in the network's input order.
+ * Client side, before encryption: checks the input (samples x inputWidth, finite), packs
+ * im2col patches for a conv-first network (samples x sizes[0]) and applies the input
+ * permutation to those columns. Returns the rows in the network's input order.
  */
 export function orderInputs(model: HeModel, inputs: Float32Array, samples: number): Float32Array {
-  const width = model.sizes[0];
+  const width = model.inputWidth;
   if (!Number.isInteger(samples) || samples < 1) {
     throw new HepexError(
       'invalid-argument',
@@ -223,7 +231,8 @@ export function orderInputs(model: HeModel, inputs: Float32Array, samples: numbe
         `Input value ${k} is ${inputs[k]}; inputs must be finite numbers.`,
       );
   }
-  return model.inputOrder ? permuteRows(inputs, model.inputOrder, samples) : inputs;
+  const patched = model.conv ? im2col(model.conv, inputs, samples) : inputs;
+  return model.inputOrder ? permuteRows(patched, model.inputOrder, samples) : patched;
 }
 
 /** Slot vectors to encrypt for one chunk: one per live input block of layer 0 (null: skipped). */
@@ -271,7 +280,7 @@ export function expectedOps(model: HeModel, samples: number): OpCounts {
 
 /**
  * The plaintext reference of what the client gets back: forward pass of the network on the
- * permuted inputs, output order undone. Compare decrypted outputs with this.
+ * client-packed (patched, permuted) inputs, output order undone. Compare decrypted outputs with this.
  */
 export function referenceOutputs(
   model: HeModel,
@@ -279,6 +288,6 @@ export function referenceOutputs(
   inputs: Float32Array,
   samples: number,
 ): Float32Array {
-  const y = forward(network, orderInputs(model, inputs, samples), samples);
+  const y = forwardDenseView(network, orderInputs(model, inputs, samples), samples);
   return model.outputOrder ? unpermuteRows(y, model.outputOrder, samples) : y;
 }

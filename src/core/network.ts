@@ -195,7 +195,20 @@ export function validateNetwork(network: Network): Network {
  * accumulation, so it is the reference the HE engine's decrypted outputs are compared with.
  */
 export function forward(network: Network, inputs: Float32Array, batch: number): Float32Array {
-  let x: Float64Array = Float64Array.from(firstLayerInputs(network, inputs, batch));
+  return forwardDenseView(network, firstLayerInputs(network, inputs, batch), batch);
+}
+
+/**
+ * The forward pass from the first layer's own inputs: batch x layerSizes[0] (im2col patches,
+ * possibly in a client-permuted column order, for a conv-first network). What the HE runtime
+ * computes on what the client encrypts.
+ */
+export function forwardDenseView(network: Network, inputs: Float32Array, batch: number): Float32Array {
+  const width = network.layers[0].weights.cols;
+  if (inputs.length !== batch * width) {
+    throw new HepexError('invalid-argument', `Expected ${batch} x ${width} first-layer inputs, got ${inputs.length} values.`);
+  }
+  let x: Float64Array = Float64Array.from(inputs);
   for (const layer of network.layers) {
     const { rows, cols, data } = layer.weights;
     // A conv row (p, f) reads only position p's patch columns: validateNetwork guarantees the
