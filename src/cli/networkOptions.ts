@@ -30,3 +30,26 @@ export function activationsFromFlags(flags: ParsedFlags, layerCount: number): Ac
 export function sizesFromFlags(flags: ParsedFlags): number[] {
   return parseLayerSizes(requireString(flags, 'layers'));
 }
+
+/** Flags of a CNN's first layer (train --arch cnn). */
+export const convFlags = {
+  filters: 'string',
+  kernel: 'string',
+  stride: 'string',
+} as const;
+
+/**
+ * --filters / --kernel / --stride as whole numbers (absent: undefined, the architecture's
+ * default); refused when given to an architecture without a convolution.
+ */
+export function convFromFlags(flags: ParsedFlags, hasConv: boolean): { filters?: number; kernel?: number; stride?: number } {
+  const out: { filters?: number; kernel?: number; stride?: number } = {};
+  for (const name of Object.keys(convFlags) as (keyof typeof convFlags)[]) {
+    const v = optionalNumber(flags, name);
+    if (v === undefined) continue;
+    if (!hasConv) throw new HepexError('invalid-argument', `Option --${name} describes a convolution; use it with --arch cnn.`);
+    if (!Number.isInteger(v) || v < 1 || v > 256) throw new HepexError('invalid-argument', `Option --${name} must be a whole number from 1 to 256, got ${v}.`);
+    out[name] = v;
+  }
+  return out;
+}

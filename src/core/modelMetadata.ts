@@ -1,8 +1,9 @@
 import { checkActivation, type Activation } from './activation';
+import { convGeometry, outputSize } from './conv';
 import { HepexError } from './errors';
 import type { Mask } from './matrix';
 import type { HepexModel } from './model';
-import { layerSizes, type Network, type Task } from './network';
+import { layerSizes, type ConvGeometry, type Network, type Task } from './network';
 import { checkPermutation, type NetworkPermutation } from './permutation';
 import { countTileNonZeros, tileLayer, type LayerTiling } from './tilePlan';
 import { createTileShape, type TileShape } from './tileShape';
@@ -13,14 +14,21 @@ import { createTileShape, type TileShape } from './tileShape';
  * what tfjs does not know:
  *   schemaVersion  1 (a newer file is refused rather than misread)
  *   name, task     'classification' | 'reconstruction'
- *   layers         per dense layer: inputs, outputs and the activation with its coefficients
- *                  (the HE engine evaluates exactly this polynomial)
- *   tile           the tile shape the model was pruned for {t1, t2, batch, ringDegree}
+ *   layers         per layer: inputs, outputs and the activation with its coefficients
+ *                  (the HE engine evaluates exactly this polynomial); a convolution (first
+ *                  layer only) adds kind 'conv' and its geometry {height, width, channels,
+ *                  kernel, stride, filters}; inputs/outputs are then its dense form's
+ *                  (positions * patchWidth, positions * filters; network.ts ConvLayer)
+ *   tile           the tile shape the model was pruned for {t1, t2, batch, ringDegree, first}
+ *                  (first: layer 0's orientation, 'A' when absent: files from before it existed)
  *   masks          one per layer, as compact bitsets (base64, bit k of byte k>>3 is LSB-first):
  *                  'tiles': one bit per weight tile (o * inBlocks + i, in the layer's HE
  *                  orientation, see tilePlan.ts), used when every tile is all-kept or all-pruned
  *                  (the HE-PEx result after expansion); 'elements': one bit per weight, row-major
- *                  in W's outputs x inputs frame. `ones` counts kept weights (a checksum).
+ *                  in W's outputs x inputs frame; 'kernel' (conv layers, and only they): one bit
+ *                  per weight of the filters x patchWidth kernel block that every position
+ *                  shares, expanded block-diagonally on read (off-block entries 0). `ones`
+ *                  counts the kept weights of what is stored (a checksum).
  *   permutation    client-side input/output orders (permutation.ts)
  *   metrics, provenance  free-form numbers / JSON scalars.
  */
@@ -30,11 +38,17 @@ export interface MaskRecord {
   readonly rows: number;
   readonly cols: number;
   readonly ones: number;
-  readonly encoding: 'elements' | 'tiles';
+  readonly encoding: 'elements' | 'tiles' | 'kernel';
   readonly bits: string;
 }
 
+/** A convolution's geometry as files store it (patchWidth follows from it: convGeometry). */
+export type ConvRecord = Omit<ConvGeometry, 'patchWidth'>;
+
 export interface LayerRecord {
+  /** Absent on dense layers (files from before convolutions have none). */
+  readonly kind?: 'conv';
+  readonly geometry?: ConvRecord;
   readonly inputs: number;
   readonly outputs: number;
   readonly activation: Activation;
@@ -119,13 +133,69 @@ function countOnesOf(data: Uint8Array): number {
   return n;
 }
 
-export function encodeMask(mask: Mask, layerIndex: number, tile?: TileShape): MaskRecord {
+/**
+ * A conv layer's keep-mask (expanded frame, positions*filters x positions*patchWidth) as its
+ * kernel block: the filters x patchWidth block of position 0. Throws `invalid-mask` unless every
+ * position's diagonal block equals it (a tied conv keeps or prunes a kernel weight everywhere).
+ */
+export function kernelMaskOf(g: ConvGeometry, mask: Mask): Mask {
+  const positions = mask.rows / g.filters;
+  if (mask.rows !== positions * g.filters || mask.cols !== positions * g.patchWidth || !Number.isInteger(positions)) {
+    throw new HepexError('invalid-mask', `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`);
+  }
+  const block = new Uint8Array(g.filters * g.patchWidth);
+  for (let f = 0; f < g.filters; f++) for (let j = 0; j < g.patchWidth; j++) block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
+  for (let p = 1; p < positions; p++) {
+    for (let f = 0; f < g.filters; f++) {
+      const row = (p * g.filters + f) * mask.cols + p * g.patchWidth;
+      for (let j = 0; j < g.patchWidth; j++) {
+        if ((mask.data[row + j] ? 1 : 0) !== block[f * g.patchWidth + j]) {
+          throw new HepexError(
+            'invalid-mask',
+            `The convolution's mask differs between output positions 0 and ${p} (filter ${f + 1}, patch entry ${j + 1}); a convolution's weights are shared, so prune its kernel and expand the mask.`,
+          );
+        }
+      }
+    }
+  }
+  return { rows: g.filters, cols: g.patchWidth, data: block };
+}
+
+/** The expanded (block-diagonal, off-block 0) mask of a filters x patchWidth kernel mask. */
+export function expandKernelMask(g: ConvGeometry, positions: number, block: Mask): Mask {
+  const cols = positions * g.patchWidth;
+  const data = new Uint8Array(positions * g.filters * cols);
+  for (let p = 0; p < positions; p++) {
+    for (let f = 0; f < g.filters; f++) data.set(block.data.subarray(f * g.patchWidth, (f + 1) * g.patchWidth), (p * g.filters + f) * cols + p * g.patchWidth);
+  }
+  return { rows: positions * g.filters, cols, data };
+}
+
+export function encodeMask(mask: Mask, layerIndex: number, tile?: TileShape, conv?: ConvGeometry): MaskRecord {
+  if (conv) {
+    const block = kernelMaskOf(conv, mask);
+    return { rows: block.rows, cols: block.cols, ones: countOnesOf(block.data), encoding: 'kernel', bits: packBits(block.data) };
+  }
   const ones = countOnesOf(mask.data);
   if (tile) {
     const flags = tileBits(mask, tileLayer(layerIndex, mask.cols, mask.rows, tile));
     if (flags) return { rows: mask.rows, cols: mask.cols, ones, encoding: 'tiles', bits: packBits(flags) };
   }
   return { rows: mask.rows, cols: mask.cols, ones, encoding: 'elements', bits: packBits(mask.data) };
+}
+
+const convRecord = (g: ConvGeometry): ConvRecord => ({
+  height: g.height,
+  width: g.width,
+  channels: g.channels,
+  kernel: g.kernel,
+  stride: g.stride,
+  filters: g.filters,
+});
+
+function convOf(network: Network, l: number): ConvGeometry | undefined {
+  const layer = network.layers[l];
+  return layer.kind === 'conv' ? layer.geometry : undefined;
 }
 
 /** The metadata of a model, ready for JSON.stringify (keys in a fixed order). */
@@ -135,9 +205,24 @@ export function encodeHepexMetadata(model: HepexModel): HepexMetadata {
     schemaVersion: HEPEX_SCHEMA_VERSION,
     name: model.name,
     task: network.task,
-    layers: network.layers.map((l) => ({ inputs: l.weights.cols, outputs: l.weights.rows, activation: l.activation })),
-    ...(model.tile ? { tile: { t1: model.tile.t1, t2: model.tile.t2, batch: model.tile.batch, ringDegree: model.tile.ringDegree } } : {}),
-    ...(model.masks ? { masks: model.masks.map((m, l) => encodeMask(m, l, model.tile)) } : {}),
+    layers: network.layers.map((l) => ({
+      ...(l.kind === 'conv' ? { kind: l.kind, geometry: convRecord(l.geometry) } : {}),
+      inputs: l.weights.cols,
+      outputs: l.weights.rows,
+      activation: l.activation,
+    })),
+    ...(model.tile
+      ? {
+          tile: {
+            t1: model.tile.t1,
+            t2: model.tile.t2,
+            batch: model.tile.batch,
+            ringDegree: model.tile.ringDegree,
+            first: model.tile.first,
+          },
+        }
+      : {}),
+    ...(model.masks ? { masks: model.masks.map((m, l) => encodeMask(m, l, model.tile, convOf(network, l))) } : {}),
     ...(model.permutation
       ? { permutation: { input: Array.from(model.permutation.input), output: Array.from(model.permutation.output) } }
       : {}),
@@ -213,6 +298,8 @@ function decodeMask(v: unknown, layer: number, shape: LayerRecord, tile: TileSha
   checkKeys(v, ['rows', 'cols', 'ones', 'encoding', 'bits'], what);
   const rows = wholeNumber(v.rows, `${what}.rows`, 1, 1 << 16);
   const cols = wholeNumber(v.cols, `${what}.cols`, 1, 1 << 16);
+  if (shape.geometry) return decodeKernelMask(v, what, rows, cols, shape);
+  if (v.encoding === 'kernel') throw invalid(`${what} is stored as a convolution kernel mask but layer ${layer + 1} is not a convolution.`);
   if (rows !== shape.outputs || cols !== shape.inputs) {
     throw invalid(`${what} is ${rows} x ${cols} but the layer's weights are ${shape.outputs} x ${shape.inputs}.`);
   }
@@ -238,6 +325,52 @@ function decodeMask(v: unknown, layer: number, shape: LayerRecord, tile: TileSha
   return { rows, cols, data };
 }
 
+/** A conv layer's mask: the shared filters x patchWidth kernel block, expanded. */
+function decodeKernelMask(v: Record<string, unknown>, what: string, rows: number, cols: number, shape: LayerRecord): Mask {
+  const g = convGeometry(shape.geometry as ConvRecord);
+  if (v.encoding !== 'kernel') throw invalid(`${what} belongs to a convolution and must be stored as its kernel mask (encoding "kernel"), not ${JSON.stringify(v.encoding)}.`);
+  if (rows !== g.filters || cols !== g.patchWidth) {
+    throw invalid(`${what} is ${rows} x ${cols} but the convolution's kernel block is ${g.filters} filters x ${g.patchWidth} patch entries.`);
+  }
+  const ones = wholeNumber(v.ones, `${what}.ones`, 0, rows * cols);
+  if (typeof v.bits !== 'string') throw invalid(`${what}.bits must be a base64 string.`);
+  const block = unpackBits(v.bits, rows * cols, what);
+  const counted = countOnesOf(block);
+  if (counted !== ones) throw invalid(`${what} says it keeps ${ones} weights but its bits keep ${counted}.`);
+  return expandKernelMask(g, shape.outputs / g.filters, { rows, cols, data: block });
+}
+
+/** A layer record's conv fields: kind 'conv' + a geometry whose dense form has the record's sizes. */
+function parseConvRecord(v: Record<string, unknown>, what: string, first: boolean, inputs: number, outputs: number): ConvRecord | undefined {
+  if (v.kind === undefined || v.kind === 'dense') {
+    if (v.geometry !== undefined) throw invalid(`${what} has a geometry but is not a convolution (kind "conv").`);
+    return undefined;
+  }
+  if (v.kind !== 'conv') throw invalid(`${what} has unknown kind ${JSON.stringify(v.kind)} (expected "dense" or "conv").`);
+  if (!first) throw invalid(`${what} is a convolution; only the first layer may be one (its patches are packed by the client).`);
+  const g = v.geometry;
+  if (!isObject(g)) throw invalid(`${what} is a convolution but has no geometry {height, width, channels, kernel, stride, filters}.`);
+  const keys = ['height', 'width', 'channels', 'kernel', 'stride', 'filters'] as const;
+  checkKeys(g, keys, `${what}.geometry`);
+  const missing = keys.filter((k) => g[k] === undefined);
+  if (missing.length) throw invalid(`${what}.geometry lacks ${missing.join(', ')}.`);
+  const [height, width, channels, kernel, stride, filters] = keys.map((k) => wholeNumber(g[k], `${what}.geometry.${k}`, 1, 1 << 16));
+  const record: ConvRecord = { height, width, channels, kernel, stride, filters };
+  let full: ConvGeometry;
+  try {
+    full = convGeometry(record);
+  } catch (error) {
+    throw invalid(`${what}.geometry: ${(error as Error).message}`);
+  }
+  const { positions } = outputSize(full);
+  if (outputs !== positions * filters || inputs !== positions * full.patchWidth) {
+    throw invalid(
+      `${what}: a ${height} x ${width} x ${channels} image under a ${kernel} x ${kernel} kernel (stride ${stride}, ${filters} filters) has ${positions} positions, so ${positions * full.patchWidth} inputs and ${positions * filters} outputs, but the record says ${inputs} and ${outputs}.`,
+    );
+  }
+  return record;
+}
+
 /**
  * Strictly parses `userDefinedMetadata.hepex`. Throws `invalid-model-file` with the first
  * problem in words: wrong version, unknown fields, masks of the wrong shape or length, bad
@@ -261,12 +394,11 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
   const layers = value.layers.map((v, l): LayerRecord => {
     const what = `layer ${l + 1}`;
     if (!isObject(v)) throw invalid(`${what} is not an object.`);
-    checkKeys(v, ['inputs', 'outputs', 'activation'], what);
-    return {
-      inputs: wholeNumber(v.inputs, `${what}.inputs`, 1, 1 << 16),
-      outputs: wholeNumber(v.outputs, `${what}.outputs`, 1, 1 << 16),
-      activation: parseActivation(v.activation, `${what}.activation`),
-    };
+    checkKeys(v, ['kind', 'geometry', 'inputs', 'outputs', 'activation'], what);
+    const inputs = wholeNumber(v.inputs, `${what}.inputs`, 1, 1 << 16);
+    const outputs = wholeNumber(v.outputs, `${what}.outputs`, 1, 1 << 16);
+    const geometry = parseConvRecord(v, what, l === 0, inputs, outputs);
+    return { ...(geometry ? { kind: 'conv' as const, geometry } : {}), inputs, outputs, activation: parseActivation(v.activation, `${what}.activation`) };
   });
   layers.forEach((l, i) => {
     if (i > 0 && l.inputs !== layers[i - 1].outputs) throw invalid(`layer ${i + 1} takes ${l.inputs} inputs but layer ${i} gives ${layers[i - 1].outputs}.`);
@@ -274,10 +406,12 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
   let tile: TileShape | undefined;
   if (value.tile !== undefined) {
     const t = value.tile;
-    if (!isObject(t)) throw invalid('tile must be an object {t1, t2, batch, ringDegree}.');
-    checkKeys(t, ['t1', 't2', 'batch', 'ringDegree'], 'tile');
+    if (!isObject(t)) throw invalid('tile must be an object {t1, t2, batch, ringDegree, first}.');
+    checkKeys(t, ['t1', 't2', 'batch', 'ringDegree', 'first'], 'tile');
     try {
-      tile = createTileShape(Number(t.t1), Number(t.t2), { batch: Number(t.batch), ringDegree: Number(t.ringDegree) });
+      // Files written before the chain could start with B carry no `first`: they were A-first.
+      const first = t.first === undefined ? 'A' : String(t.first);
+      tile = createTileShape(Number(t.t1), Number(t.t2), { batch: Number(t.batch), ringDegree: Number(t.ringDegree), first });
     } catch (error) {
       throw invalid(`tile: ${(error as Error).message}`);
     }
@@ -326,6 +460,15 @@ export function assembleHepexModel(meta: ParsedMetadata, network: Network): Hepe
     throw invalid(`the metadata describes layers ${metaSizes.join('-')} but the weights are ${sizes.join('-')}.`);
   }
   if (network.task !== meta.task) throw invalid(`the metadata says task "${meta.task}" but the network is "${network.task}".`);
+  meta.layers.forEach((record, l) => {
+    const layer = network.layers[l];
+    const conv = layer.kind === 'conv' ? convRecord(layer.geometry) : undefined;
+    if (JSON.stringify(conv) !== JSON.stringify(record.geometry)) {
+      const say = (g: ConvRecord | undefined): string =>
+        g ? `a ${g.kernel} x ${g.kernel} stride-${g.stride} convolution with ${g.filters} filters on ${g.height} x ${g.width} x ${g.channels} images` : 'a dense layer';
+      throw invalid(`layer ${l + 1}: the metadata describes ${say(record.geometry)} but the weights are ${say(conv)}.`);
+    }
+  });
   meta.masks?.forEach((mask, l) => {
     const w = network.layers[l].weights.data;
     for (let k = 0; k < w.length; k++) {

@@ -76,7 +76,7 @@ describe('hepex train / eval', () => {
   });
 
   it('gives typed errors for bad options and data the model cannot take', async () => {
-    await expect(trainCommand.run(['--arch', 'cnn', '--out', dir], io)).rejects.toBeInstanceOf(HepexError);
+    await expect(trainCommand.run(['--arch', 'rnn', '--out', dir], io)).rejects.toBeInstanceOf(HepexError);
     await expect(trainCommand.run(['--arch', 'mlp', '--layers', '784,16,7', '--out', dir], io)).rejects.toThrow(/10 outputs/);
     await expect(trainCommand.run(['--arch', 'ae', '--layers', '100,16,100', '--data', trainPair, '--out', dir], io)).rejects.toThrow(/784-pixel images but the model takes 100/);
     await expect(trainCommand.run(['--data', 'only-one-file', '--out', dir], io)).rejects.toThrow(/IMAGES,LABELS/);

@@ -2,21 +2,25 @@ import { HepexError } from '../../core/errors';
 import { parseLayerSizes } from '../../core/network';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
 import { writeModelDir } from '../../engines/tfjs/modelDir';
-import { ARCHITECTURES, DEFAULT_LAYERS, createSpec, parseActivation, type Architecture } from '../../engines/tfjs/models';
+import { ARCHITECTURES, DEFAULT_CONV, DEFAULT_LAYERS, createSpec, parseActivation, specName, type Architecture } from '../../engines/tfjs/models';
 import { TRAINING_DEFAULTS, trainModel } from '../../engines/tfjs/trainer';
 import { optionalChoice, optionalNumber, parseFlags, requireString } from '../args';
 import type { Command } from '../command';
 import { formatMs } from '../format';
+import { convFlags, convFromFlags } from '../networkOptions';
 
 export const command: Command = {
-  summary: 'Train an HE-friendly MLP, autoencoder or denoising autoencoder on MNIST (or IDX files) and save it as a TF.js model.',
+  summary: 'Train an HE-friendly MLP, CNN, autoencoder or denoising autoencoder on MNIST (or IDX files) and save it as a TF.js model.',
   usage: [
-    'npm run hepex -- train --arch mlp|ae|dae [--layers 784,128,10] --out DIR',
+    'npm run hepex -- train --arch mlp|cnn|ae|dae [--layers 784,128,10] --out DIR',
     '  [--activation poly|square|poly:c0,c1,c2] [--epochs E] [--lr R] [--batch-size B] [--seed S]',
     '  [--shift PX] [--noise STD] [--data IMAGES,LABELS [--test-data IMAGES,LABELS]] [--json]',
+    '  cnn only: [--filters F] [--kernel K] [--stride S]',
     'Defaults: mlp 784-128-10 (40 epochs, lr 0.002, shifts of 2 px), ae/dae 784-256-64-256-784 (30 epochs, lr 0.002;',
     'dae noise std 0.3), activation 0.5x + 0.25x^2, batch 64, Adam with cosine decay, seed 1, the built-in MNIST 10k',
     'split 8000/2000 (seeded, stratified). IDX files may be gzipped; one pair is split by the seed, two are train,test.',
+    `cnn: conv ${DEFAULT_CONV.filters} filters ${DEFAULT_CONV.kernel}x${DEFAULT_CONV.kernel} stride ${DEFAULT_CONV.stride} ('valid') on the image, then --layers`,
+    `(default ${DEFAULT_LAYERS.cnn.join(',')}: the pixels, then the dense layers after the conv; ${TRAINING_DEFAULTS.cnn.epochs} epochs, shifts of ${TRAINING_DEFAULTS.cnn.maxShift} px).`,
   ].join('\n'),
   async run(argv, io) {
     const flags = parseFlags(argv, {
@@ -32,12 +36,13 @@ export const command: Command = {
       data: 'string',
       'test-data': 'string',
       out: 'string',
+      ...convFlags,
     });
     const arch = optionalChoice<Architecture>(flags, 'arch', ARCHITECTURES, 'mlp');
     const out = requireString(flags, 'out');
     const layers = typeof flags.layers === 'string' ? parseLayerSizes(flags.layers) : [...DEFAULT_LAYERS[arch]];
     const activation = typeof flags.activation === 'string' ? parseActivation(flags.activation) : undefined;
-    const spec = createSpec(arch, layers, activation);
+    const spec = createSpec(arch, layers, activation, convFromFlags(flags, arch === 'cnn'));
     const seed = optionalNumber(flags, 'seed', 1);
     const d = TRAINING_DEFAULTS[arch];
     // Every option is read before the data loads, so a typo fails at once.
@@ -58,7 +63,7 @@ export const command: Command = {
       testData: typeof flags['test-data'] === 'string' ? flags['test-data'] : undefined,
       seed,
     });
-    io.progress(`training ${arch} ${layers.join('-')} on ${data.label}`);
+    io.progress(`training ${specName(spec)} on ${data.label}`);
     const trained = await trainModel(spec, data, {
       ...options,
       seed,
@@ -72,6 +77,7 @@ export const command: Command = {
       out,
       arch,
       layers,
+      ...(spec.conv ? { conv: { filters: spec.conv.filters, kernel: spec.conv.kernel, stride: spec.conv.stride } } : {}),
       activation: spec.activation,
       data: data.label,
       [metric.name]: metric.value,
@@ -86,7 +92,7 @@ export const command: Command = {
         ? `test accuracy ${(metric.value * 100).toFixed(2)}%`
         : `test MSE ${metric.value.toExponential(3)} (mean-image baseline ${meanImageMse?.toExponential(3)}, ${((meanImageMse ?? 0) / metric.value).toFixed(1)}x better)`;
     const text = [
-      `${arch} ${layers.join('-')} trained on ${data.label}`,
+      `${specName(spec)} trained on ${data.label}`,
       `${figure}; ${trained.history.length} epochs, ${formatMs(trained.msPerEpoch)} per epoch, ${formatMs(trained.totalMs)} in all`,
       `saved ${out}/model.json + weights.bin`,
     ].join('\n');

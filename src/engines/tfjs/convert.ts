@@ -1,4 +1,5 @@
 import { activationCoefficients, type Activation } from '../../core/activation';
+import { kernelOf } from '../../core/conv';
 import type { Network } from '../../core/network';
 import { tf } from './backend';
 
@@ -13,21 +14,35 @@ import { tf } from './backend';
  *   c0 + c1 x + c2 x^2   Add()([Rescaling(c2)(Multiply()([d, d])), Rescaling(c1, offset c0)(d)])
  *   c0 + c1 x       Rescaling(c1, offset c0)(d)
  * Layer names are dense_<l>, square_<l>, quad_<l>, lin_<l>, act_<l> (l from 1).
+ * A conv-first network (network.ts ConvLayer) reads raw images, as the studio feeds them:
+ *   input [H*W*C] -> Reshape [H, W, C] 'reshape_1' -> Conv2D 'conv_1' (k x k, stride, 'valid')
+ *   -> Flatten 'flatten_1' (NHWC order: feature p * filters + f, the core's row order) -> activation
+ * so the file holds the kernel once (HWIO, k x k x C x filters), not the tied dense form.
  * Needs a ready backend: await setupBackend() (backend.ts) first.
  */
 export function networkToLayersModel(network: Network): tf.LayersModel {
-  const inputs = network.layers[0].weights.cols;
+  const first = network.layers[0];
+  const inputs = first.kind === 'conv' ? first.geometry.height * first.geometry.width * first.geometry.channels : first.weights.cols;
   const input = tf.input({ shape: [inputs], name: 'input' });
   let x: tf.SymbolicTensor = input;
-  const denses: tf.layers.Layer[] = [];
+  const weighted: tf.layers.Layer[] = [];
   network.layers.forEach((layer, l) => {
-    const dense = tf.layers.dense({ units: layer.weights.rows, name: `dense_${l + 1}`, useBias: true, kernelInitializer: 'zeros' });
-    denses.push(dense);
-    const d = dense.apply(x) as tf.SymbolicTensor;
+    let d: tf.SymbolicTensor;
+    if (layer.kind === 'conv') {
+      const g = layer.geometry;
+      const image = tf.layers.reshape({ targetShape: [g.height, g.width, g.channels], name: `reshape_${l + 1}` }).apply(x) as tf.SymbolicTensor;
+      const conv = tf.layers.conv2d({ filters: g.filters, kernelSize: g.kernel, strides: g.stride, padding: 'valid', name: `conv_${l + 1}`, useBias: true, kernelInitializer: 'zeros' });
+      weighted.push(conv);
+      d = tf.layers.flatten({ name: `flatten_${l + 1}` }).apply(conv.apply(image)) as tf.SymbolicTensor;
+    } else {
+      const dense = tf.layers.dense({ units: layer.weights.rows, name: `dense_${l + 1}`, useBias: true, kernelInitializer: 'zeros' });
+      weighted.push(dense);
+      d = dense.apply(x) as tf.SymbolicTensor;
+    }
     x = applyActivation(d, layer.activation, l + 1);
   });
   const model = tf.model({ inputs: input, outputs: x, name: 'hepex' });
-  setNetworkWeights(denses, network);
+  setNetworkWeights(weighted, network);
   return model;
 }
 
@@ -42,13 +57,21 @@ function applyActivation(d: tf.SymbolicTensor, activation: Activation, index: nu
   return tf.layers.add({ name: `act_${index}` }).apply([quad, linear]) as tf.SymbolicTensor;
 }
 
-/** Copies the core weights into the Dense layers (kernel = W^T). */
-function setNetworkWeights(denses: readonly tf.layers.Layer[], network: Network): void {
+/** Copies the core weights into the Dense layers (kernel = W^T) and the conv (kernel HWIO). */
+function setNetworkWeights(layers: readonly tf.layers.Layer[], network: Network): void {
   network.layers.forEach((layer, l) => {
-    const { rows, cols, data } = layer.weights;
     tf.tidy(() => {
+      if (layer.kind === 'conv') {
+        const g = layer.geometry;
+        const { kernel, bias } = kernelOf(layer);
+        // filters x k*k*C -> (k*k*C) x filters = HWIO flattened (j = (dy*k + dx)*C + c).
+        const hwio = tf.tensor2d(kernel, [g.filters, g.kernel * g.kernel * g.channels]).transpose().reshape([g.kernel, g.kernel, g.channels, g.filters]);
+        layers[l].setWeights([hwio, tf.tensor1d(bias)]);
+        return;
+      }
+      const { rows, cols, data } = layer.weights;
       const kernel = tf.tensor2d(data, [rows, cols]).transpose();
-      denses[l].setWeights([kernel, tf.tensor1d(layer.bias)]);
+      layers[l].setWeights([kernel, tf.tensor1d(layer.bias)]);
     });
   });
 }

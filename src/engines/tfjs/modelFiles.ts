@@ -1,4 +1,5 @@
 import { activationCoefficients, type Activation } from '../../core/activation';
+import { convGeometry, convLayer } from '../../core/conv';
 import { HepexError } from '../../core/errors';
 import { createMatrix } from '../../core/matrix';
 import type { HepexModel } from '../../core/model';
@@ -8,7 +9,7 @@ import {
   parseHepexMetadata,
   type ParsedMetadata,
 } from '../../core/modelMetadata';
-import { MAX_LAYER_SIZE, validateNetwork, type DenseLayer, type Network, type Task } from '../../core/network';
+import { MAX_LAYER_SIZE, validateNetwork, type ConvGeometry, type ConvLayer, type Layer, type Network, type Task } from '../../core/network';
 import { setupBackend, tf } from './backend';
 import { kernelToWeights, networkToLayersModel } from './convert';
 
@@ -97,7 +98,8 @@ function readManifest(json: Record<string, unknown>, weightBytes: number): Map<s
       const name = spec.name;
       if (spec.dtype !== 'float32') throw invalid(`weight "${name}" has dtype ${JSON.stringify(spec.dtype)}; only float32 is supported.`);
       if (spec.quantization !== undefined) throw invalid(`weight "${name}" is quantized; only plain float32 weights are supported.`);
-      if (!Array.isArray(spec.shape) || spec.shape.length > 2) throw invalid(`weight "${name}" has an invalid shape.`);
+      // Dense kernels are 2-D, biases 1-D, conv kernels 4-D (k x k x C x filters).
+      if (!Array.isArray(spec.shape) || spec.shape.length > 4) throw invalid(`weight "${name}" has an invalid shape.`);
       let size = 1;
       for (const n of spec.shape) {
         if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_LAYER_SIZE) {
@@ -117,12 +119,18 @@ function readManifest(json: Record<string, unknown>, weightBytes: number): Map<s
   return entries;
 }
 
-/** A tensor of the graph as a polynomial c0 + c1 y + c2 y^2 of dense layer `dense`'s output y (-1: the input). */
+/**
+ * A tensor of the graph as a polynomial c0 + c1 y + c2 y^2 of weighted layer `dense`'s output y
+ * (-1: the input). `image`: the tensor is not flat but height x width x channels (NHWC, the
+ * input reshaped for a conv, or a conv's output before its Flatten).
+ */
 interface Sym {
   readonly dense: number;
   readonly c: readonly [number, number, number];
+  readonly image?: readonly [number, number, number];
 }
 
+/** A weighted layer of the chain: Dense, or (first only) Conv2D on `image`. */
 interface DenseNode {
   readonly name: string;
   readonly units: number;
@@ -130,6 +138,7 @@ interface DenseNode {
   /** The polynomial (of the previous dense output) this layer reads: the previous activation. */
   readonly input: Sym;
   readonly softmax: boolean;
+  readonly conv?: { readonly image: readonly [number, number, number]; readonly kernel: number; readonly stride: number };
 }
 
 interface LayerJson {
@@ -179,13 +188,15 @@ function readLayers(topology: Record<string, unknown>): { layers: LayerJson[]; s
 }
 
 const mulPoly = (a: Sym, b: Sym, where: string): Sym => {
-  if (a.dense !== b.dense) throw invalid(`"${where}" multiplies outputs of different layers; only element-wise polynomials of one layer are supported.`);
+  if (a.dense !== b.dense || String(a.image) !== String(b.image)) {
+    throw invalid(`"${where}" multiplies outputs of different layers; only element-wise polynomials of one layer are supported.`);
+  }
   const [a0, a1, a2] = a.c;
   const [b0, b1, b2] = b.c;
   if ((a2 !== 0 && (b1 !== 0 || b2 !== 0)) || (b2 !== 0 && a1 !== 0)) {
     throw invalid(`"${where}" makes an activation of degree above 2; the HE engine evaluates degree <= 2.`);
   }
-  return { dense: a.dense, c: [a0 * b0, a0 * b1 + a1 * b0, a0 * b2 + a1 * b1 + a2 * b0] };
+  return { dense: a.dense, c: [a0 * b0, a0 * b1 + a1 * b0, a0 * b2 + a1 * b1 + a2 * b0], ...(a.image ? { image: a.image } : {}) };
 };
 
 /**
@@ -201,9 +212,15 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
   let inputSize: number | undefined;
   let previous: Sym = { dense: -1, c: [0, 1, 0] };
   const identityOf = (dense: number): Sym => ({ dense, c: [0, 1, 0] });
+  /** The input's shape, from an InputLayer or a first layer's batch_input_shape: flat or an image. */
+  let inputImage: [number, number, number] | undefined;
   const shapeFrom = (config: Record<string, unknown>): void => {
     const shape = config.batch_input_shape ?? config.batchInputShape;
     if (Array.isArray(shape) && shape.length === 2 && typeof shape[1] === 'number') inputSize = shape[1];
+    if (Array.isArray(shape) && shape.length === 4) {
+      inputImage = imageShape(shape.slice(1), 'the input shape');
+      inputSize = inputImage[0] * inputImage[1] * inputImage[2];
+    }
   };
   for (const layer of layers) {
     const args = sequential ? [previous] : layer.inbound.map((n) => {
@@ -220,11 +237,41 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
       case 'InputLayer':
         if (!sequential && layer.inbound.length) throw invalid(`input layer "${layer.name}" has inputs.`);
         shapeFrom(layer.config);
-        out = identityOf(-1);
+        out = inputImage ? { ...identityOf(-1), image: inputImage } : identityOf(-1);
         break;
+      case 'Reshape': {
+        // Only the studio's own use: the flat input viewed as an image for the conv.
+        const input = one();
+        if (input.dense !== -1 || input.c.join() !== '0,1,0' || input.image) throw invalid(`Reshape layer "${layer.name}" is only accepted on the flat input, right before a convolution.`);
+        const image = imageShape(layer.config.target_shape ?? layer.config.targetShape, `Reshape layer "${layer.name}"`);
+        if (inputSize !== undefined && image[0] * image[1] * image[2] !== inputSize) {
+          throw invalid(`Reshape layer "${layer.name}" views ${inputSize} inputs as ${image.join(' x ')} = ${image[0] * image[1] * image[2]} values.`);
+        }
+        inputSize = image[0] * image[1] * image[2];
+        out = { ...input, image };
+        break;
+      }
+      case 'Conv2D': {
+        shapeFrom(layer.config);
+        let input = one();
+        if (sequential && input.dense === -1 && !input.image && inputImage) input = { ...input, image: inputImage };
+        if (input.dense !== -1 || denses.length) throw invalid(`Conv2D layer "${layer.name}" is not the first layer; the studio runs one convolution, on the client-packed image.`);
+        if (input.c.join() !== '0,1,0' || !input.image) throw invalid(`Conv2D layer "${layer.name}" must read the image itself (shape height x width x channels).`);
+        const conv = conv2dConfig(layer, input.image);
+        denses.push({ name: layer.name, units: conv.filters, useBias: layer.config.use_bias !== false, input, softmax: false, conv: { image: input.image, kernel: conv.kernel, stride: conv.stride } });
+        out = { ...identityOf(0), image: conv.output };
+        break;
+      }
+      case 'Flatten': {
+        const input = one();
+        if (!input.image) throw invalid(`Flatten layer "${layer.name}" reads a tensor that is already flat.`);
+        out = { dense: input.dense, c: input.c };
+        break;
+      }
       case 'Dense': {
         shapeFrom(layer.config);
         const input = one();
+        if (input.image) throw invalid(`Dense layer "${layer.name}" reads an image-shaped tensor; flatten it first (Flatten layer).`);
         if (input.dense !== denses.length - 1) throw invalid(`Dense layer "${layer.name}" does not continue the chain of Dense layers.`);
         if (input.dense === -1 && input.c.join() !== '0,1,0') {
           throw invalid(`the input is rescaled or transformed before the first Dense layer "${layer.name}"; the studio feeds pixels scaled to [0, 1] straight into it.`);
@@ -254,9 +301,9 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
         break;
       case 'Add': {
         if (args.length < 2) throw invalid(`Add layer "${layer.name}" needs at least two inputs.`);
-        const dense = args[0].dense;
-        if (args.some((a) => a.dense !== dense)) throw invalid(`Add layer "${layer.name}" adds outputs of different layers.`);
-        out = { dense, c: [0, 1, 2].map((k) => args.reduce((s, a) => s + a.c[k], 0)) as unknown as [number, number, number] };
+        const { dense, image } = args[0];
+        if (args.some((a) => a.dense !== dense || String(a.image) !== String(image))) throw invalid(`Add layer "${layer.name}" adds outputs of different layers.`);
+        out = { dense, c: [0, 1, 2].map((k) => args.reduce((s, a) => s + a.c[k], 0)) as unknown as [number, number, number], ...(image ? { image } : {}) };
         break;
       }
       case 'Rescaling': {
@@ -266,7 +313,7 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
           throw invalid(`Rescaling layer "${layer.name}" needs a finite numeric scale and offset.`);
         }
         const a = one();
-        out = { dense: a.dense, c: [a.c[0] * scale + offset, a.c[1] * scale, a.c[2] * scale] };
+        out = { dense: a.dense, c: [a.c[0] * scale + offset, a.c[1] * scale, a.c[2] * scale], ...(a.image ? { image: a.image } : {}) };
         break;
       }
       case 'Activation': {
@@ -300,10 +347,42 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
     output = o;
   }
   if (output.dense !== denses.length - 1) throw invalid('the model output is not computed from its last Dense layer.');
+  if (output.image) throw invalid('the model output is image-shaped; the studio reads models whose output is a flat vector.');
   denses.forEach((d, l) => {
     if (d.softmax && l !== denses.length - 1) throw invalid(`softmax is only accepted on the final layer, not "${d.name}".`);
   });
   return { denses, output, inputSize };
+}
+
+/** A [height, width, channels] shape of whole numbers. */
+function imageShape(v: unknown, what: string): [number, number, number] {
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_LAYER_SIZE)) {
+    throw invalid(`${what} must be an image shape [height, width, channels] of whole numbers, got ${JSON.stringify(v)}.`);
+  }
+  return v as [number, number, number];
+}
+
+/** The parts of a Conv2D config the HE engine runs: square kernel and stride, 'valid', channels last, linear. */
+function conv2dConfig(layer: LayerJson, image: readonly [number, number, number]): { filters: number; kernel: number; stride: number; output: [number, number, number] } {
+  const c = layer.config;
+  const where = `Conv2D layer "${layer.name}"`;
+  const pair = (v: unknown, what: string): number => {
+    const [a, b] = Array.isArray(v) ? v : [v, v];
+    if (typeof a !== 'number' || a !== b || !Number.isInteger(a) || a < 1 || a > MAX_LAYER_SIZE) throw invalid(`${where} needs a square ${what} of whole numbers, got ${JSON.stringify(v)}.`);
+    return a;
+  };
+  const filters = c.filters;
+  if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1 || filters > MAX_LAYER_SIZE) throw invalid(`${where} has ${JSON.stringify(filters)} filters.`);
+  const kernel = pair(c.kernel_size, 'kernel');
+  const stride = pair(c.strides ?? 1, 'stride');
+  if ((c.padding ?? 'valid') !== 'valid') throw invalid(`${where} uses padding ${JSON.stringify(c.padding)}; the client packs 'valid' patches only.`);
+  if ((c.data_format ?? 'channels_last') !== 'channels_last') throw invalid(`${where} uses data format ${JSON.stringify(c.data_format)}; only channels_last (NHWC) is read.`);
+  if (pair(c.dilation_rate ?? 1, 'dilation rate') !== 1) throw invalid(`${where} is dilated; only dilation 1 is read.`);
+  if ((c.activation ?? 'linear') !== 'linear') throw invalid(`${where} uses activation "${String(c.activation)}", which CKKS cannot compute; use polynomial activations.`);
+  const [height, width] = image;
+  if (kernel > height || kernel > width) throw invalid(`${where} has a ${kernel} x ${kernel} kernel, larger than its ${height} x ${width} image.`);
+  const side = (n: number): number => Math.floor((n - kernel) / stride) + 1;
+  return { filters, kernel, stride, output: [side(height), side(width), filters] };
 }
 
 /** Turns polynomial coefficients back into the activation the metadata names, or the simplest one. */
@@ -322,6 +401,35 @@ function activationFor(c: readonly [number, number, number], declared: Activatio
   if (c.join() === '0,0,1') return { type: 'square' };
   if (c[2] < 0) throw invalid(`layer ${layer + 1}: a quadratic activation needs a non-negative x^2 coefficient.`);
   return { type: 'poly', coefficients: trimmed };
+}
+
+/** A Conv2D node's HWIO kernel (k x k x C x filters) and bias as the core's tied ConvLayer. */
+function convFromFile(
+  d: DenseNode,
+  conv: NonNullable<DenseNode['conv']>,
+  kernel: WeightEntry | undefined,
+  bias: WeightEntry | undefined,
+  weights: Uint8Array,
+  activation: Activation,
+): ConvLayer {
+  const [height, width, channels] = conv.image;
+  const want = [conv.kernel, conv.kernel, channels, d.units];
+  if (!kernel) throw invalid(`the weights of Conv2D layer "${d.name}" (${d.name}/kernel) are missing.`);
+  if (kernel.shape.join() !== want.join()) {
+    throw invalid(`${d.name}/kernel has shape [${kernel.shape.join(', ')}] but a ${conv.kernel} x ${conv.kernel} convolution of ${channels}-channel images into ${d.units} filters needs [${want.join(', ')}].`);
+  }
+  if (d.useBias && !bias) throw invalid(`the bias of Conv2D layer "${d.name}" (${d.name}/bias) is missing.`);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units)) throw invalid(`${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} filters.`);
+  let g: ConvGeometry;
+  try {
+    g = convGeometry({ height, width, channels, kernel: conv.kernel, stride: conv.stride, filters: d.units });
+  } catch (error) {
+    throw invalid(`Conv2D layer "${d.name}": ${(error as Error).message}`);
+  }
+  const taps = conv.kernel * conv.kernel * channels;
+  // HWIO flattened is (k*k*C) x filters; the core's kernel is filters x (k*k*C).
+  const filterBias = bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units);
+  return convLayer(g, kernelToWeights(readFloats(weights, kernel), taps, d.units), filterBias, activation);
 }
 
 function readFloats(weights: Uint8Array, entry: WeightEntry): Float32Array {
@@ -358,10 +466,18 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
     throw invalid(`the metadata lists ${meta.layers.length} layers but the graph has ${denses.length} Dense layers.`);
   }
 
-  const layers: DenseLayer[] = [];
+  const layers: Layer[] = [];
   let inputs = inputSize;
   denses.forEach((d, l) => {
     const kernel = entries.get(`${d.name}/kernel`);
+    const next = denses[l + 1];
+    const activation = activationFor((next ? next.input.c : output.c) as [number, number, number], meta?.layers[l].activation, l);
+    if (d.conv) {
+      const conv = convFromFile(d, d.conv, kernel, entries.get(`${d.name}/bias`), weights, activation);
+      layers.push(conv);
+      inputs = conv.weights.rows;
+      return;
+    }
     if (!kernel) throw invalid(`the weights of Dense layer "${d.name}" (${d.name}/kernel) are missing.`);
     if (kernel.shape.length !== 2 || kernel.shape[1] !== d.units) {
       throw invalid(`${d.name}/kernel has shape [${kernel.shape.join(', ')}] but the layer has ${d.units} units.`);
@@ -373,13 +489,11 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
     if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units)) {
       throw invalid(`${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} units.`);
     }
-    const next = denses[l + 1];
-    const c = next ? next.input.c : output.c;
     layers.push({
       kind: 'dense',
       weights: createMatrix(d.units, fanIn, kernelToWeights(readFloats(weights, kernel), fanIn, d.units)),
       bias: bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units),
-      activation: activationFor(c as [number, number, number], meta?.layers[l].activation, l),
+      activation,
     });
     inputs = d.units;
   });

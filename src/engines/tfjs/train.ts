@@ -1,8 +1,10 @@
 import type { Activation } from '../../core/activation';
 import { NUM_CLASSES, imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/data/dataset';
 import { HepexError, throwIfAborted } from '../../core/errors';
+import { convLayer, im2col, kernelOf } from '../../core/conv';
 import { assertSameShape, type Mask } from '../../core/matrix';
-import { validateNetwork, type Network } from '../../core/network';
+import { kernelMaskOf } from '../../core/modelMetadata';
+import { validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
 import { createRng, shuffleInPlace, type Rng } from '../../core/random';
 import type { Metric, TrainProgress } from '../../core/trainer';
 import { setupBackend, tf } from './backend';
@@ -15,6 +17,12 @@ import { kernelToWeights, weightsToKernel } from './convert';
  * shuffling, augmentation and noise all draw from the seeded core RNG.
  * Inputs are pixels / 255 in [0, 1]; all tensors are disposed (tf.memory().numTensors is the
  * same before and after a call).
+ *
+ * A conv-first network (network.ts ConvLayer) trains its kernel, not the tied dense form: one
+ * variable of k*k*C x filters (tfjs's HWIO kernel flattened), so the tie holds by construction.
+ * Training feeds it im2col patches (a matMul: the WASM backend has no Conv2DBackpropFilter
+ * kernel, so tf.conv2d has no filter gradient there); evaluation runs a real tf.conv2d on the
+ * raw images. Both compute the same sums; the tests hold them to the core's forward pass.
  */
 export interface TrainOptions {
   /** Default 10. */
@@ -30,7 +38,10 @@ export interface TrainOptions {
   readonly maxShift?: number;
   /** Std of the Gaussian noise added to inputs (denoising), clipped to [0, 1]; default 0. */
   readonly noise?: number;
-  /** Keep-masks in W's frame (outputs x inputs); absent: dense. */
+  /**
+   * Keep-masks in W's frame (outputs x inputs); absent: dense. A conv layer's mask is in its
+   * expanded frame and must be tied over positions; its kernel block (position 0) is held.
+   */
   readonly masks?: readonly Mask[];
   /** Evaluate on `test` after each epoch for the progress metric; default true. */
   readonly evaluateEachEpoch?: boolean;
@@ -52,20 +63,62 @@ export interface Evaluation {
   readonly meanImageMse?: number;
 }
 
+/**
+ * One variable per trained tensor. kernels[l] is layer l's kernel: a Dense layer's inputs x
+ * outputs (W^T), a conv's k*k*C x filters (row j = (dy*k + dx)*C + c, tfjs's HWIO order).
+ */
 interface Params {
   readonly kernels: tf.Variable[];
   readonly biases: tf.Variable[];
   readonly activations: readonly Activation[];
+  /** The first layer's geometry when it is a conv. */
+  readonly conv?: ConvGeometry;
+}
+
+const tapsOf = (g: ConvGeometry): number => g.kernel * g.kernel * g.channels;
+
+/** The conv of a conv-first network, else undefined. */
+export const firstConv = (network: Network): ConvLayer | undefined => {
+  const first = network.layers[0];
+  return first.kind === 'conv' ? first : undefined;
+};
+
+/** Values per image the network reads: a conv-first network reads raw images (H*W*C). */
+export function imageWidth(network: Network): number {
+  const conv = firstConv(network);
+  return conv ? conv.geometry.height * conv.geometry.width * conv.geometry.channels : network.layers[0].weights.cols;
+}
+
+/** Throws `invalid-data-file` when the images cannot feed the network (conv: also their shape). */
+function checkImagesFit(network: Network, data: Dataset): void {
+  const conv = firstConv(network);
+  if (conv && (data.rows !== conv.geometry.height || data.cols !== conv.geometry.width || conv.geometry.channels !== 1)) {
+    const g = conv.geometry;
+    throw new HepexError('invalid-data-file', `${data.name} has ${data.rows} x ${data.cols} grey images but the model's convolution reads ${g.height} x ${g.width} x ${g.channels} images.`);
+  }
+  checkDatasetFits(data, imageWidth(network));
+}
+
+/** A layer's trained kernel, as in Params (row-major). */
+function kernelOfLayer(layer: DenseLayer | ConvLayer): { data: Float32Array; shape: [number, number]; bias: Float32Array } {
+  if (layer.kind === 'conv') {
+    const { kernel, bias } = kernelOf(layer);
+    const taps = tapsOf(layer.geometry);
+    return { data: weightsToKernel(kernel, taps, layer.geometry.filters), shape: [taps, layer.geometry.filters], bias };
+  }
+  const { rows, cols, data } = layer.weights;
+  return { data: weightsToKernel(data, cols, rows), shape: [cols, rows], bias: layer.bias };
 }
 
 function toParams(network: Network): Params {
+  const kernels = network.layers.map(kernelOfLayer);
+  const conv = firstConv(network);
   return {
     // tidy disposes the initial tensors; the variables (which share their data) survive it.
-    kernels: network.layers.map((l) =>
-      tf.tidy(() => tf.variable(tf.tensor2d(weightsToKernel(l.weights.data, l.weights.cols, l.weights.rows), [l.weights.cols, l.weights.rows]))),
-    ),
-    biases: network.layers.map((l) => tf.tidy(() => tf.variable(tf.tensor1d(l.bias)))),
+    kernels: kernels.map((k) => tf.tidy(() => tf.variable(tf.tensor2d(k.data, k.shape)))),
+    biases: kernels.map((k) => tf.tidy(() => tf.variable(tf.tensor1d(k.bias)))),
     activations: network.layers.map((l) => l.activation),
+    ...(conv ? { conv: conv.geometry } : {}),
   };
 }
 
@@ -74,12 +127,11 @@ function fromParams(params: Params, task: Network['task']): Network {
     task,
     layers: params.kernels.map((k, l) => {
       const [inputs, outputs] = k.shape as [number, number];
-      return {
-        kind: 'dense' as const,
-        weights: { rows: outputs, cols: inputs, data: kernelToWeights(k.dataSync() as Float32Array, inputs, outputs) },
-        bias: Float32Array.from(params.biases[l].dataSync()),
-        activation: params.activations[l],
-      };
+      const kernel = kernelToWeights(k.dataSync() as Float32Array, inputs, outputs);
+      const bias = Float32Array.from(params.biases[l].dataSync());
+      // The conv comes back in its tied dense form, expanded from the trained kernel.
+      if (l === 0 && params.conv) return convLayer(params.conv, kernel, bias, params.activations[l]);
+      return { kind: 'dense' as const, weights: { rows: outputs, cols: inputs, data: kernel }, bias, activation: params.activations[l] };
     }),
   };
 }
@@ -103,10 +155,28 @@ function activate(z: tf.Tensor2D, activation: Activation): tf.Tensor2D {
   }
 }
 
-function forwardParams(params: Params, x: tf.Tensor2D): tf.Tensor2D {
+/**
+ * The conv's pre-activations, batch x positions*filters (NHWC flatten order, as the core's rows),
+ * from either 'patches' (batch x positions*patchWidth, core im2col) or 'images' (batch x H*W*C).
+ */
+function convForward(g: ConvGeometry, kernel: tf.Variable, bias: tf.Variable, x: tf.Tensor2D, input: 'patches' | 'images'): tf.Tensor2D {
+  const n = x.shape[0];
+  if (input === 'patches') {
+    // (batch * positions) x patchWidth, less the zero padding columns, times k*k*C x filters.
+    const patches = x.reshape([-1, g.patchWidth]).slice([0, 0], [-1, tapsOf(g)]);
+    return patches.matMul(kernel).add(bias).reshape([n, -1]);
+  }
+  const images = x.reshape([n, g.height, g.width, g.channels]) as tf.Tensor4D;
+  const filter = kernel.reshape([g.kernel, g.kernel, g.channels, g.filters]) as tf.Tensor4D;
+  return tf.conv2d(images, filter, g.stride, 'valid').add(bias).reshape([n, -1]);
+}
+
+/** The network on x: images (batch x H*W*C) or, for a conv-first network in training, patches. */
+function forwardParams(params: Params, x: tf.Tensor2D, input: 'patches' | 'images' = 'images'): tf.Tensor2D {
   let h = x;
   params.kernels.forEach((k, l) => {
-    h = activate(h.matMul(k).add(params.biases[l]) as tf.Tensor2D, params.activations[l]);
+    const z = l === 0 && params.conv ? convForward(params.conv, k, params.biases[0], h, input) : (h.matMul(k).add(params.biases[l]) as tf.Tensor2D);
+    h = activate(z, params.activations[l]);
   });
   return h;
 }
@@ -170,7 +240,8 @@ function evaluateParams(params: Params, task: Network['task'], test: Dataset, in
   return task === 'classification' ? { name: 'accuracy', value: acc / test.count } : { name: 'mse', value: acc / (test.count * p) };
 }
 
-function checkMasks(network: Network, masks: readonly Mask[] | undefined): void {
+/** One mask per layer, each of its layer's shape; a conv's tied over positions. Throws `invalid-mask`. */
+export function checkMasks(network: Network, masks: readonly Mask[] | undefined): void {
   if (!masks) return;
   if (masks.length !== network.layers.length) {
     throw new HepexError('invalid-mask', `Expected one mask per layer (${network.layers.length}), got ${masks.length}.`);
@@ -178,7 +249,24 @@ function checkMasks(network: Network, masks: readonly Mask[] | undefined): void 
   masks.forEach((m, l) => {
     assertSameShape(network.layers[l].weights, m, `Layer ${l + 1} mask`);
     if (m.data.length !== m.rows * m.cols) throw new HepexError('invalid-mask', `Layer ${l + 1}: the mask has ${m.data.length} entries for ${m.rows} x ${m.cols}.`);
+    const layer = network.layers[l];
+    if (layer.kind === 'conv') kernelMaskOf(layer.geometry, m); // throws when not tied
   });
+}
+
+/** Layer l's keep-mask in its Params kernel's frame (0/1 floats, row-major, kernel's shape). */
+function kernelFrameMask(layer: DenseLayer | ConvLayer, mask: Mask): tf.Tensor2D {
+  if (layer.kind === 'conv') {
+    // filters x patchWidth block of position 0 -> its first k*k*C columns -> k*k*C x filters.
+    const g = layer.geometry;
+    const taps = tapsOf(g);
+    const block = kernelMaskOf(g, mask);
+    const keep = new Float32Array(g.filters * taps);
+    for (let f = 0; f < g.filters; f++) for (let j = 0; j < taps; j++) keep[f * taps + j] = block.data[f * g.patchWidth + j] ? 1 : 0;
+    return tf.tensor2d(weightsToKernel(keep, taps, g.filters), [taps, g.filters]);
+  }
+  const { rows, cols } = layer.weights;
+  return tf.tensor2d(weightsToKernel(Float32Array.from(mask.data, (v) => (v ? 1 : 0)), cols, rows), [cols, rows]);
 }
 
 const positive = (v: number, name: string): number => {
@@ -192,9 +280,8 @@ const positive = (v: number, name: string): number => {
  */
 export async function trainNetwork(network: Network, train: Dataset, test: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
   validateNetwork(network);
-  const inputs = network.layers[0].weights.cols;
-  checkDatasetFits(train, inputs);
-  checkDatasetFits(test, inputs);
+  checkImagesFit(network, train);
+  checkImagesFit(network, test);
   checkMasks(network, options.masks);
   const epochs = options.epochs ?? 10;
   if (!Number.isInteger(epochs) || epochs < 0 || epochs > 10_000) throw new HepexError('invalid-argument', `Epochs must be a whole number from 0 to 10000, got ${epochs}.`);
@@ -224,12 +311,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
   const rng = createRng(seed);
 
   const params = toParams(network);
-  const maskTensors = options.masks?.map((m, l) =>
-    tf.tensor2d(weightsToKernel(Float32Array.from(m.data, (v) => (v ? 1 : 0)), network.layers[l].weights.cols, network.layers[l].weights.rows), [
-      network.layers[l].weights.cols,
-      network.layers[l].weights.rows,
-    ]),
-  );
+  const maskTensors = options.masks?.map((m, l) => kernelFrameMask(network.layers[l], m));
   const applyMasks = (): void => {
     if (!maskTensors) return;
     tf.tidy(() => params.kernels.forEach((k, l) => k.assign(k.mul(maskTensors[l]))));
@@ -265,10 +347,11 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
           if (noise > 0) addNoise(xBatch, xBatch.length, noise, rng);
         }
         const loss = tf.tidy(() => {
-          const x = tf.tensor2d(xBatch, [batchSize, p]);
+          // A conv-first network trains on the batch's im2col patches (see the header).
+          const x = params.conv ? tf.tensor2d(im2col(params.conv, xBatch, batchSize), [batchSize, network.layers[0].weights.cols]) : tf.tensor2d(xBatch, [batchSize, p]);
           const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
           const { value, grads } = tf.variableGrads(() => {
-            const out = forwardParams(params, x);
+            const out = forwardParams(params, x, params.conv ? 'patches' : 'images');
             return (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
           }, vars);
           if (maskTensors) params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
@@ -308,7 +391,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
  */
 export async function evaluateNetwork(network: Network, train: Dataset | undefined, test: Dataset, options: { noise?: number; seed?: number; signal?: AbortSignal } = {}): Promise<Evaluation> {
   validateNetwork(network);
-  checkDatasetFits(test, network.layers[0].weights.cols);
+  checkImagesFit(network, test);
   throwIfAborted(options.signal);
   await setupBackend();
   const clean = imagesToFloat(test);

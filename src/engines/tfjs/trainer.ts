@@ -1,12 +1,11 @@
 import type { DatasetSplit } from '../../core/data/dataset';
-import { HepexError } from '../../core/errors';
 import { applyMask, type Mask } from '../../core/matrix';
 import type { HepexModel } from '../../core/model';
 import type { Network } from '../../core/network';
 import type { FineTuneOptions, Metric, Trainer, TrainProgress } from '../../core/trainer';
 import { setupBackend } from './backend';
-import { createSpec, initNetwork, type Architecture, type ModelSpec } from './models';
-import { evaluateNetwork, trainNetwork, type Evaluation } from './train';
+import { createSpec, initNetwork, specName, type Architecture, type ModelSpec } from './models';
+import { checkMasks, evaluateNetwork, trainNetwork, type Evaluation } from './train';
 
 /**
  * Training defaults per architecture, measured on the MNIST split (seed 1, 8000 / 2000):
@@ -30,6 +29,7 @@ export const TRAINING_DEFAULTS: Record<Architecture, TrainingDefaults> = {
   mlp: { epochs: 40, learningRate: 2e-3, batchSize: 64, maxShift: 2, noise: 0 },
   ae: { epochs: 30, learningRate: 2e-3, batchSize: 64, maxShift: 0, noise: 0 },
   dae: { epochs: 30, learningRate: 2e-3, batchSize: 64, maxShift: 0, noise: 0.3 },
+  cnn: { epochs: 20, learningRate: 2e-3, batchSize: 64, maxShift: 1, noise: 0 },
 };
 
 /**
@@ -62,9 +62,8 @@ export function createTfjsTrainer(data: DatasetSplit, options: TfjsTrainerOption
   let calls = 0;
   return {
     async fineTune(network: Network, masks: readonly Mask[], opts: FineTuneOptions = {}): Promise<Network> {
-      if (masks.length !== network.layers.length) {
-        throw new HepexError('invalid-mask', `Expected one mask per layer (${network.layers.length}), got ${masks.length}.`);
-      }
+      // Before masking: a conv's mask must be tied, or masking would untie its weights.
+      checkMasks(network, masks);
       // Start from exactly-zero pruned weights; a new network, the input is not mutated.
       const start: Network = { ...network, layers: network.layers.map((l, i) => ({ ...l, weights: applyMask(l.weights, masks[i]) })) };
       calls++;
@@ -112,7 +111,7 @@ export interface TrainedModel {
 
 /** Trains a spec from a seeded initialisation; the model carries metrics and provenance. */
 export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: TrainModelOptions = {}): Promise<TrainedModel> {
-  const checked = createSpec(spec.arch, spec.layers, spec.activation);
+  const checked = createSpec(spec.arch, spec.layers, spec.activation, spec.conv);
   const d = TRAINING_DEFAULTS[checked.arch];
   const seed = options.seed ?? 1;
   const epochs = options.epochs ?? d.epochs;
@@ -141,13 +140,14 @@ export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: T
       : { mse: evaluation.metric.value, meanImageMse: evaluation.meanImageMse };
   return {
     model: {
-      name: options.name ?? `${checked.arch} ${checked.layers.join('-')}`,
+      name: options.name ?? specName(checked),
       network: result.network,
       metrics,
       provenance: {
         method: 'train',
         arch: checked.arch,
         layers: checked.layers.join(','),
+        ...(checked.conv ? { convFilters: checked.conv.filters, convKernel: checked.conv.kernel, convStride: checked.conv.stride } : {}),
         activation: JSON.stringify(checked.activation),
         data: data.label,
         // The HE client must encode inputs the same way: pixel values / 255, row-major.
