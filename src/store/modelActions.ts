@@ -1,4 +1,5 @@
 import type { HepexModel } from '../core/model';
+import { inputWidth } from '../core/network';
 import { applyMasks, masksOf } from './analysis';
 import { errorMessage, type StoreRuntime } from './runtime';
 import { PRESET_LABELS, type LoadedModels, type Preset, type Shown } from './types';
@@ -168,7 +169,8 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
         const [images, labels] = await Promise.all(
           [pair.images, pair.labels].map(async (f) => new Uint8Array(await f.arrayBuffer())),
         );
-        const inputs = get().dense?.network.layers[0].weights.cols ?? 784;
+        const dense = get().dense;
+        const inputs = dense ? inputWidth(dense.network) : 784;
         const name =
           pair.images.name.replace(/(\.gz)?$/, '').replace(/[-_.]?(images?|idx3-ubyte)$/i, '') ||
           'IDX data';

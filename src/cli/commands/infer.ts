@@ -2,7 +2,7 @@ import { imagesToFloat, takeSamples } from '../../core/data/dataset';
 import { HepexError } from '../../core/errors';
 import type { HeMode } from '../../core/executionPlan';
 import type { HepexModel } from '../../core/model';
-import { forward } from '../../core/network';
+import { forward, inputWidth } from '../../core/network';
 import { createRng } from '../../core/random';
 import { parseTileShape } from '../../core/tileShape';
 import { inferEncrypted } from '../../engines/seal/heInference';
@@ -24,7 +24,7 @@ async function inputsFor(
   samples: number,
   seed: number,
 ): Promise<{ x: Float32Array; source: string }> {
-  const width = model.network.layers[0].weights.cols;
+  const width = inputWidth(model.network);
   if (width === MNIST_PIXELS) {
     const split = await loadMnistSplit();
     if (samples > split.test.count) {
