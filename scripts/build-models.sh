@@ -16,3 +16,7 @@ hepex prune --model "$out/ae" --method hepex --sparsity 0.9 --theta 0.0625 --til
 
 hepex train --arch dae --layers 784,128,32,128,784 --seed 1 --out "$out/dae"
 hepex prune --model "$out/dae" --method hepex --sparsity 0.9 --theta 0.0625 --tile 4x8 --seed 1 --out "$out/dae/hepex"
+
+# CNN: conv 8 x 5x5 stride 2 (12 x 12 x 8 = 1152 features) -> poly -> 64 -> poly -> 10 (~35 s to train).
+hepex train --arch cnn --layers 784,64,10 --filters 8 --kernel 5 --stride 2 --seed 1 --out "$out/cnn"
+hepex prune --model "$out/cnn" --method hepex --sparsity 0.9 --theta 0.0625 --tile 4x8 --seed 1 --out "$out/cnn/hepex"

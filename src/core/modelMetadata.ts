@@ -27,7 +27,8 @@ import { createTileShape, type TileShape } from './tileShape';
  *                  (the HE-PEx result after expansion); 'elements': one bit per weight, row-major
  *                  in W's outputs x inputs frame; 'kernel' (conv layers, and only they): one bit
  *                  per weight of the filters x patchWidth kernel block that every position
- *                  shares, expanded block-diagonally on read (off-block entries 0). `ones`
+ *                  shares, expanded block-diagonally on read; off-block and patch-padding
+ *                  entries hold no weights and are 0 (kernelMaskOf). `ones`
  *                  counts the kept weights of what is stored (a checksum).
  *   permutation    client-side input/output orders (permutation.ts)
  *   metrics, provenance  free-form numbers / JSON scalars.
@@ -135,24 +136,27 @@ function countOnesOf(data: Uint8Array): number {
 
 /**
  * A conv layer's keep-mask (expanded frame, positions*filters x positions*patchWidth) as its
- * kernel block: the filters x patchWidth block of position 0. Throws `invalid-mask` unless every
- * position's diagonal block equals it (a tied conv keeps or prunes a kernel weight everywhere).
+ * kernel block: the filters x patchWidth block of position 0, with the padding columns
+ * (j >= k*k*C) set to 0 since their weights are always 0 (checkTied). Throws `invalid-mask`
+ * unless every position's diagonal block keeps the same kernel weights (a tied conv keeps or
+ * prunes a kernel weight everywhere). Off-block and padding bits are not read.
  */
 export function kernelMaskOf(g: ConvGeometry, mask: Mask): Mask {
   const positions = mask.rows / g.filters;
   if (mask.rows !== positions * g.filters || mask.cols !== positions * g.patchWidth || !Number.isInteger(positions)) {
     throw new HepexError('invalid-mask', `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`);
   }
+  const taps = g.kernel * g.kernel * g.channels;
   const block = new Uint8Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++) for (let j = 0; j < g.patchWidth; j++) block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
+  for (let f = 0; f < g.filters; f++) for (let j = 0; j < taps; j++) block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
   for (let p = 1; p < positions; p++) {
     for (let f = 0; f < g.filters; f++) {
       const row = (p * g.filters + f) * mask.cols + p * g.patchWidth;
-      for (let j = 0; j < g.patchWidth; j++) {
+      for (let j = 0; j < taps; j++) {
         if ((mask.data[row + j] ? 1 : 0) !== block[f * g.patchWidth + j]) {
           throw new HepexError(
             'invalid-mask',
-            `The convolution's mask differs between output positions 0 and ${p} (filter ${f + 1}, patch entry ${j + 1}); a convolution's weights are shared, so prune its kernel and expand the mask.`,
+            `The convolution's mask differs between output positions 0 and ${p} (filter ${f + 1}, kernel entry ${j + 1}); a convolution's weights are shared, so prune its kernel and expand the mask.`,
           );
         }
       }
@@ -335,6 +339,10 @@ function decodeKernelMask(v: Record<string, unknown>, what: string, rows: number
   const ones = wholeNumber(v.ones, `${what}.ones`, 0, rows * cols);
   if (typeof v.bits !== 'string') throw invalid(`${what}.bits must be a base64 string.`);
   const block = unpackBits(v.bits, rows * cols, what);
+  const taps = g.kernel * g.kernel * g.channels;
+  for (let k = 0; k < block.length; k++) {
+    if (block[k] && k % g.patchWidth >= taps) throw invalid(`${what} keeps patch padding entry ${(k % g.patchWidth) + 1} of filter ${Math.floor(k / g.patchWidth) + 1}, which holds no weight (a kernel has ${taps} entries).`);
+  }
   const counted = countOnesOf(block);
   if (counted !== ones) throw invalid(`${what} says it keeps ${ones} weights but its bits keep ${counted}.`);
   return expandKernelMask(g, shape.outputs / g.filters, { rows, cols, data: block });

@@ -139,9 +139,10 @@ describe('CNN model files', () => {
     const net = randomCnn(9);
     const conv = net.layers[0] as ConvLayer;
     const g = conv.geometry;
-    // Prune every third kernel weight (tied) and every fourth dense weight; zero them.
+    // Prune every third kernel weight (tied) and every fourth dense weight; zero them. The
+    // patch padding columns (25..31) hold no weights: their mask bits are 0 (kernelMaskOf).
     const block = createMask(g.filters, g.patchWidth, 1);
-    for (let k = 0; k < block.data.length; k += 3) block.data[k] = 0;
+    for (let k = 0; k < block.data.length; k++) if (k % 3 === 0 || k % g.patchWidth >= 25) block.data[k] = 0;
     const masks: Mask[] = [expandKernelMask(g, conv.weights.rows / g.filters, block)];
     for (const l of net.layers.slice(1)) {
       const m = createMask(l.weights.rows, l.weights.cols);
@@ -215,6 +216,17 @@ describe('CNN model files', () => {
     }
   });
 
+  it('exports any tied conv mask in its canonical form (padding and off-block bits 0)', async () => {
+    const conv = model.network.layers[0] as ConvLayer;
+    const loose = { ...model.masks![0], data: model.masks![0].data.slice() };
+    loose.data[3 * loose.cols + 4 * 32 + 30] = 1; // off-block (position 4's patch, row of position 0), padding column 30
+    loose.data[(4 * 4 + 1) * loose.cols + 4 * 32 + 27] = 1; // position 4's own padding column 27
+    const files = await modelToFiles({ ...model, masks: [loose, ...model.masks!.slice(1)] });
+    const back = await modelFromFiles(files.modelJson, files.weights);
+    expect(Buffer.from(back.masks![0].data).equals(Buffer.from(model.masks![0].data))).toBe(true);
+    expect(conv.geometry.patchWidth).toBe(32);
+  });
+
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form edits of parsed JSON
   const edit = (f: (j: Record<string, any>) => void): string => {
     const j = JSON.parse(good.modelJson);
@@ -263,6 +275,16 @@ describe('CNN model files', () => {
     await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.masks[0].cols = 25)), /kernel block is 4 filters x 32/);
     await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.masks[0].ones += 1)), /says it keeps/);
     await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.masks[1].encoding = 'kernel')), /not a convolution/);
+    // Bit 31 of filter 1 is a padding column: it holds no weight.
+    await expectInvalid(
+      edit((j) => {
+        const m = j.userDefinedMetadata.hepex.masks[0];
+        const bytes = Buffer.from(m.bits, 'base64');
+        bytes[3] |= 0x80;
+        Object.assign(m, { bits: bytes.toString('base64'), ones: m.ones + 1 });
+      }),
+      /padding entry 32 of filter 1/,
+    );
   });
 
   it('refuses conv graphs the HE engine cannot run', async () => {
