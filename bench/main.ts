@@ -1,5 +1,5 @@
-import os from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { machineInfo } from './common';
 
 /**
  * `npm run bench -- [name ...] [--quick]`: runs the named benchmarks (default: all) and prints
@@ -20,6 +20,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   prune: () => import('./prune'),
   train: () => import('./train'),
   he: () => import('./he'),
+  paper: () => import('./paper'),
 };
 
 const argv = process.argv.slice(2);
@@ -28,7 +29,9 @@ const names = argv.filter((a) => !a.startsWith('--'));
 const selected = names.length ? names : Object.keys(benches);
 const unknown = selected.filter((n) => !benches[n]);
 if (unknown.length) {
-  process.stderr.write(`bench: unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}\n`);
+  process.stderr.write(
+    `bench: unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}\n`,
+  );
   process.exit(2);
 }
 
@@ -44,11 +47,14 @@ for (const name of selected) {
 }
 const report = {
   date: new Date().toISOString(),
-  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+  machine: machineInfo(),
   quick,
   results,
 };
 const json = JSON.stringify(report, null, 2);
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-await writeFile(new URL(`./results/${selected.join('-')}${quick ? '-quick' : ''}.json`, import.meta.url), json + '\n');
+await writeFile(
+  new URL(`./results/${selected.join('-')}${quick ? '-quick' : ''}.json`, import.meta.url),
+  json + '\n',
+);
 process.stdout.write(json + '\n');

@@ -1,6 +1,4 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { DatasetSplit } from '../src/core/data/dataset';
 import type { Mask } from '../src/core/matrix';
 import type { Network } from '../src/core/network';
 import { identityPermutation } from '../src/core/permutation';
@@ -14,9 +12,8 @@ import { planTiles } from '../src/core/tilePlan';
 import { parseTileShape } from '../src/core/tileShape';
 import type { Trainer } from '../src/core/trainer';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
-import { readModelDir } from '../src/engines/tfjs/modelDir';
-import { createSpec, type Architecture } from '../src/engines/tfjs/models';
-import { createTfjsTrainer, trainModel } from '../src/engines/tfjs/trainer';
+import { createTfjsTrainer } from '../src/engines/tfjs/trainer';
+import { loadOrTrain } from './common';
 import type { BenchOptions } from './main';
 
 /**
@@ -38,35 +35,6 @@ import type { BenchOptions } from './main';
  */
 
 const tile = parseTileShape('4x8');
-
-interface LoadedModel {
-  readonly network: Network;
-  readonly source: string;
-}
-
-async function loadOrTrain(
-  arch: Architecture,
-  dir: string | undefined,
-  data: DatasetSplit,
-  quick: boolean,
-  progress: (m: string) => void,
-): Promise<LoadedModel> {
-  if (dir && existsSync(join(dir, arch, 'model.json'))) {
-    const model = await readModelDir(join(dir, arch));
-    const p = model.provenance ?? {};
-    const how = ['arch', 'layers', 'epochs', 'seed', 'data']
-      .map((k) => `${k} ${String(p[k])}`)
-      .join(', ');
-    return { network: model.network, source: `${join(dir, arch)} (${how})` };
-  }
-  const epochs = arch === 'mlp' ? (quick ? 8 : 40) : quick ? 3 : 30;
-  progress(`training ${arch} (${epochs} epochs) since no trained model was given`);
-  const trained = await trainModel(createSpec(arch), data, { epochs, seed: 1 });
-  return {
-    network: trained.model.network,
-    source: `trained in this bench run: ${epochs} epochs, seed 1, default spec`,
-  };
-}
 
 function permutationFigures(masks: readonly Mask[], options: PermuteOptions = {}) {
   const r = findPermutation(masks, tile, options);

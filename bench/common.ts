@@ -1,0 +1,63 @@
+import os from 'node:os';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatasetSplit } from '../src/core/data/dataset';
+import { layerSizes, type Network } from '../src/core/network';
+import { readModelDir } from '../src/engines/tfjs/modelDir';
+import { createSpec, type Architecture } from '../src/engines/tfjs/models';
+import { trainModel } from '../src/engines/tfjs/trainer';
+
+/** Helpers the benchmarks share (bench/prune.ts, bench/paper.ts, bench/main.ts). */
+
+/** The machine a benchmark ran on, as every results file records it. */
+export function machineInfo() {
+  return {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: process.platform,
+  };
+}
+
+export interface LoadedModel {
+  readonly network: Network;
+  /** Where the weights come from, for people. */
+  readonly source: string;
+  /** The model's provenance (shipped) or how this run trained it. */
+  readonly provenance: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The trained model `dir`/`arch` when it exists (and has `layers`, when given), else one trained
+ * here, seeded (seed 1, the architecture's default training; fewer epochs with `quick`).
+ */
+export async function loadOrTrain(
+  arch: Architecture,
+  dir: string | undefined,
+  data: DatasetSplit,
+  quick: boolean,
+  progress: (m: string) => void,
+  layers?: readonly number[],
+): Promise<LoadedModel> {
+  if (dir && existsSync(join(dir, arch, 'model.json'))) {
+    const model = await readModelDir(join(dir, arch));
+    const sizes = layerSizes(model.network);
+    if (!layers || sizes.join(',') === layers.join(',')) {
+      const p = model.provenance ?? {};
+      const how = ['arch', 'layers', 'epochs', 'seed', 'data']
+        .map((k) => `${k} ${String(p[k])}`)
+        .join(', ');
+      return { network: model.network, source: `${join(dir, arch)} (${how})`, provenance: p };
+    }
+  }
+  const epochs = arch === 'mlp' ? (quick ? 8 : 40) : quick ? 3 : 30;
+  const spec = createSpec(arch, layers);
+  progress(`training ${arch} ${spec.layers.join('-')} (${epochs} epochs): no trained model given`);
+  const trained = await trainModel(spec, data, { epochs, seed: 1 });
+  return {
+    network: trained.model.network,
+    source: `trained in this bench run: ${epochs} epochs, seed 1, default spec`,
+    provenance: { ...trained.model.provenance, trainedInBench: true },
+  };
+}
