@@ -15,6 +15,7 @@ import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork } from '../../src/engines/tfjs/models';
 import { evaluateNetwork, trainNetwork } from '../../src/engines/tfjs/train';
 import { createTfjsTrainer } from '../../src/engines/tfjs/trainer';
+import { expectInvalidModelFile } from './invalidModelFile';
 
 // Real MNIST digits (400 train / 200 test of the seeded split) and a small CNN:
 // conv 4 filters 5x5 stride 2 (12 x 12 x 4 = 576 features) -> poly -> dense 16 -> poly -> dense 10.
@@ -235,15 +236,7 @@ describe('CNN model files', () => {
   };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the functional model's layer list
   const layer = (j: Record<string, any>, name: string): Record<string, any> => j.modelTopology.config.layers.find((l: { name: string }) => l.name === name);
-  const expectInvalid = async (json: string, pattern: RegExp, weights = good.weights): Promise<void> => {
-    const error = await modelFromFiles(json, weights).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(HepexError);
-    expect((error as HepexError).code).toBe('invalid-model-file');
-    expect((error as HepexError).message).toMatch(pattern);
-  };
+  const expectInvalid = (json: string, pattern: RegExp): Promise<void> => expectInvalidModelFile(json, good.weights, pattern);
 
   it('refuses conv metadata that does not match the weights', async () => {
     await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.layers[0].geometry.filters = 8)), /positions|filters|outputs/);

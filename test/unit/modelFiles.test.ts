@@ -14,6 +14,7 @@ import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
 import { modelFromFiles, modelFromLayersModel, modelToFiles } from '../../src/engines/tfjs/modelFiles';
 import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
+import { expectInvalidModelFile } from './invalidModelFile';
 
 const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
 
@@ -169,15 +170,7 @@ describe('model files', () => {
 });
 
 describe('hostile model files', () => {
-  const expectInvalid = async (json: string, weights: Uint8Array, pattern: RegExp): Promise<void> => {
-    const error = await modelFromFiles(json, weights).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(HepexError);
-    expect((error as HepexError).code).toBe('invalid-model-file');
-    expect((error as HepexError).message).toMatch(pattern);
-  };
+  const expectInvalid = expectInvalidModelFile;
   let good: { modelJson: string; weights: Uint8Array };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form edits of parsed JSON
   const edit = (f: (j: Record<string, any>) => void): string => {

@@ -1,5 +1,5 @@
 import { activationCoefficients, type Activation } from '../../core/activation';
-import { convGeometry, convLayer } from '../../core/conv';
+import { convGeometry, convLayer, outputSize } from '../../core/conv';
 import { HepexError } from '../../core/errors';
 import { createMatrix } from '../../core/matrix';
 import type { HepexModel } from '../../core/model';
@@ -138,7 +138,7 @@ interface DenseNode {
   /** The polynomial (of the previous dense output) this layer reads: the previous activation. */
   readonly input: Sym;
   readonly softmax: boolean;
-  readonly conv?: { readonly image: readonly [number, number, number]; readonly kernel: number; readonly stride: number };
+  readonly conv?: ConvGeometry;
 }
 
 interface LayerJson {
@@ -257,9 +257,10 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
         if (sequential && input.dense === -1 && !input.image && inputImage) input = { ...input, image: inputImage };
         if (input.dense !== -1 || denses.length) throw invalid(`Conv2D layer "${layer.name}" is not the first layer; the studio runs one convolution, on the client-packed image.`);
         if (input.c.join() !== '0,1,0' || !input.image) throw invalid(`Conv2D layer "${layer.name}" must read the image itself (shape height x width x channels).`);
-        const conv = conv2dConfig(layer, input.image);
-        denses.push({ name: layer.name, units: conv.filters, useBias: layer.config.use_bias !== false, input, softmax: false, conv: { image: input.image, kernel: conv.kernel, stride: conv.stride } });
-        out = { ...identityOf(0), image: conv.output };
+        const conv = conv2dGeometry(layer, input.image);
+        const { outHeight, outWidth } = outputSize(conv);
+        denses.push({ name: layer.name, units: conv.filters, useBias: layer.config.use_bias !== false, input, softmax: false, conv });
+        out = { ...identityOf(0), image: [outHeight, outWidth, conv.filters] };
         break;
       }
       case 'Flatten': {
@@ -362,8 +363,8 @@ function imageShape(v: unknown, what: string): [number, number, number] {
   return v as [number, number, number];
 }
 
-/** The parts of a Conv2D config the HE engine runs: square kernel and stride, 'valid', channels last, linear. */
-function conv2dConfig(layer: LayerJson, image: readonly [number, number, number]): { filters: number; kernel: number; stride: number; output: [number, number, number] } {
+/** A Conv2D config's geometry on `image`; the HE engine runs square kernels and strides, 'valid', channels last, linear. */
+function conv2dGeometry(layer: LayerJson, image: readonly [number, number, number]): ConvGeometry {
   const c = layer.config;
   const where = `Conv2D layer "${layer.name}"`;
   const pair = (v: unknown, what: string): number => {
@@ -379,10 +380,12 @@ function conv2dConfig(layer: LayerJson, image: readonly [number, number, number]
   if ((c.data_format ?? 'channels_last') !== 'channels_last') throw invalid(`${where} uses data format ${JSON.stringify(c.data_format)}; only channels_last (NHWC) is read.`);
   if (pair(c.dilation_rate ?? 1, 'dilation rate') !== 1) throw invalid(`${where} is dilated; only dilation 1 is read.`);
   if ((c.activation ?? 'linear') !== 'linear') throw invalid(`${where} uses activation "${String(c.activation)}", which CKKS cannot compute; use polynomial activations.`);
-  const [height, width] = image;
-  if (kernel > height || kernel > width) throw invalid(`${where} has a ${kernel} x ${kernel} kernel, larger than its ${height} x ${width} image.`);
-  const side = (n: number): number => Math.floor((n - kernel) / stride) + 1;
-  return { filters, kernel, stride, output: [side(height), side(width), filters] };
+  const [height, width, channels] = image;
+  try {
+    return convGeometry({ height, width, channels, kernel, stride, filters });
+  } catch (error) {
+    throw invalid(`${where}: ${(error as Error).message}`);
+  }
 }
 
 /** Turns polynomial coefficients back into the activation the metadata names, or the simplest one. */
@@ -406,27 +409,20 @@ function activationFor(c: readonly [number, number, number], declared: Activatio
 /** A Conv2D node's HWIO kernel (k x k x C x filters) and bias as the core's tied ConvLayer. */
 function convFromFile(
   d: DenseNode,
-  conv: NonNullable<DenseNode['conv']>,
+  g: ConvGeometry,
   kernel: WeightEntry | undefined,
   bias: WeightEntry | undefined,
   weights: Uint8Array,
   activation: Activation,
 ): ConvLayer {
-  const [height, width, channels] = conv.image;
-  const want = [conv.kernel, conv.kernel, channels, d.units];
+  const want = [g.kernel, g.kernel, g.channels, g.filters];
   if (!kernel) throw invalid(`the weights of Conv2D layer "${d.name}" (${d.name}/kernel) are missing.`);
   if (kernel.shape.join() !== want.join()) {
-    throw invalid(`${d.name}/kernel has shape [${kernel.shape.join(', ')}] but a ${conv.kernel} x ${conv.kernel} convolution of ${channels}-channel images into ${d.units} filters needs [${want.join(', ')}].`);
+    throw invalid(`${d.name}/kernel has shape [${kernel.shape.join(', ')}] but a ${g.kernel} x ${g.kernel} convolution of ${g.channels}-channel images into ${g.filters} filters needs [${want.join(', ')}].`);
   }
   if (d.useBias && !bias) throw invalid(`the bias of Conv2D layer "${d.name}" (${d.name}/bias) is missing.`);
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units)) throw invalid(`${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} filters.`);
-  let g: ConvGeometry;
-  try {
-    g = convGeometry({ height, width, channels, kernel: conv.kernel, stride: conv.stride, filters: d.units });
-  } catch (error) {
-    throw invalid(`Conv2D layer "${d.name}": ${(error as Error).message}`);
-  }
-  const taps = conv.kernel * conv.kernel * channels;
+  const taps = g.kernel * g.kernel * g.channels;
   // HWIO flattened is (k*k*C) x filters; the core's kernel is filters x (k*k*C).
   const filterBias = bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units);
   return convLayer(g, kernelToWeights(readFloats(weights, kernel), taps, d.units), filterBias, activation);

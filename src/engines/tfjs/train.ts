@@ -4,7 +4,7 @@ import { HepexError, throwIfAborted } from '../../core/errors';
 import { convLayer, im2col, kernelOf } from '../../core/conv';
 import { assertSameShape, type Mask } from '../../core/matrix';
 import { kernelMaskOf } from '../../core/modelMetadata';
-import { validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
+import { inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
 import { createRng, shuffleInPlace, type Rng } from '../../core/random';
 import type { Metric, TrainProgress } from '../../core/trainer';
 import { setupBackend, tf } from './backend';
@@ -78,16 +78,10 @@ interface Params {
 const tapsOf = (g: ConvGeometry): number => g.kernel * g.kernel * g.channels;
 
 /** The conv of a conv-first network, else undefined. */
-export const firstConv = (network: Network): ConvLayer | undefined => {
+const firstConv = (network: Network): ConvLayer | undefined => {
   const first = network.layers[0];
   return first.kind === 'conv' ? first : undefined;
 };
-
-/** Values per image the network reads: a conv-first network reads raw images (H*W*C). */
-export function imageWidth(network: Network): number {
-  const conv = firstConv(network);
-  return conv ? conv.geometry.height * conv.geometry.width * conv.geometry.channels : network.layers[0].weights.cols;
-}
 
 /** Throws `invalid-data-file` when the images cannot feed the network (conv: also their shape). */
 function checkImagesFit(network: Network, data: Dataset): void {
@@ -96,7 +90,7 @@ function checkImagesFit(network: Network, data: Dataset): void {
     const g = conv.geometry;
     throw new HepexError('invalid-data-file', `${data.name} has ${data.rows} x ${data.cols} grey images but the model's convolution reads ${g.height} x ${g.width} x ${g.channels} images.`);
   }
-  checkDatasetFits(data, imageWidth(network));
+  checkDatasetFits(data, inputWidth(network));
 }
 
 /** A layer's trained kernel, as in Params (row-major). */
