@@ -14,6 +14,8 @@ import { checkMasks, evaluateNetwork, trainNetwork, type Evaluation } from './tr
  * AE 784-256-64-256-784 0.0087 (7.7x), AE 784-128-32-128-784 0.0138 (4.9x), denoising AE
  * 784-256-64-256-784 with noise 0.3 0.0125 (5.4x). A pure square activation suits the MLP
  * (96.35% in 20 epochs) but stalls at the baseline in the 3-hidden-layer AEs (degree 8).
+ * CNN conv 8 x 5x5 stride 2 -> 64 -> 10, shifts of 1 px: 98.10% in 20 epochs of ~1.6 s (32 s in
+ * all; best 98.25% at epochs 9-10); with a pure square 98.45%.
  */
 export interface TrainingDefaults {
   readonly epochs: number;
