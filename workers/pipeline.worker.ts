@@ -3,7 +3,7 @@ import { expose, transfer } from 'comlink';
 import type { Mask } from '../src/core/matrix';
 import type { Network } from '../src/core/network';
 import type { NetworkPermutation } from '../src/core/permutation';
-import { applyPermutation, findPermutation } from '../src/core/prune/permute';
+import { applyPermutation, convolutionOf, findPermutation } from '../src/core/prune/permute';
 import {
   runPipeline,
   unfoldClientPermutation,
@@ -194,6 +194,7 @@ const api = {
     onProgress?: (p: StepProgress) => void,
   ): PermuteStepResult {
     const search = findPermutation(job.masks, job.tile, {
+      conv: convolutionOf(job.network),
       onProgress: (p) =>
         onProgress?.({
           fraction: null,

@@ -1,8 +1,9 @@
 import { checkActivation, type Activation } from './activation';
 import { HepexError } from './errors';
-import { createMatrix, type Matrix } from './matrix';
+import { createMatrix, type Mask, type Matrix } from './matrix';
 import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer } from './network';
 import { checkPermutation } from './permutation';
+import type { LayerTiling } from './tilePlan';
 
 /**
  * The first convolution of a CNN in the dense, block-diagonal form the tile plan and the HE
@@ -139,15 +140,16 @@ export function convLayer(g: ConvGeometry, kernel: Float32Array, filterBias: Flo
   return expandTied(g, createMatrix(g.filters, g.patchWidth, block), filterBias, activation);
 }
 
-/** Position 0's block of a conv layer: filters x patchWidth (padding columns included), a copy. */
-export function kernelBlock(layer: ConvLayer): Matrix {
-  const g = layer.geometry;
-  const cols = layer.weights.cols;
-  const data = new Float32Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++) {
-    data.set(layer.weights.data.subarray(f * cols, f * cols + g.patchWidth), f * g.patchWidth);
-  }
-  return createMatrix(g.filters, g.patchWidth, data);
+/**
+ * Position 0's kernel entries of a layer-shaped row-major array (positions*filters x
+ * positions*patchWidth): filters x kernel*kernel*channels, padding dropped. Works on weights
+ * and on masks alike.
+ */
+function kernelEntries<T extends Float32Array | Uint8Array>(g: ConvGeometry, data: T, cols: number): T {
+  const kkc = g.kernel * g.kernel * g.channels;
+  const out = new (data.constructor as { new (n: number): T })(g.filters * kkc);
+  for (let f = 0; f < g.filters; f++) out.set(data.subarray(f * cols, f * cols + kkc), f * kkc);
+  return out;
 }
 
 /**
@@ -156,11 +158,51 @@ export function kernelBlock(layer: ConvLayer): Matrix {
  */
 export function kernelOf(layer: ConvLayer): { kernel: Float32Array; bias: Float32Array } {
   const g = layer.geometry;
+  return { kernel: kernelEntries(g, layer.weights.data, layer.weights.cols), bias: layer.bias.slice(0, g.filters) };
+}
+
+/** The kernel as a matrix: filters x kernel*kernel*channels (what pruning scores and drops). */
+export function kernelMatrix(layer: ConvLayer): Matrix {
+  const g = layer.geometry;
+  return createMatrix(g.filters, g.kernel * g.kernel * g.channels, kernelOf(layer).kernel);
+}
+
+/** Position 0's part of a conv layer's mask: filters x kernel*kernel*channels. */
+export function kernelMask(g: ConvGeometry, mask: Mask): Mask {
+  return { rows: g.filters, cols: g.kernel * g.kernel * g.channels, data: kernelEntries(g, mask.data, mask.cols) };
+}
+
+/**
+ * The tied layer mask of a kernel mask (filters x kernel*kernel*channels): the kernel mask at
+ * every position, 0 between positions and over the padding columns (weights that are always 0).
+ */
+export function expandKernelMask(g: ConvGeometry, kmask: Mask): Mask {
   const kkc = g.kernel * g.kernel * g.channels;
-  const block = kernelBlock(layer);
-  const kernel = new Float32Array(g.filters * kkc);
-  for (let f = 0; f < g.filters; f++) kernel.set(block.data.subarray(f * g.patchWidth, f * g.patchWidth + kkc), f * kkc);
-  return { kernel, bias: layer.bias.slice(0, g.filters) };
+  if (kmask.rows !== g.filters || kmask.cols !== kkc) {
+    throw new HepexError('invalid-mask', `A kernel mask is ${g.filters} x ${kkc}, got ${kmask.rows} x ${kmask.cols}.`);
+  }
+  const { positions } = outputSize(g);
+  const rows = positions * g.filters;
+  const cols = positions * g.patchWidth;
+  const data = new Uint8Array(rows * cols);
+  for (let p = 0; p < positions; p++) {
+    for (let f = 0; f < g.filters; f++) {
+      data.set(kmask.data.subarray(f * kkc, (f + 1) * kkc), (p * g.filters + f) * cols + p * g.patchWidth);
+    }
+  }
+  return { rows, cols, data };
+}
+
+/**
+ * The tiling of the kernel (filters x kernel*kernel*channels) with the blocks of the conv
+ * layer's tiling. Kernel tile (o, i) sits at every position; when blockOut divides filters
+ * and blockIn divides patchWidth each copy is exactly one tile of the layer's plan.
+ */
+export function kernelTiling(g: ConvGeometry, tiling: LayerTiling): LayerTiling {
+  const inputs = g.kernel * g.kernel * g.channels;
+  const outBlocks = Math.ceil(g.filters / tiling.blockOut);
+  const inBlocks = Math.ceil(inputs / tiling.blockIn);
+  return { ...tiling, outputs: g.filters, inputs, outBlocks, inBlocks, tileCount: outBlocks * inBlocks };
 }
 
 /**

@@ -1,7 +1,8 @@
+import { expandKernelMask, kernelMask, kernelMatrix, kernelTiling, outputSize } from '../conv';
 import { HepexError } from '../errors';
-import { applyMask, nonZeroMask, type Mask } from '../matrix';
+import { applyMask, nonZeroMask, type Mask, type Matrix } from '../matrix';
 import { layerSizes, type Network } from '../network';
-import { planTiles, type TilePlan } from '../tilePlan';
+import { planTiles, type LayerTiling, type TilePlan } from '../tilePlan';
 import { createTileShape, type TileShape } from '../tileShape';
 
 /**
@@ -160,4 +161,51 @@ export function smallestIndices(scores: Float64Array | Float32Array, count: numb
     }
   }
   return out;
+}
+
+/**
+ * What pruning works on in one layer. A dense layer: its weights and mask as they are. A
+ * convolution: its kernel (filters x kernel*kernel*channels) and position 0's part of the mask; each kernel weight or tile stands for
+ * `copies` (= positions) entries of the layer, and `expand` turns a kernel mask back into the
+ * tied layer mask. Pruning the kernel and expanding keeps the weights tied.
+ */
+export interface PruneView {
+  readonly weights: Matrix;
+  readonly prior: Mask | undefined;
+  readonly copies: number;
+  readonly expand: (mask: Mask) => Mask;
+}
+
+export function pruneViewOf(network: Network, l: number, prior?: readonly Mask[]): PruneView {
+  const layer = network.layers[l];
+  if (layer.kind !== 'conv') return { weights: layer.weights, prior: prior?.[l], copies: 1, expand: (m) => m };
+  const g = layer.geometry;
+  return {
+    weights: kernelMatrix(layer),
+    prior: prior ? kernelMask(g, prior[l]) : undefined,
+    copies: outputSize(g).positions,
+    expand: (m) => expandKernelMask(g, m),
+  };
+}
+
+/** The tiling pruning scores and drops in layer l: the plan's, or for a convolution its kernel's. */
+export function pruneTilingOf(network: Network, l: number, plan: TilePlan): LayerTiling {
+  const layer = network.layers[l];
+  return layer.kind === 'conv' ? kernelTiling(layer.geometry, plan.layers[l]) : plan.layers[l];
+}
+
+/**
+ * Indices of the smallest scores, in ascending (score, index) order, taken while their copies
+ * add up to about `target`: an item is taken when at least half its copies fit. With every
+ * copy 1 this is smallestIndices(scores, target). scores.length up to ~10^6.
+ */
+export function smallestByCopies(scores: Float64Array | Float32Array, copies: Uint32Array, target: number): Uint32Array {
+  let uniform = true;
+  for (let k = 0; k < copies.length && uniform; k++) uniform = copies[k] === 1;
+  if (uniform) return smallestIndices(scores, target);
+  const order = Uint32Array.from({ length: scores.length }, (_, k) => k).sort((a, b) => scores[a] - scores[b] || a - b);
+  let taken = 0;
+  let sum = 0;
+  while (taken < order.length && sum + copies[order[taken]] / 2 <= target) sum += copies[order[taken++]];
+  return order.slice(0, taken).sort();
 }

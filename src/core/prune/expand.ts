@@ -1,9 +1,9 @@
 import { HepexError } from '../errors';
 import type { Mask } from '../matrix';
 import { validateNetwork, type Network } from '../network';
-import { countTileNonZeros, tileArea, type TilePlan } from '../tilePlan';
+import { countTileNonZeros, nonZeroTileFlags, tileArea, type TilePlan } from '../tilePlan';
 import type { TileShape } from '../tileShape';
-import { checkMasks, checkScope, checkTheta, planFor, type PruneScope } from './common';
+import { checkMasks, checkScope, checkTheta, planFor, pruneTilingOf, pruneViewOf, type PruneScope } from './common';
 import { tileMask } from './tilePrune';
 
 /**
@@ -48,12 +48,30 @@ export function selectTilesByDensity(
   tile: TileShape,
   options: ExpandOptions,
 ): Uint8Array[] {
+  return chooseTiles(network, masks, tile, options).keepTiles;
+}
+
+/**
+ * The tiles that survive theta, in the plan's frame (keepTiles) and as layer masks. A
+ * convolution judges its kernel tiles (density of position 0's kernel mask; every position's
+ * copy has the same) and its mask is the tied expansion of the kept kernel tiles.
+ */
+function chooseTiles(
+  network: Network,
+  masks: readonly Mask[],
+  tile: TileShape,
+  options: ExpandOptions,
+): { keepTiles: Uint8Array[]; tileMasks: Mask[] } {
   validateNetwork(network);
   const plan = planFor(network, tile);
   const theta = checkTheta(options.theta);
   const scope = checkScope(options.scope ?? 'global');
   checkMasks(network, masks);
-  return tileDensities(masks, plan).map((d) => {
+  const keepTiles: Uint8Array[] = [];
+  const tileMasks = network.layers.map((_, l) => {
+    const view = pruneViewOf(network, l, masks);
+    const tiling = pruneTilingOf(network, l, plan);
+    const [d] = tileDensities([view.prior ?? masks[l]], { ...plan, layers: [tiling] });
     let bar = theta;
     if (scope === 'local') {
       let max = 0;
@@ -63,8 +81,11 @@ export function selectTilesByDensity(
     const keep = new Uint8Array(d.length);
     // A tile with no kept weight never survives, whatever theta is.
     for (let k = 0; k < d.length; k++) keep[k] = d[k] > bar && d[k] > 0 ? 1 : 0;
-    return keep;
+    const mask = view.expand(tileMask(tiling, keep));
+    keepTiles.push(view.copies === 1 ? keep : nonZeroTileFlags(countTileNonZeros(mask, plan.layers[l])));
+    return mask;
   });
+  return { keepTiles, tileMasks };
 }
 
 export interface ExpandResult {
@@ -98,7 +119,7 @@ export function pruneAndExpand(
       `restore is "${String(restore)}"; use "dense" or "pruned-only".`,
     );
   }
-  const keepTiles = selectTilesByDensity(current, masks, tile, options);
+  const { keepTiles, tileMasks } = chooseTiles(current, masks, tile, options);
   if (
     dense.layers.length !== current.layers.length ||
     dense.layers.some(
@@ -119,7 +140,6 @@ export function pruneAndExpand(
     for (let k = 0; k < c.length; k++) if (c[k]) z++;
     return z;
   });
-  const tileMasks = plan.layers.map((t, l) => tileMask(t, keepTiles[l]));
   const layers = current.layers.map((layer, l) => {
     const keep = tileMasks[l].data;
     const d = dense.layers[l].weights.data;

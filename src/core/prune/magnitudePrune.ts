@@ -1,6 +1,6 @@
 import type { Mask } from '../matrix';
 import { validateNetwork, type Network } from '../network';
-import { checkMasks, checkScope, checkSparsity, smallestIndices, type PruneScope } from './common';
+import { checkMasks, checkScope, checkSparsity, pruneViewOf, smallestByCopies, smallestIndices, type PruneScope } from './common';
 
 export interface MagnitudePruneOptions {
   /** Fraction of weights to zero, in [0, 1). Biases are never pruned. */
@@ -18,49 +18,61 @@ export interface MagnitudePruneOptions {
  * Magnitude pruning of single weights (HEPEX.md section 3, step 1): zero the weights of smallest
  * |w|. Returns one keep-mask per layer (layer l's weight shape); the network is not touched.
  * Exactly round(sparsity * n) weights are pruned (n: per layer, or all weights when global);
- * ties at the threshold go to the lower index so results are reproducible.
+ * ties at the threshold go to the lower index so results are reproducible. A convolution prunes
+ * its kernel and returns the tied layer mask: locally n counts each kernel weight once; globally
+ * a kernel weight counts once per position (its copies in the dense view), so the total is met
+ * to within half a kernel weight's copies.
  */
 export function magnitudePrune(network: Network, options: MagnitudePruneOptions): Mask[] {
   validateNetwork(network);
   const sparsity = checkSparsity(options.sparsity);
   const scope = checkScope(options.scope ?? 'local');
   if (options.masks) checkMasks(network, options.masks);
-  const prior = options.masks;
+  // A convolution prunes its kernel (each weight once, standing for one copy per position).
+  const views = network.layers.map((_, l) => pruneViewOf(network, l, options.masks));
 
   // |w|, with already-pruned weights scored -1 so they are pruned first.
   const scoresOf = (l: number): Float32Array => {
-    const w = network.layers[l].weights.data;
-    const m = prior?.[l].data;
+    const w = views[l].weights.data;
+    const m = views[l].prior?.data;
     const s = new Float32Array(w.length);
     for (let k = 0; k < w.length; k++) s[k] = m && !m[k] ? -1 : Math.abs(w[k]);
     return s;
   };
-  const masks = network.layers.map(({ weights }) => ({
+  const masks = views.map(({ weights }) => ({
     rows: weights.rows,
     cols: weights.cols,
     data: new Uint8Array(weights.data.length).fill(1),
   }));
+  const expanded = () => masks.map((m, l) => views[l].expand(m));
 
   if (scope === 'local') {
-    network.layers.forEach((_, l) => {
+    views.forEach((_, l) => {
       const scores = scoresOf(l);
       const pruned = smallestIndices(scores, Math.round(sparsity * scores.length));
       const data = masks[l].data;
       for (let k = 0; k < pruned.length; k++) data[pruned[k]] = 0;
     });
-    return masks;
+    return expanded();
   }
 
-  // Global: one ranking over the concatenation of every layer's weights.
+  // Global: one ranking over the concatenation of every layer's weights; a kernel weight
+  // counts as many weights as it has copies, which is what it costs in the dense view.
   const offsets: number[] = [];
   let total = 0;
-  for (const layer of network.layers) {
+  let copiesTotal = 0;
+  for (const v of views) {
     offsets.push(total);
-    total += layer.weights.data.length;
+    total += v.weights.data.length;
+    copiesTotal += v.weights.data.length * v.copies;
   }
   const all = new Float32Array(total);
-  network.layers.forEach((_, l) => all.set(scoresOf(l), offsets[l]));
-  const pruned = smallestIndices(all, Math.round(sparsity * total));
+  const copies = new Uint32Array(total);
+  views.forEach((v, l) => {
+    all.set(scoresOf(l), offsets[l]);
+    copies.fill(v.copies, offsets[l], offsets[l] + v.weights.data.length);
+  });
+  const pruned = smallestByCopies(all, copies, Math.round(sparsity * copiesTotal));
   let l = 0;
   for (let k = 0; k < pruned.length; k++) {
     const g = pruned[k];
@@ -68,7 +80,7 @@ export function magnitudePrune(network: Network, options: MagnitudePruneOptions)
     while (l + 1 < offsets.length && g >= offsets[l + 1]) l++;
     masks[l].data[g - offsets[l]] = 0;
   }
-  return masks;
+  return expanded();
 }
 
 /** Fraction of zeros over all masks (weights), the sparsity figure the UI shows. */

@@ -1,6 +1,7 @@
+import { expandFilterOrder, expandPatchOrder, kernelMask, outputSize, tiedOrderOf } from '../conv';
 import { HepexError, throwIfAborted } from '../errors';
 import type { Mask } from '../matrix';
-import { validateNetwork, type Network } from '../network';
+import { validateNetwork, type ConvGeometry, type Network } from '../network';
 import {
   checkPermutation,
   identityPermutation,
@@ -75,6 +76,13 @@ export interface PermuteOptions {
   readonly permuteInput?: boolean;
   /** Permute the network outputs (the client undoes it). Default true. */
   readonly permuteOutput?: boolean;
+  /**
+   * The first layer is this convolution (masks[0] is its tied layer mask): the search permutes
+   * the kernel's columns and the filters, the same way at every position, so the weights stay
+   * tied (convolutionOf(network) gives it). Without it a conv's masks are searched as dense and
+   * applyPermutation refuses the untied orders.
+   */
+  readonly conv?: ConvGeometry;
   /** Seed for the tie-breaking order of the search. */
   readonly seed?: number;
   readonly signal?: AbortSignal;
@@ -665,6 +673,7 @@ export function findPermutation(
     ringDegree: tile?.ringDegree,
     first: tile?.first,
   });
+  if (options.conv) return findConvPermutation(masks, checkedTile, options.conv, options, started);
   const plan = planTiles(sizes, checkedTile);
   const L = plan.layers.length;
   const objective = options.objective ?? 'tiles';
@@ -795,6 +804,104 @@ export function findPermutation(
   };
 }
 
+/** The first layer's convolution geometry, if the network starts with one (PermuteOptions.conv). */
+export function convolutionOf(network: Network): ConvGeometry | undefined {
+  const first = network.layers[0];
+  return first.kind === 'conv' ? first.geometry : undefined;
+}
+
+/**
+ * The search for a conv-first network, in two exact phases (docs/convolution.md):
+ *  A. the kernel (filters x k*k*C, columns = patch values) and layer 1's mask stacked by
+ *     position ((positions * rows) x filters): a filter order moves the same columns in every
+ *     position's slab, so with layer 1's rows fixed this two-layer problem has exactly the
+ *     tiles of layers 0 and 1 (when layer 1's blockOut divides its rows; otherwise close);
+ *  B. layers 1.. with the filter order applied and layer 1's inputs fixed (the usual search,
+ *     layer 1's orientation first).
+ * Each phase only adopts orders that lower its own count, so the total never increases.
+ */
+function findConvPermutation(
+  masks: readonly Mask[],
+  tile: TileShape,
+  g: ConvGeometry,
+  options: PermuteOptions,
+  started: number,
+): PermutationSearchResult {
+  const sizes = sizesOfMasks(masks);
+  const { positions: P } = outputSize(g);
+  const F = g.filters;
+  if (sizes[0] !== P * g.patchWidth || sizes[1] !== P * F) {
+    throw new HepexError(
+      'invalid-mask',
+      `Layer 1's mask is ${sizes[1]} x ${sizes[0]}; the convolution needs ${P * F} x ${P * g.patchWidth}.`,
+    );
+  }
+  const L = masks.length;
+  const sub = { ...options, conv: undefined };
+  const stacked = (m: Mask): Mask => {
+    // stacked[(p * rows + r), f] = m[r, p * F + f]
+    const data = new Uint8Array(P * m.rows * F);
+    for (let p = 0; p < P; p++)
+      for (let r = 0; r < m.rows; r++)
+        data.set(m.data.subarray(r * m.cols + p * F, r * m.cols + (p + 1) * F), (p * m.rows + r) * F);
+    return { rows: P * m.rows, cols: F, data };
+  };
+  const kernel = kernelMask(g, masks[0]);
+  const a =
+    L > 1
+      ? findPermutation([kernel, stacked(masks[1])], tile, { ...sub, permuteOutput: false })
+      : findPermutation([kernel], tile, sub);
+  const orders: Permutation[] = [expandPatchOrder(g, a.orders[0]), expandFilterOrder(g, a.orders[1])];
+  let outer = a.outerIterations;
+  if (L > 1) {
+    const m1: Mask = {
+      rows: masks[1].rows,
+      cols: masks[1].cols,
+      data: permuteMatrixData(masks[1].data, masks[1].rows, masks[1].cols, identityPermutation(masks[1].rows), orders[1]),
+    };
+    const rest = createTileShape(tile.t1, tile.t2, {
+      batch: tile.batch,
+      ringDegree: tile.ringDegree,
+      first: tile.first === 'A' ? 'B' : 'A',
+    });
+    const b = findPermutation([m1, ...masks.slice(2)], rest, {
+      ...sub,
+      permuteInput: false,
+      onProgress: options.onProgress && ((p) => options.onProgress?.({ ...p, set: p.set + 1, sets: L + 1 })),
+    });
+    orders.push(...b.orders.slice(1));
+    outer += b.outerIterations;
+  }
+  // Figures on the real masks and plan, as the dense search reports them.
+  const plan = planTiles(sizes, tile);
+  const nonZero = (l: number, rowOrder: Permutation, colOrder: Permutation) =>
+    paidTiles(layerTileCounts(masks[l], plan, l, rowOrder, colOrder), plan, l, 0);
+  const layers = plan.layers.map((t, l) => {
+    let nnz = 0;
+    for (let k = 0; k < masks[l].data.length; k++) nnz += masks[l].data[k] ? 1 : 0;
+    const weightsPerTile = t.blockOut * t.blockIn;
+    return {
+      layer: l,
+      tiles: t.tileCount,
+      nonZeroWeights: nnz,
+      weightsPerTile,
+      lowerBound: Math.ceil(nnz / weightsPerTile),
+      nonZeroTilesBefore: nonZero(l, identityPermutation(sizes[l + 1]), identityPermutation(sizes[l])),
+      nonZeroTilesAfter: nonZero(l, orders[l + 1], orders[l]),
+    };
+  });
+  return {
+    orders,
+    permutation: { input: orders[0], output: orders[L] },
+    layers,
+    nonZeroTilesBefore: layers.reduce((s, l) => s + l.nonZeroTilesBefore, 0),
+    nonZeroTilesAfter: layers.reduce((s, l) => s + l.nonZeroTilesAfter, 0),
+    lowerBound: layers.reduce((s, l) => s + l.lowerBound, 0),
+    outerIterations: outer,
+    elapsedMs: performance.now() - started,
+  };
+}
+
 /** out[kr][kc] = m[rowOrder[kr]][colOrder[kc]] for a row-major rows x cols array. */
 export function permuteMatrixData<T extends Float32Array | Uint8Array>(
   data: T,
@@ -841,6 +948,12 @@ export function applyPermutation(
   }
   const sizes = [network.layers[0].weights.cols, ...network.layers.map((l) => l.weights.rows)];
   const checked = orders.map((o, s) => checkPermutation(o, sizes[s], `Neuron order ${s}`));
+  const conv = convolutionOf(network);
+  if (conv) {
+    // A convolution's patch values and filters move the same way at every position (tied).
+    tiedOrderOf(conv, checked[0], 'inputs');
+    tiedOrderOf(conv, checked[1], 'outputs');
+  }
   const layers = network.layers.map((layer, l) => {
     const { rows, cols, data } = layer.weights;
     const bias = new Float32Array(rows);

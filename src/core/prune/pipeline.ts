@@ -23,7 +23,7 @@ import {
 } from './common';
 import { pruneAndExpand } from './expand';
 import { magnitudePrune } from './magnitudePrune';
-import { applyPermutation, composePermutations, findPermutation } from './permute';
+import { applyPermutation, composePermutations, convolutionOf, findPermutation } from './permute';
 import { checkTileScore, tilePrune, type TileScore } from './tilePrune';
 
 /**
@@ -530,6 +530,7 @@ export async function runPipeline(
       }
       case 'permute': {
         const search = findPermutation(masks, options.tile, {
+          conv: convolutionOf(network),
           maxOuterIterations: step.maxOuterIterations,
           maxKMeansIterations: step.maxKMeansIterations,
           refine: step.refine,

@@ -1,13 +1,16 @@
 import { HepexError } from '../errors';
 import type { Mask, Matrix } from '../matrix';
 import { validateNetwork, type Network } from '../network';
-import { tileArea, type LayerTiling } from '../tilePlan';
+import { countTileNonZeros, nonZeroTileFlags, tileArea, type LayerTiling } from '../tilePlan';
 import type { TileShape } from '../tileShape';
 import {
   checkMasks,
   checkScope,
   checkSparsity,
   planFor,
+  pruneTilingOf,
+  pruneViewOf,
+  smallestByCopies,
   smallestIndices,
   type PruneScope,
 } from './common';
@@ -75,7 +78,9 @@ export interface TilePruneResult {
 
 /**
  * Drops round(tileSparsity * tiles) tiles (per layer when local, over the network when global).
- * Scores use the masked weights, so an already-zero tile scores 0 and goes first.
+ * Scores use the masked weights, so an already-zero tile scores 0 and goes first. A convolution
+ * drops kernel tiles (its tiles counted once locally, once per position globally) and gets the
+ * tied layer mask; its keepTiles are in the plan's frame like every layer's.
  */
 export function tilePrune(
   network: Network,
@@ -89,40 +94,54 @@ export function tilePrune(
   const scope = checkScope(options.scope ?? 'local');
   if (options.masks) checkMasks(network, options.masks);
 
-  const scores = network.layers.map((layer, l) => {
-    const m = options.masks?.[l];
-    let weights = layer.weights;
+  // A convolution scores and drops kernel tiles: one kernel tile is a tile at every position.
+  const views = network.layers.map((_, l) => pruneViewOf(network, l, options.masks));
+  const tilings = network.layers.map((_, l) => pruneTilingOf(network, l, plan));
+  const scores = views.map((view, l) => {
+    const m = view.prior;
+    let weights = view.weights;
     if (m) {
       const data = new Float32Array(weights.data.length);
       for (let k = 0; k < data.length; k++) data[k] = m.data[k] ? weights.data[k] : 0;
       weights = { rows: weights.rows, cols: weights.cols, data };
     }
-    return tileScores(weights, plan.layers[l], score);
+    return tileScores(weights, tilings[l], score);
   });
-  const keepTiles = plan.layers.map((t) => new Uint8Array(t.tileCount).fill(1));
+  const keep = tilings.map((t) => new Uint8Array(t.tileCount).fill(1));
   if (scope === 'local') {
     scores.forEach((s, l) => {
       const drop = smallestIndices(s, Math.round(sparsity * s.length));
-      for (let k = 0; k < drop.length; k++) keepTiles[l][drop[k]] = 0;
+      for (let k = 0; k < drop.length; k++) keep[l][drop[k]] = 0;
     });
   } else {
+    // One ranking; a kernel tile counts once per position, as it costs that many ciphertexts.
     const offsets: number[] = [];
     let total = 0;
-    for (const s of scores) {
+    let copiesTotal = 0;
+    scores.forEach((s, l) => {
       offsets.push(total);
       total += s.length;
-    }
+      copiesTotal += s.length * views[l].copies;
+    });
     const all = new Float64Array(total);
-    scores.forEach((s, l) => all.set(s, offsets[l]));
-    const drop = smallestIndices(all, Math.round(sparsity * total));
+    const copies = new Uint32Array(total);
+    scores.forEach((s, l) => {
+      all.set(s, offsets[l]);
+      copies.fill(views[l].copies, offsets[l], offsets[l] + s.length);
+    });
+    const drop = smallestByCopies(all, copies, Math.round(sparsity * copiesTotal));
     let l = 0;
     for (let k = 0; k < drop.length; k++) {
       while (l + 1 < offsets.length && drop[k] >= offsets[l + 1]) l++;
-      keepTiles[l][drop[k] - offsets[l]] = 0;
+      keep[l][drop[k] - offsets[l]] = 0;
     }
   }
+  const keepTiles: Uint8Array[] = [];
   const masks = network.layers.map((_, l) => {
-    const mask = tileMask(plan.layers[l], keepTiles[l]);
+    const selected = views[l].expand(tileMask(tilings[l], keep[l]));
+    // Plan-frame tiles: a convolution's plan tile is kept when a kept kernel tile lands in it.
+    keepTiles.push(views[l].copies === 1 ? keep[l] : nonZeroTileFlags(countTileNonZeros(selected, plan.layers[l])));
+    const mask = { ...selected, data: Uint8Array.from(selected.data) };
     const prior = options.masks?.[l];
     if (prior) for (let k = 0; k < mask.data.length; k++) mask.data[k] &= prior.data[k];
     return mask;
