@@ -1,7 +1,7 @@
 import { checkActivation, type Activation } from './activation';
 import { HepexError } from './errors';
 import { createMatrix, type Mask, type Matrix } from './matrix';
-import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer } from './network';
+import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer, type DenseLayer } from './network';
 import { checkPermutation } from './permutation';
 import type { LayerTiling } from './tilePlan';
 
@@ -339,3 +339,45 @@ export function tiedOrderOf(g: ConvGeometry, order: ArrayLike<number>, side: 'in
   return local;
 }
 
+
+/**
+ * A convolution deeper in the network, as a plain dense layer over the previous layer's output
+ * (which must be height x width x channels in NHWC order, as a conv's (p, f) rows are): the
+ * im2col is folded into the weights, a structured (Toeplitz-like) positions*filters x
+ * height*width*channels matrix with W[(p, f), pixel(p, dy, dx) * channels + c] = kernel weight
+ * (f, (dy * kernel + dx) * channels + c). It is not tied in the studio's sense (the HE runtime
+ * needs no client packing here), so pruning treats it as dense; it costs more tiles than the
+ * first layer's block-diagonal form because neighbouring positions share input columns
+ * (docs/convolution.md). kernel: filters x kernel*kernel*channels; filterBias: filters.
+ */
+export function convAsDense(g: ConvGeometry, kernel: Float32Array, filterBias: Float32Array, activation: Activation): DenseLayer {
+  checkGeometry(g);
+  const kkc = g.kernel * g.kernel * g.channels;
+  if (kernel.length !== g.filters * kkc || filterBias.length !== g.filters) {
+    throw invalid(`A ${g.filters}-filter ${g.kernel} x ${g.kernel} x ${g.channels} kernel needs ${g.filters * kkc} weights and ${g.filters} biases, got ${kernel.length} and ${filterBias.length}.`);
+  }
+  checkFinite(kernel, 'Kernel weight');
+  checkFinite(filterBias, 'Filter bias');
+  checkActivation(activation);
+  const { outHeight, outWidth, positions } = outputSize(g);
+  const rows = positions * g.filters;
+  const cols = g.height * g.width * g.channels;
+  const data = new Float32Array(rows * cols);
+  const bias = new Float32Array(rows);
+  for (let y = 0; y < outHeight; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      const p = y * outWidth + x;
+      for (let f = 0; f < g.filters; f++) {
+        const r = p * g.filters + f;
+        bias[r] = filterBias[f];
+        for (let dy = 0; dy < g.kernel; dy++) {
+          // Kernel row dy reads k * C contiguous NHWC values of input row y*stride + dy.
+          const from = f * kkc + dy * g.kernel * g.channels;
+          const to = r * cols + ((y * g.stride + dy) * g.width + x * g.stride) * g.channels;
+          data.set(kernel.subarray(from, from + g.kernel * g.channels), to);
+        }
+      }
+    }
+  }
+  return { kind: 'dense', weights: createMatrix(rows, cols, data), bias, activation };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SQUARE } from '../../src/core/activation';
-import { checkTied, convGeometry, convLayer, im2col, kernelOf, outputSize } from '../../src/core/conv';
+import { checkTied, convAsDense, convGeometry, convLayer, im2col, kernelOf, outputSize } from '../../src/core/conv';
 import { HepexError } from '../../src/core/errors';
 import { createMatrix } from '../../src/core/matrix';
 import { forward, inputWidth, layerSizes, validateNetwork, type Network } from '../../src/core/network';
@@ -105,5 +105,21 @@ describe('conv geometry and packing', () => {
     const second = convLayer(convGeometry({ height: 4, width: 8, channels: 1, kernel: 1, stride: 1, filters: 1 }), Float32Array.of(1), Float32Array.of(0), SQUARE);
     const late: Network = { task: 'classification', layers: [{ ...dense, weights: createMatrix(32, 128), bias: new Float32Array(32) }, second] };
     expect(() => validateNetwork(late)).toThrow(/Layer 2 is a convolution, but only the first layer may be one/);
+  });
+
+  it('packs a deeper convolution as a structured dense layer over the previous NHWC output', () => {
+    // conv 8x8x1 -> 6x6x4 (first, client-packed), conv 6x6x4 -> 4x4x2 (dense form), linear.
+    const g1 = convGeometry({ height: 8, width: 8, channels: 1, kernel: 3, stride: 1, filters: 4 });
+    const g2 = convGeometry({ height: 6, width: 6, channels: 4, kernel: 3, stride: 1, filters: 2 });
+    const [k1, b1, k2, b2] = [randomArray(36, 11), randomArray(4, 12), randomArray(72, 13), randomArray(2, 14)];
+    const linear = { type: 'linear' as const };
+    const net: Network = { task: 'classification', layers: [convLayer(g1, k1, b1, linear), convAsDense(g2, k2, b2, linear)] };
+    expect(validateNetwork(net)).toBe(net);
+    expect(layerSizes(net)).toEqual([36 * 16, 144, 32]);
+    const image = randomArray(64, 15);
+    const hidden = directConv(8, 8, 1, 3, 1, 4, image, k1, b1);
+    const want = directConv(6, 6, 4, 3, 1, 2, Float32Array.from(hidden), k2, b2);
+    const got = forward(net, image, 1);
+    for (let k = 0; k < want.length; k++) expect(got[k]).toBeCloseTo(want[k], 4);
   });
 });
