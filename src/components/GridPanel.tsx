@@ -19,7 +19,8 @@ export function GridPanel() {
   const setMode = useAppStore((s) => s.setViewMode);
   const l = layers[selected];
   if (!l) return null;
-  const t = l.tiling;
+  // A convolution is shown as its kernel block: the expanded layer is that block at every position.
+  const t = l.conv?.kernel.tiling ?? l.tiling;
   const rows = t.orientation === 'A' ? t.outputs : t.inputs;
   const cols = t.orientation === 'A' ? t.inputs : t.outputs;
   const height = Math.round(Math.max(220, Math.min(460, (rows / cols) * 880)));
@@ -27,15 +28,27 @@ export function GridPanel() {
     <section className="grid-panel" aria-label="Selected layer">
       <header className="grid-panel__head">
         <div>
-          <h2>
-            Layer {selected + 1}: {t.outputs}×{t.inputs}
+          <h2 data-testid="grid-title">
+            Layer {selected + 1}: {l.conv ? l.conv.label : `${t.outputs}×${t.inputs}`}
           </h2>
-          <p className="grid-panel__sub">
-            Orientation {t.orientation}: shown as {t.orientation === 'A' ? 'W' : 'Wᵀ'} ({rows}×
-            {cols}), {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
-            {t.orientation === 'A' ? t.inBlocks : t.outBlocks} tiles · {fmtInt(l.nonZeroTiles)}{' '}
-            non-zero · {fmtInt(l.rotations)} rotations · {fmtMs(l.predictedMs)} predicted
-          </p>
+          {l.conv ? (
+            <p className="grid-panel__sub" data-testid="grid-sub">
+              {l.conv.shape}, orientation {t.orientation}: shown as{' '}
+              {t.orientation === 'A' ? 'K' : 'Kᵀ'} ({rows}×{cols}),{' '}
+              {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
+              {t.orientation === 'A' ? t.inBlocks : t.outBlocks} kernel tiles ·{' '}
+              {fmtInt(l.conv.kernel.nonZeroTiles)} non-zero ×{fmtInt(l.conv.kernel.positions)}{' '}
+              positions = {fmtInt(l.nonZeroTiles)} ciphertexts of the {l.shape} layer ·{' '}
+              {fmtInt(l.rotations)} rotations · {fmtMs(l.predictedMs)} predicted
+            </p>
+          ) : (
+            <p className="grid-panel__sub" data-testid="grid-sub">
+              Orientation {t.orientation}: shown as {t.orientation === 'A' ? 'W' : 'Wᵀ'} ({rows}×
+              {cols}), {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
+              {t.orientation === 'A' ? t.inBlocks : t.outBlocks} tiles · {fmtInt(l.nonZeroTiles)}{' '}
+              non-zero · {fmtInt(l.rotations)} rotations · {fmtMs(l.predictedMs)} predicted
+            </p>
+          )}
         </div>
         <div className="segmented" role="radiogroup" aria-label="View">
           {MODES.map((m) => (

@@ -12,8 +12,10 @@ export function LayerStrip() {
   return (
     <div className="layer-strip" role="tablist" aria-label="Layers">
       {layers.map((l) => {
-        const rows = l.tiling.orientation === 'A' ? l.tiling.outputs : l.tiling.inputs;
-        const cols = l.tiling.orientation === 'A' ? l.tiling.inputs : l.tiling.outputs;
+        // A convolution is painted as its kernel block (see TileGridView), so size the card by it.
+        const t = l.conv?.kernel.tiling ?? l.tiling;
+        const rows = t.orientation === 'A' ? t.outputs : t.inputs;
+        const cols = t.orientation === 'A' ? t.inputs : t.outputs;
         // Thumbnails share one height; narrow matrices get narrow cards.
         const h = 84;
         const w = Math.max(56, Math.min(220, (h * cols) / rows));
@@ -34,9 +36,11 @@ export function LayerStrip() {
               <TileGridView layer={l.layer} height={h} />
             </span>
             <span className="layer-card__counts" data-testid={`layer-count-${l.layer}`}>
-              {fmtInt(l.nonZeroTiles)} / {fmtInt(l.tiles)} tiles
+              {l.conv
+                ? `${fmtInt(l.conv.kernel.nonZeroTiles)} kernel tiles ×${fmtInt(l.conv.kernel.positions)} = ${fmtInt(l.nonZeroTiles)}`
+                : `${fmtInt(l.nonZeroTiles)} / ${fmtInt(l.tiles)} tiles`}
             </span>
-            <span className="layer-card__shape">{l.shape}</span>
+            <span className="layer-card__shape">{l.conv ? l.conv.label : l.shape}</span>
           </button>
         );
       })}

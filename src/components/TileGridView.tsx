@@ -5,7 +5,13 @@ import { ciphertextIndex, ciphertextOffsets, selectMaxAbs } from '../store/selec
 import { useAppStore } from '../store/storeContext';
 import { fmtInt, fmtNum, fmtPct0 } from '../viz/format';
 import { paletteFor } from '../viz/palette';
-import { runtimeFrame, tileIndexAtPixel, weightAt, type TileGridData } from '../viz/tileRaster';
+import {
+  kernelElement,
+  runtimeFrame,
+  tileIndexAtPixel,
+  weightAt,
+  type TileGridData,
+} from '../viz/tileRaster';
 import { useResolvedTheme } from '../viz/useResolvedTheme';
 import { useTileGridCanvas } from '../viz/useTileGridCanvas';
 
@@ -35,15 +41,27 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
   const maxAbs = useAppStore(selectMaxAbs)[layer] ?? 1;
   const palette = paletteFor(theme);
 
+  // A convolution paints its kernel block, never the positions*filters x positions*patchWidth layer.
+  const kernel = analysis?.kernels[layer] ?? null;
   const data = useMemo<TileGridData | null>(() => {
     if (!shown || !analysis || !analysis.plan.layers[layer]) return null;
+    if (kernel) {
+      const g = kernel.geometry;
+      return {
+        tiling: kernel.tiling,
+        weights: kernel.weights,
+        mask: kernel.mask,
+        counts: kernel.counts,
+        paddingFrom: g.kernel * g.kernel * g.channels,
+      };
+    }
     return {
       tiling: analysis.plan.layers[layer],
       weights: shown.network.layers[layer].weights.data,
       mask: shown.masks[layer].data,
       counts: analysis.counts[layer],
     };
-  }, [shown, analysis, layer]);
+  }, [shown, analysis, layer, kernel]);
 
   const grid = useTileGridCanvas({
     data,
@@ -73,7 +91,8 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
     for (let o = o0; o < o1; o++)
       for (let i = i0; i < i1; i++) sq += data.weights[o * tiling.inputs + i] ** 2;
     const area = (o1 - o0) * (i1 - i0);
-    const ct = ciphertextIndex(data.counts, t, offsets[layer] ?? 0);
+    // A kernel tile stands for one ciphertext per position; it has no single number.
+    const ct = kernel ? null : ciphertextIndex(data.counts, t, offsets[layer] ?? 0);
     const { o, i } = weightAt(tiling, h.row, h.col);
     const w = data.weights[o * tiling.inputs + i];
     return {
@@ -89,15 +108,18 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
       i,
       w,
       keptW: data.mask[o * tiling.inputs + i] === 1,
+      element: kernel ? kernelElement(kernel.geometry, i) : null,
       x: h.x,
       y: h.y,
     };
-  }, [grid.hover, data, offsets, layer]);
+  }, [grid.hover, data, offsets, layer, kernel]);
 
   const tiling = data?.tiling;
-  const label = tiling
-    ? `Layer ${layer + 1} weights, ${tiling.outputs}×${tiling.inputs}, orientation ${tiling.orientation}, ${analysis?.cost.layers[layer].nonZeroWeightTiles ?? 0} of ${tiling.tileCount} tiles non-zero`
-    : `Layer ${layer + 1}`;
+  const label = kernel
+    ? `Layer ${layer + 1} kernel, ${kernel.tiling.outputs}×${kernel.tiling.inputs} (filters × patch, padding last), orientation ${kernel.tiling.orientation}, ${kernel.nonZeroTiles} of ${kernel.tiling.tileCount} kernel tiles non-zero at each of ${kernel.positions} positions`
+    : tiling
+      ? `Layer ${layer + 1} weights, ${tiling.outputs}×${tiling.inputs}, orientation ${tiling.orientation}, ${analysis?.cost.layers[layer].nonZeroWeightTiles ?? 0} of ${tiling.tileCount} tiles non-zero`
+      : `Layer ${layer + 1}`;
 
   return (
     <div
@@ -184,13 +206,25 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
             {tooltip.kept} of {tooltip.area} weights kept ({fmtPct0(tooltip.kept / tooltip.area)})
           </span>
           <span>‖tile‖₂ = {fmtNum(tooltip.norm)}</span>
-          <span>
-            {tooltip.ct === null
-              ? 'All zero: no ciphertext, skipped'
-              : `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`}
-          </span>
-          <span className="tooltip__muted">
-            W[{tooltip.o}, {tooltip.i}] = {tooltip.keptW ? fmtNum(tooltip.w) : 'pruned'}
+          {kernel ? (
+            <span>
+              {tooltip.kept === 0
+                ? `All zero: skipped at all ${fmtInt(kernel.positions)} positions`
+                : `One ciphertext at each of ${fmtInt(kernel.positions)} positions`}
+            </span>
+          ) : (
+            <span>
+              {tooltip.ct === null
+                ? 'All zero: no ciphertext, skipped'
+                : `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`}
+            </span>
+          )}
+          <span className="tooltip__muted" data-testid="tile-tooltip-weight">
+            {tooltip.element
+              ? tooltip.element.padding
+                ? `Filter ${tooltip.o + 1}, patch padding column ${tooltip.i + 1} (always 0)`
+                : `Filter ${tooltip.o + 1}, patch (dy ${tooltip.element.dy}, dx ${tooltip.element.dx}, c ${tooltip.element.c}) = ${tooltip.keptW ? fmtNum(tooltip.w) : 'pruned'}`
+              : `W[${tooltip.o}, ${tooltip.i}] = ${tooltip.keptW ? fmtNum(tooltip.w) : 'pruned'}`}
           </span>
         </div>
       )}

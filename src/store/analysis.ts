@@ -1,10 +1,11 @@
+import { kernelMask, outputSize } from '../core/conv';
 import { costOf, type CostReport } from '../core/costModel';
 import type { Mask } from '../core/matrix';
 import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
-import { layerSizes, type Network } from '../core/network';
-import { countTileNonZeros, planTiles, type TilePlan } from '../core/tilePlan';
+import { layerSizes, type ConvLayer, type Network } from '../core/network';
+import { countTileNonZeros, planTiles, type LayerTiling, type TilePlan } from '../core/tilePlan';
 import type { TileShape } from '../core/tileShape';
-import type { Analysis, Shown } from './types';
+import type { Analysis, KernelView, Shown } from './types';
 
 /**
  * Counts and predicted cost of what is shown: per-tile kept weights (the grids' colours), the
@@ -53,17 +54,77 @@ export function analyse(
     counts,
     cost,
     denseCost: denseCostFor(plan, network),
-    sparsity: maskSparsityOf(masks),
+    sparsity: maskSparsityOf(network, masks),
+    kernels: network.layers.map((l, i) =>
+      l.kind === 'conv' ? kernelViewOf(l, masks[i], plan.layers[i]) : null,
+    ),
   };
 }
 
-export function maskSparsityOf(masks: readonly Mask[]): number {
+/**
+ * The tiling of a conv layer's kernel block (filters x patchWidth, padding columns included)
+ * with the layer's own blockOut x blockIn and orientation: what the studio paints instead of
+ * the positions*filters x positions*patchWidth layer, every tile of which repeats at each position.
+ */
+export function kernelBlockTiling(layer: ConvLayer, tiling: LayerTiling): LayerTiling {
+  const { filters, patchWidth } = layer.geometry;
+  const outBlocks = Math.ceil(filters / tiling.blockOut);
+  const inBlocks = Math.ceil(patchWidth / tiling.blockIn);
+  return {
+    ...tiling,
+    outputs: filters,
+    inputs: patchWidth,
+    outBlocks,
+    inBlocks,
+    tileCount: outBlocks * inBlocks,
+  };
+}
+
+/** Position 0's block of a conv layer: weights and mask filters x patchWidth, its tile counts. */
+export function kernelViewOf(layer: ConvLayer, mask: Mask, tiling: LayerTiling): KernelView {
+  const g = layer.geometry;
+  const cols = layer.weights.cols;
+  const weights = new Float32Array(g.filters * g.patchWidth);
+  const block = new Uint8Array(g.filters * g.patchWidth);
+  for (let f = 0; f < g.filters; f++) {
+    weights.set(layer.weights.data.subarray(f * cols, f * cols + g.patchWidth), f * g.patchWidth);
+    block.set(mask.data.subarray(f * cols, f * cols + g.patchWidth), f * g.patchWidth);
+  }
+  const blockTiling = kernelBlockTiling(layer, tiling);
+  const counts = countTileNonZeros(
+    { rows: g.filters, cols: g.patchWidth, data: block },
+    blockTiling,
+  );
+  let nonZeroTiles = 0;
+  for (let t = 0; t < counts.length; t++) if (counts[t] > 0) nonZeroTiles++;
+  return {
+    geometry: g,
+    positions: outputSize(g).positions,
+    tiling: blockTiling,
+    weights,
+    mask: block,
+    counts,
+    nonZeroTiles,
+  };
+}
+
+/**
+ * Fraction of zero weights over all layers. A convolution counts its kernel entries once per
+ * position (the weights it really has); the zeros between positions and in the patch padding are
+ * structure, not pruning.
+ */
+export function maskSparsityOf(network: Network, masks: readonly Mask[]): number {
   let zeros = 0;
   let total = 0;
-  for (const m of masks) {
-    total += m.data.length;
-    for (let k = 0; k < m.data.length; k++) zeros += 1 - m.data[k];
-  }
+  masks.forEach((m, l) => {
+    const layer = network.layers[l];
+    const copies = layer.kind === 'conv' ? outputSize(layer.geometry).positions : 1;
+    const data = layer.kind === 'conv' ? kernelMask(layer.geometry, m).data : m.data;
+    let z = 0;
+    for (let k = 0; k < data.length; k++) z += 1 - data[k];
+    zeros += z * copies;
+    total += data.length * copies;
+  });
   return total ? zeros / total : 0;
 }
 

@@ -1,5 +1,6 @@
 import type { LayerTiling } from '../core/tilePlan';
 import type { AppState } from './appStore';
+import type { KernelView } from './types';
 
 /**
  * Derived views of the state. Selectors that build objects are memoised on their inputs (the
@@ -61,6 +62,34 @@ export interface LayerSummary {
   readonly multiplications: number;
   readonly predictedMs: number;
   readonly modelBytes: number;
+  /** A convolution: its kernel block (what the grids paint) and how it reads, else null. */
+  readonly conv: ConvSummary | null;
+}
+
+export interface ConvSummary {
+  readonly kernel: KernelView;
+  /** "conv 5x5/2, 8 filters, x144 positions" */
+  readonly label: string;
+  /** "8×32 kernel (25 + 7 padding)" */
+  readonly shape: string;
+}
+
+/** How the studio names a convolution: kernel size/stride, filters, output positions. */
+export function convLabel(k: KernelView): string {
+  const g = k.geometry;
+  const channels = g.channels > 1 ? `x${g.channels}` : '';
+  return `conv ${g.kernel}x${g.kernel}${channels}/${g.stride}, ${g.filters} filters, x${k.positions} positions`;
+}
+
+function convSummary(k: KernelView | null | undefined): ConvSummary | null {
+  if (!k) return null;
+  const g = k.geometry;
+  const kkc = g.kernel * g.kernel * g.channels;
+  return {
+    kernel: k,
+    label: convLabel(k),
+    shape: `${g.filters}×${g.patchWidth} kernel (${kkc} + ${g.patchWidth - kkc} padding)`,
+  };
 }
 
 let lastLayersFor: AppState['analysis'] = null;
@@ -85,6 +114,7 @@ export function selectLayers(state: AppState): LayerSummary[] {
       multiplications: c.multiplications,
       predictedMs: c.predictedMs,
       modelBytes: c.modelBytes,
+      conv: convSummary(a.kernels[l]),
     };
   });
   return lastLayers;

@@ -1,17 +1,18 @@
 import type { CostReport } from '../core/costModel';
 import type { Mask } from '../core/matrix';
-import type { Network } from '../core/network';
+import type { ConvGeometry, Network } from '../core/network';
 import type { NetworkPermutation } from '../core/permutation';
 import type { PruneScope } from '../core/prune/common';
 import type { TileScore } from '../core/prune/tilePrune';
-import type { TilePlan } from '../core/tilePlan';
+import type { LayerTiling, TilePlan } from '../core/tilePlan';
 import type { RingDegree } from '../core/tileShape';
 
 /** The models shipped in public/models/<preset>/ (made by the project's CLI). */
-export type Preset = 'mlp' | 'ae' | 'dae';
-export const PRESETS: readonly Preset[] = ['mlp', 'ae', 'dae'];
+export type Preset = 'mlp' | 'cnn' | 'ae' | 'dae';
+export const PRESETS: readonly Preset[] = ['mlp', 'cnn', 'ae', 'dae'];
 export const PRESET_LABELS: Record<Preset, string> = {
   mlp: 'MLP classifier',
+  cnn: 'CNN classifier',
   ae: 'Autoencoder',
   dae: 'Denoising autoencoder',
 };
@@ -48,8 +49,29 @@ export interface Analysis {
   readonly counts: readonly Uint32Array[];
   readonly cost: CostReport;
   readonly denseCost: CostReport;
-  /** Fraction of zero weights over all layers. */
+  /** Fraction of zero weights over all layers (a convolution's kernel entries once per position). */
   readonly sparsity: number;
+  /** Per layer: what the grids paint for a convolution (its kernel block), null for dense layers. */
+  readonly kernels: readonly (KernelView | null)[];
+}
+
+/**
+ * A conv layer as the studio shows it: position 0's kernel block (filters x patchWidth, the
+ * padding columns kernel*kernel*channels.. last and always 0), tiled with the layer's blockOut x
+ * blockIn. Every kernel tile repeats at each of `positions` positions, so the layer's non-zero
+ * tiles (the core's count over the expanded matrix) = positions x nonZeroTiles when blockOut
+ * divides filters and blockIn divides patchWidth.
+ */
+export interface KernelView {
+  readonly geometry: ConvGeometry;
+  readonly positions: number;
+  readonly tiling: LayerTiling;
+  /** filters x patchWidth, row-major. */
+  readonly weights: Float32Array;
+  readonly mask: Uint8Array;
+  /** Kept weights per kernel tile (tiling's W-frame index). */
+  readonly counts: Uint32Array;
+  readonly nonZeroTiles: number;
 }
 
 export interface RunRecord {

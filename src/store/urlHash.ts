@@ -1,4 +1,10 @@
-import { DEFAULT_FIRST_ORIENTATION, RING_DEGREES, isPowerOfTwo, type Orientation, type RingDegree } from '../core/tileShape';
+import {
+  DEFAULT_FIRST_ORIENTATION,
+  RING_DEGREES,
+  isPowerOfTwo,
+  type Orientation,
+  type RingDegree,
+} from '../core/tileShape';
 import {
   METHODS,
   PRESETS,

@@ -18,6 +18,8 @@ export interface Palette {
   readonly zeroTileHatch: Rgb;
   /** Mask view: a kept weight. */
   readonly kept: Rgb;
+  /** A conv kernel's patch padding column (zero-padded to a multiple of 8, never a weight). */
+  readonly padding: Rgb;
   /** Diverging weight scale, negative end, middle (w = 0) and positive end. */
   readonly negative: Rgb;
   readonly neutral: Rgb;
@@ -37,6 +39,7 @@ export const lightPalette: Palette = {
   zeroTile: [226, 229, 234],
   zeroTileHatch: [196, 201, 209],
   kept: [36, 99, 196],
+  padding: [186, 176, 206],
   negative: [229, 121, 20],
   neutral: [246, 246, 244],
   positive: [8, 102, 178],
@@ -53,6 +56,7 @@ export const darkPalette: Palette = {
   zeroTile: [12, 15, 20],
   zeroTileHatch: [30, 35, 43],
   kept: [110, 168, 255],
+  padding: [70, 60, 92],
   negative: [245, 146, 52],
   neutral: [44, 52, 64],
   positive: [92, 170, 255],

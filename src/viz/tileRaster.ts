@@ -19,6 +19,11 @@ export interface TileGridData {
   readonly mask: Uint8Array;
   /** Kept weights per W-frame tile (countTileNonZeros of the mask): 0 marks an all-zero tile. */
   readonly counts: Uint32Array;
+  /**
+   * A conv kernel block: inputs from this column on are patch padding (always 0, not weights),
+   * painted in the padding colour whatever the mode.
+   */
+  readonly paddingFrom?: number;
 }
 
 export interface RuntimeFrame {
@@ -48,6 +53,24 @@ export function runtimeFrame(tiling: LayerTiling): RuntimeFrame {
 /** The W-frame element (output o, input i) shown at runtime-frame pixel (row, col). */
 export function weightAt(tiling: LayerTiling, row: number, col: number): { o: number; i: number } {
   return tiling.orientation === 'A' ? { o: row, i: col } : { o: col, i: row };
+}
+
+/**
+ * What column j of a conv kernel block (filter x patch) multiplies: patch element (dy, dx, c),
+ * j = (dy * kernel + dx) * channels + c (tfjs's kernel order), or a padding column (j >= k*k*C).
+ */
+export function kernelElement(
+  g: { readonly kernel: number; readonly channels: number },
+  j: number,
+): { dy: number; dx: number; c: number; padding: boolean } {
+  const kc = g.kernel * g.channels;
+  if (j >= g.kernel * kc) return { dy: -1, dx: -1, c: -1, padding: true };
+  return {
+    dy: Math.floor(j / kc),
+    dx: Math.floor((j % kc) / g.channels),
+    c: j % g.channels,
+    padding: false,
+  };
 }
 
 /** The W-frame tile index (o * inBlocks + i) that runtime-frame pixel (row, col) belongs to. */
@@ -131,6 +154,8 @@ export function rasterizeTileGrid(
   const [hr, hg, hb] = palette.zeroTileHatch;
   const [pr, pg, pb] = palette.prunedInLiveTile;
   const [kr, kg, kb] = palette.kept;
+  const [ar, ag, ab] = palette.padding;
+  const padFrom = data.paddingFrom ?? inputs;
   let p = 0;
   for (let row = 0; row < height; row++) {
     for (let col = 0; col < width; col++, p += 4) {
@@ -141,7 +166,11 @@ export function rasterizeTileGrid(
       let r: number;
       let g: number;
       let b: number;
-      if (counts[t] === 0) {
+      if (i >= padFrom) {
+        r = ar;
+        g = ag;
+        b = ab;
+      } else if (counts[t] === 0) {
         const hatch = (row + col) % 4 === 0;
         r = hatch ? hr : zr;
         g = hatch ? hg : zg;

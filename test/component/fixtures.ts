@@ -1,6 +1,7 @@
 import { LINEAR, SQUARE } from '../../src/core/activation';
+import { convGeometry, convLayer } from '../../src/core/conv';
 import type { HepexModel } from '../../src/core/model';
-import type { Network } from '../../src/core/network';
+import type { ConvGeometry, Network } from '../../src/core/network';
 import { createRng } from '../../src/core/random';
 import type { LoadedModels, ModelLoader } from '../../src/services/modelLoader';
 
@@ -23,6 +24,35 @@ export function seededNetwork(sizes: readonly number[], seed = 7): Network {
       };
     }),
   };
+}
+
+/**
+ * A seeded conv-first classifier: a tied convolution (default 10 x 10 x 1 image, 3 x 3 kernel,
+ * stride 1, 8 filters: 64 positions, 9 kernel values padded to 16) -> dense `hidden` -> 10.
+ */
+export function seededCnn(
+  seed = 7,
+  geometry: Partial<Omit<ConvGeometry, 'patchWidth'>> = {},
+  hidden = 32,
+): Network {
+  const g = convGeometry({
+    height: 10,
+    width: 10,
+    channels: 1,
+    kernel: 3,
+    stride: 1,
+    filters: 8,
+    ...geometry,
+  });
+  const rng = createRng(seed);
+  const kkc = g.kernel * g.kernel * g.channels;
+  const kernel = new Float32Array(g.filters * kkc);
+  for (let k = 0; k < kernel.length; k++) kernel[k] = rng.normal() / Math.sqrt(kkc);
+  const bias = new Float32Array(g.filters);
+  for (let k = 0; k < bias.length; k++) bias[k] = 0.01 * rng.normal();
+  const conv = convLayer(g, kernel, bias, SQUARE);
+  const dense = seededNetwork([conv.weights.rows, hidden, 10], seed + 1);
+  return { task: 'classification', layers: [conv, ...dense.layers] };
 }
 
 export function seededModel(sizes: readonly number[], seed = 7, name = 'fixture'): HepexModel {
