@@ -778,6 +778,20 @@ export function findPermutation(
   }
 
   const after = plan.layers.map((_, l) => tilesOf(l));
+  return searchResult(masks, plan, orders, before, after, outer, started);
+}
+
+/** The search's figures per layer and in total, from non-zero tiles before and after. */
+function searchResult(
+  masks: readonly Mask[],
+  plan: TilePlan,
+  orders: Permutation[],
+  before: readonly number[],
+  after: readonly number[],
+  outerIterations: number,
+  started: number,
+): PermutationSearchResult {
+  const L = plan.layers.length;
   const layers = plan.layers.map((t, l) => {
     let nnz = 0;
     for (let k = 0; k < masks[l].data.length; k++) nnz += masks[l].data[k] ? 1 : 0;
@@ -799,7 +813,7 @@ export function findPermutation(
     nonZeroTilesBefore: before.reduce((a, b) => a + b, 0),
     nonZeroTilesAfter: after.reduce((a, b) => a + b, 0),
     lowerBound: layers.reduce((a, l) => a + l.lowerBound, 0),
-    outerIterations: outer,
+    outerIterations,
     elapsedMs: performance.now() - started,
   };
 }
@@ -876,30 +890,9 @@ function findConvPermutation(
   const plan = planTiles(sizes, tile);
   const nonZero = (l: number, rowOrder: Permutation, colOrder: Permutation) =>
     paidTiles(layerTileCounts(masks[l], plan, l, rowOrder, colOrder), plan, l, 0);
-  const layers = plan.layers.map((t, l) => {
-    let nnz = 0;
-    for (let k = 0; k < masks[l].data.length; k++) nnz += masks[l].data[k] ? 1 : 0;
-    const weightsPerTile = t.blockOut * t.blockIn;
-    return {
-      layer: l,
-      tiles: t.tileCount,
-      nonZeroWeights: nnz,
-      weightsPerTile,
-      lowerBound: Math.ceil(nnz / weightsPerTile),
-      nonZeroTilesBefore: nonZero(l, identityPermutation(sizes[l + 1]), identityPermutation(sizes[l])),
-      nonZeroTilesAfter: nonZero(l, orders[l + 1], orders[l]),
-    };
-  });
-  return {
-    orders,
-    permutation: { input: orders[0], output: orders[L] },
-    layers,
-    nonZeroTilesBefore: layers.reduce((s, l) => s + l.nonZeroTilesBefore, 0),
-    nonZeroTilesAfter: layers.reduce((s, l) => s + l.nonZeroTilesAfter, 0),
-    lowerBound: layers.reduce((s, l) => s + l.lowerBound, 0),
-    outerIterations: outer,
-    elapsedMs: performance.now() - started,
-  };
+  const before = plan.layers.map((_, l) => nonZero(l, identityPermutation(sizes[l + 1]), identityPermutation(sizes[l])));
+  const after = plan.layers.map((_, l) => nonZero(l, orders[l + 1], orders[l]));
+  return searchResult(masks, plan, orders, before, after, outer, started);
 }
 
 /** out[kr][kc] = m[rowOrder[kr]][colOrder[kc]] for a row-major rows x cols array. */
