@@ -170,6 +170,12 @@ describe('conv-aware pruning keeps the kernel tied', () => {
     });
     expect(() => validateNetwork(res.network)).not.toThrow();
     const [start, pruned, permuted, expanded] = res.records;
+    // Figures count the kernel copies, not the structural zeros between positions.
+    expect(start.sparsity).toBe(0);
+    expect(start.layers[0].weights).toBe(P * 72);
+    expect(start.layers[0].tiles).toBe(P * 1 * 3);
+    expect(start.weightTiles).toBe(start.nonZeroTiles);
+    expect(pruned.sparsity).toBeCloseTo(0.8, 2);
     expect(permuted.metric!.value).toBeCloseTo(pruned.metric!.value, 9);
     expect(permuted.nonZeroTiles).toBeLessThanOrEqual(pruned.nonZeroTiles);
     expect(expanded.weightCiphertexts).toBeLessThan(start.weightCiphertexts);

@@ -1,15 +1,16 @@
 import type { Activation } from '../activation';
 import { HepexError, throwIfAborted } from '../errors';
 import { planExecution, type HeMode } from '../executionPlan';
-import { nonZeroMask, type Mask } from '../matrix';
-import { validateNetwork, type Network } from '../network';
+import { expandKernelMask, outputSize } from '../conv';
+import { createMask, nonZeroMask, type Mask } from '../matrix';
+import { validateNetwork, type Layer, type Network } from '../network';
 import {
   identityPermutation,
   invertPermutation,
   type NetworkPermutation,
   type Permutation,
 } from '../permutation';
-import { countTileNonZeros, nonZeroTileFlags, type TilePlan } from '../tilePlan';
+import { countNonZeroTiles, countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tilePlan';
 import type { TileShape } from '../tileShape';
 import type { Metric, Trainer } from '../trainer';
 import {
@@ -175,9 +176,14 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
 
 export interface LayerFigures {
   readonly layer: number;
+  /**
+   * Tiles the layer can cost: all of its plan's, or for a convolution only those its kernel
+   * copies touch (the rest are structural zeros, never paid for).
+   */
   readonly tiles: number;
   readonly nonZeroTiles: number;
   readonly nonZeroWeights: number;
+  /** Weights: rows x cols, or for a convolution its kernel copies (positions x filters x k*k*C). */
   readonly weights: number;
   /** ceil(non-zero weights / weights per tile): the fewest tiles those weights could occupy. */
   readonly lowerBound: number;
@@ -260,28 +266,41 @@ export function networkFigures(
     flags.push(f);
     let nnz = 0;
     for (let k = 0; k < counts.length; k++) nnz += counts[k];
-    weights += layer.weights.data.length;
+    const size = layerSize(layer, t);
+    weights += size.weights;
     nonZero += nnz;
     return {
       layer: l,
-      tiles: t.tileCount,
+      tiles: size.tiles,
       nonZeroTiles: f.reduce((s, v) => s + v, 0),
       nonZeroWeights: nnz,
-      weights: layer.weights.data.length,
+      weights: size.weights,
       lowerBound: Math.ceil(nnz / (t.blockOut * t.blockIn)),
     };
   });
   const activations: Activation[] = network.layers.map((l) => l.activation);
   const exec = planExecution(plan, flags, activations, mode);
   const nonZeroTiles = layers.reduce((s, l) => s + l.nonZeroTiles, 0);
+  const weightTiles = layers.reduce((s, l) => s + l.tiles, 0);
   return {
-    weightTiles: plan.weightTiles,
+    weightTiles,
     nonZeroTiles,
     weightCiphertexts: exec.weightCiphertexts,
     lowerBound: layers.reduce((s, l) => s + l.lowerBound, 0),
     sparsity: weights ? 1 - nonZero / weights : 0,
-    tileSparsity: plan.weightTiles ? 1 - nonZeroTiles / plan.weightTiles : 0,
+    tileSparsity: weightTiles ? 1 - nonZeroTiles / weightTiles : 0,
     layers,
+  };
+}
+
+/** Weights and payable tiles of a layer (see LayerFigures): a convolution's kernel copies only. */
+function layerSize(layer: Layer, t: LayerTiling): { weights: number; tiles: number } {
+  if (layer.kind !== 'conv') return { weights: layer.weights.data.length, tiles: t.tileCount };
+  const g = layer.geometry;
+  const kernel = createMask(g.filters, g.kernel * g.kernel * g.channels);
+  return {
+    weights: outputSize(g).positions * kernel.data.length,
+    tiles: countNonZeroTiles(expandKernelMask(g, kernel), t),
   };
 }
 
