@@ -247,6 +247,9 @@ export function im2col(g: ConvGeometry, images: Float32Array, batch: number): Fl
  * problem, in words.
  */
 export function checkTied(layer: ConvLayer, name = 'The convolution'): void {
+  if (!layer.geometry || typeof layer.geometry !== 'object') {
+    throw invalid(`${name} has no geometry (height, width, channels, kernel, stride, filters).`);
+  }
   const g = checkGeometry(layer.geometry);
   const { positions } = outputSize(g);
   const rows = positions * g.filters;

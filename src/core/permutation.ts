@@ -46,8 +46,18 @@ export function invertPermutation(order: Permutation): Permutation {
   return inv;
 }
 
+function checkRows(x: Float32Array, order: Permutation, batch: number): void {
+  if (x.length !== batch * order.length) {
+    throw new HepexError(
+      'invalid-argument',
+      `A permutation of ${order.length} values needs ${batch} x ${order.length} values, got ${x.length}.`,
+    );
+  }
+}
+
 /** y[k] = x[order[k]] for each of `batch` rows of width order.length (row-major). */
 export function permuteRows(x: Float32Array, order: Permutation, batch: number): Float32Array {
+  checkRows(x, order, batch);
   const n = order.length;
   const y = new Float32Array(x.length);
   for (let s = 0; s < batch; s++) for (let k = 0; k < n; k++) y[s * n + k] = x[s * n + order[k]];
@@ -56,6 +66,7 @@ export function permuteRows(x: Float32Array, order: Permutation, batch: number):
 
 /** Undoes permuteRows: x[order[k]] = y[k]. */
 export function unpermuteRows(y: Float32Array, order: Permutation, batch: number): Float32Array {
+  checkRows(y, order, batch);
   const n = order.length;
   const x = new Float32Array(y.length);
   for (let s = 0; s < batch; s++) for (let k = 0; k < n; k++) x[s * n + order[k]] = y[s * n + k];

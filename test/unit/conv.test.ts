@@ -105,6 +105,10 @@ describe('conv geometry and packing', () => {
     const second = convLayer(convGeometry({ height: 4, width: 8, channels: 1, kernel: 1, stride: 1, filters: 1 }), Float32Array.of(1), Float32Array.of(0), SQUARE);
     const late: Network = { task: 'classification', layers: [{ ...dense, weights: createMatrix(32, 128), bias: new Float32Array(32) }, second] };
     expect(() => validateNetwork(late)).toThrow(/Layer 2 is a convolution, but only the first layer may be one/);
+    const noGeometry = { ...net, layers: [{ ...conv, geometry: undefined as never }, dense] };
+    expect(() => validateNetwork(noGeometry)).toThrow(/Layer 1 has no geometry/);
+    const squeezed = { ...net, layers: [{ ...conv, geometry: { ...g, patchWidth: 9 } }, dense] };
+    expect(() => validateNetwork(squeezed)).toThrow(/patch width is 9; a 3 x 3 x 1 kernel needs 16/);
   });
 
   it('packs a deeper convolution as a structured dense layer over the previous NHWC output', () => {

@@ -923,7 +923,9 @@ export interface PermutedNetwork {
  * Applies neuron orders (one per set, as findPermutation returns) to a network and, when
  * given, its masks: W_l rows by orders[l+1], columns by orders[l]; b_l by orders[l+1]. The
  * result computes forward(original, x) = unpermuteRows(forward(result, permuteRows(x, input)),
- * output). New arrays throughout; inputs untouched.
+ * output); for a conv-first network x is the im2col patches and the passes are forwardDenseView
+ * (orders[0] and orders[1] must then be the same at every position: tiedOrderOf). New arrays
+ * throughout; inputs untouched.
  */
 export function applyPermutation(
   network: Network,
