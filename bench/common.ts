@@ -5,7 +5,7 @@ import type { DatasetSplit } from '../src/core/data/dataset';
 import { layerSizes, type Network } from '../src/core/network';
 import { readModelDir } from '../src/engines/tfjs/modelDir';
 import { createSpec, type Architecture } from '../src/engines/tfjs/models';
-import { trainModel } from '../src/engines/tfjs/trainer';
+import { TRAINING_DEFAULTS, trainModel } from '../src/engines/tfjs/trainer';
 
 /** Helpers the benchmarks share (bench/prune.ts, bench/paper.ts, bench/main.ts). */
 
@@ -30,7 +30,8 @@ export interface LoadedModel {
 
 /**
  * The trained model `dir`/`arch` when it exists (and has `layers`, when given), else one trained
- * here, seeded (seed 1, the architecture's default training; fewer epochs with `quick`).
+ * here, seeded (seed 1, the architecture's default training: MLP 40 epochs, autoencoders 30;
+ * quick: 8 and 3).
  */
 export async function loadOrTrain(
   arch: Architecture,
@@ -42,8 +43,9 @@ export async function loadOrTrain(
 ): Promise<LoadedModel> {
   if (dir && existsSync(join(dir, arch, 'model.json'))) {
     const model = await readModelDir(join(dir, arch));
-    const sizes = layerSizes(model.network);
-    if (!layers || sizes.join(',') === layers.join(',')) {
+    // A conv network's layer sizes are its dense view's; its provenance keeps the spec's layers.
+    const spec = [String(model.provenance?.layers), layerSizes(model.network).join(',')];
+    if (!layers || spec.includes(layers.join(','))) {
       const p = model.provenance ?? {};
       const how = ['arch', 'layers', 'epochs', 'seed', 'data']
         .map((k) => `${k} ${String(p[k])}`)
@@ -51,7 +53,7 @@ export async function loadOrTrain(
       return { network: model.network, source: `${join(dir, arch)} (${how})`, provenance: p };
     }
   }
-  const epochs = arch === 'mlp' ? (quick ? 8 : 40) : quick ? 3 : 30;
+  const epochs = quick ? (arch === 'mlp' ? 8 : 3) : TRAINING_DEFAULTS[arch].epochs;
   const spec = createSpec(arch, layers);
   progress(`training ${arch} ${spec.layers.join('-')} (${epochs} epochs): no trained model given`);
   const trained = await trainModel(spec, data, { epochs, seed: 1 });

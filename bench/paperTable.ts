@@ -3,6 +3,7 @@
  * row of each method, the tile-pruning configuration search, the verdicts against the paper's
  * bars (shared/HEPEX.md section 4) and the markdown table. No tfjs, no SEAL: unit-tested.
  */
+import { HepexError } from '../src/core/errors';
 
 export type MetricName = 'accuracy' | 'mse';
 export type PaperMethod = 'unpruned' | 'magnitude' | 'tile' | 'hepex';
@@ -172,6 +173,17 @@ export interface NetworkSummary {
   readonly limit: DegradationLimit;
   /** Skipped networks carry the reason and no rows. */
   readonly skipped?: string;
+}
+
+/** A table cell's reason for a row that could not run under SEAL. */
+export function whyNotMeasured(e: unknown): string {
+  if (e instanceof HepexError && e.code === 'out-of-memory') {
+    const m = /about ([\d.]+ GiB) .*? with (\w+) weights.*?above the ([\d.]+ GiB)/.exec(e.message);
+    if (m) return `needs ${m[1]} of SEAL memory (${m[2]} weights), over the ${m[3]} budget`;
+  }
+  return e instanceof HepexError
+    ? e.message
+    : `failed: ${e instanceof Error ? e.message : String(e)}`;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;

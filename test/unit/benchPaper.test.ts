@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { HepexError } from '../../src/core/errors';
 import {
   autoencoderLimit,
   bestWithin,
@@ -8,6 +9,7 @@ import {
   relativeMseLimit,
   renderMarkdown,
   verdictLines,
+  whyNotMeasured,
   withinLimit,
   type PaperRow,
 } from '../../bench/paperTable';
@@ -165,5 +167,19 @@ describe('verdicts and markdown', () => {
     expect(md).toContain('3.00 s (16 img, N=16384)');
     expect(md).toContain('- CNN: not run (no cnn yet).');
     expect(md).toContain('accuracy at most 2.5 points below the unpruned model (94.5%');
+  });
+});
+
+describe('rows that cannot run under SEAL', () => {
+  it('shortens the engine out-of-memory message', () => {
+    const e = new HepexError(
+      'out-of-memory',
+      'This model needs about 2.66 GiB of encryption memory with streamed weights (ring degree 32768, 6528 weight tiles), above the 2.50 GiB budget. Prune more tiles, use a smaller tile or a shallower network.',
+    );
+    expect(whyNotMeasured(e)).toBe(
+      'needs 2.66 GiB of SEAL memory (streamed weights), over the 2.50 GiB budget',
+    );
+    expect(whyNotMeasured(new HepexError('he-parameters', 'Too deep.'))).toBe('Too deep.');
+    expect(whyNotMeasured(new Error('boom'))).toBe('failed: boom');
   });
 });
