@@ -8,7 +8,7 @@ import type { Metric, TrainProgress } from '../src/core/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
 import { splitDataset, type DatasetSplit } from '../src/core/data/dataset';
 import { datasetFromIdxFiles, fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
-import { createSpec, type Architecture } from '../src/engines/tfjs/models';
+import { createSpec, type Architecture, type ConvOptions } from '../src/engines/tfjs/models';
 import { createTfjsTrainer, trainModel } from '../src/engines/tfjs/trainer';
 import { installHepexErrorTransfer } from './errorTransfer';
 
@@ -31,8 +31,11 @@ export interface TrainRequest {
   readonly arch: Architecture;
   /** Default: the built-in MNIST split. */
   readonly data?: IdxData;
+  /** Inputs first; a cnn: pixels, then the dense layers after its convolution (784, 64, 10). */
   readonly layers?: readonly number[];
   readonly activation?: Activation;
+  /** A cnn's first convolution (default 8 filters, 5 x 5, stride 2 on a square image). */
+  readonly conv?: ConvOptions;
   readonly epochs?: number;
   readonly learningRate?: number;
   readonly batchSize?: number;
@@ -88,8 +91,8 @@ const api = {
   train(id: number, request: TrainRequest, onProgress?: OnProgress): Promise<HepexModel> {
     return guarded(id, async (signal) => {
       const data = await splitFor(request.data, request.seed, signal);
-      const spec = createSpec(request.arch, request.layers, request.activation);
-      const { arch: _arch, layers: _layers, activation: _activation, data: _data, ...options } = request;
+      const spec = createSpec(request.arch, request.layers, request.activation, request.conv);
+      const { arch: _arch, layers: _layers, activation: _activation, conv: _conv, data: _data, ...options } = request;
       const { model } = await trainModel(spec, data, { ...options, signal, onProgress: (p) => onProgress?.(p) });
       return transfer(model, buffersOf(model.network));
     });

@@ -1,4 +1,4 @@
-import { layerSizes } from '../core/network';
+import { inputWidth, layerSizes } from '../core/network';
 import { methodSteps, type PipelineStep } from '../core/prune/pipeline';
 import { tileShapeLabel } from '../core/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
@@ -220,14 +220,21 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         return Promise.resolve();
       }
       const arch = s.preset;
-      const layers = s.dense ? layerSizes(s.dense.network) : undefined;
+      // Same architecture as the model shown; a cnn gives pixels + the dense sizes after its conv.
+      const first = s.dense?.network.layers[0];
+      const layers = s.dense
+        ? first?.kind === 'conv'
+          ? [inputWidth(s.dense.network), ...layerSizes(s.dense.network).slice(2)]
+          : layerSizes(s.dense.network)
+        : undefined;
+      const conv = first?.kind === 'conv' ? first.geometry : undefined;
       const label = `Training the ${PRESET_LABELS[arch].toLowerCase()}`;
       set({ training: { epochs, history: [] } });
       return rt.runJob(
         label,
         (signal, isCurrent) =>
           trainer().train(
-            { arch, layers, epochs, seed: 1 },
+            { arch, layers, epochs, seed: 1, ...(conv ? { conv } : {}) },
             {
               signal,
               onProgress: (p) => {

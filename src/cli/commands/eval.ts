@@ -7,16 +7,23 @@ import { readModelDir } from '../../engines/tfjs/modelDir';
 import { evaluateNetwork } from '../../engines/tfjs/train';
 import { optionalNumber, parseFlags, requireString } from '../args';
 import type { Command } from '../command';
+import { networkLabel } from '../format';
 
 export const command: Command = {
-  summary: 'Evaluate a saved model: test accuracy (classifier) or reconstruction MSE with the mean-image baseline (autoencoder).',
+  summary:
+    'Evaluate a saved model: test accuracy (classifier) or reconstruction MSE with the mean-image baseline (autoencoder).',
   usage: [
     'npm run hepex -- eval --model DIR [--data IMAGES,LABELS] [--seed S] [--noise STD] [--json]',
     'Without --data: the held-out part of the built-in MNIST split the model was trained on (its seed, else 1).',
     'With one IDX pair: all of it is evaluated. A denoiser is evaluated with the noise it was trained with (override with --noise).',
   ].join('\n'),
   async run(argv) {
-    const flags = parseFlags(argv, { model: 'string', data: 'string', seed: 'string', noise: 'string' });
+    const flags = parseFlags(argv, {
+      model: 'string',
+      data: 'string',
+      seed: 'string',
+      noise: 'string',
+    });
     const dir = requireString(flags, 'model');
     const model = await readModelDir(dir);
     // Default: the split the model was trained on, so its training digits are never scored.
@@ -32,29 +39,43 @@ export const command: Command = {
       ({ train, test } = await loadDataSplit({ seed }));
     }
     const trainedNoise = model.provenance?.noise;
-    const noise = optionalNumber(flags, 'noise', typeof trainedNoise === 'number' ? trainedNoise : 0);
-    if (noise < 0 || noise > 10) throw new HepexError('invalid-argument', `--noise must be between 0 and 10, got ${noise}.`);
+    const noise = optionalNumber(
+      flags,
+      'noise',
+      typeof trainedNoise === 'number' ? trainedNoise : 0,
+    );
+    if (noise < 0 || noise > 10)
+      throw new HepexError('invalid-argument', `--noise must be between 0 and 10, got ${noise}.`);
     // A permuted model expects its inputs permuted and returns permuted outputs (the client
     // does both around encryption); put that back so plain pixels and labels line up.
     const network = model.permutation
-      ? unfoldClientPermutation(model.network, model.masks ?? model.network.layers.map((l) => createMask(l.weights.rows, l.weights.cols)), model.permutation).network
+      ? unfoldClientPermutation(
+          model.network,
+          model.masks ??
+            model.network.layers.map((l) => createMask(l.weights.rows, l.weights.cols)),
+          model.permutation,
+        ).network
       : model.network;
     const { metric, meanImageMse } = await evaluateNetwork(network, train, test, { noise, seed });
     const json = {
       model: dir,
       name: model.name,
+      network: networkLabel(model.network),
       task: model.network.task,
       data: test.name,
       samples: test.count,
       [metric.name]: metric.value,
-      ...(meanImageMse !== undefined ? { meanImageMse, baselineRatio: meanImageMse / metric.value } : {}),
+      ...(meanImageMse !== undefined
+        ? { meanImageMse, baselineRatio: meanImageMse / metric.value }
+        : {}),
       ...(noise ? { noise } : {}),
       clientPermutation: model.permutation !== undefined,
     };
-    const text =
+    const text = `network ${networkLabel(model.network)}\n${
       metric.name === 'accuracy'
         ? `${model.name}: accuracy ${(metric.value * 100).toFixed(2)}% on ${test.count} samples (${test.name})`
-        : `${model.name}: MSE ${metric.value.toExponential(3)} on ${test.count} samples (${test.name}); mean-image baseline ${meanImageMse?.toExponential(3)} (${((meanImageMse ?? 0) / metric.value).toFixed(1)}x)`;
+        : `${model.name}: MSE ${metric.value.toExponential(3)} on ${test.count} samples (${test.name}); mean-image baseline ${meanImageMse?.toExponential(3)} (${((meanImageMse ?? 0) / metric.value).toFixed(1)}x)`
+    }`;
     return { json, text };
   },
 };

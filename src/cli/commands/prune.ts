@@ -1,6 +1,8 @@
+import { outputSize } from '../../core/conv';
 import { HepexError } from '../../core/errors';
 import type { HeMode } from '../../core/executionPlan';
 import type { HepexModel } from '../../core/model';
+import type { ConvGeometry, Layer } from '../../core/network';
 import { PRUNE_SCOPES, type PruneScope } from '../../core/prune/common';
 import {
   PRUNE_METHODS,
@@ -27,7 +29,7 @@ import {
   type ParsedFlags,
 } from '../args';
 import type { Command, CommandIo } from '../command';
-import { formatMs, table } from '../format';
+import { formatMs, layerKindLabel, networkLabel, table } from '../format';
 import { tileFromFlags } from '../networkOptions';
 
 /** Flags shared by prune and sweep. */
@@ -182,6 +184,8 @@ export function summarise(result: PipelineResult, tile: TileShape) {
         : undefined,
     layers: last.layers.map((l, i) => ({
       layer: l.layer,
+      kind: layerKindLabel(result.network.layers[i]),
+      ...convJson(result.network.layers[i]),
       orientation: plan.layers[i].orientation,
       tiles: l.tiles,
       nonZeroTilesBefore: first.layers[i].nonZeroTiles,
@@ -202,6 +206,13 @@ export function summarise(result: PipelineResult, tile: TileShape) {
       ...(r.details ? { details: r.details } : {}),
     })),
   };
+}
+
+/** A conv layer's geometry and output positions for the JSON (a kernel tile costs one ciphertext per position). */
+function convJson(layer: Layer): { conv?: ConvGeometry & { positions: number } } {
+  return layer.kind === 'conv'
+    ? { conv: { ...layer.geometry, positions: outputSize(layer.geometry).positions } }
+    : {};
 }
 
 function sizesOf(result: PipelineResult): number[] {
@@ -289,11 +300,22 @@ export const command: Command = {
     const text = [
       `${method} at sparsity ${sparsity}, tile ${tileShapeLabel(settings.tile)}: weight ciphertexts ${summary.ciphertexts.before} -> ${summary.ciphertexts.after} (${(summary.ciphertexts.saved * 100).toFixed(1)}% fewer)`,
       m ? `${m.name} ${formatMetric(m.name, m.before)} -> ${formatMetric(m.name, m.after)}` : '',
+      `network ${networkLabel(result.network)}`,
       '',
       table(
-        ['layer', 'orient', 'tiles', 'non-zero before', 'after', 'lower bound', 'weights kept'],
+        [
+          'layer',
+          'kind',
+          'orient',
+          'tiles',
+          'non-zero before',
+          'after',
+          'lower bound',
+          'weights kept',
+        ],
         summary.layers.map((l) => [
           `${l.layer + 1}`,
+          l.kind,
           l.orientation,
           l.tiles,
           l.nonZeroTilesBefore,

@@ -8,6 +8,7 @@ import {
 import { tileShapeLabel } from '../../core/tileShape';
 import { parseFlags, requireString, type ParsedFlags } from '../args';
 import type { Command } from '../command';
+import { networkLabel } from '../format';
 import {
   formatMetric,
   loadModelAndTrainer,
@@ -23,6 +24,8 @@ export interface FrontierPoint {
   readonly sparsity: number;
   readonly ciphertexts: number;
   readonly nonZeroTiles: number;
+  /** A CNN: the conv layer's share of `ciphertexts` (non-zero kernel tiles x positions). */
+  readonly convCiphertexts?: number;
   readonly metric: number;
   /** Metric lost against the unpruned model (accuracy points as a fraction, or MSE increase). */
   readonly loss: number;
@@ -129,6 +132,8 @@ export const command: Command = {
         sparsity: r.sparsity,
         ciphertexts: s.ciphertexts.after,
         nonZeroTiles: s.nonZeroTiles.after,
+        // A CNN's conv layer: kernel tiles x positions, the part of the count the kernel decides.
+        ...(s.layers[0].conv ? { convCiphertexts: s.layers[0].nonZeroTiles } : {}),
         metric: s.metric.after,
         loss: higher ? s.metric.before - s.metric.after : s.metric.after - s.metric.before,
         elapsedMs: Math.round(performance.now() - started),
@@ -141,6 +146,7 @@ export const command: Command = {
     const points = markPareto(raw, b.metricName === 'accuracy');
     const json = {
       model: dir,
+      network: networkLabel(model.network),
       data,
       tile: tileShapeLabel(settings.tile),
       theta: settings.theta,
@@ -151,10 +157,11 @@ export const command: Command = {
       points,
     };
     const text = [
+      `network ${networkLabel(model.network)}`,
       `unpruned: ${b.ciphertexts} weight ciphertexts, ${b.metricName} ${formatMetric(b.metricName, b.metric)}`,
       ...points.map(
         (p) =>
-          `${p.pareto ? '*' : ' '} ${p.method.padEnd(9)} ${String(p.sparsity).padEnd(5)} ${String(p.ciphertexts).padStart(6)} ciphertexts (${((1 - p.ciphertexts / b.ciphertexts) * 100).toFixed(1)}% fewer)  ${b.metricName} ${formatMetric(b.metricName, p.metric)}`,
+          `${p.pareto ? '*' : ' '} ${p.method.padEnd(9)} ${String(p.sparsity).padEnd(5)} ${String(p.ciphertexts).padStart(6)} ciphertexts (${((1 - p.ciphertexts / b.ciphertexts) * 100).toFixed(1)}% fewer${p.convCiphertexts === undefined ? '' : `; conv ${p.convCiphertexts}`})  ${b.metricName} ${formatMetric(b.metricName, p.metric)}`,
       ),
       '* on the frontier (no run has fewer ciphertexts and a better metric)',
     ].join('\n');
