@@ -3,7 +3,7 @@ import { HepexError } from './errors';
 import { createMatrix, type Mask, type Matrix } from './matrix';
 import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer, type DenseLayer } from './network';
 import { checkPermutation } from './permutation';
-import type { LayerTiling } from './tilePlan';
+import { countTileNonZeros, nonZeroTileFlags, type LayerTiling } from './tilePlan';
 
 /**
  * The first convolution of a CNN in the dense, block-diagonal form the tile plan and the HE
@@ -191,6 +191,16 @@ export function expandKernelMask(g: ConvGeometry, kmask: Mask): Mask {
     }
   }
   return { rows, cols, data };
+}
+
+/**
+ * Non-zero tile flags of a conv layer with every kernel weight kept: the tiles its tied copies
+ * touch (the rest are structural zeros, never paid for). What "unpruned" costs for a convolution.
+ */
+export function fullKernelTileFlags(g: ConvGeometry, tiling: LayerTiling): Uint8Array {
+  const kkc = g.kernel * g.kernel * g.channels;
+  const full = expandKernelMask(g, { rows: g.filters, cols: kkc, data: new Uint8Array(g.filters * kkc).fill(1) });
+  return nonZeroTileFlags(countTileNonZeros(full, tiling));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { kernelMask, outputSize } from '../core/conv';
+import { fullKernelTileFlags, kernelMask, outputSize } from '../core/conv';
 import { costOf, type CostReport } from '../core/costModel';
 import type { Mask } from '../core/matrix';
 import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
@@ -15,14 +15,25 @@ import type { Analysis, KernelView, Shown } from './types';
 const denseCosts = new Map<string, CostReport>();
 
 function denseCostFor(plan: TilePlan, network: Network): CostReport {
-  const { t1, t2, batch, ringDegree } = plan.tile;
+  const { t1, t2, batch, ringDegree, first } = plan.tile;
   const acts = network.layers.map((l) => JSON.stringify(l.activation)).join(';');
-  const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}|${ringDegree}|${acts}`;
+  const convs = network.layers
+    .map((l) => (l.kind === 'conv' ? JSON.stringify(l.geometry) : ''))
+    .join(';');
+  const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}:${first}|${ringDegree}|${acts}|${convs}`;
   let cost = denseCosts.get(key);
   if (!cost) {
+    // Unpruned: every tile of a dense layer; a convolution's full kernel at every position only
+    // (the tiles between positions are structural zeros, never paid for).
+    const flags = network.layers.map((l, i) =>
+      l.kind === 'conv'
+        ? fullKernelTileFlags(l.geometry, plan.layers[i])
+        : new Uint8Array(plan.layers[i].tileCount).fill(1),
+    );
     cost = costOf(
       plan,
       network.layers.map((l) => l.activation),
+      flags,
     );
     if (denseCosts.size > 32) denseCosts.clear();
     denseCosts.set(key, cost);

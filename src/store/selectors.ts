@@ -107,7 +107,8 @@ export function selectLayers(state: AppState): LayerSummary[] {
       layer: l,
       tiling,
       shape: `${tiling.outputs}×${tiling.inputs}`,
-      tiles: tiling.tileCount,
+      // Tiles the layer can cost: all of a dense layer's, a convolution's full kernel copies only.
+      tiles: a.denseCost.layers[l].nonZeroWeightTiles,
       nonZeroTiles: c.nonZeroWeightTiles,
       activeTiles: c.activeWeightTiles,
       rotations: c.rotations,

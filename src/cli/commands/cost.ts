@@ -1,9 +1,9 @@
 import { costOf } from '../../core/costModel';
 import type { HeMode } from '../../core/executionPlan';
-import { convGeometry, expandKernelMask, outputSize } from '../../core/conv';
+import { convGeometry, fullKernelTileFlags, outputSize } from '../../core/conv';
 import { HepexError } from '../../core/errors';
 import { parseLayerSizes, type ConvGeometry } from '../../core/network';
-import { countTileNonZeros, nonZeroTileFlags, planTiles, type TilePlan } from '../../core/tilePlan';
+import { planTiles, type TilePlan } from '../../core/tilePlan';
 import { tileShapeLabel } from '../../core/tileShape';
 import {
   optionalChoice,
@@ -140,18 +140,9 @@ function sizesAfterConv(flags: ParsedFlags, conv: ConvGeometry | undefined): num
   return parseLayerSizes(`${outputSize(conv).positions * conv.filters},${text}`);
 }
 
-/**
- * Non-zero tile flags of a CNN with a full kernel: the conv layer's are the core's count over
- * its tied expansion (diagonal blocks only); every dense layer's tiles are all non-zero.
- */
+/** Non-zero tile flags of a CNN with a full kernel: the conv's tied copies (core), dense layers all tiles. */
 function convFlags(conv: ConvGeometry, plan: TilePlan): Uint8Array[] {
-  const kkc = conv.kernel * conv.kernel * conv.channels;
-  const full = expandKernelMask(conv, {
-    rows: conv.filters,
-    cols: kkc,
-    data: new Uint8Array(conv.filters * kkc).fill(1),
-  });
   return plan.layers.map((t, l) =>
-    l === 0 ? nonZeroTileFlags(countTileNonZeros(full, t)) : new Uint8Array(t.tileCount).fill(1),
+    l === 0 ? fullKernelTileFlags(conv, t) : new Uint8Array(t.tileCount).fill(1),
   );
 }
