@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import type { CommandIo } from '../../src/cli/command';
+import { command as costCommand } from '../../src/cli/commands/cost';
+import { command as trainCommand } from '../../src/cli/commands/train';
+import type { CostReport } from '../../src/core/costModel';
+import { RESULTS_DIR, root, withPage } from './harness';
+
+// A CNN in the studio against the production build: the kernel-block views, counts equal to the
+// core's, tied slider previews, the responsiveness figure and an encrypted run in the HE worker.
+// Until public/models/cnn is built (scripts/build-models.sh) the models are trained here by the
+// CLI (1 epoch, seconds) and opened through the file input.
+
+const io: CommandIo = { progress: () => undefined, signal: new AbortController().signal };
+const digits = (s: string | null) => Number((s ?? '').replace(/[^0-9]/g, ''));
+let dir: string;
+
+/** The studio's own CNN preset, once index.json lists it and its files are there. */
+const presetBuilt = (() => {
+  try {
+    const index = JSON.parse(readFileSync(join(root, 'public/models/index.json'), 'utf8')) as {
+      presets: Record<string, unknown>;
+    };
+    return 'cnn' in index.presets && existsSync(join(root, 'public/models/cnn/model.json'));
+  } catch {
+    return false;
+  }
+})();
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hepex-e2e-cnn-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function train(name: string, args: string[]): Promise<string> {
+  const out = join(dir, name);
+  await trainCommand.run(['--arch', 'cnn', '--epochs', '1', ...args, '--out', out], io);
+  return out;
+}
+
+/** The weight ciphertexts the CLI's cost model gives a CNN with a full kernel (core's count). */
+async function coreCount(conv: string, layers: string, ringDegree: string): Promise<number> {
+  const run = await costCommand.run(
+    ['--conv', conv, '--layers', layers, '--tile', '4x8', '--ring-degree', ringDegree],
+    io,
+  );
+  return (run.json as CostReport).total.weightCiphertexts;
+}
+
+async function ready(page: Page) {
+  await page.getByTestId('counts-panel').waitFor({ timeout: 60_000 });
+  await page.getByTestId('tile-grid-main').locator('canvas').waitFor();
+}
+
+/** Opens a model dir through the file input and waits until the studio shows it. */
+async function openModel(page: Page, modelDir: string) {
+  await page
+    .getByTestId('model-files-input')
+    .setInputFiles([join(modelDir, 'model.json'), join(modelDir, 'weights.bin')]);
+  await page.waitForFunction(
+    () =>
+      document.querySelector('[data-testid="model-source"]')?.textContent?.includes('model.json'),
+    undefined,
+    { timeout: 60_000 },
+  );
+  await page.getByTestId('layer-card-0').waitFor();
+  // The CLI's default chain (layer 1 in B), whatever the previous preset's tile was.
+  await page.getByText('Layer 1 in B', { exact: true }).click();
+}
+
+async function counts(page: Page) {
+  return {
+    before: digits(await page.getByTestId('ciphertexts-before').textContent()),
+    after: digits(await page.getByTestId('ciphertexts-after').textContent()),
+  };
+}
+
+/** "K kernel tiles ×P = N" on the conv layer's card, checked to multiply out. */
+async function convCard(page: Page) {
+  const text = (await page.getByTestId('layer-count-0').textContent()) ?? '';
+  const m = /([\d,]+) kernel tiles ×([\d,]+) = ([\d,]+)/.exec(text);
+  assert.ok(m, `conv card counts: ${text}`);
+  const [kernelTiles, positions, tiles] = m.slice(1).map(digits);
+  assert.equal(kernelTiles * positions, tiles, `${text} multiplies out`);
+  return { kernelTiles, positions, tiles };
+}
+
+test('the CNN: kernel-block views, counts equal the core, tied slider; responsiveness figure', async () => {
+  const model = presetBuilt ? null : await train('cnn', []);
+  const dense = await coreCount('28x28x1:5/2x8', '64,10', '32768');
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      if (model) await openModel(page, model);
+      else await page.getByTestId('preset-select').selectOption('cnn');
+      await page.waitForFunction(
+        (n) => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === n,
+        dense.toLocaleString('en-US'),
+        { timeout: 60_000 },
+      );
+      assert.equal((await counts(page)).before, dense, 'dense count = hepex cost --conv');
+      // The conv layer reads as a convolution and is painted as its 8 x 32 kernel block.
+      assert.match(
+        (await page.getByTestId('layer-card-0').textContent()) ?? '',
+        /conv 5x5\/2, 8 filters, x144 positions/,
+      );
+      await page.getByTestId('layer-card-0').click();
+      assert.match(
+        (await page.getByTestId('grid-title').textContent()) ?? '',
+        /Layer 1: conv 5x5\/2, 8 filters, x144 positions/,
+      );
+      assert.match(
+        (await page.getByTestId('grid-sub').textContent()) ?? '',
+        /8×32 kernel \(25 \+ 7 padding\)/,
+      );
+      const label = await page
+        .getByTestId('tile-grid-main')
+        .locator('canvas')
+        .getAttribute('aria-label');
+      assert.match(label ?? '', /kernel, 8×32/);
+
+      // Hover the kernel: the tooltip names a filter and its patch element or a padding column.
+      const canvas = page.getByTestId('tile-grid-main').locator('canvas');
+      await canvas.scrollIntoViewIfNeeded();
+      const box = (await canvas.boundingBox())!;
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.1);
+      await page.getByTestId('tile-tooltip').waitFor();
+      const tip = (await page.getByTestId('tile-tooltip-weight').textContent()) ?? '';
+      assert.match(tip, /Filter \d+, patch (\(dy \d, dx \d, c 0\)|padding column \d+)/);
+      // Layer 1 in B shows Kᵀ: patch columns run down, the padding (rows 26-32) at the bottom.
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.95, { steps: 4 });
+      await page.waitForTimeout(200);
+      const low = (await page.getByTestId('tile-tooltip-weight').textContent()) ?? '';
+      assert.match(low, /Filter \d+, patch padding column (2[6-9]|3[0-2]) \(always 0\)/);
+      await page.screenshot({ path: join(RESULTS_DIR, 'cnn-kernel-tooltip.png') });
+
+      // The slider prunes kernel weights at every position: the card still multiplies out.
+      const slider = page.getByRole('slider', { name: /weight sparsity/i });
+      await slider.focus();
+      await page.keyboard.press('Home');
+      await page.waitForTimeout(300);
+      const atZero = { ...(await counts(page)), card: await convCard(page) };
+      await page.keyboard.press('End');
+      await page.waitForTimeout(300);
+      const atMax = { ...(await counts(page)), card: await convCard(page) };
+      assert.ok(atMax.after < atZero.after, `count at 99% ${atMax.after} < at 0% ${atZero.after}`);
+      assert.ok(atMax.card.kernelTiles <= atZero.card.kernelTiles);
+      assert.equal(atMax.card.positions, 144);
+
+      await page.evaluate(() => {
+        performance.clearMarks();
+        performance.clearMeasures();
+      });
+      await page.keyboard.press('Home');
+      for (let k = 0; k < 30; k++) {
+        await page.keyboard.press('ArrowRight');
+        await page.waitForTimeout(60);
+      }
+      await page.waitForTimeout(400);
+      const figures = await page.evaluate(() => ({
+        counts: performance
+          .getEntriesByName('hepex:input->counts', 'measure')
+          .map((m) => m.duration),
+        paint: performance.getEntriesByName('hepex:input->paint', 'measure').map((m) => m.duration),
+      }));
+      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+      const p90 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)];
+      assert.ok(figures.counts.length >= 20, `measures recorded: ${figures.counts.length}`);
+      const line = {
+        model: 'CNN conv 5x5/2 x8 (1152x4608 tied) -> 64 -> 10, 4x8 tiles, HE-PEx preview',
+        moves: figures.counts.length,
+        inputToCountsMs: {
+          median: +median(figures.counts).toFixed(2),
+          p90: +p90(figures.counts).toFixed(2),
+        },
+        inputToRepaintedGridMs: {
+          median: +median(figures.paint).toFixed(2),
+          p90: +p90(figures.paint).toFixed(2),
+        },
+      };
+      console.log(`cnn responsiveness: ${JSON.stringify(line)}`);
+      await writeFile(join(RESULTS_DIR, 'cnn-responsiveness.json'), JSON.stringify(line, null, 2));
+      await page.setViewportSize({ width: 1440, height: 1000 });
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(RESULTS_DIR, 'cnn-studio.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'cnn-studio-end' },
+  );
+});
+
+test('encrypted inference of a small CNN in the HE worker (client im2col, real SEAL)', async () => {
+  // 5x5 stride 3: 8 x 8 = 64 positions, 16 hidden units (the engine picks the ring degree).
+  const model = await train('cnn-small', ['--layers', '784,16,10', '--stride', '3']);
+  const dense = await coreCount('28x28x1:5/3x8', '16,10', '32768');
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      await openModel(page, model);
+      await page.waitForFunction(
+        (n) => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === n,
+        dense.toLocaleString('en-US'),
+        { timeout: 60_000 },
+      );
+      assert.match(
+        (await page.getByTestId('layer-card-0').textContent()) ?? '',
+        /conv 5x5\/3, 8 filters, x64 positions/,
+      );
+      // Encrypt a preview with fewer tiles: tile pruning, half the kernel tiles of each layer.
+      await page.getByText('Tile pruning', { exact: true }).click();
+      await page.getByText('Per layer', { exact: true }).click();
+      const slider = page.getByTestId('sparsity-slider');
+      await slider.focus();
+      await page.keyboard.press('Home');
+      for (let k = 0; k < 50; k++) await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="sparsity-value"]')?.textContent === '50%',
+      );
+      await page.waitForTimeout(300);
+      const shown = await convCard(page);
+      assert.equal(shown.positions, 64);
+      const preview = await counts(page);
+      assert.ok(preview.after > 0 && preview.after < dense, `preview ${preview.after} of ${dense}`);
+      await page.getByTestId('he-run').click();
+      await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      assert.equal(await page.getByTestId('he-error').count(), 0, 'both models ran');
+      const agreements = await page.getByTestId('he-agreement').allTextContents();
+      assert.equal(agreements.length, 2);
+      for (const a of agreements)
+        assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
+      const rows = page.getByTestId('he-results').locator('tbody tr');
+      const cts = await Promise.all(
+        [0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())),
+      );
+      assert.equal(cts[0], dense, 'unpruned: the core count');
+      assert.equal(cts[1], preview.after, 'the encrypted model is the one shown');
+      assert.ok(cts[1] < cts[0], `pruned ${cts[1]} ciphertexts < unpruned ${cts[0]}`);
+      console.log(`cnn encrypted run: ${await page.getByTestId('he-summary').textContent()}`);
+      await page.getByTestId('he-results').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(RESULTS_DIR, 'cnn-encrypted.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'cnn-encrypted-end' },
+  );
+});
