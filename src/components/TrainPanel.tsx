@@ -1,5 +1,6 @@
 import { useId, useState } from 'react';
 import { useAppStore } from '../store/storeContext';
+import { selectTrainArch } from '../store/selectors';
 import { PRESET_LABELS } from '../store/types';
 import { TrainingChart } from './TrainingChart';
 
@@ -7,7 +8,7 @@ import { TrainingChart } from './TrainingChart';
 export function TrainPanel() {
   const id = useId();
   const [epochs, setEpochs] = useState(3);
-  const preset = useAppStore((s) => s.preset);
+  const preset = useAppStore(selectTrainArch);
   const busy = useAppStore((s) => s.busy);
   const training = useAppStore((s) => s.training);
   const trainModel = useAppStore((s) => s.trainModel);

@@ -1,4 +1,5 @@
 import { inputWidth, layerSizes } from '../core/network';
+import { selectTrainArch } from './selectors';
 import { methodSteps, type PipelineStep } from '../core/prune/pipeline';
 import { tileShapeLabel } from '../core/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
@@ -219,7 +220,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         rt.fail(new Error(`Epochs must be a whole number from 1 to 200, got ${epochs}.`));
         return Promise.resolve();
       }
-      const arch = s.preset;
+      const arch = selectTrainArch(s);
       // Same architecture as the model shown; a cnn gives pixels + the dense sizes after its conv.
       const first = s.dense?.network.layers[0];
       const layers = s.dense

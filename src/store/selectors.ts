@@ -1,6 +1,6 @@
 import type { LayerTiling } from '../core/tilePlan';
 import type { AppState } from './appStore';
-import type { KernelView } from './types';
+import type { KernelView, Preset } from './types';
 
 /**
  * Derived views of the state. Selectors that build objects are memoised on their inputs (the
@@ -167,4 +167,9 @@ export function selectMaxAbs(state: AppState): number[] {
     return m;
   });
   return lastMaxAbs;
+}
+
+/** What "Train" trains: a CNN when the model shown starts with a convolution, else the preset's architecture. */
+export function selectTrainArch(state: AppState): Preset {
+  return state.dense?.network.layers[0].kind === 'conv' ? 'cnn' : state.preset;
 }
