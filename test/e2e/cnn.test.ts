@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +10,7 @@ import { command as costCommand } from '../../src/cli/commands/cost';
 import { command as trainCommand } from '../../src/cli/commands/train';
 import type { CostReport } from '../../src/core/costModel';
 import { RESULTS_DIR, root, withPage } from './harness';
+import { measureSlider } from './responsiveness';
 
 // A CNN in the studio against the production build: the kernel-block views, counts equal to the
 // core's, tied slider previews, the responsiveness figure and an encrypted run in the HE worker.
@@ -152,39 +153,36 @@ test('the CNN: kernel-block views, counts equal the core, tied slider; responsiv
       assert.ok(atMax.card.kernelTiles <= atZero.card.kernelTiles);
       assert.equal(atMax.card.positions, 144);
 
-      await page.evaluate(() => {
-        performance.clearMarks();
-        performance.clearMeasures();
-      });
-      await page.keyboard.press('Home');
-      for (let k = 0; k < 30; k++) {
-        await page.keyboard.press('ArrowRight');
-        await page.waitForTimeout(60);
-      }
-      await page.waitForTimeout(400);
-      const figures = await page.evaluate(() => ({
-        counts: performance
-          .getEntriesByName('hepex:input->counts', 'measure')
-          .map((m) => m.duration),
-        paint: performance.getEntriesByName('hepex:input->paint', 'measure').map((m) => m.duration),
-      }));
-      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-      const p90 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)];
-      assert.ok(figures.counts.length >= 20, `measures recorded: ${figures.counts.length}`);
-      const line = {
-        model: 'CNN conv 5x5/2 x8 (1152x4608 tied) -> 64 -> 10, 4x8 tiles, HE-PEx preview',
-        moves: figures.counts.length,
-        inputToCountsMs: {
-          median: +median(figures.counts).toFixed(2),
-          p90: +p90(figures.counts).toFixed(2),
-        },
-        inputToRepaintedGridMs: {
-          median: +median(figures.paint).toFixed(2),
-          p90: +p90(figures.paint).toFixed(2),
-        },
-      };
-      console.log(`cnn responsiveness: ${JSON.stringify(line)}`);
-      await writeFile(join(RESULTS_DIR, 'cnn-responsiveness.json'), JSON.stringify(line, null, 2));
+      await measureSlider(
+        page,
+        'CNN conv 5x5/2 x8 (1152x4608 tied) -> 64 -> 10, 4x8 tiles, HE-PEx preview',
+        'cnn-responsiveness',
+        { gapMs: 60 },
+      );
+      // Permutation in the pipeline worker: patch values and filters move alike at every position.
+      await page.getByText('Magnitude', { exact: true }).click();
+      await page.getByText('Per layer', { exact: true }).click();
+      await slider.focus();
+      await page.keyboard.press('End');
+      for (let k = 0; k < 9; k++) await page.keyboard.press('ArrowLeft');
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="sparsity-value"]')?.textContent === '90%',
+      );
+      await page.waitForTimeout(300);
+      const unpermuted = { ...(await counts(page)), card: await convCard(page) };
+      await page.getByTestId('permute-button').click();
+      await page.getByTestId('busy').waitFor();
+      await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 120_000 });
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      const permuted = { ...(await counts(page)), card: await convCard(page) };
+      assert.ok(
+        permuted.after > 0 && permuted.after <= unpermuted.after,
+        `permuted ${permuted.after} <= unpermuted ${unpermuted.after}`,
+      );
+      assert.ok(permuted.card.tiles <= unpermuted.card.tiles);
+      console.log(
+        `cnn permutation (magnitude 90% per layer): ${unpermuted.after} -> ${permuted.after} ciphertexts, conv ${unpermuted.card.tiles} -> ${permuted.card.tiles}`,
+      );
       await page.setViewportSize({ width: 1440, height: 1000 });
       await page.waitForTimeout(300);
       await page.screenshot({ path: join(RESULTS_DIR, 'cnn-studio.png'), fullPage: true });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { RESULTS_DIR, withPage } from './harness';
+import { measureSlider } from './responsiveness';
 
 // The studio against the production build, with the models public/models/ ships (npm run models).
 // The default preset is the 784-256-64-256-784 autoencoder, the issue's responsiveness case.
@@ -105,45 +106,10 @@ test('moving the sparsity slider changes the count; responsiveness figure', asyn
       );
 
       // Responsiveness: 30 slider steps, one per frame-ish, each timed in the page with marks.
-      await page.evaluate(() => {
-        performance.clearMarks();
-        performance.clearMeasures();
-      });
-      await page.keyboard.press('Home');
-      for (let k = 0; k < 30; k++) {
-        await page.keyboard.press('ArrowRight');
-        await page.waitForTimeout(40);
-      }
-      await page.waitForTimeout(300);
-      // No named helpers inside evaluate: tsx would wrap them in a __name() the page lacks.
-      const figures = await page.evaluate(() => ({
-        counts: performance
-          .getEntriesByName('hepex:input->counts', 'measure')
-          .map((m) => m.duration),
-        paint: performance.getEntriesByName('hepex:input->paint', 'measure').map((m) => m.duration),
-      }));
-      const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-      const p90 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.9)];
-      assert.ok(
-        figures.counts.length >= 20 && figures.paint.length >= 20,
-        `measures recorded: ${figures.counts.length} / ${figures.paint.length}`,
-      );
-      const line = {
-        model: '784-256-64-256-784, 4x8 tiles, HE-PEx preview (magnitude + theta + expand)',
-        moves: figures.counts.length,
-        inputToCountsMs: {
-          median: +median(figures.counts).toFixed(2),
-          p90: +p90(figures.counts).toFixed(2),
-        },
-        inputToRepaintedGridMs: {
-          median: +median(figures.paint).toFixed(2),
-          p90: +p90(figures.paint).toFixed(2),
-        },
-      };
-      console.log(`studio responsiveness: ${JSON.stringify(line)}`);
-      await writeFile(
-        join(RESULTS_DIR, 'studio-responsiveness.json'),
-        JSON.stringify(line, null, 2),
+      await measureSlider(
+        page,
+        '784-256-64-256-784, 4x8 tiles, HE-PEx preview (magnitude + theta + expand)',
+        'studio-responsiveness',
       );
       assert.deepEqual(errors, []);
     },
@@ -292,7 +258,9 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
       assert.equal(layerPredicted.length, 4);
       for (const t of [...layerMs, ...layerPredicted])
         assert.ok(/^\d[\d.,]* (ms|s|min)$/.test(t) && Number.parseFloat(t) > 0, `layer time ${t}`);
-      console.log(`studio encrypted run, per-layer measured: ${layerMs.join(', ')}; predicted: ${layerPredicted.join(', ')}`);
+      console.log(
+        `studio encrypted run, per-layer measured: ${layerMs.join(', ')}; predicted: ${layerPredicted.join(', ')}`,
+      );
       console.log(`studio encrypted run: ${await page.getByTestId('he-summary').textContent()}`);
       await page.getByTestId('he-results').scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(RESULTS_DIR, 'studio-encrypted.png'), fullPage: true });
