@@ -247,3 +247,34 @@ test('encrypted inference of a small CNN in the HE worker (client im2col, real S
     { screenshot: 'cnn-encrypted-end' },
   );
 });
+
+test('training a CNN in the worker keeps its convolution (the train request carries it)', async () => {
+  const model = await train('cnn-train', ['--layers', '784,16,10', '--stride', '3']);
+  const dense = await coreCount('28x28x1:5/3x8', '16,10', '32768');
+  await withPage(
+    async ({ page, errors }) => {
+      await ready(page);
+      await openModel(page, model);
+      assert.equal(
+        (await page.getByTestId('train-button').textContent()) ?? '',
+        'Train cnn classifier',
+      );
+      await page.getByLabel('Epochs').fill('1');
+      await page.getByTestId('train-button').click();
+      await page.getByTestId('busy').waitFor();
+      await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 300_000 });
+      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      assert.match(
+        (await page.getByTestId('model-source').textContent()) ?? '',
+        /CNN classifier trained here \(1 epochs?\)/,
+      );
+      assert.match(
+        (await page.getByTestId('layer-card-0').textContent()) ?? '',
+        /conv 5x5\/3, 8 filters, x64 positions/,
+      );
+      assert.equal((await counts(page)).before, dense, 'same architecture, same dense count');
+      assert.deepEqual(errors, []);
+    },
+    { screenshot: 'cnn-trained-end' },
+  );
+});
