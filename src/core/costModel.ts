@@ -99,6 +99,8 @@ export interface CostReport {
     readonly inputBytes: number;
     readonly keyBytes: number;
     readonly workingSetBytes: number;
+    /** What stays encoded when weight tiles are streamed (encoded per use): biases, constants, one tile. */
+    readonly streamedModelBytes: number;
     readonly peakBytes: number;
     readonly predictedMs: number;
     readonly timingSource: string;
@@ -149,15 +151,27 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
   const modelPolys = exec.mode === 'encrypted-model' ? 2 : 1;
 
   let workingSetBytes = 0;
+  let streamedModelBytes = 0;
   const layers: LayerCost[] = exec.layers.map((l, index) => {
     const ops = addOps(zeroOps(), l.ops, chunks);
     const primes = primesAt(l.levelIn);
     const computed = l.computedOutputs.reduce((s, v) => s + v, 0);
     const inputs = l.liveInputs.reduce((s, v) => s + v, 0);
-    // Stored model: weight tiles and bias blocks, encoded at the level the layer reads them.
-    const modelBytes = (l.activeTileCount + computed) * polyBytes(N, primes, modelPolys);
-    // Live at once while a layer runs: its inputs, its outputs, one product being accumulated.
-    workingSetBytes = Math.max(workingSetBytes, chunks * (inputs + computed + 1) * polyBytes(N, primes, 3));
+    // Stored model: weight tiles, bias blocks and the activation's / mask's constants, encoded
+    // at the level the layer reads them. Streamed weights keep all but the weight tiles
+    // resident, plus the one tile being multiplied.
+    const constants = (l.quadraticActivation ? 2 : 0) + (l.masked ? 1 : 0);
+    const modelBytes = (l.activeTileCount + computed + constants) * polyBytes(N, primes, modelPolys);
+    streamedModelBytes += (computed + constants + 1) * polyBytes(N, primes, modelPolys);
+    // Live at once while a layer runs (heInterpreter): its input ciphertexts (layer 1's are the
+    // client's, already in inputBytes), its outputs so far, and at most three temporaries (the
+    // accumulator, a product or rotation, a copy for the activation) of up to 3 polynomials
+    // before relinearization. Stored ciphertexts are relinearized: 2 polynomials.
+    const heldInputs = index === 0 ? 0 : inputs;
+    workingSetBytes = Math.max(
+      workingSetBytes,
+      chunks * ((heldInputs + computed) * polyBytes(N, primes, 2) + 3 * polyBytes(N, primes, 3)),
+    );
     return {
       layer: index,
       orientation: l.tiling.orientation,
@@ -213,6 +227,7 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
       inputBytes,
       keyBytes,
       workingSetBytes,
+      streamedModelBytes,
       peakBytes: modelBytes + keyBytes + inputBytes + workingSetBytes,
       predictedMs,
       timingSource: table.source,

@@ -101,6 +101,11 @@ describe('encrypted inference with SEAL CKKS', () => {
             expect(report.peakBytes).toBeGreaterThan(
               session.info.keyBytes + session.info.modelBytes,
             );
+            // The cost model's peak is what the memory budget is checked against: an upper
+            // bound of the measured peak, and not a loose one.
+            const predictedPeak = costOfExecution(model.exec, { samples }).total.peakBytes;
+            expect(report.peakBytes).toBeLessThanOrEqual(predictedPeak);
+            expect(report.peakBytes).toBeGreaterThan(0.6 * predictedPeak);
             // Only keys and model remain after the run.
             expect(session.liveObjects.bytes).toBe(session.info.keyBytes + session.info.modelBytes);
           } finally {
@@ -199,6 +204,11 @@ describe('models too big to hold encoded', () => {
       expect(report.opsMatchPlan).toBe(true);
       expect(report.modelOps.encode).toBe(model.exec.weightCiphertexts);
       expect(session.liveObjects.bytes).toBe(session.info.keyBytes + session.info.modelBytes);
+      // What the budget check charges a streamed session bounds the measured peak.
+      const t = costOfExecution(model.exec, { samples: 5 }).total;
+      const streamedNeed = t.keyBytes + t.inputBytes + t.workingSetBytes + t.streamedModelBytes;
+      expect(report.peakBytes).toBeLessThanOrEqual(streamedNeed);
+      expect(report.peakBytes).toBeGreaterThan(0.6 * streamedNeed);
     } finally {
       session.delete();
     }
