@@ -23,10 +23,27 @@ export interface CkksParameters {
 export const DEFAULT_SCALE_BITS = 40;
 export const FIRST_PRIME_BITS = 60;
 export const SPECIAL_PRIME_BITS = 60;
+/**
+ * The first prime holds the decrypted result: |value| * 2^scaleBits must stay below half of it.
+ * When the 60-bit first prime is what keeps a depth out of a ring degree, it shrinks to
+ * scaleBits + OUTPUT_INTEGER_BITS (50 bits: outputs below 2^9 = 512 in magnitude, ample for
+ * logits and pixel reconstructions), which lets depth 8 (a B-first 4-layer autoencoder) run at
+ * N = 16384 instead of 32768.
+ */
+export const OUTPUT_INTEGER_BITS = 10;
 
 export function ckksParametersFor(depth: number, ringDegree: RingDegree, scaleBits = DEFAULT_SCALE_BITS): CkksParameters {
-  const coeffModulusBits = [FIRST_PRIME_BITS, ...Array<number>(depth).fill(scaleBits), SPECIAL_PRIME_BITS];
+  const chain = (first: number) => [first, ...Array<number>(depth).fill(scaleBits), SPECIAL_PRIME_BITS];
+  const roomy = chain(FIRST_PRIME_BITS);
+  const tight = chain(scaleBits + OUTPUT_INTEGER_BITS);
+  const fits = (bits: number[]) => bits.reduce((s, b) => s + b, 0) <= MAX_COEFF_BITS[ringDegree];
+  const coeffModulusBits = fits(roomy) || !fits(tight) ? roomy : tight;
   return { ringDegree, coeffModulusBits, scaleBits, depth };
+}
+
+/** Largest |output| the parameters decrypt correctly: half the first prime over the scale. */
+export function outputBound(params: CkksParameters): number {
+  return 2 ** (params.coeffModulusBits[0] - 1 - params.scaleBits);
 }
 
 export function totalBits(params: CkksParameters): number {
@@ -37,9 +54,10 @@ export function fitsSecurity(params: CkksParameters): boolean {
   return totalBits(params) <= MAX_COEFF_BITS[params.ringDegree];
 }
 
-/** Largest depth a ring degree can carry at 128-bit security with the default primes. */
+/** Largest depth a ring degree can carry at 128-bit security (with the tight first prime if needed). */
 export function maxDepth(ringDegree: RingDegree, scaleBits = DEFAULT_SCALE_BITS): number {
-  return Math.floor((MAX_COEFF_BITS[ringDegree] - FIRST_PRIME_BITS - SPECIAL_PRIME_BITS) / scaleBits);
+  const first = scaleBits + OUTPUT_INTEGER_BITS;
+  return Math.floor((MAX_COEFF_BITS[ringDegree] - first - SPECIAL_PRIME_BITS) / scaleBits);
 }
 
 /**

@@ -14,7 +14,7 @@ import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
 import { randomInputs, randomNetwork, randomPermutation, tilePrune } from './heNetworks';
 
 // Real node-seal (Node 24 via scripts/node). N = 16384 is the smallest ring degree that carries
-// these depths (4 and 7 levels); the networks are small so each case takes about a second.
+// these depths (3 to 8 levels, B-first chains); the networks are small so each case takes seconds.
 const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
 
 let seal: Seal;
@@ -36,11 +36,18 @@ interface Case {
 }
 
 const MLP: Case = { name: 'MLP 20-12-5', sizes: [20, 12, 5], acts: [POLY, LINEAR], t: [4, 8] };
-// Seven levels: every rescale of the N = 16384 chain is used.
+// Six levels (B-first: the A layers 2 and 4 carry no activation, only layer 2 a mask).
 const DEEP_AUTOENCODER: Case = {
   name: 'autoencoder 24-12-6-12-24',
   sizes: [24, 12, 6, 12, 24],
   acts: [SQUARE, LINEAR, LINEAR, LINEAR],
+  t: [4, 4],
+};
+// Eight levels (B, A + mask, B, A; three squares): fits N = 16384 only with the 50-bit first prime.
+const DEPTH_8_AUTOENCODER: Case = {
+  name: 'autoencoder 24-12-6-12-24, depth 8',
+  sizes: [24, 12, 6, 12, 24],
+  acts: [SQUARE, SQUARE, SQUARE, LINEAR],
   t: [4, 4],
 };
 const AUTOENCODER: Case = {
@@ -68,6 +75,7 @@ describe('encrypted inference with SEAL CKKS', () => {
     [MLP, 'plain-model'],
     [MLP, 'encrypted-model'],
     [DEEP_AUTOENCODER, 'plain-model'],
+    [DEPTH_8_AUTOENCODER, 'plain-model'],
     [AUTOENCODER, 'encrypted-model'],
   ] as const;
   for (const [c, mode] of runs) {
@@ -76,6 +84,10 @@ describe('encrypted inference with SEAL CKKS', () => {
         it(`${c.name}, ${mode}, ${pruned ? 'tile-pruned' : 'unpruned'}: matches the forward pass, counts = cost model`, async () => {
           const { network, model } = build(c, pruned, mode);
           expect(model.params.ringDegree).toBe(16384);
+          if (c === DEPTH_8_AUTOENCODER) {
+            expect(model.exec.depth).toBe(8);
+            expect(model.params.coeffModulusBits).toEqual([50, ...Array(8).fill(40), 60]);
+          }
           const session = await SealHeSession.create(seal, model);
           try {
             // Keys for exactly the plan's rotation steps (all powers of two would be 2 x 13).
