@@ -26,8 +26,9 @@ export function HePanel() {
           <h2>Encrypted inference</h2>
           <p className="grid-panel__sub">
             CKKS with node-seal in a worker, plaintext model, encrypted input; the smallest ring
-            degree the depth needs. The MLP takes seconds; the autoencoders (N = 32768) take
-            minutes, with progress and Cancel.
+            degree the depth needs. A CNN's client packs image patches (im2col) before encrypting.
+            The MLP takes seconds; the autoencoders (N = 32768) take minutes, with progress and
+            Cancel.
           </p>
         </div>
         <div className="controls__row">

@@ -33,7 +33,7 @@ export function LayerTable() {
                 </button>
               </td>
               <td>{l.tiling.orientation}</td>
-              <td>{l.shape}</td>
+              <td>{l.conv ? `${l.conv.label} (${l.shape} tied)` : l.shape}</td>
               <td className="num">{fmtInt(l.tiles)}</td>
               <td className="num">{fmtInt(l.nonZeroTiles)}</td>
               <td className="num">{fmtInt(l.activeTiles)}</td>
