@@ -45,12 +45,18 @@ async function train(name: string, args: string[]): Promise<string> {
 }
 
 /** The weight ciphertexts the CLI's cost model gives a CNN with a full kernel (core's count). */
-async function coreCount(conv: string, layers: string, ringDegree: string): Promise<number> {
-  const run = await costCommand.run(
-    ['--conv', conv, '--layers', layers, '--tile', '4x8', '--ring-degree', ringDegree],
-    io,
-  );
+async function coreCount(conv: string, layers: string, tile = '4x8'): Promise<number> {
+  const run = await costCommand.run(['--conv', conv, '--layers', layers, '--tile', tile], io);
   return (run.json as CostReport).total.weightCiphertexts;
+}
+
+/** Waits until the headline shows `n` unpruned weight ciphertexts. */
+async function denseCountIs(page: Page, n: number) {
+  await page.waitForFunction(
+    (text) => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === text,
+    n.toLocaleString('en-US'),
+    { timeout: 60_000 },
+  );
 }
 
 async function ready(page: Page) {
@@ -70,7 +76,9 @@ async function openModel(page: Page, modelDir: string) {
     { timeout: 60_000 },
   );
   await page.getByTestId('layer-card-0').waitFor();
-  // The CLI's default chain (layer 1 in B), whatever the previous preset's tile was.
+  // The CLI's default 4x8 tile, layer 1 in B, whatever the previous preset's tile was.
+  await page.getByLabel('t1 (rows)').selectOption('4');
+  await page.getByLabel('t2 (cols)').selectOption('8');
   await page.getByText('Layer 1 in B', { exact: true }).click();
 }
 
@@ -93,17 +101,25 @@ async function convCard(page: Page) {
 
 test('the CNN: kernel-block views, counts equal the core, tied slider; responsiveness figure', async () => {
   const model = presetBuilt ? null : await train('cnn', []);
-  const dense = await coreCount('28x28x1:5/2x8', '64,10', '32768');
+  const dense = await coreCount('28x28x1:5/2x8', '64,10');
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
       if (model) await openModel(page, model);
-      else await page.getByTestId('preset-select').selectOption('cnn');
-      await page.waitForFunction(
-        (n) => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === n,
-        dense.toLocaleString('en-US'),
-        { timeout: 60_000 },
-      );
+      else {
+        // The shipped preset opens in its twin's tile (16x8) with the twin shown.
+        await page.getByTestId('preset-select').selectOption('cnn');
+        await denseCountIs(page, await coreCount('28x28x1:5/2x8', '64,10', '16x8'));
+        const twin = { ...(await counts(page)), card: await convCard(page) };
+        assert.ok(
+          twin.after > 0 && twin.after < twin.before,
+          `twin ${twin.after} of ${twin.before}`,
+        );
+        console.log(`cnn preset: shipped twin ${twin.after} of ${twin.before} ciphertexts at 16x8`);
+        await page.getByLabel('t1 (rows)').selectOption('4');
+        await page.getByText('Layer 1 in B', { exact: true }).click();
+      }
+      await denseCountIs(page, dense);
       assert.equal((await counts(page)).before, dense, 'dense count = hepex cost --conv');
       // The conv layer reads as a convolution and is painted as its 8 x 32 kernel block.
       assert.match(
@@ -195,16 +211,12 @@ test('the CNN: kernel-block views, counts equal the core, tied slider; responsiv
 test('encrypted inference of a small CNN in the HE worker (client im2col, real SEAL)', async () => {
   // 5x5 stride 3: 8 x 8 = 64 positions, 16 hidden units (the engine picks the ring degree).
   const model = await train('cnn-small', ['--layers', '784,16,10', '--stride', '3']);
-  const dense = await coreCount('28x28x1:5/3x8', '16,10', '32768');
+  const dense = await coreCount('28x28x1:5/3x8', '16,10');
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
       await openModel(page, model);
-      await page.waitForFunction(
-        (n) => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === n,
-        dense.toLocaleString('en-US'),
-        { timeout: 60_000 },
-      );
+      await denseCountIs(page, dense);
       assert.match(
         (await page.getByTestId('layer-card-0').textContent()) ?? '',
         /conv 5x5\/3, 8 filters, x64 positions/,
@@ -250,7 +262,7 @@ test('encrypted inference of a small CNN in the HE worker (client im2col, real S
 
 test('training a CNN in the worker keeps its convolution (the train request carries it)', async () => {
   const model = await train('cnn-train', ['--layers', '784,16,10', '--stride', '3']);
-  const dense = await coreCount('28x28x1:5/3x8', '16,10', '32768');
+  const dense = await coreCount('28x28x1:5/3x8', '16,10');
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
