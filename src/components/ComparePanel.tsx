@@ -30,6 +30,8 @@ export function ComparePanel() {
           const tiling = snap!.analysis.plan.layers[layer];
           if (!tiling) return null;
           const nonZero = snap!.analysis.cost.layers[layer].nonZeroWeightTiles;
+          // Tiles the layer can cost (a convolution: its full kernel's copies, not the whole plan).
+          const tiles = snap!.analysis.denseCost.layers[layer].nonZeroWeightTiles;
           return (
             <figure key={id} className="compare__item">
               <figcaption>
@@ -37,7 +39,7 @@ export function ComparePanel() {
                   #{id} {run!.label}
                 </strong>
                 <span>
-                  layer: {fmtInt(nonZero)} / {fmtInt(tiling.tileCount)} tiles · model:{' '}
+                  layer: {fmtInt(nonZero)} / {fmtInt(tiles)} tiles · model:{' '}
                   {fmtInt(run!.ciphertexts)} ciphertexts (
                   {fmtPct0(1 - run!.ciphertexts / run!.denseCiphertexts)} fewer)
                 </span>
