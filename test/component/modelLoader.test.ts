@@ -28,7 +28,7 @@ describe('model loader', () => {
   it('loads every shipped preset and its HE-PEx twin from public/models (real TF.js files)', async () => {
     const loader = createModelLoader({ baseUrl: '/models/', fetch: publicFetch });
     const index = parseModelIndex(await readFile(publicDir + 'models/index.json', 'utf8'));
-    expect(Object.keys(index).sort()).toEqual(['ae', 'dae', 'mlp']);
+    expect(Object.keys(index).sort()).toEqual(['ae', 'cnn', 'dae', 'mlp']);
     for (const preset of Object.keys(index)) {
       const { dense, twin } = await loader.loadPreset(preset);
       expect(twin, preset).not.toBeNull();
@@ -55,8 +55,8 @@ describe('model loader', () => {
     await expect(missing.loadPreset('ae')).rejects.toThrow(
       /missing: \/models\/ae\/model\.json was not found/,
     );
-    await expect(missing.loadPreset('cnn')).rejects.toThrow(
-      /No model files are installed for the preset "cnn"/,
+    await expect(missing.loadPreset('lenet')).rejects.toThrow(
+      /No model files are installed for the preset "lenet"/,
     );
     await expect(missing.loadPreset('../etc')).rejects.toThrow(/not a preset name/);
   });
