@@ -128,6 +128,47 @@ export function pickTileConfig<C extends { readonly points: readonly Candidate[]
   return configs.reduce((a, b) => (betterMetric(limit.metric, top(b), top(a)) ? b : a));
 }
 
+/** A row that could be measured under SEAL, with the cost model's time for its sample batch. */
+export interface HeCandidate {
+  readonly network: string;
+  readonly tile: string;
+  readonly method: PaperMethod;
+  /** Predicted ms of the encrypted run; null when it cannot run (memory, depth). */
+  readonly ms: number | null;
+}
+
+/**
+ * Which rows get an encrypted run within `budgetMs` of PREDICTED time (so the choice depends
+ * only on the pruning results, not on machine noise). Order of preference: at each network's
+ * reference shape (where its unpruned row is cheapest) the unpruned and HE-PEx rows, then that
+ * shape's baselines, then every other row, cheapest first; a row that does not fit the budget
+ * left is passed over for cheaper ones. Returns the chosen indices.
+ */
+export function scheduleHeRuns(candidates: readonly HeCandidate[], budgetMs: number): Set<number> {
+  const reference = new Map<string, { tile: string; ms: number }>();
+  for (const c of candidates) {
+    if (c.method !== 'unpruned' || c.ms === null) continue;
+    const r = reference.get(c.network);
+    if (!r || c.ms < r.ms) reference.set(c.network, { tile: c.tile, ms: c.ms });
+  }
+  const rank = (c: HeCandidate): number => {
+    if (reference.get(c.network)?.tile !== c.tile) return 2;
+    return c.method === 'unpruned' || c.method === 'hepex' ? 0 : 1;
+  };
+  const order = candidates
+    .map((c, i) => ({ c, i }))
+    .filter(({ c }) => c.ms !== null)
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.c.ms! - b.c.ms!);
+  const chosen = new Set<number>();
+  let left = budgetMs;
+  for (const { c, i } of order) {
+    if (c.ms! > left) continue;
+    chosen.add(i);
+    left -= c.ms!;
+  }
+  return chosen;
+}
+
 /** Encrypted inference measured on a sample batch (real SEAL). */
 export interface MeasuredHe {
   readonly samples: number;

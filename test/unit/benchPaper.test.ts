@@ -8,6 +8,7 @@ import {
   pickTileConfig,
   relativeMseLimit,
   renderMarkdown,
+  scheduleHeRuns,
   verdictLines,
   whyNotMeasured,
   withinLimit,
@@ -181,5 +182,32 @@ describe('rows that cannot run under SEAL', () => {
     );
     expect(whyNotMeasured(new HepexError('he-parameters', 'Too deep.'))).toBe('Too deep.');
     expect(whyNotMeasured(new Error('boom'))).toBe('failed: boom');
+  });
+});
+
+describe('the HE time budget', () => {
+  const c = (network: string, tile: string, method: PaperRow['method'], ms: number | null) => ({
+    network,
+    tile,
+    method,
+    ms,
+  });
+  it('spends it on the pair at the reference shape first, then baselines, then the rest cheapest first', () => {
+    const candidates = [
+      c('ae', '4x8', 'unpruned', 100_000), // 0
+      c('ae', '4x8', 'hepex', 50_000), // 1
+      c('ae', '8x8', 'unpruned', 40_000), // 2: reference shape of ae (cheapest unpruned)
+      c('ae', '8x8', 'magnitude', 35_000), // 3
+      c('ae', '8x8', 'hepex', 30_000), // 4
+      c('ae', '8x8', 'tile', null), // 5: cannot run
+      c('mlp', '4x8', 'unpruned', 5_000), // 6
+      c('mlp', '4x8', 'tile', 3_000), // 7
+    ];
+    // 40 + 30 + 5 (pairs) = 75 s; then baselines at reference shapes: tile 3 -> 78, magnitude 35
+    // would pass 100 -> skipped; then the rest: hepex 4x8 50 s does not fit.
+    expect([...scheduleHeRuns(candidates, 100_000)].sort((a, b) => a - b)).toEqual([2, 4, 6, 7]);
+    expect(scheduleHeRuns(candidates, 0).size).toBe(0);
+    expect(scheduleHeRuns(candidates, 1e9).has(5)).toBe(false);
+    expect(scheduleHeRuns(candidates, 1e9).size).toBe(7);
   });
 });

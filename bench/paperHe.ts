@@ -1,0 +1,95 @@
+import { Worker } from 'node:worker_threads';
+import type { OpTimingTable } from '../src/core/costModel';
+import { HepexError, type HepexErrorCode } from '../src/core/errors';
+import { prepareHeModel, type HeModel } from '../src/core/heModel';
+import type { Network } from '../src/core/network';
+import type { NetworkPermutation } from '../src/core/permutation';
+import { parseTileShape, type RingDegree } from '../src/core/tileShape';
+import { runHeInference } from '../src/engines/seal/heInference';
+import { SealHeSession } from '../src/engines/seal/heSession';
+import { loadSeal } from '../src/engines/seal/loadSeal';
+import type { MeasuredHe } from './paperTable';
+
+/**
+ * Encrypted runs of bench paper, each in a worker thread of its own: node-seal's WASM heap never
+ * shrinks and stops at 4 GiB, where Node spins instead of failing (shared/NODE-SEAL.md); rows
+ * run one after another in one heap fragmented it past that in trials (an MLP's resident
+ * session, then an autoencoder streamed at N = 32768). A worker's heap goes when it ends.
+ */
+
+/** Everything a worker needs: plain data (structured clone), no SEAL objects. */
+export interface HeJob {
+  readonly network: Network;
+  readonly permutation?: NetworkPermutation;
+  /** Tile label ("4x8", "4x8:A"), placed on ring degree `ringDegree`. */
+  readonly tile: string;
+  readonly ringDegree: RingDegree;
+  readonly weights: 'resident' | 'streamed';
+  /** samples x inputs, row-major. */
+  readonly inputs: Float32Array;
+  readonly samples: number;
+  readonly timings: readonly OpTimingTable[];
+}
+
+/** The HE model of a network at a tile label and ring degree (what the engine would build). */
+export function heModelOf(
+  network: Network,
+  permutation: NetworkPermutation | undefined,
+  tile: string,
+  ringDegree: RingDegree,
+): HeModel {
+  return prepareHeModel(network, parseTileShape(tile, { ringDegree }), { permutation });
+}
+
+/** One encrypted round trip on real SEAL in this thread (the engine's report); all deleted after. */
+export async function runHeJob(job: HeJob): Promise<MeasuredHe> {
+  const { seal } = await loadSeal();
+  const he = heModelOf(job.network, job.permutation, job.tile, job.ringDegree);
+  const session = await SealHeSession.create(seal, he, { weights: job.weights });
+  try {
+    const report = await runHeInference(session, job.network, job.inputs, job.samples, {
+      timings: job.timings,
+    });
+    return {
+      samples: job.samples,
+      ringDegree: job.ringDegree,
+      latencyMs: Number(report.latencyMs.toPrecision(4)),
+      predictedMs: Number(report.predictedMs.toPrecision(4)),
+      peakBytes: report.peakBytes,
+      weights: session.info.weights,
+      agreement: report.agreement,
+      maxAbsError: Number(report.maxAbsError.toPrecision(3)),
+      opsMatchPlan: report.opsMatchPlan,
+    };
+  } finally {
+    session.delete();
+  }
+}
+
+type Reply = { result: MeasuredHe } | { error: { code?: HepexErrorCode; message: string } };
+
+/**
+ * Runs `job` in a fresh worker (bench/paperHeWorker.ts) and ends the worker. A run that takes
+ * longer than `timeoutMs` (a heap past 4 GiB spins rather than fails) is stopped and rejected.
+ */
+export function measureInWorker(job: HeJob, timeoutMs: number): Promise<MeasuredHe> {
+  const worker = new Worker(new URL('./paperHeWorker.ts', import.meta.url), { workerData: job });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = new Promise<MeasuredHe>((resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer in ${Math.round(timeoutMs / 1000)} s; stopped`)),
+      timeoutMs,
+    );
+    worker.once('message', (reply: Reply) => {
+      if ('result' in reply) resolve(reply.result);
+      else if (reply.error.code) reject(new HepexError(reply.error.code, reply.error.message));
+      else reject(new Error(reply.error.message));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the SEAL worker ended with code ${code}`)));
+  });
+  return done.finally(() => {
+    clearTimeout(timer);
+    void worker.terminate();
+  });
+}
