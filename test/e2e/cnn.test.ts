@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,29 +8,17 @@ import type { CommandIo } from '../../src/cli/command';
 import { command as costCommand } from '../../src/cli/commands/cost';
 import { command as trainCommand } from '../../src/cli/commands/train';
 import type { CostReport } from '../../src/core/costModel';
-import { RESULTS_DIR, root, withPage } from './harness';
+import { RESULTS_DIR, withPage } from './harness';
 import { measureSlider } from './responsiveness';
 
-// A CNN in the studio against the production build: the kernel-block views, counts equal to the
-// core's, tied slider previews, the responsiveness figure and an encrypted run in the HE worker.
-// Until public/models/cnn is built (scripts/build-models.sh) the models are trained here by the
-// CLI (1 epoch, seconds) and opened through the file input.
+// The CNN preset (public/models/cnn + its HE-PEx twin, scripts/build-models.sh) against the
+// production build: the kernel-block views, counts equal to the core's, tied slider previews, the
+// responsiveness figure, permutation and an encrypted run in the workers; training in the studio
+// starts from a small CNN the CLI trains here (1 epoch, seconds), opened through the file input.
 
 const io: CommandIo = { progress: () => undefined, signal: new AbortController().signal };
 const digits = (s: string | null) => Number((s ?? '').replace(/[^0-9]/g, ''));
 let dir: string;
-
-/** The studio's own CNN preset, once index.json lists it and its files are there. */
-const presetBuilt = (() => {
-  try {
-    const index = JSON.parse(readFileSync(join(root, 'public/models/index.json'), 'utf8')) as {
-      presets: Record<string, unknown>;
-    };
-    return 'cnn' in index.presets && existsSync(join(root, 'public/models/cnn/model.json'));
-  } catch {
-    return false;
-  }
-})();
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hepex-e2e-cnn-'));
@@ -100,25 +87,18 @@ async function convCard(page: Page) {
 }
 
 test('the CNN: kernel-block views, counts equal the core, tied slider; responsiveness figure', async () => {
-  const model = presetBuilt ? null : await train('cnn', []);
   const dense = await coreCount('28x28x1:5/2x8', '64,10');
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
-      if (model) await openModel(page, model);
-      else {
-        // The shipped preset opens in its twin's tile (16x8) with the twin shown.
-        await page.getByTestId('preset-select').selectOption('cnn');
-        await denseCountIs(page, await coreCount('28x28x1:5/2x8', '64,10', '16x8'));
-        const twin = { ...(await counts(page)), card: await convCard(page) };
-        assert.ok(
-          twin.after > 0 && twin.after < twin.before,
-          `twin ${twin.after} of ${twin.before}`,
-        );
-        console.log(`cnn preset: shipped twin ${twin.after} of ${twin.before} ciphertexts at 16x8`);
-        await page.getByLabel('t1 (rows)').selectOption('4');
-        await page.getByText('Layer 1 in B', { exact: true }).click();
-      }
+      // The preset opens in its twin's tile (16x8) with the twin shown.
+      await page.getByTestId('preset-select').selectOption('cnn');
+      await denseCountIs(page, await coreCount('28x28x1:5/2x8', '64,10', '16x8'));
+      const twin = { ...(await counts(page)), card: await convCard(page) };
+      assert.ok(twin.after > 0 && twin.after < twin.before, `twin ${twin.after} of ${twin.before}`);
+      console.log(`cnn preset: shipped twin ${twin.after} of ${twin.before} ciphertexts at 16x8`);
+      await page.getByLabel('t1 (rows)').selectOption('4');
+      await page.getByText('Layer 1 in B', { exact: true }).click();
       await denseCountIs(page, dense);
       assert.equal((await counts(page)).before, dense, 'dense count = hepex cost --conv');
       // The conv layer reads as a convolution and is painted as its 8 x 32 kernel block.
@@ -208,34 +188,17 @@ test('the CNN: kernel-block views, counts equal the core, tied slider; responsiv
   );
 });
 
-test('encrypted inference of a small CNN in the HE worker (client im2col, real SEAL)', async () => {
-  // 5x5 stride 3: 8 x 8 = 64 positions, 16 hidden units (the engine picks the ring degree).
-  const model = await train('cnn-small', ['--layers', '784,16,10', '--stride', '3']);
-  const dense = await coreCount('28x28x1:5/3x8', '16,10');
+test('encrypted inference of the CNN preset in the HE worker (client im2col, real SEAL)', async () => {
+  // The trained CNN, then its shipped 16x8 HE-PEx twin: ~45 s on 2 cores.
+  const dense = await coreCount('28x28x1:5/2x8', '64,10', '16x8');
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
-      await openModel(page, model);
+      await page.getByTestId('preset-select').selectOption('cnn');
       await denseCountIs(page, dense);
-      assert.match(
-        (await page.getByTestId('layer-card-0').textContent()) ?? '',
-        /conv 5x5\/3, 8 filters, x64 positions/,
-      );
-      // Encrypt a preview with fewer tiles: tile pruning, half the kernel tiles of each layer.
-      await page.getByText('Tile pruning', { exact: true }).click();
-      await page.getByText('Per layer', { exact: true }).click();
-      const slider = page.getByTestId('sparsity-slider');
-      await slider.focus();
-      await page.keyboard.press('Home');
-      for (let k = 0; k < 50; k++) await page.keyboard.press('ArrowRight');
-      await page.waitForFunction(
-        () => document.querySelector('[data-testid="sparsity-value"]')?.textContent === '50%',
-      );
-      await page.waitForTimeout(300);
-      const shown = await convCard(page);
-      assert.equal(shown.positions, 64);
+      await convCard(page);
       const preview = await counts(page);
-      assert.ok(preview.after > 0 && preview.after < dense, `preview ${preview.after} of ${dense}`);
+      assert.ok(preview.after > 0 && preview.after < dense, `shown ${preview.after} of ${dense}`);
       await page.getByTestId('he-run').click();
       await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
       assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
