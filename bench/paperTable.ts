@@ -338,7 +338,7 @@ export function renderMarkdown(
     }
   }
   out.push('', 'Limits:');
-  for (const n of networks)
+  for (const n of networks.filter((x) => !x.skipped))
     out.push(
       `- ${n.label}: ${n.limit.rule} (${formatMetric(n.limit.metric, n.limit.bound)}; ${n.limit.why}).`,
     );

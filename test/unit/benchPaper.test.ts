@@ -167,6 +167,7 @@ describe('verdicts and markdown', () => {
     expect(md).toContain('not measured: predicted 200 s > --he-cap 150 s');
     expect(md).toContain('3.00 s (16 img, N=16384)');
     expect(md).toContain('- CNN: not run (no cnn yet).');
+    expect(md).not.toContain('NaN');
     expect(md).toContain('accuracy at most 2.5 points below the unpruned model (94.5%');
   });
 });
