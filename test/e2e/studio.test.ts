@@ -16,11 +16,14 @@ async function ready(page: Page) {
   await page.getByTestId('tile-grid-main').locator('canvas').waitFor();
 }
 
-/** Switches to the MLP preset and waits for its dense count (784-128-10 at 4x8: 3,200 tiles). */
+/**
+ * Switches to the MLP preset and waits for its dense count: 784-128-10 at 4x8 with layer 1 in B
+ * (the default) is 196x16 + 3x16 = 3,184 tiles.
+ */
 async function showMlpPreset(page: Page) {
   await page.getByTestId('preset-select').selectOption('mlp');
   await page.waitForFunction(
-    () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,200',
+    () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,184',
     undefined,
     { timeout: 60_000 },
   );
@@ -221,7 +224,7 @@ test('training a preset in the worker draws a live loss chart and replaces the m
         /trained here \(2 epochs\)/,
       );
       const c = await counts(page);
-      assert.equal(c.before, 3_200);
+      assert.equal(c.before, 3_184);
       assert.ok(c.after < c.before, 'the new model is previewed pruned');
       await page.screenshot({ path: join(RESULTS_DIR, 'studio-trained.png'), fullPage: true });
       assert.deepEqual(errors, []);
