@@ -1,9 +1,9 @@
 /// <reference lib="webworker" />
 import { expose, transfer } from 'comlink';
 import type { Mask } from '../src/core/matrix';
-import type { Network } from '../src/core/network';
 import type { NetworkPermutation } from '../src/core/permutation';
-import { applyPermutation, convolutionOf, findPermutation } from '../src/core/prune/permute';
+import { convolutionOf, type Network } from '../src/core/network';
+import { applyPermutation, findPermutation } from '../src/core/prune/permute';
 import {
   runPipeline,
   unfoldClientPermutation,

@@ -1,6 +1,6 @@
 import { checkActivation, type Activation } from './activation';
 import { HepexError } from './errors';
-import { createMatrix, type Mask, type Matrix } from './matrix';
+import { createMask, createMatrix, type Mask, type Matrix } from './matrix';
 import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer, type DenseLayer } from './network';
 import { checkPermutation } from './permutation';
 import { countTileNonZeros, nonZeroTileFlags, type LayerTiling } from './tilePlan';
@@ -94,6 +94,22 @@ function checkFinite(values: Float32Array, what: string): void {
 }
 
 /**
+ * Writes a filters x blockWidth block (row-major) onto the diagonal of a positions*filters x
+ * positions*patchWidth array at every output position, starting each copy at column
+ * p*patchWidth; everything else stays 0. The one place that knows the tied layout.
+ */
+function tileOverPositions<T extends Float32Array | Uint8Array>(g: ConvGeometry, block: T, blockWidth: number, out: T): T {
+  const { positions } = outputSize(g);
+  const cols = positions * g.patchWidth;
+  for (let p = 0; p < positions; p++) {
+    for (let f = 0; f < g.filters; f++) {
+      out.set(block.subarray(f * blockWidth, (f + 1) * blockWidth), (p * g.filters + f) * cols + p * g.patchWidth);
+    }
+  }
+  return out;
+}
+
+/**
  * The tied dense layer of a kernel block: block is filters x patchWidth (padding columns
  * included), filterBias has filters values. Returns positions*filters x positions*patchWidth
  * weights with the block on the diagonal at every position, zeros elsewhere.
@@ -112,15 +128,9 @@ export function expandTied(g: ConvGeometry, block: Matrix, filterBias: Float32Ar
   const { positions } = outputSize(g);
   const rows = positions * g.filters;
   const cols = positions * g.patchWidth;
-  const data = new Float32Array(rows * cols);
+  const data = tileOverPositions(g, block.data, g.patchWidth, new Float32Array(rows * cols));
   const bias = new Float32Array(rows);
-  for (let p = 0; p < positions; p++) {
-    for (let f = 0; f < g.filters; f++) {
-      const r = p * g.filters + f;
-      data.set(block.data.subarray(f * g.patchWidth, (f + 1) * g.patchWidth), r * cols + p * g.patchWidth);
-      bias[r] = filterBias[f];
-    }
-  }
+  for (let r = 0; r < rows; r++) bias[r] = filterBias[r % g.filters];
   return { kind: 'conv', geometry: g, weights: createMatrix(rows, cols, data), bias, activation };
 }
 
@@ -184,13 +194,49 @@ export function expandKernelMask(g: ConvGeometry, kmask: Mask): Mask {
   const { positions } = outputSize(g);
   const rows = positions * g.filters;
   const cols = positions * g.patchWidth;
-  const data = new Uint8Array(rows * cols);
-  for (let p = 0; p < positions; p++) {
+  return { rows, cols, data: tileOverPositions(g, kmask.data, kkc, new Uint8Array(rows * cols)) };
+}
+
+/**
+ * The expanded mask of a filters x patchWidth kernel block mask (padding columns included, as
+ * kernelMaskOf returns it and model files store it).
+ */
+export function expandKernelBlockMask(g: ConvGeometry, block: Mask): Mask {
+  const { positions } = outputSize(g);
+  const rows = positions * g.filters;
+  const cols = positions * g.patchWidth;
+  return { rows, cols, data: tileOverPositions(g, block.data, g.patchWidth, new Uint8Array(rows * cols)) };
+}
+
+/**
+ * A conv layer's keep-mask (expanded frame, positions*filters x positions*patchWidth) as its
+ * kernel block: the filters x patchWidth block of position 0, with the padding columns
+ * (j >= k*k*C) set to 0 since their weights are always 0 (checkTied). Throws `invalid-mask`
+ * unless every position's diagonal block keeps the same kernel weights (a tied conv keeps or
+ * prunes a kernel weight everywhere). Off-block and padding bits are not read.
+ */
+export function kernelMaskOf(g: ConvGeometry, mask: Mask): Mask {
+  const positions = mask.rows / g.filters;
+  if (mask.rows !== positions * g.filters || mask.cols !== positions * g.patchWidth || !Number.isInteger(positions)) {
+    throw new HepexError('invalid-mask', `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`);
+  }
+  const taps = g.kernel * g.kernel * g.channels;
+  const block = new Uint8Array(g.filters * g.patchWidth);
+  for (let f = 0; f < g.filters; f++) for (let j = 0; j < taps; j++) block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
+  for (let p = 1; p < positions; p++) {
     for (let f = 0; f < g.filters; f++) {
-      data.set(kmask.data.subarray(f * kkc, (f + 1) * kkc), (p * g.filters + f) * cols + p * g.patchWidth);
+      const row = (p * g.filters + f) * mask.cols + p * g.patchWidth;
+      for (let j = 0; j < taps; j++) {
+        if ((mask.data[row + j] ? 1 : 0) !== block[f * g.patchWidth + j]) {
+          throw new HepexError(
+            'invalid-mask',
+            `The convolution's mask differs between output positions 0 and ${p} (filter ${f + 1}, kernel entry ${j + 1}); a convolution's weights are shared, so prune its kernel and expand the mask.`,
+          );
+        }
+      }
     }
   }
-  return { rows, cols, data };
+  return { rows: g.filters, cols: g.patchWidth, data: block };
 }
 
 /**
@@ -198,8 +244,7 @@ export function expandKernelMask(g: ConvGeometry, kmask: Mask): Mask {
  * touch (the rest are structural zeros, never paid for). What "unpruned" costs for a convolution.
  */
 export function fullKernelTileFlags(g: ConvGeometry, tiling: LayerTiling): Uint8Array {
-  const kkc = g.kernel * g.kernel * g.channels;
-  const full = expandKernelMask(g, { rows: g.filters, cols: kkc, data: new Uint8Array(g.filters * kkc).fill(1) });
+  const full = expandKernelMask(g, createMask(g.filters, g.kernel * g.kernel * g.channels));
   return nonZeroTileFlags(countTileNonZeros(full, tiling));
 }
 

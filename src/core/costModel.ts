@@ -2,6 +2,8 @@ import type { Activation } from './activation';
 import { chooseCkksParameters, ckksParametersFor, fitsSecurity, type CkksParameters } from './ckksParameters';
 import { HepexError } from './errors';
 import { OP_KINDS, addOps, planExecution, zeroOps, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
+import { fullKernelTileFlags } from './conv';
+import type { ConvGeometry } from './network';
 import type { TilePlan } from './tilePlan';
 import type { RingDegree } from './tileShape';
 
@@ -247,6 +249,16 @@ function summarise(ops: OpCounts) {
 /** Tile flags of a dense (unpruned) network: every tile non-zero. */
 export function denseTileFlags(plan: TilePlan): Uint8Array[] {
   return plan.layers.map((t) => new Uint8Array(t.tileCount).fill(1));
+}
+
+/**
+ * Tile flags of an unpruned network: every tile, except that a first-layer convolution pays only
+ * for its full kernel's copies (the tiles between positions are structural zeros).
+ */
+export function unprunedTileFlags(plan: TilePlan, conv: ConvGeometry | undefined): Uint8Array[] {
+  const flags = denseTileFlags(plan);
+  if (conv) flags[0] = fullKernelTileFlags(conv, plan.layers[0]);
+  return flags;
 }
 
 /** One-call cost of a plan with the given non-zero tiles (default: dense). */

@@ -5,7 +5,7 @@ import { HepexError } from './errors';
 import { needsMaskAndDuplicate, planExecution, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
 import { packInputBlock, unpackOutputBlock, type FloatMatrix } from './hePacking';
 import { im2col } from './conv';
-import { forwardDenseView, inputWidth, layerSizes, validateNetwork, type ConvGeometry, type Network, type Task } from './network';
+import { convolutionOf, forwardDenseView, inputWidth, layerSizes, validateNetwork, type ConvGeometry, type Network, type Task } from './network';
 import {
   checkPermutation,
   permuteRows,
@@ -186,7 +186,7 @@ export function prepareHeModel(
     mode,
     sizes,
     inputWidth: inputWidth(network),
-    conv: network.layers[0].kind === 'conv' ? network.layers[0].geometry : null,
+    conv: convolutionOf(network) ?? null,
     layers,
     exec,
     params,

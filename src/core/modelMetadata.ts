@@ -1,9 +1,9 @@
 import { checkActivation, type Activation } from './activation';
-import { convGeometry, outputSize } from './conv';
+import { convGeometry, expandKernelBlockMask, kernelMaskOf, outputSize } from './conv';
 import { HepexError } from './errors';
 import type { Mask } from './matrix';
 import type { HepexModel } from './model';
-import { layerSizes, type ConvGeometry, type Network, type Task } from './network';
+import { convolutionOf, layerSizes, type ConvGeometry, type Network, type Task } from './network';
 import { checkPermutation, type NetworkPermutation } from './permutation';
 import { countTileNonZeros, tileLayer, type LayerTiling } from './tilePlan';
 import { createTileShape, type TileShape } from './tileShape';
@@ -134,47 +134,6 @@ function countOnesOf(data: Uint8Array): number {
   return n;
 }
 
-/**
- * A conv layer's keep-mask (expanded frame, positions*filters x positions*patchWidth) as its
- * kernel block: the filters x patchWidth block of position 0, with the padding columns
- * (j >= k*k*C) set to 0 since their weights are always 0 (checkTied). Throws `invalid-mask`
- * unless every position's diagonal block keeps the same kernel weights (a tied conv keeps or
- * prunes a kernel weight everywhere). Off-block and padding bits are not read.
- */
-export function kernelMaskOf(g: ConvGeometry, mask: Mask): Mask {
-  const positions = mask.rows / g.filters;
-  if (mask.rows !== positions * g.filters || mask.cols !== positions * g.patchWidth || !Number.isInteger(positions)) {
-    throw new HepexError('invalid-mask', `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`);
-  }
-  const taps = g.kernel * g.kernel * g.channels;
-  const block = new Uint8Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++) for (let j = 0; j < taps; j++) block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
-  for (let p = 1; p < positions; p++) {
-    for (let f = 0; f < g.filters; f++) {
-      const row = (p * g.filters + f) * mask.cols + p * g.patchWidth;
-      for (let j = 0; j < taps; j++) {
-        if ((mask.data[row + j] ? 1 : 0) !== block[f * g.patchWidth + j]) {
-          throw new HepexError(
-            'invalid-mask',
-            `The convolution's mask differs between output positions 0 and ${p} (filter ${f + 1}, kernel entry ${j + 1}); a convolution's weights are shared, so prune its kernel and expand the mask.`,
-          );
-        }
-      }
-    }
-  }
-  return { rows: g.filters, cols: g.patchWidth, data: block };
-}
-
-/** The expanded (block-diagonal, off-block 0) mask of a filters x patchWidth kernel mask. */
-export function expandKernelMask(g: ConvGeometry, positions: number, block: Mask): Mask {
-  const cols = positions * g.patchWidth;
-  const data = new Uint8Array(positions * g.filters * cols);
-  for (let p = 0; p < positions; p++) {
-    for (let f = 0; f < g.filters; f++) data.set(block.data.subarray(f * g.patchWidth, (f + 1) * g.patchWidth), (p * g.filters + f) * cols + p * g.patchWidth);
-  }
-  return { rows: positions * g.filters, cols, data };
-}
-
 export function encodeMask(mask: Mask, layerIndex: number, tile?: TileShape, conv?: ConvGeometry): MaskRecord {
   if (conv) {
     const block = kernelMaskOf(conv, mask);
@@ -196,11 +155,6 @@ const convRecord = (g: ConvGeometry): ConvRecord => ({
   stride: g.stride,
   filters: g.filters,
 });
-
-function convOf(network: Network, l: number): ConvGeometry | undefined {
-  const layer = network.layers[l];
-  return layer.kind === 'conv' ? layer.geometry : undefined;
-}
 
 /** The metadata of a model, ready for JSON.stringify (keys in a fixed order). */
 export function encodeHepexMetadata(model: HepexModel): HepexMetadata {
@@ -226,7 +180,7 @@ export function encodeHepexMetadata(model: HepexModel): HepexMetadata {
           },
         }
       : {}),
-    ...(model.masks ? { masks: model.masks.map((m, l) => encodeMask(m, l, model.tile, convOf(network, l))) } : {}),
+    ...(model.masks ? { masks: model.masks.map((m, l) => encodeMask(m, l, model.tile, l === 0 ? convolutionOf(network) : undefined)) } : {}),
     ...(model.permutation
       ? { permutation: { input: Array.from(model.permutation.input), output: Array.from(model.permutation.output) } }
       : {}),
@@ -345,7 +299,7 @@ function decodeKernelMask(v: Record<string, unknown>, what: string, rows: number
   }
   const counted = countOnesOf(block);
   if (counted !== ones) throw invalid(`${what} says it keeps ${ones} weights but its bits keep ${counted}.`);
-  return expandKernelMask(g, shape.outputs / g.filters, { rows, cols, data: block });
+  return expandKernelBlockMask(g, { rows, cols, data: block });
 }
 
 /** A layer record's conv fields: kind 'conv' + a geometry whose dense form has the record's sizes. */

@@ -112,6 +112,12 @@ export function layerSizes(network: Network): number[] {
   return [network.layers[0].weights.cols, ...network.layers.map((l) => l.weights.rows)];
 }
 
+/** The first layer's convolution geometry, if the network starts with one (only layer 1 may). */
+export function convolutionOf(network: Network): ConvGeometry | undefined {
+  const first = network.layers[0];
+  return first.kind === 'conv' ? first.geometry : undefined;
+}
+
 /**
  * Values per input sample the user gives: height * width * channels raw pixels (NHWC) for a
  * conv-first network (the client packs patches itself), else the first layer's columns.

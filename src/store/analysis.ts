@@ -1,8 +1,8 @@
-import { fullKernelTileFlags, kernelMask, outputSize } from '../core/conv';
-import { costOf, type CostReport } from '../core/costModel';
+import { kernelMask, outputSize } from '../core/conv';
+import { costOf, unprunedTileFlags, type CostReport } from '../core/costModel';
 import type { Mask } from '../core/matrix';
 import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
-import { layerSizes, type ConvLayer, type Network } from '../core/network';
+import { convolutionOf, layerSizes, type ConvLayer, type Network } from '../core/network';
 import { countTileNonZeros, planTiles, type LayerTiling, type TilePlan } from '../core/tilePlan';
 import type { TileShape } from '../core/tileShape';
 import type { Analysis, KernelView, Shown } from './types';
@@ -23,17 +23,10 @@ function denseCostFor(plan: TilePlan, network: Network): CostReport {
   const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}:${first}|${ringDegree}|${acts}|${convs}`;
   let cost = denseCosts.get(key);
   if (!cost) {
-    // Unpruned: every tile of a dense layer; a convolution's full kernel at every position only
-    // (the tiles between positions are structural zeros, never paid for).
-    const flags = network.layers.map((l, i) =>
-      l.kind === 'conv'
-        ? fullKernelTileFlags(l.geometry, plan.layers[i])
-        : new Uint8Array(plan.layers[i].tileCount).fill(1),
-    );
     cost = costOf(
       plan,
       network.layers.map((l) => l.activation),
-      flags,
+      unprunedTileFlags(plan, convolutionOf(network)),
     );
     if (denseCosts.size > 32) denseCosts.clear();
     denseCosts.set(key, cost);

@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkTied, convLayer, kernelOf } from '../../src/core/conv';
+import { checkTied, convLayer, expandKernelBlockMask, kernelOf } from '../../src/core/conv';
 import { imagesToFloat, takeSamples, type DatasetSplit } from '../../src/core/data/dataset';
 import { mnistSplit } from '../../src/core/data/mnist';
 import { HepexError } from '../../src/core/errors';
 import { createMask, type Mask } from '../../src/core/matrix';
 import type { HepexModel } from '../../src/core/model';
-import { expandKernelMask } from '../../src/core/modelMetadata';
 import { forward, validateNetwork, type ConvLayer, type Network } from '../../src/core/network';
 import { createRng } from '../../src/core/random';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
@@ -93,7 +92,7 @@ describe('tfjs CNN', () => {
     const block = createMask(g.filters, g.patchWidth, 0);
     for (let k = 0; k < block.data.length; k++) block.data[k] = rng.next() < 0.5 ? 1 : 0;
     const masks: Mask[] = [
-      expandKernelMask(g, conv.weights.rows / g.filters, block),
+      expandKernelBlockMask(g, block),
       ...net.layers.slice(1).map((l) => {
         const m = createMask(l.weights.rows, l.weights.cols);
         for (let k = 0; k < m.data.length; k++) m.data[k] = rng.next() < 0.7 ? 1 : 0;
@@ -144,7 +143,7 @@ describe('CNN model files', () => {
     // patch padding columns (25..31) hold no weights: their mask bits are 0 (kernelMaskOf).
     const block = createMask(g.filters, g.patchWidth, 1);
     for (let k = 0; k < block.data.length; k++) if (k % 3 === 0 || k % g.patchWidth >= 25) block.data[k] = 0;
-    const masks: Mask[] = [expandKernelMask(g, conv.weights.rows / g.filters, block)];
+    const masks: Mask[] = [expandKernelBlockMask(g, block)];
     for (const l of net.layers.slice(1)) {
       const m = createMask(l.weights.rows, l.weights.cols);
       for (let k = 0; k < m.data.length; k += 4) m.data[k] = 0;

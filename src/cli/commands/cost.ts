@@ -1,9 +1,9 @@
-import { costOf } from '../../core/costModel';
+import { costOf, unprunedTileFlags } from '../../core/costModel';
 import type { HeMode } from '../../core/executionPlan';
-import { convGeometry, fullKernelTileFlags, outputSize } from '../../core/conv';
+import { convGeometry, outputSize } from '../../core/conv';
 import { HepexError } from '../../core/errors';
 import { parseLayerSizes, type ConvGeometry } from '../../core/network';
-import { planTiles, type TilePlan } from '../../core/tilePlan';
+import { planTiles } from '../../core/tilePlan';
 import { tileShapeLabel } from '../../core/tileShape';
 import {
   optionalChoice,
@@ -50,7 +50,7 @@ export const command: Command = {
     const report = costOf(
       plan,
       activationsFromFlags(flags, sizes.length - 1),
-      conv ? convFlags(conv, plan) : undefined,
+      unprunedTileFlags(plan, conv),
       {
         mode,
         samples: optionalNumber(flags, 'samples'),
@@ -140,9 +140,3 @@ function sizesAfterConv(flags: ParsedFlags, conv: ConvGeometry | undefined): num
   return parseLayerSizes(`${outputSize(conv).positions * conv.filters},${text}`);
 }
 
-/** Non-zero tile flags of a CNN with a full kernel: the conv's tied copies (core), dense layers all tiles. */
-function convFlags(conv: ConvGeometry, plan: TilePlan): Uint8Array[] {
-  return plan.layers.map((t, l) =>
-    l === 0 ? fullKernelTileFlags(conv, t) : new Uint8Array(t.tileCount).fill(1),
-  );
-}

@@ -1,7 +1,7 @@
 import { expandFilterOrder, expandPatchOrder, kernelMask, outputSize, tiedOrderOf } from '../conv';
 import { HepexError, throwIfAborted } from '../errors';
 import type { Mask } from '../matrix';
-import { validateNetwork, type ConvGeometry, type Network } from '../network';
+import { convolutionOf, validateNetwork, type ConvGeometry, type Network } from '../network';
 import {
   checkPermutation,
   identityPermutation,
@@ -816,12 +816,6 @@ function searchResult(
     outerIterations,
     elapsedMs: performance.now() - started,
   };
-}
-
-/** The first layer's convolution geometry, if the network starts with one (PermuteOptions.conv). */
-export function convolutionOf(network: Network): ConvGeometry | undefined {
-  const first = network.layers[0];
-  return first.kind === 'conv' ? first.geometry : undefined;
 }
 
 /**

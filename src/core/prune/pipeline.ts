@@ -1,16 +1,16 @@
 import type { Activation } from '../activation';
 import { HepexError, throwIfAborted } from '../errors';
 import { planExecution, type HeMode } from '../executionPlan';
-import { expandKernelMask, outputSize } from '../conv';
-import { createMask, nonZeroMask, type Mask } from '../matrix';
-import { validateNetwork, type Layer, type Network } from '../network';
+import { fullKernelTileFlags, outputSize } from '../conv';
+import { nonZeroMask, type Mask } from '../matrix';
+import { convolutionOf, validateNetwork, type Layer, type Network } from '../network';
 import {
   identityPermutation,
   invertPermutation,
   type NetworkPermutation,
   type Permutation,
 } from '../permutation';
-import { countNonZeroTiles, countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tilePlan';
+import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tilePlan';
 import type { TileShape } from '../tileShape';
 import type { Metric, Trainer } from '../trainer';
 import {
@@ -24,7 +24,7 @@ import {
 } from './common';
 import { pruneAndExpand } from './expand';
 import { magnitudePrune } from './magnitudePrune';
-import { applyPermutation, composePermutations, convolutionOf, findPermutation } from './permute';
+import { applyPermutation, composePermutations, findPermutation } from './permute';
 import { checkTileScore, tilePrune, type TileScore } from './tilePrune';
 
 /**
@@ -297,11 +297,10 @@ export function networkFigures(
 function layerSize(layer: Layer, t: LayerTiling): { weights: number; tiles: number } {
   if (layer.kind !== 'conv') return { weights: layer.weights.data.length, tiles: t.tileCount };
   const g = layer.geometry;
-  const kernel = createMask(g.filters, g.kernel * g.kernel * g.channels);
-  return {
-    weights: outputSize(g).positions * kernel.data.length,
-    tiles: countNonZeroTiles(expandKernelMask(g, kernel), t),
-  };
+  const flags = fullKernelTileFlags(g, t);
+  let tiles = 0;
+  for (let k = 0; k < flags.length; k++) tiles += flags[k];
+  return { weights: outputSize(g).positions * g.filters * g.kernel * g.kernel * g.channels, tiles };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { activationCoefficients, type Activation } from '../../core/activation';
 import { kernelOf } from '../../core/conv';
-import type { Network } from '../../core/network';
+import { inputWidth, type Network } from '../../core/network';
 import { tf } from './backend';
 
 /**
@@ -21,9 +21,7 @@ import { tf } from './backend';
  * Needs a ready backend: await setupBackend() (backend.ts) first.
  */
 export function networkToLayersModel(network: Network): tf.LayersModel {
-  const first = network.layers[0];
-  const inputs = first.kind === 'conv' ? first.geometry.height * first.geometry.width * first.geometry.channels : first.weights.cols;
-  const input = tf.input({ shape: [inputs], name: 'input' });
+  const input = tf.input({ shape: [inputWidth(network)], name: 'input' });
   let x: tf.SymbolicTensor = input;
   const weighted: tf.layers.Layer[] = [];
   network.layers.forEach((layer, l) => {

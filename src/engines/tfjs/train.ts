@@ -1,10 +1,9 @@
 import type { Activation } from '../../core/activation';
 import { NUM_CLASSES, imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/data/dataset';
 import { HepexError, throwIfAborted } from '../../core/errors';
-import { convLayer, im2col, kernelOf } from '../../core/conv';
+import { convLayer, im2col, kernelMask, kernelMaskOf, kernelOf } from '../../core/conv';
 import { assertSameShape, type Mask } from '../../core/matrix';
-import { kernelMaskOf } from '../../core/modelMetadata';
-import { inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
+import { convolutionOf, inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
 import { createRng, shuffleInPlace, type Rng } from '../../core/random';
 import type { Metric, TrainProgress } from '../../core/trainer';
 import { setupBackend, tf } from './backend';
@@ -77,17 +76,10 @@ interface Params {
 
 const tapsOf = (g: ConvGeometry): number => g.kernel * g.kernel * g.channels;
 
-/** The conv of a conv-first network, else undefined. */
-const firstConv = (network: Network): ConvLayer | undefined => {
-  const first = network.layers[0];
-  return first.kind === 'conv' ? first : undefined;
-};
-
 /** Throws `invalid-data-file` when the images cannot feed the network (conv: also their shape). */
 function checkImagesFit(network: Network, data: Dataset): void {
-  const conv = firstConv(network);
-  if (conv && (data.rows !== conv.geometry.height || data.cols !== conv.geometry.width || conv.geometry.channels !== 1)) {
-    const g = conv.geometry;
+  const g = convolutionOf(network);
+  if (g && (data.rows !== g.height || data.cols !== g.width || g.channels !== 1)) {
     throw new HepexError('invalid-data-file', `${data.name} has ${data.rows} x ${data.cols} grey images but the model's convolution reads ${g.height} x ${g.width} x ${g.channels} images.`);
   }
   checkDatasetFits(data, inputWidth(network));
@@ -106,13 +98,13 @@ function kernelOfLayer(layer: DenseLayer | ConvLayer): { data: Float32Array; sha
 
 function toParams(network: Network): Params {
   const kernels = network.layers.map(kernelOfLayer);
-  const conv = firstConv(network);
+  const conv = convolutionOf(network);
   return {
     // tidy disposes the initial tensors; the variables (which share their data) survive it.
     kernels: kernels.map((k) => tf.tidy(() => tf.variable(tf.tensor2d(k.data, k.shape)))),
     biases: kernels.map((k) => tf.tidy(() => tf.variable(tf.tensor1d(k.bias)))),
     activations: network.layers.map((l) => l.activation),
-    ...(conv ? { conv: conv.geometry } : {}),
+    ...(conv ? { conv } : {}),
   };
 }
 
@@ -250,17 +242,9 @@ export function checkMasks(network: Network, masks: readonly Mask[] | undefined)
 
 /** Layer l's keep-mask in its Params kernel's frame (0/1 floats, row-major, kernel's shape). */
 function kernelFrameMask(layer: DenseLayer | ConvLayer, mask: Mask): tf.Tensor2D {
-  if (layer.kind === 'conv') {
-    // filters x patchWidth block of position 0 -> its first k*k*C columns -> k*k*C x filters.
-    const g = layer.geometry;
-    const taps = tapsOf(g);
-    const block = kernelMaskOf(g, mask);
-    const keep = new Float32Array(g.filters * taps);
-    for (let f = 0; f < g.filters; f++) for (let j = 0; j < taps; j++) keep[f * taps + j] = block.data[f * g.patchWidth + j] ? 1 : 0;
-    return tf.tensor2d(weightsToKernel(keep, taps, g.filters), [taps, g.filters]);
-  }
-  const { rows, cols } = layer.weights;
-  return tf.tensor2d(weightsToKernel(Float32Array.from(mask.data, (v) => (v ? 1 : 0)), cols, rows), [cols, rows]);
+  // A conv trains its kernel: position 0's filters x k*k*C mask (checkMasks checked the tie).
+  const { rows, cols, data } = layer.kind === 'conv' ? kernelMask(layer.geometry, mask) : mask;
+  return tf.tensor2d(weightsToKernel(Float32Array.from(data, (v) => (v ? 1 : 0)), cols, rows), [cols, rows]);
 }
 
 const positive = (v: number, name: string): number => {
