@@ -20,6 +20,11 @@ export function machineInfo() {
   };
 }
 
+/** --models DIR when given, else the shipped public/models when it is there (a fresh clone has it). */
+export function defaultModelsDir(given: string | undefined): string | undefined {
+  return given ?? (existsSync('public/models/mlp/model.json') ? 'public/models' : undefined);
+}
+
 export interface LoadedModel {
   readonly network: Network;
   /** Where the weights come from, for people. */

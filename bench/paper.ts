@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { optionalNumber, parseFlags } from '../src/cli/args';
 import { maxDepth } from '../src/core/ckksParameters';
 import {
@@ -45,13 +44,14 @@ import { loadSeal } from '../src/engines/seal/loadSeal';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { ARCHITECTURES, type Architecture } from '../src/engines/tfjs/models';
 import { createTfjsTrainer, TRAINING_DEFAULTS } from '../src/engines/tfjs/trainer';
-import { loadOrTrain, machineInfo, type LoadedModel } from './common';
+import { defaultModelsDir, loadOrTrain, machineInfo, type LoadedModel } from './common';
 import { heModelOf, measureInWorker } from './paperHe';
 import type { BenchOptions } from './main';
 import {
   autoencoderLimit,
   bestWithin,
   classifierLimit,
+  PAPER_METHODS,
   pickTileConfig,
   relativeMseLimit,
   renderMarkdown,
@@ -535,7 +535,7 @@ function selectRows(run: NetworkRun, limit: DegradationLimit) {
       .filter((p) => p.ciphertexts[label] !== undefined)
       .map((p) => ({ point: p, ciphertexts: p.ciphertexts[label], metric: p.metric }));
     const unpruned = at.find((p) => p.point.method === 'unpruned')!;
-    for (const method of ['unpruned', 'magnitude', 'tile', 'hepex'] as const) {
+    for (const method of PAPER_METHODS) {
       const best = bestWithin(
         at.filter((p) => p.point.method === method),
         limit,
@@ -605,12 +605,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
   const samples = optionalNumber(flags, 'samples', quick ? 4 : 16);
   // Minutes of PREDICTED encrypted-inference time to spend on measured rows (scheduleHeRuns).
   const heBudgetMs = optionalNumber(flags, 'he-budget', quick ? 1 : 8) * 60_000;
-  const modelsDir =
-    typeof flags.models === 'string'
-      ? flags.models
-      : existsSync('public/models/mlp/model.json')
-        ? 'public/models'
-        : undefined;
+  const modelsDir = defaultModelsDir(typeof flags.models === 'string' ? flags.models : undefined);
   const data = await loadMnistSplit();
   const started = performance.now();
 
@@ -646,9 +641,16 @@ export async function run({ quick, args, progress }: BenchOptions) {
   const { seal } = await loadSeal();
   // Ring degree per network and shape: the smallest carrying the UNPRUNED network's depth, for
   // every row of that shape (like the engine's choice, and so rows compare like with like).
-  const ringOf = (r: NetworkRun, tile: TileShape) =>
-    predict(r.points![0].network, tile, FULL_BATCH, REFERENCE_TIMINGS)?.ringDegree as
-      RingDegree | undefined;
+  // One prediction per network and shape, not one per row and pass.
+  const rings = new Map<string, RingDegree | undefined>();
+  const ringOf = (r: NetworkRun, tile: TileShape) => {
+    const key = `${r.summary.id} ${tileShapeLabel(tile)}`;
+    if (!rings.has(key)) {
+      const unpruned = predict(r.points![0].network, tile, FULL_BATCH, REFERENCE_TIMINGS);
+      rings.set(key, unpruned?.ringDegree as RingDegree | undefined);
+    }
+    return rings.get(key);
+  };
   const depthAt = new Map<RingDegree, number>();
   for (const s of selected) {
     const N = ringOf(s.run, s.tile);

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import type { Mask } from '../src/core/matrix';
 import type { Network } from '../src/core/network';
 import { identityPermutation } from '../src/core/permutation';
@@ -14,7 +13,7 @@ import { parseTileShape } from '../src/core/tileShape';
 import type { Trainer } from '../src/core/trainer';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { createTfjsTrainer } from '../src/engines/tfjs/trainer';
-import { loadOrTrain } from './common';
+import { defaultModelsDir, loadOrTrain } from './common';
 import type { BenchOptions } from './main';
 
 /**
@@ -244,8 +243,7 @@ async function endToEnd(
 
 export async function run({ quick, args, progress }: BenchOptions) {
   const modelsArg = args.find((a) => a.startsWith('--models='))?.slice('--models='.length);
-  const modelsDir =
-    modelsArg ?? (existsSync('public/models/mlp/model.json') ? 'public/models' : undefined);
+  const modelsDir = defaultModelsDir(modelsArg);
   // Every method prunes gradually (cubic ramp of prune + retrain rounds) with the same epochs per
   // retrain: MLP and CNN 4 rounds x 4 epochs (~1-1.5 s an epoch), AE 2 rounds x 3 epochs (~10x slower).
   const epochsArg = args

@@ -152,13 +152,17 @@ export function convLayer(g: ConvGeometry, kernel: Float32Array, filterBias: Flo
 
 /**
  * Position 0's kernel entries of a layer-shaped row-major array (positions*filters x
- * positions*patchWidth): filters x kernel*kernel*channels, padding dropped. Works on weights
- * and on masks alike.
+ * positions*patchWidth): filters x width, by default kernel*kernel*channels (padding dropped;
+ * width patchWidth keeps it). Works on weights and on masks alike.
  */
-function kernelEntries<T extends Float32Array | Uint8Array>(g: ConvGeometry, data: T, cols: number): T {
-  const kkc = g.kernel * g.kernel * g.channels;
-  const out = new (data.constructor as { new (n: number): T })(g.filters * kkc);
-  for (let f = 0; f < g.filters; f++) out.set(data.subarray(f * cols, f * cols + kkc), f * kkc);
+export function kernelEntries<T extends Float32Array | Uint8Array>(
+  g: ConvGeometry,
+  data: T,
+  cols: number,
+  width = g.kernel * g.kernel * g.channels,
+): T {
+  const out = new (data.constructor as { new (n: number): T })(g.filters * width);
+  for (let f = 0; f < g.filters; f++) out.set(data.subarray(f * cols, f * cols + width), f * width);
   return out;
 }
 
@@ -249,12 +253,12 @@ export function fullKernelTileFlags(g: ConvGeometry, tiling: LayerTiling): Uint8
 }
 
 /**
- * The tiling of the kernel (filters x kernel*kernel*channels) with the blocks of the conv
- * layer's tiling. Kernel tile (o, i) sits at every position; when blockOut divides filters
- * and blockIn divides patchWidth each copy is exactly one tile of the layer's plan.
+ * The tiling of the kernel (filters x kernel*kernel*channels, or x patchWidth with the padding
+ * columns when `inputs` says so) with the blocks of the conv layer's tiling. Kernel tile (o, i)
+ * sits at every position; when blockOut divides filters and blockIn divides patchWidth each copy
+ * is exactly one tile of the layer's plan.
  */
-export function kernelTiling(g: ConvGeometry, tiling: LayerTiling): LayerTiling {
-  const inputs = g.kernel * g.kernel * g.channels;
+export function kernelTiling(g: ConvGeometry, tiling: LayerTiling, inputs = g.kernel * g.kernel * g.channels): LayerTiling {
   const outBlocks = Math.ceil(g.filters / tiling.blockOut);
   const inBlocks = Math.ceil(inputs / tiling.blockIn);
   return { ...tiling, outputs: g.filters, inputs, outBlocks, inBlocks, tileCount: outBlocks * inBlocks };

@@ -1,4 +1,4 @@
-import { kernelMask, outputSize } from '../core/conv';
+import { kernelEntries, kernelMask, kernelTiling, outputSize } from '../core/conv';
 import { costOf, unprunedTileFlags, type CostReport } from '../core/costModel';
 import type { Mask } from '../core/matrix';
 import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
@@ -66,35 +66,16 @@ export function analyse(
 }
 
 /**
- * The tiling of a conv layer's kernel block (filters x patchWidth, padding columns included)
- * with the layer's own blockOut x blockIn and orientation: what the studio paints instead of
- * the positions*filters x positions*patchWidth layer, every tile of which repeats at each position.
+ * Position 0's block of a conv layer: weights and mask filters x patchWidth (padding columns
+ * included), its tile counts under the layer's own blocks and orientation. What the studio paints
+ * instead of the positions*filters x positions*patchWidth layer, whose tiles repeat at each position.
  */
-export function kernelBlockTiling(layer: ConvLayer, tiling: LayerTiling): LayerTiling {
-  const { filters, patchWidth } = layer.geometry;
-  const outBlocks = Math.ceil(filters / tiling.blockOut);
-  const inBlocks = Math.ceil(patchWidth / tiling.blockIn);
-  return {
-    ...tiling,
-    outputs: filters,
-    inputs: patchWidth,
-    outBlocks,
-    inBlocks,
-    tileCount: outBlocks * inBlocks,
-  };
-}
-
-/** Position 0's block of a conv layer: weights and mask filters x patchWidth, its tile counts. */
-export function kernelViewOf(layer: ConvLayer, mask: Mask, tiling: LayerTiling): KernelView {
+function kernelViewOf(layer: ConvLayer, mask: Mask, tiling: LayerTiling): KernelView {
   const g = layer.geometry;
   const cols = layer.weights.cols;
-  const weights = new Float32Array(g.filters * g.patchWidth);
-  const block = new Uint8Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++) {
-    weights.set(layer.weights.data.subarray(f * cols, f * cols + g.patchWidth), f * g.patchWidth);
-    block.set(mask.data.subarray(f * cols, f * cols + g.patchWidth), f * g.patchWidth);
-  }
-  const blockTiling = kernelBlockTiling(layer, tiling);
+  const weights = kernelEntries(g, layer.weights.data, cols, g.patchWidth);
+  const block = kernelEntries(g, mask.data, cols, g.patchWidth);
+  const blockTiling = kernelTiling(g, tiling, g.patchWidth);
   const counts = countTileNonZeros(
     { rows: g.filters, cols: g.patchWidth, data: block },
     blockTiling,

@@ -10,6 +10,7 @@ import { command as trainCommand } from '../../src/cli/commands/train';
 import type { CostReport } from '../../src/core/costModel';
 import { RESULTS_DIR, withPage } from './harness';
 import { measureSlider } from './responsiveness';
+import { counts, denseCountIs, digits, ready, runEncrypted } from './studioPage';
 
 // The CNN preset (public/models/cnn + its HE-PEx twin, scripts/build-models.sh) against the
 // production build: the kernel-block views, counts equal to the core's, tied slider previews, the
@@ -17,7 +18,6 @@ import { measureSlider } from './responsiveness';
 // starts from a small CNN the CLI trains here (1 epoch, seconds), opened through the file input.
 
 const io: CommandIo = { progress: () => undefined, signal: new AbortController().signal };
-const digits = (s: string | null) => Number((s ?? '').replace(/[^0-9]/g, ''));
 let dir: string;
 
 before(async () => {
@@ -37,20 +37,6 @@ async function coreCount(conv: string, layers: string, tile = '4x8'): Promise<nu
   return (run.json as CostReport).total.weightCiphertexts;
 }
 
-/** Waits until the headline shows `n` unpruned weight ciphertexts. */
-async function denseCountIs(page: Page, n: number) {
-  await page.waitForFunction(
-    (text) => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === text,
-    n.toLocaleString('en-US'),
-    { timeout: 60_000 },
-  );
-}
-
-async function ready(page: Page) {
-  await page.getByTestId('counts-panel').waitFor({ timeout: 60_000 });
-  await page.getByTestId('tile-grid-main').locator('canvas').waitFor();
-}
-
 /** Opens a model dir through the file input and waits until the studio shows it. */
 async function openModel(page: Page, modelDir: string) {
   await page
@@ -67,13 +53,6 @@ async function openModel(page: Page, modelDir: string) {
   await page.getByLabel('t1 (rows)').selectOption('4');
   await page.getByLabel('t2 (cols)').selectOption('8');
   await page.getByText('Layer 1 in B', { exact: true }).click();
-}
-
-async function counts(page: Page) {
-  return {
-    before: digits(await page.getByTestId('ciphertexts-before').textContent()),
-    after: digits(await page.getByTestId('ciphertexts-after').textContent()),
-  };
 }
 
 /** "K kernel tiles ×P = N" on the conv layer's card, checked to multiply out. */
@@ -199,18 +178,8 @@ test('encrypted inference of the CNN preset in the HE worker (client im2col, rea
       await convCard(page);
       const preview = await counts(page);
       assert.ok(preview.after > 0 && preview.after < dense, `shown ${preview.after} of ${dense}`);
-      await page.getByTestId('he-run').click();
-      await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
-      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
+      const cts = await runEncrypted(page);
       assert.equal(await page.getByTestId('he-error').count(), 0, 'both models ran');
-      const agreements = await page.getByTestId('he-agreement').allTextContents();
-      assert.equal(agreements.length, 2);
-      for (const a of agreements)
-        assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
-      const rows = page.getByTestId('he-results').locator('tbody tr');
-      const cts = await Promise.all(
-        [0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())),
-      );
       assert.equal(cts[0], dense, 'unpruned: the core count');
       assert.equal(cts[1], preview.after, 'the encrypted model is the one shown');
       assert.ok(cts[1] < cts[0], `pruned ${cts[1]} ciphertexts < unpruned ${cts[0]}`);

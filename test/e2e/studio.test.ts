@@ -5,16 +5,10 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { RESULTS_DIR, withPage } from './harness';
 import { measureSlider } from './responsiveness';
+import { counts, denseCountIs, ready, runEncrypted } from './studioPage';
 
 // The studio against the production build, with the models public/models/ ships (npm run models).
 // The default preset is the 784-256-64-256-784 autoencoder, the issue's responsiveness case.
-
-const digits = (s: string | null) => Number((s ?? '').replace(/[^0-9]/g, ''));
-
-async function ready(page: Page) {
-  await page.getByTestId('counts-panel').waitFor({ timeout: 60_000 });
-  await page.getByTestId('tile-grid-main').locator('canvas').waitFor();
-}
 
 /**
  * Switches to the MLP preset and waits for its dense count: 784-128-10 at 4x8 with layer 1 in B
@@ -22,18 +16,7 @@ async function ready(page: Page) {
  */
 async function showMlpPreset(page: Page) {
   await page.getByTestId('preset-select').selectOption('mlp');
-  await page.waitForFunction(
-    () => document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,184',
-    undefined,
-    { timeout: 60_000 },
-  );
-}
-
-async function counts(page: Page) {
-  return {
-    before: digits(await page.getByTestId('ciphertexts-before').textContent()),
-    after: digits(await page.getByTestId('ciphertexts-after').textContent()),
-  };
+  await denseCountIs(page, 3_184);
 }
 
 /** Distinct colours in the main canvas: a blank or single-colour canvas means nothing was painted. */
@@ -238,21 +221,11 @@ test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin
     async ({ page, errors }) => {
       await ready(page);
       await showMlpPreset(page);
-      await page.getByTestId('he-run').click();
-      await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
-      assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
-      const agreements = await page.getByTestId('he-agreement').allTextContents();
-      assert.equal(agreements.length, 2);
-      for (const a of agreements)
-        assert.ok(Number(a.replace('%', '')) >= 90, `agreement with plaintext ${a}`);
+      const cts = await runEncrypted(page);
       // Decrypted outputs judged against the labels: the 96-97% MLPs stay accurate under encryption.
       for (const m of await page.getByTestId('he-metric').allTextContents()) {
         assert.ok(Number(/acc (\d+)%/.exec(m)?.[1]) >= 80, `decrypted accuracy ${m}`);
       }
-      const rows = page.getByTestId('he-results').locator('tbody tr');
-      const cts = await Promise.all(
-        [0, 1].map(async (i) => digits(await rows.nth(i).locator('td').nth(2).textContent())),
-      );
       assert.ok(cts[1] < cts[0], `HE-PEx ${cts[1]} ciphertexts < unpruned ${cts[0]}`);
       // Per-layer server time, measured in the worker next to the prediction: 2 layers x 2 models.
       const layerMs = await page.getByTestId('he-layer-measured').allTextContents();
