@@ -1,7 +1,7 @@
 import { HepexError } from '../errors';
 import type { Mask } from '../matrix';
 import { validateNetwork, type Network } from '../network';
-import { countTileNonZeros, nonZeroTileFlags, tileArea, type TilePlan } from '../tilePlan';
+import { countTileNonZeros, nonZeroTileFlags, tileArea, type LayerTiling, type TilePlan } from '../tilePlan';
 import type { TileShape } from '../tileShape';
 import { checkMasks, checkScope, checkTheta, planFor, pruneTilingOf, pruneViewOf, type PruneScope } from './common';
 import { tileMask } from './tilePrune';
@@ -33,12 +33,15 @@ export interface ExpandOptions {
 
 /** Density (kept / area, in [0, 1]) of every tile of every layer. */
 export function tileDensities(masks: readonly Mask[], plan: TilePlan): Float64Array[] {
-  return plan.layers.map((t, l) => {
-    const counts = countTileNonZeros(masks[l], t);
-    const d = new Float64Array(t.tileCount);
-    for (let k = 0; k < d.length; k++) d[k] = counts[k] / tileArea(t, k);
-    return d;
-  });
+  return plan.layers.map((t, l) => tileDensity(masks[l], t));
+}
+
+/** Kept fraction of every tile of one layer's mask under its tiling. */
+function tileDensity(mask: Mask, tiling: LayerTiling): Float64Array {
+  const counts = countTileNonZeros(mask, tiling);
+  const d = new Float64Array(tiling.tileCount);
+  for (let k = 0; k < d.length; k++) d[k] = counts[k] / tileArea(tiling, k);
+  return d;
 }
 
 /** keepTiles[l][t] = 1 when tile t of layer l is dense enough to survive (see the header). */
@@ -71,7 +74,8 @@ function chooseTiles(
   const tileMasks = network.layers.map((_, l) => {
     const view = pruneViewOf(network, l, masks);
     const tiling = pruneTilingOf(network, l, plan);
-    const [d] = tileDensities([view.prior ?? masks[l]], { ...plan, layers: [tiling] });
+    // checkMasks above: the view's prior is layer l's mask (a conv's: its kernel part).
+    const d = tileDensity(view.prior ?? masks[l], tiling);
     let bar = theta;
     if (scope === 'local') {
       let max = 0;

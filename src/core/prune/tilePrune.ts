@@ -141,7 +141,8 @@ export function tilePrune(
     const selected = views[l].expand(tileMask(tilings[l], keep[l]));
     // Plan-frame tiles: a convolution's plan tile is kept when a kept kernel tile lands in it.
     keepTiles.push(views[l].copies === 1 ? keep[l] : nonZeroTileFlags(countTileNonZeros(selected, plan.layers[l])));
-    const mask = { ...selected, data: Uint8Array.from(selected.data) };
+    // selected is fresh (tileMask, or its expansion): AND the prior mask into it in place.
+    const mask = selected;
     const prior = options.masks?.[l];
     if (prior) for (let k = 0; k < mask.data.length; k++) mask.data[k] &= prior.data[k];
     return mask;
