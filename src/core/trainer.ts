@@ -18,6 +18,12 @@ export interface FineTuneOptions {
   readonly epochs?: number;
   readonly learningRate?: number;
   readonly batchSize?: number;
+  /**
+   * Group-lasso strength (default 0): the loss gains strength x the sum of the L2 norms of every
+   * neuron's fan-in and fan-out and every input's fan-out, which zeroes whole neurons and pixels
+   * and leaves the survivors dense, the structure a permutation can gather into full tiles.
+   */
+  readonly groupLasso?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainProgress) => void;
 }

@@ -5,6 +5,7 @@ import { forward, type Network } from '../../src/core/network';
 import { permuteRows, unpermuteRows } from '../../src/core/permutation';
 import {
   foldClientPermutation,
+  GROUP_LASSO_EPOCHS,
   methodSteps,
   runPipeline,
   type PipelineProgress,
@@ -61,6 +62,36 @@ describe('methodSteps', () => {
     const tile = methodSteps('tile', { sparsity: 0.5, pruneSteps: 2, retrainEpochs: 1 });
     expect(tile.map((s) => s.kind)).toEqual(['tile-prune', 'retrain', 'tile-prune', 'retrain']);
     expect(() => methodSteps('tile', { sparsity: 0.5, pruneSteps: 0 })).toThrow(HepexError);
+  });
+});
+
+describe('methodSteps with group lasso', () => {
+  it('trains with the penalty first and keeps it on the retrains between pruning rounds only', () => {
+    const steps = methodSteps('hepex', {
+      sparsity: 0.9,
+      groupLasso: 3e-3,
+      pruneSteps: 2,
+      retrainEpochs: 2,
+    });
+    expect(steps.map((s) => [s.kind, 'groupLasso' in s ? s.groupLasso : undefined])).toEqual([
+      ['train', 3e-3],
+      ['prune', undefined],
+      ['retrain', 3e-3],
+      ['prune', undefined],
+      ['retrain', undefined],
+      ['permute', undefined],
+      ['expand', undefined],
+      ['retrain', undefined],
+    ]);
+    expect(steps[0]).toMatchObject({ kind: 'train', epochs: GROUP_LASSO_EPOCHS });
+    expect(methodSteps('tile', { sparsity: 0.5, groupLasso: 1e-3, trainEpochs: 5 })[0]).toEqual({
+      kind: 'train',
+      epochs: 5,
+      learningRate: undefined,
+      groupLasso: 1e-3,
+    });
+    // Off by default: no training step, no penalty anywhere.
+    expect(methodSteps('hepex', { sparsity: 0.9 }).some((s) => 'groupLasso' in s)).toBe(false);
   });
 });
 
@@ -201,6 +232,21 @@ describe('runPipeline', () => {
     expect(sameAsSnapshot(teacher, snap)).toBe(true);
   });
 
+  it('hands the group-lasso strength to the trainer on the dense training only (one round)', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 5, 'reconstruction'));
+    const trainer = new GradientTrainer(teacher, 16);
+    const steps = methodSteps('hepex', {
+      sparsity: 0.8,
+      groupLasso: 2e-3,
+      trainEpochs: 1,
+      retrainEpochs: 1,
+    });
+    await runPipeline({ network: teacher }, trainer, { tile: tile48, steps });
+    expect(trainer.calls.map((c) => c.groupLasso)).toEqual([2e-3, undefined, undefined]);
+    // The penalised training is dense: every weight free.
+    expect(trainer.calls[0].masks.every((m) => m.data.every((v) => v === 1))).toBe(true);
+  });
+
   it('rejects a bad configuration before doing any work', async () => {
     const net = withPoly(randomNetwork(sizes, 7, 'reconstruction'));
     const trainer = new GradientTrainer(net, 8);
@@ -208,6 +254,9 @@ describe('runPipeline', () => {
       { tile: tile48, steps: [{ kind: 'prune' as const, sparsity: 1 }] },
       { tile: tile48, steps: [{ kind: 'expand' as const, theta: 2 }] },
       { tile: tile48, steps: [{ kind: 'retrain' as const, epochs: -1 }] },
+      { tile: tile48, steps: [{ kind: 'train' as const, epochs: 1, groupLasso: 2 }] },
+      { tile: tile48, steps: [{ kind: 'retrain' as const, epochs: 1, groupLasso: -1e-3 }] },
+      { tile: tile48, steps: [{ kind: 'train' as const, epochs: 1, groupLasso: NaN }] },
       { tile: tile48, steps: [{ kind: 'shrink' } as never] },
       { tile: { ...tile48, t2: 3 }, steps: [] },
     ];

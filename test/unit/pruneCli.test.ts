@@ -124,6 +124,35 @@ describe('hepex prune', () => {
     expect(res.text).toMatch(/weight ciphertexts 796 -> \d+/);
   });
 
+  it('--group-lasso trains with the penalty first and records it in the output and the saved model', async () => {
+    const out = join(dir, 'lasso');
+    const res = await pruneCommand.run(
+      [
+        '--model',
+        modelDir,
+        '--method',
+        'magnitude',
+        '--sparsity',
+        '0.9',
+        '--group-lasso',
+        '5e-3',
+        '--train-epochs',
+        '2',
+        '--retrain-epochs',
+        '1',
+        '--out',
+        out,
+
+        ...data(),
+      ],
+      io,
+    );
+    const json = res.json as { groupLasso: number; steps: { kind: string }[] };
+    expect(json.groupLasso).toBe(5e-3);
+    expect(json.steps.map((s) => s.kind)).toEqual(['start', 'train', 'prune', 'retrain']);
+    expect((await readModelDir(out)).provenance?.groupLasso).toBe(5e-3);
+  });
+
   it('rejects bad sparsity, theta, method and tile shapes before loading anything', async () => {
     const out = join(dir, 'never');
     const cases = [
@@ -134,6 +163,9 @@ describe('hepex prune', () => {
       ['--tile', '3x8'],
       ['--scope', 'everywhere'],
       ['--prune-steps', '0'],
+      ['--group-lasso', '2'],
+      ['--group-lasso', '-1e-3'],
+      ['--group-lasso', '1e-3', '--train-epochs', '2.5'],
     ];
     // The model directory does not exist: every case must fail on its argument first.
     for (const extra of cases) {

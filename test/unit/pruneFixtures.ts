@@ -54,7 +54,7 @@ export function sameAsSnapshot(network: Network, snap: readonly Float32Array[]):
 export class GradientTrainer implements Trainer {
   readonly inputs: Float32Array;
   readonly targets: Float32Array;
-  readonly calls: { masks: readonly Mask[]; epochs: number }[] = [];
+  readonly calls: { masks: readonly Mask[]; epochs: number; groupLasso?: number }[] = [];
   constructor(
     teacher: Network,
     readonly samples = 64,
@@ -79,7 +79,7 @@ export class GradientTrainer implements Trainer {
     masks: readonly Mask[],
     options: FineTuneOptions = {},
   ): Promise<Network> {
-    this.calls.push({ masks, epochs: options.epochs ?? 1 });
+    this.calls.push({ masks, epochs: options.epochs ?? 1, groupLasso: options.groupLasso });
     const layers = network.layers.map((l) => ({
       ...l,
       weights: { ...l.weights, data: Float64Array.from(l.weights.data) },

@@ -3,7 +3,8 @@ import { subsetDataset, takeSamples, type DatasetSplit } from '../../src/core/da
 import { mnistSplit } from '../../src/core/data/mnist';
 import { HepexError } from '../../src/core/errors';
 import { createMask, type Mask } from '../../src/core/matrix';
-import { forward } from '../../src/core/network';
+import { forward, type Network } from '../../src/core/network';
+import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { createRng } from '../../src/core/random';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
@@ -82,6 +83,23 @@ describe('tfjs training', () => {
     expect(metric.name).toBe('accuracy');
     expect(metric.value).toBeGreaterThan(0.5);
     expect(metric.value).toBeGreaterThan(prunedMetric.value);
+  });
+
+  it('group lasso zeroes whole pixels and neurons: after magnitude pruning far more of them are dead', async () => {
+    const start = (await trainNetwork(initNetwork(mlpSpec, 3), small.train, small.test, { epochs: 3, learningRate: 3e-3, evaluateEachEpoch: false })).network;
+    const deadLines = (net: Network): number => {
+      // Input pixels (columns of W1) and hidden neurons (rows of W1) with no weight left at 0.9.
+      const [m] = magnitudePrune(net, { sparsity: 0.9, scope: 'global' });
+      let dead = 0;
+      for (let c = 0; c < m.cols; c++) if (!m.data.some((v, k) => v && k % m.cols === c)) dead++;
+      for (let r = 0; r < m.rows; r++) if (!m.data.subarray(r * m.cols, (r + 1) * m.cols).some((v) => v)) dead++;
+      return dead;
+    };
+    const plain = await trainNetwork(start, small.train, small.test, { epochs: 8, learningRate: 2e-3, evaluateEachEpoch: false });
+    const lasso = await trainNetwork(start, small.train, small.test, { epochs: 8, learningRate: 2e-3, groupLasso: 5e-3, evaluateEachEpoch: false });
+    expect(deadLines(lasso.network)).toBeGreaterThan(deadLines(plain.network) + 100);
+    expect(lasso.metric.value).toBeGreaterThan(0.6);
+    await expect(trainNetwork(start, small.train, small.test, { groupLasso: 1.5 })).rejects.toThrow(/group-lasso/);
   });
 
   it('does not leak tensors across repeated training calls', async () => {

@@ -3,13 +3,14 @@ import { HepexError } from '../../core/errors';
 import type { HeMode } from '../../core/executionPlan';
 import type { HepexModel } from '../../core/model';
 import type { ConvGeometry, Layer } from '../../core/network';
-import { PRUNE_SCOPES, type PruneScope } from '../../core/prune/common';
+import { PRUNE_SCOPES, checkGroupLasso, type PruneScope } from '../../core/prune/common';
 import {
   PRUNE_METHODS,
   checkSteps,
   methodSteps,
   runPipeline,
   type PipelineResult,
+  type PipelineStep,
   type PruneMethod,
   type StepRecord,
 } from '../../core/prune/pipeline';
@@ -44,6 +45,8 @@ export const pruneFlags: FlagSpec = {
   score: 'string',
   'retrain-epochs': 'string',
   'prune-steps': 'string',
+  'group-lasso': 'string',
+  'train-epochs': 'string',
   objective: 'string',
   lr: 'string',
   seed: 'string',
@@ -59,6 +62,10 @@ export interface PruneSettings {
   readonly score: TileScore;
   readonly retrainEpochs: number;
   readonly pruneSteps: number;
+  /** Group-lasso strength of a structured-sparsity training before pruning; 0: none. */
+  readonly groupLasso: number;
+  /** Dense (group-lasso) training epochs before pruning; undefined: the method's default. */
+  readonly trainEpochs?: number;
   readonly objective: 'tiles' | 'concentration';
   readonly learningRate?: number;
   readonly seed: number;
@@ -77,6 +84,17 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
       `--retrain-epochs must be a whole number from 0 to 1000, got ${retrainEpochs}.`,
     );
   }
+  const trainEpochs =
+    flags['train-epochs'] === undefined ? undefined : optionalNumber(flags, 'train-epochs', 0);
+  if (
+    trainEpochs !== undefined &&
+    (!Number.isInteger(trainEpochs) || trainEpochs < 0 || trainEpochs > 1000)
+  ) {
+    throw new HepexError(
+      'invalid-argument',
+      `--train-epochs must be a whole number from 0 to 1000, got ${trainEpochs}.`,
+    );
+  }
   return {
     tile: tileFromFlags(flags),
     theta: optionalNumber(flags, 'theta', 0.0625),
@@ -84,6 +102,8 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     score: optionalChoice<TileScore>(flags, 'score', TILE_SCORES, 'l1'),
     retrainEpochs,
     pruneSteps: optionalNumber(flags, 'prune-steps', 1),
+    groupLasso: checkGroupLasso(optionalNumber(flags, 'group-lasso', 0), '--group-lasso'),
+    ...(trainEpochs === undefined ? {} : { trainEpochs }),
     objective: optionalChoice<'tiles' | 'concentration'>(
       flags,
       'objective',
@@ -112,6 +132,27 @@ export async function loadModelAndTrainer(
   return { dir, model, trainer: createTfjsTrainer(split, { noise, seed }), data: split.label };
 }
 
+/** The step list of one method at one sparsity under the command's settings. */
+export function stepsFor(
+  method: PruneMethod,
+  sparsity: number,
+  settings: PruneSettings,
+): PipelineStep[] {
+  return methodSteps(method, {
+    sparsity,
+    theta: settings.theta,
+    scope: settings.scope,
+    score: settings.score,
+    retrainEpochs: settings.retrainEpochs,
+    pruneSteps: settings.pruneSteps,
+    groupLasso: settings.groupLasso,
+    trainEpochs: settings.trainEpochs,
+    permuteObjective: settings.objective,
+    learningRate: settings.learningRate,
+    seed: settings.seed,
+  });
+}
+
 /** Runs one method at one sparsity on a model. */
 export function pruneModel(
   model: HepexModel,
@@ -121,17 +162,7 @@ export function pruneModel(
   settings: PruneSettings,
   io: CommandIo,
 ): Promise<PipelineResult> {
-  const steps = methodSteps(method, {
-    sparsity,
-    theta: settings.theta,
-    scope: settings.scope,
-    score: settings.score,
-    retrainEpochs: settings.retrainEpochs,
-    pruneSteps: settings.pruneSteps,
-    permuteObjective: settings.objective,
-    learningRate: settings.learningRate,
-    seed: settings.seed,
-  });
+  const steps = stepsFor(method, sparsity, settings);
   return runPipeline(
     { network: model.network, masks: model.masks, permutation: model.permutation },
     trainer,
@@ -225,12 +256,15 @@ export const command: Command = {
     'Prune a saved model for HE (magnitude, tile or HE-PEx), fine-tune it, report ciphertexts and metric before/after, save it.',
   usage: [
     'npm run hepex -- prune --model DIR --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
-    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--objective concentration|tiles] [--lr R]',
+    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E]',
+    '  [--objective concentration|tiles] [--lr R]',
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
     'hepex: prune -> retrain -> permute -> drop tiles of density <= theta + expand -> retrain.',
     'Scope: global by default (one ranking over all layers). Retraining: 4 epochs per retrain step.',
     '--prune-steps N: prune gradually in N prune + retrain rounds on a cubic ramp (tfmot PolynomialDecay).',
+    '--group-lasso L [--train-epochs E]: first train E epochs (default 20) with a group-lasso penalty of strength L',
+    '  (3e-3 for a classifier, 3e-4 for an autoencoder), so that pruning removes whole neurons and pixels.',
     "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
   ].join('\n'),
   async run(argv, io) {
@@ -240,15 +274,7 @@ export const command: Command = {
     const out = requireString(flags, 'out');
     const settings = settingsFromFlags(flags);
     // Check everything the pipeline checks before loading data or training.
-    checkSteps(
-      methodSteps(method, {
-        sparsity,
-        theta: settings.theta,
-        scope: settings.scope,
-        score: settings.score,
-        pruneSteps: settings.pruneSteps,
-      }),
-    );
+    checkSteps(stepsFor(method, sparsity, settings));
     const { dir, model, trainer, data } = await loadModelAndTrainer(flags, settings.seed);
     io.progress(
       `pruning ${model.name} (${dir}) with ${method} at sparsity ${sparsity}, tile ${tileShapeLabel(settings.tile)}, on ${data}`,
@@ -274,6 +300,7 @@ export const command: Command = {
         scope: settings.scope ?? 'global',
         retrainEpochs: settings.retrainEpochs,
         pruneSteps: settings.pruneSteps,
+        ...(settings.groupLasso > 0 ? { groupLasso: settings.groupLasso } : {}),
         seed: settings.seed,
         source: dir,
         weightCiphertexts: last.weightCiphertexts,
@@ -292,6 +319,7 @@ export const command: Command = {
       score: method === 'tile' ? settings.score : undefined,
       retrainEpochs: settings.retrainEpochs,
       pruneSteps: settings.pruneSteps,
+      groupLasso: settings.groupLasso,
       data,
       ...summary,
       elapsedMs: Math.round(performance.now() - started),

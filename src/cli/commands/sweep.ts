@@ -1,10 +1,5 @@
 import { HepexError } from '../../core/errors';
-import {
-  PRUNE_METHODS,
-  checkSteps,
-  methodSteps,
-  type PruneMethod,
-} from '../../core/prune/pipeline';
+import { PRUNE_METHODS, checkSteps, type PruneMethod } from '../../core/prune/pipeline';
 import { tileShapeLabel } from '../../core/tileShape';
 import { parseFlags, requireString, type ParsedFlags } from '../args';
 import type { Command } from '../command';
@@ -15,6 +10,7 @@ import {
   pruneFlags,
   pruneModel,
   settingsFromFlags,
+  stepsFor,
   summarise,
 } from './prune';
 
@@ -73,7 +69,7 @@ export const command: Command = {
     'Run pruning methods over several sparsities and print the frontier: weight ciphertexts vs metric (the Pareto plot data).',
   usage: [
     'npm run hepex -- sweep --model DIR [--method hepex[,magnitude,tile]] [--sparsities 0.8,0.9,0.95] --tile 4x8',
-    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--lr R] [--seed S] [--json]',
+    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E] [--lr R] [--seed S] [--json]',
     'For the tile method the sparsities are tile sparsities. Defaults: magnitude 0.5,0.8,0.9,0.95; tile 0.2,0.4,0.6,0.8;',
     'hepex 0.8,0.9,0.95,0.99. Every run starts from the given model.',
   ].join('\n'),
@@ -95,16 +91,7 @@ export const command: Command = {
       (given ?? DEFAULT_SPARSITIES[method]).map((sparsity) => ({ method, sparsity })),
     );
     // Validate every run's configuration before training anything.
-    for (const r of runs)
-      checkSteps(
-        methodSteps(r.method, {
-          sparsity: r.sparsity,
-          theta: settings.theta,
-          scope: settings.scope,
-          score: settings.score,
-          pruneSteps: settings.pruneSteps,
-        }),
-      );
+    for (const r of runs) checkSteps(stepsFor(r.method, r.sparsity, settings));
     const { dir, model, trainer, data } = await loadModelAndTrainer(flags, settings.seed);
     const raw: Omit<FrontierPoint, 'pareto'>[] = [];
     let baseline: { ciphertexts: number; metricName: string; metric: number } | undefined;
@@ -153,6 +140,7 @@ export const command: Command = {
       scope: settings.scope,
       retrainEpochs: settings.retrainEpochs,
       pruneSteps: settings.pruneSteps,
+      groupLasso: settings.groupLasso,
       baseline: { ciphertexts: b.ciphertexts, metric: { name: b.metricName, value: b.metric } },
       points,
     };

@@ -46,6 +46,17 @@ export function checkTheta(theta: number): number {
   return theta;
 }
 
+/** A group-lasso strength: a number in [0, 1] (0: off; see core/trainer.ts). */
+export function checkGroupLasso(strength: number, where = 'The group-lasso strength'): number {
+  if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1) {
+    throw new HepexError(
+      'invalid-argument',
+      `${where}: the group-lasso strength is ${String(strength)}; it must be between 0 (off) and 1 (3e-3 suits a classifier, 3e-4 an autoencoder).`,
+    );
+  }
+  return strength;
+}
+
 /**
  * Re-validates a tile shape (it may come from a file or a worker message, not from
  * createTileShape) and returns the network's tile plan in the orientations the HE runtime uses.
@@ -178,7 +189,8 @@ export interface PruneView {
 
 export function pruneViewOf(network: Network, l: number, prior?: readonly Mask[]): PruneView {
   const layer = network.layers[l];
-  if (layer.kind !== 'conv') return { weights: layer.weights, prior: prior?.[l], copies: 1, expand: (m) => m };
+  if (layer.kind !== 'conv')
+    return { weights: layer.weights, prior: prior?.[l], copies: 1, expand: (m) => m };
   const g = layer.geometry;
   return {
     weights: kernelMatrix(layer),
@@ -199,13 +211,20 @@ export function pruneTilingOf(network: Network, l: number, plan: TilePlan): Laye
  * add up to about `target`: an item is taken when at least half its copies fit. With every
  * copy 1 this is smallestIndices(scores, target). scores.length up to ~10^6.
  */
-export function smallestByCopies(scores: Float64Array | Float32Array, copies: Uint32Array, target: number): Uint32Array {
+export function smallestByCopies(
+  scores: Float64Array | Float32Array,
+  copies: Uint32Array,
+  target: number,
+): Uint32Array {
   let uniform = true;
   for (let k = 0; k < copies.length && uniform; k++) uniform = copies[k] === 1;
   if (uniform) return smallestIndices(scores, target);
-  const order = Uint32Array.from({ length: scores.length }, (_, k) => k).sort((a, b) => scores[a] - scores[b] || a - b);
+  const order = Uint32Array.from({ length: scores.length }, (_, k) => k).sort(
+    (a, b) => scores[a] - scores[b] || a - b,
+  );
   let taken = 0;
   let sum = 0;
-  while (taken < order.length && sum + copies[order[taken]] / 2 <= target) sum += copies[order[taken++]];
+  while (taken < order.length && sum + copies[order[taken]] / 2 <= target)
+    sum += copies[order[taken++]];
   return order.slice(0, taken).sort();
 }

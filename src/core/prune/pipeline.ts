@@ -14,6 +14,7 @@ import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } 
 import type { TileShape } from '../tileShape';
 import type { Metric, Trainer } from '../trainer';
 import {
+  checkGroupLasso,
   checkMasks,
   checkScope,
   checkSparsity,
@@ -44,8 +45,16 @@ export type PruneMethod = 'magnitude' | 'tile' | 'hepex';
 export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'tile', 'hepex'];
 
 export type PipelineStep =
-  /** Dense training (all weights free) before pruning; the result becomes the dense reference. */
-  | { readonly kind: 'train'; readonly epochs: number; readonly learningRate?: number }
+  /**
+   * Dense training (all weights free) before pruning; the result becomes the dense reference.
+   * groupLasso > 0 adds the group-lasso penalty (core/trainer.ts FineTuneOptions).
+   */
+  | {
+      readonly kind: 'train';
+      readonly epochs: number;
+      readonly learningRate?: number;
+      readonly groupLasso?: number;
+    }
   /** Magnitude pruning of single weights to a sparsity (fraction of weights). */
   | { readonly kind: 'prune'; readonly sparsity: number; readonly scope?: PruneScope }
   /** Hunter-style tile pruning to a tile sparsity (fraction of weight tiles). */
@@ -55,8 +64,13 @@ export type PipelineStep =
       readonly scope?: PruneScope;
       readonly score?: TileScore;
     }
-  /** Fine-tuning with the masks held. */
-  | { readonly kind: 'retrain'; readonly epochs: number; readonly learningRate?: number }
+  /** Fine-tuning with the masks held (groupLasso as in 'train'). */
+  | {
+      readonly kind: 'retrain';
+      readonly epochs: number;
+      readonly learningRate?: number;
+      readonly groupLasso?: number;
+    }
   /** Neuron permutation (hidden folded in; input/output into the client permutation). */
   | {
       readonly kind: 'permute';
@@ -92,8 +106,20 @@ export interface MethodOptions {
   readonly score?: TileScore;
   /** Epochs of each retraining; 0 skips the retrain steps. */
   readonly retrainEpochs?: number;
-  /** Dense training epochs before pruning; 0 (default) starts from the given weights. */
+  /**
+   * Dense training epochs before pruning; 0 starts from the given weights. Default 0, or
+   * GROUP_LASSO_EPOCHS when groupLasso is set.
+   */
   readonly trainEpochs?: number;
+  /**
+   * Structured sparsity first (default 0: off): the dense training carries a group-lasso penalty
+   * of this strength, and so do the retrains between gradual pruning rounds (without it they
+   * revive the zeroed neurons before the next round prunes: measured on the MNIST MLP at 0.9,
+   * 1,166 weight ciphertexts instead of 399). Magnitude pruning then removes whole neurons and
+   * pixels, and the permutation gathers the dense survivors into full tiles. Measured on the
+   * MNIST MLP (cross-entropy loss) 3e-3 to 5e-3; an MSE loss is ~10x smaller and needs less.
+   */
+  readonly groupLasso?: number;
   readonly learningRate?: number;
   readonly seed?: number;
   /**
@@ -110,6 +136,9 @@ export interface MethodOptions {
    */
   readonly permuteObjective?: 'tiles' | 'concentration';
 }
+
+/** Epochs of group-lasso training when a method asks for it and gives no trainEpochs. */
+export const GROUP_LASSO_EPOCHS = 20;
 
 /** Sparsity after round i (1..n) of a cubic ramp to `target` (tfmot PolynomialDecay, power 3). */
 export function rampSparsity(target: number, i: number, n: number): number {
@@ -136,12 +165,21 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
       `The number of pruning rounds must be a whole number from 1 to 100, got ${rounds}.`,
     );
   }
-  const train = options.trainEpochs ?? 0;
+  const groupLasso = options.groupLasso ?? 0;
+  const train = options.trainEpochs ?? (groupLasso > 0 ? GROUP_LASSO_EPOCHS : 0);
   const lr = options.learningRate;
   const steps: PipelineStep[] = [];
-  if (train > 0) steps.push({ kind: 'train', epochs: train, learningRate: lr });
-  const retrainStep = (): void => {
-    if (retrain > 0) steps.push({ kind: 'retrain', epochs: retrain, learningRate: lr });
+  const penalty = groupLasso > 0 ? { groupLasso } : {};
+  if (train > 0) steps.push({ kind: 'train', epochs: train, learningRate: lr, ...penalty });
+  const retrainStep = (structured = false): void => {
+    if (retrain > 0) {
+      steps.push({
+        kind: 'retrain',
+        epochs: retrain,
+        learningRate: lr,
+        ...(structured ? penalty : {}),
+      });
+    }
   };
   for (let i = 1; i <= rounds; i++) {
     const sparsity = rampSparsity(options.sparsity, i, rounds);
@@ -155,7 +193,7 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
     } else {
       steps.push({ kind: 'prune', sparsity, scope: options.scope ?? 'global' });
     }
-    retrainStep();
+    retrainStep(i < rounds);
   }
   if (method === 'tile') return steps;
   if (method === 'hepex') {
@@ -357,6 +395,7 @@ function checkStep(step: PipelineStep, index: number): void {
     case 'train':
     case 'retrain':
       epochs(step.epochs);
+      checkGroupLasso(step.groupLasso ?? 0, where);
       return;
     case 'prune':
       checkSparsity(step.sparsity);
@@ -460,18 +499,17 @@ export async function runPipeline(
     return trainer.evaluate(unfoldClientPermutation(network, masks, permutation).network, signal);
   };
   const fineTune = async (
-    epochs: number,
-    learningRate: number | undefined,
+    step: Extract<PipelineStep, { kind: 'train' | 'retrain' }>,
     stepIndex: number,
-    kind: StepKind,
-    free: boolean,
   ): Promise<void> => {
+    const { epochs, learningRate, groupLasso, kind } = step;
     if (epochs === 0) return;
-    const trainMasks = free ? allOnes() : masks;
+    const trainMasks = kind === 'train' ? allOnes() : masks;
     const unfolded = unfoldClientPermutation(network, trainMasks, permutation);
     const tuned = await trainer.fineTune(unfolded.network, unfolded.masks, {
       epochs,
       learningRate,
+      ...(groupLasso ? { groupLasso } : {}),
       signal,
       onProgress: (p) =>
         onProgress?.({
@@ -523,12 +561,12 @@ export async function runPipeline(
     let details: Record<string, number> | undefined;
     switch (step.kind) {
       case 'train':
-        await fineTune(step.epochs, step.learningRate, i, step.kind, true);
+        await fineTune(step, i);
         masks = allOnes();
         dense = network;
         break;
       case 'retrain':
-        await fineTune(step.epochs, step.learningRate, i, step.kind, false);
+        await fineTune(step, i);
         break;
       case 'prune': {
         masks = magnitudePrune(network, { sparsity: step.sparsity, scope: step.scope, masks });

@@ -4,6 +4,7 @@ import { HepexError, throwIfAborted } from '../../core/errors';
 import { convLayer, im2col, kernelMask, kernelMaskOf, kernelOf } from '../../core/conv';
 import { assertSameShape, type Mask } from '../../core/matrix';
 import { convolutionOf, inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
+import { checkGroupLasso } from '../../core/prune/common';
 import { createRng, shuffleInPlace, type Rng } from '../../core/random';
 import type { Metric, TrainProgress } from '../../core/trainer';
 import { setupBackend, tf } from './backend';
@@ -42,6 +43,12 @@ export interface TrainOptions {
    * expanded frame and must be tied over positions; its kernel block (position 0) is held.
    */
   readonly masks?: readonly Mask[];
+  /**
+   * Group-lasso strength (default 0): adds groupLasso * sum of the L2 norms of every kernel row
+   * and column (one group per neuron's fan-in and fan-out, per input pixel), which drives whole
+   * neurons and pixels to zero and leaves the rest dense: structure a permutation can gather.
+   */
+  readonly groupLasso?: number;
   /** Evaluate on `test` after each epoch for the progress metric; default true. */
   readonly evaluateEachEpoch?: boolean;
   readonly signal?: AbortSignal;
@@ -120,6 +127,14 @@ function fromParams(params: Params, task: Network['task']): Network {
       return { kind: 'dense' as const, weights: { rows: outputs, cols: inputs, data: kernel }, bias, activation: params.activations[l] };
     }),
   };
+}
+
+/** Sum over kernels of the L2 norms of their rows (inputs) and columns (outputs); the 1e-12 keeps sqrt's gradient finite at 0. */
+function groupNorms(kernels: readonly tf.Variable[]): tf.Scalar {
+  return tf.addN(kernels.map((k) => {
+    const sq = k.square();
+    return sq.sum(1).add(1e-12).sqrt().sum().add(sq.sum(0).add(1e-12).sqrt().sum());
+  })) as tf.Scalar;
 }
 
 function disposeParams(params: Params): void {
@@ -275,6 +290,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
     throw new HepexError('invalid-layer-size', `A digit classifier needs ${NUM_CLASSES} outputs, one per digit.`);
   }
   const maxShift = network.task === 'classification' ? Math.floor(options.maxShift ?? 0) : 0;
+  const groupLasso = checkGroupLasso(options.groupLasso ?? 0);
   const seed = options.seed ?? 1;
   const { signal } = options;
   throwIfAborted(signal);
@@ -330,7 +346,8 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
           const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
           const { value, grads } = tf.variableGrads(() => {
             const out = forwardParams(params, x, params.conv ? 'patches' : 'images');
-            return (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
+            const fit = (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
+            return groupLasso > 0 ? (fit.add(groupNorms(params.kernels).mul(groupLasso)) as tf.Scalar) : fit;
           }, vars);
           if (maskTensors) params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
           optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);

@@ -74,6 +74,7 @@ export function createTfjsTrainer(data: DatasetSplit, options: TfjsTrainerOption
         learningRate: opts.learningRate ?? options.learningRate ?? FINE_TUNE_DEFAULTS.learningRate,
         batchSize: opts.batchSize ?? options.batchSize ?? FINE_TUNE_DEFAULTS.batchSize,
         schedule: 'cosine',
+        groupLasso: opts.groupLasso,
         // A different shuffle per call, reproducible from the seed and the call count.
         seed: seed + 7919 * calls,
         maxShift: options.maxShift ?? 1,
