@@ -1,4 +1,5 @@
 import { useId } from 'react';
+import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/pipeline';
 import { RING_DEGREES, type Orientation, type RingDegree } from '../core/tileShape';
 import { useAppStore } from '../store/storeContext';
 import {
@@ -33,6 +34,8 @@ export function Controls() {
   const score = useAppStore((s) => s.score);
   const sparsity = useAppStore((s) => s.sparsity);
   const theta = useAppStore((s) => s.theta);
+  const structure = useAppStore((s) => s.structure);
+  const setStructure = useAppStore((s) => s.setStructure);
   const hasModel = useAppStore((s) => s.working !== null);
   const hasTwin = useAppStore((s) => s.twin !== null);
   const permuted = useAppStore(
@@ -186,6 +189,19 @@ export function Controls() {
 
       <fieldset className="controls__group">
         <legend>Steps</legend>
+        <SelectField<StructureLevel>
+          className="field field--inline"
+          label="Group lasso first"
+          value={structure}
+          options={STRUCTURE_LEVELS}
+          onChange={setStructure}
+          testId="structure"
+        />
+        <p className="controls__hint">
+          {structure === 'off'
+            ? 'The whole pipeline starts from the trained weights (the paper’s order).'
+            : 'The whole pipeline first retrains with a group-lasso penalty, so pruning removes whole neurons and pixels and the permutation packs the survivors into full tiles.'}
+        </p>
         <div className="controls__buttons">
           <button type="button" className="button" onClick={showDense} disabled={!hasModel}>
             Show trained

@@ -25,6 +25,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         score: s.score,
         sparsity: s.sparsity,
         theta: s.theta,
+        structure: s.structure,
         layer: s.selectedLayer,
         view: s.viewMode,
       });
@@ -32,7 +33,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
 
     applyHash: (hash) => {
       const h = parseHash(hash);
-      const { preset, method, scope, score, sparsity, theta, view, layer } = h;
+      const { preset, method, scope, score, sparsity, theta, structure, view, layer } = h;
       set({
         ...(preset && { preset }),
         ...(method && { method }),
@@ -40,6 +41,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         ...(score && { score }),
         ...(sparsity !== undefined && { sparsity }),
         ...(theta !== undefined && { theta }),
+        ...(structure && { structure }),
         ...(view && { viewMode: view }),
         ...(layer !== undefined && { selectedLayer: layer }),
       });

@@ -1,6 +1,6 @@
 import { inputWidth, layerSizes } from '../core/network';
 import { selectTrainArch } from './selectors';
-import { methodSteps, type PipelineStep } from '../core/prune/pipeline';
+import { groupLassoFor, methodSteps, type PipelineStep } from '../core/prune/pipeline';
 import { tileShapeLabel } from '../core/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
 import { applyMasks, masksOf } from './analysis';
@@ -16,6 +16,9 @@ import {
 } from './types';
 import { isHepexError } from '../core/errors';
 import { errorMessage } from './runtime';
+
+/** Group-lasso epochs of the studio's whole pipeline (MLP ~1 s an epoch in the browser). */
+const STUDIO_GROUP_LASSO_EPOCHS = 10;
 
 export interface JobActions {
   /** Worker step: permute hidden neurons for the current masks; later previews use the permuted network. */
@@ -187,12 +190,19 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           score: s.score,
           retrainEpochs: 1,
           seed: 1,
+          // Fewer epochs than the CLI's 20: the studio's pipeline is meant to take a minute.
+          ...(s.structure === 'off'
+            ? {}
+            : {
+                groupLasso: groupLassoFor(s.structure, s.dense.network.task),
+                trainEpochs: STUDIO_GROUP_LASSO_EPOCHS,
+              }),
         });
       } catch (error) {
         rt.fail(error);
         return Promise.resolve();
       }
-      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}`;
+      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}`;
       return runSteps(
         `Running the ${METHOD_LABELS[s.method]} pipeline`,
         { network: s.dense.network, dense: s.dense.network },

@@ -1,5 +1,6 @@
 import type { Mask } from '../core/matrix';
 import { layerSizes, type Network } from '../core/network';
+import type { StructureLevel } from '../core/prune/pipeline';
 import { tilePrune } from '../core/prune/tilePrune';
 import { planTiles } from '../core/tilePlan';
 import { createTileShape, type Orientation, type RingDegree } from '../core/tileShape';
@@ -17,6 +18,8 @@ export interface PreviewActions {
   setScore: (score: TileScore) => void;
   setSparsity: (sparsity: number) => void;
   setTheta: (theta: number) => void;
+  /** Only the whole pipeline reads it: no preview to redo. */
+  setStructure: (structure: StructureLevel) => void;
   /** Recomputes the preview from `working` and the parameters now (normally scheduled). */
   applyPreview: () => void;
   /** Back to the unpermuted dense network for previews. */
@@ -89,6 +92,7 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     setMethod: param('method'),
     setScope: param('scope'),
     setScore: param('score'),
+    setStructure: (structure) => set({ structure }),
 
     setSparsity: (sparsity) => {
       if (!(sparsity >= 0 && sparsity < 1))

@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
+import type { StructureLevel } from '../core/prune/pipeline';
 import type { Method, PruneScope, TileScore } from './types';
 
 /**
@@ -12,6 +13,8 @@ export interface PruningSlice {
   score: TileScore;
   sparsity: number;
   theta: number;
+  /** Group-lasso training before the whole pipeline's pruning (off: the paper's pipeline). */
+  structure: StructureLevel;
 }
 
 /** The authors' demo: sparsity 0.9, theta 0.0625, global scope. */
@@ -21,6 +24,7 @@ export const DEFAULT_PRUNING: PruningSlice = {
   score: 'l1',
   sparsity: 0.9,
   theta: 0.0625,
+  structure: 'off',
 };
 
 export const createPruningSlice: StateCreator<AppState, [], [], PruningSlice> = () => ({

@@ -1,3 +1,4 @@
+import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/pipeline';
 import {
   DEFAULT_FIRST_ORIENTATION,
   RING_DEGREES,
@@ -32,6 +33,8 @@ export interface HashState {
   readonly score: TileScore;
   readonly sparsity: number;
   readonly theta: number;
+  /** Group lasso before the whole pipeline; written only when not off (older links stay valid). */
+  readonly structure: StructureLevel;
   readonly layer: number;
   readonly view: ViewMode;
 }
@@ -53,6 +56,7 @@ export function formatHash(s: HashState): string {
   p.set('score', s.score);
   p.set('sparsity', num(s.sparsity));
   p.set('theta', num(s.theta));
+  if (s.structure !== 'off') p.set('structure', s.structure);
   p.set('layer', String(s.layer));
   p.set('view', s.view);
   return `#${p.toString()}`;
@@ -91,6 +95,8 @@ export function parseHash(hash: string): Partial<HashState> {
   if (sparsity !== undefined) out.sparsity = sparsity;
   const theta = fraction(p.get('theta'), 1);
   if (theta !== undefined) out.theta = theta;
+  const structure = oneOf(STRUCTURE_LEVELS, p.get('structure'));
+  if (structure) out.structure = structure;
   const layer = Number(p.get('layer') ?? 'x');
   if (Number.isInteger(layer) && layer >= 0 && layer < 64) out.layer = layer;
   const view = oneOf(VIEWS, p.get('view'));

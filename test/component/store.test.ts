@@ -290,6 +290,19 @@ describe('app store', () => {
     expect(final.metrics?.mse).toBeGreaterThan(0);
   });
 
+  it('with group lasso on, the whole pipeline trains with the penalty first', async () => {
+    const { store } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setStructure('strong');
+    const runsBefore = store.getState().runs.length;
+    await store.getState().runWholePipeline();
+    const s = store.getState();
+    expect(s.error).toBeNull();
+    const kinds = s.runs.slice(runsBefore).map((r) => r.label.split(' · ')[1] ?? 'final');
+    expect(kinds).toEqual(['train', 'prune', 'retrain', 'permute', 'expand', 'final']);
+    expect(s.runs.at(-1)!.label).toMatch(/group lasso strong/);
+  });
+
   it('recording a run evaluates it and fills in its metric', async () => {
     const { store, scheduler } = setup();
     await store.getState().loadPreset('ae');
@@ -438,10 +451,13 @@ describe('app store', () => {
       score: 'max',
       sparsity: 0.75,
       theta: 0.125,
+      structure: 'strong',
       layer: 1,
       view: 'density',
     };
     expect(parseHash(formatHash(view))).toEqual(view);
+    // The default (off) is left out, so links made before the option still read the same.
+    expect(formatHash({ ...view, structure: 'off' })).not.toMatch(/structure/);
     expect(parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1')).toEqual({});
     const { store, scheduler } = setup();
     store.getState().applyHash(formatHash(view));
