@@ -96,6 +96,21 @@ describe('studio components', () => {
     expect(store.getState().sparsity).toBe(0.97);
   });
 
+  it('the group-lasso choice is a labelled select that sets the store and explains itself', async () => {
+    const store = renderStudio();
+    await act(() => store.getState().loadPreset('ae'));
+    const select = screen.getByRole('combobox', {
+      name: /group lasso first/i,
+    }) as HTMLSelectElement;
+    expect(select.value).toBe('off');
+    act(() => {
+      fireEvent.change(select, { target: { value: 'strong' } });
+    });
+    expect(store.getState().structure).toBe('strong');
+    expect(screen.getByText(/removes whole neurons and pixels/)).toBeTruthy();
+    expect(store.getState().toHash()).toMatch(/structure=strong/);
+  });
+
   it('a malformed model file shows a plain error, keeps the model, and the controls keep working', async () => {
     const loader = createModelLoader();
     const base = memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } });
