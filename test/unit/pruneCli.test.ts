@@ -59,27 +59,28 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const data = () => ['--data', trainPair, '--test-data', testPair];
 
+/** The prune command on the test model at 0.9, one retraining epoch, on the small IDX data. */
+const prune = (out: string, ...options: string[]) =>
+  pruneCommand.run(
+    [
+      '--model',
+      modelDir,
+      '--sparsity',
+      '0.9',
+      '--retrain-epochs',
+      '1',
+      '--out',
+      out,
+      ...options,
+      ...data(),
+    ],
+    io,
+  );
+
 describe('hepex prune', () => {
   it('hepex: reports ciphertexts and metric before/after with per-layer lower bounds, and saves a model that keeps its word', async () => {
     const out = join(dir, 'pruned');
-    const res = await pruneCommand.run(
-      [
-        '--model',
-        modelDir,
-        '--method',
-        'hepex',
-        '--sparsity',
-        '0.9',
-        '--tile',
-        '4x8',
-        '--retrain-epochs',
-        '1',
-        '--out',
-        out,
-        ...data(),
-      ],
-      io,
-    );
+    const res = await prune(out, '--method', 'hepex', '--tile', '4x8');
     const json = res.json as {
       ciphertexts: { before: number; after: number };
       metric: { name: string; before: number; after: number };
@@ -126,26 +127,14 @@ describe('hepex prune', () => {
 
   it('--group-lasso trains with the penalty first and records it in the output and the saved model', async () => {
     const out = join(dir, 'lasso');
-    const res = await pruneCommand.run(
-      [
-        '--model',
-        modelDir,
-        '--method',
-        'magnitude',
-        '--sparsity',
-        '0.9',
-        '--group-lasso',
-        '5e-3',
-        '--train-epochs',
-        '2',
-        '--retrain-epochs',
-        '1',
-        '--out',
-        out,
-
-        ...data(),
-      ],
-      io,
+    const res = await prune(
+      out,
+      '--method',
+      'magnitude',
+      '--group-lasso',
+      '5e-3',
+      '--train-epochs',
+      '2',
     );
     const json = res.json as { groupLasso: number; steps: { kind: string }[] };
     expect(json.groupLasso).toBe(5e-3);
