@@ -264,7 +264,7 @@ export const command: Command = {
     'Scope: global by default (one ranking over all layers). Retraining: 4 epochs per retrain step.',
     '--prune-steps N: prune gradually in N prune + retrain rounds on a cubic ramp (tfmot PolynomialDecay).',
     '--group-lasso L [--train-epochs E]: first train E epochs (default 20) with a group-lasso penalty of strength L',
-    '  (3e-3 for a classifier, 1e-4 for an autoencoder), so that pruning removes whole neurons and pixels.',
+    '  (3e-3 for a classifier, 5e-5 for an autoencoder), so that pruning removes whole neurons and pixels.',
     "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
   ].join('\n'),
   async run(argv, io) {

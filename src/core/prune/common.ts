@@ -51,7 +51,7 @@ export function checkGroupLasso(strength: number, where = 'The group-lasso stren
   if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1) {
     throw new HepexError(
       'invalid-argument',
-      `${where}: the group-lasso strength is ${String(strength)}; it must be between 0 (off) and 1 (3e-3 suits a classifier, 1e-4 an autoencoder).`,
+      `${where}: the group-lasso strength is ${String(strength)}; it must be between 0 (off) and 1 (3e-3 suits a classifier, 5e-5 an autoencoder).`,
     );
   }
   return strength;

@@ -118,7 +118,7 @@ export interface MethodOptions {
    * 4 rounds whose retrains drop the penalty end at 1,166 weight ciphertexts, one round at 399).
    * Magnitude pruning then removes whole neurons and pixels, and the permutation gathers the
    * dense survivors into full tiles. Strengths: GROUP_LASSO_STRENGTHS (a cross-entropy loss
-   * takes ~3e-3, a pixel MSE ~30x smaller one ~1e-4).
+   * takes ~3e-3, a pixel MSE ~30x smaller one ~5e-5).
    */
   readonly groupLasso?: number;
   readonly learningRate?: number;
@@ -148,13 +148,15 @@ export const STRUCTURE_LEVELS: readonly StructureLevel[] = ['off', 'light', 'str
  * Group-lasso strengths by task (the loss scales differ ~10x: cross-entropy vs pixel MSE),
  * measured with 20 epochs from the shipped MNIST models at sparsity 0.9, 4x8 tiles (bench prune):
  * MLP 784-128-10 4e-3: 1.27x the lower bound after permutation (-77%), 95.45% after 6 epochs
- * of retraining (5e-3: 1.20x, 95.25%); AE 784-256-64-256-784 1.5e-4 (global): 1.14x (-78%), but
- * MSE 0.0233 against the unpruned 0.0087 (1e-4: 1.57x, 0.0216); 2e-4 and more collapse the AE
- * towards its mean image. Structure costs an autoencoder far more than a classifier.
+ * of retraining (5e-3: 1.20x, 95.25%); HE-PEx at 0.98 after 3e-3: 180 weight ciphertexts at
+ * 95.40% (bench prune). AE 784-256-64-256-784: the whole HE-PEx pipeline at 0.9 after 5e-5 gives
+ * 2,762 ct at MSE 0.0214 (unpruned 0.0087), after 1e-4 1,923 ct at 0.059, near the mean
+ * image's 0.067; 1.5e-4 at learning rate 2e-3 packs to 1.14x the bound at MSE 0.0233.
+ * Structure costs an autoencoder far more than a classifier, hence its small strengths.
  */
 export const GROUP_LASSO_STRENGTHS: Record<Task, Record<Exclude<StructureLevel, 'off'>, number>> = {
   classification: { light: 3e-3, strong: 5e-3 },
-  reconstruction: { light: 1e-4, strong: 1.5e-4 },
+  reconstruction: { light: 5e-5, strong: 1e-4 },
 };
 
 /** The group-lasso strength of a level for a task (0 when off). */
