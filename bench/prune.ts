@@ -46,6 +46,16 @@ import type { BenchOptions } from './main';
 
 const tile = parseTileShape('4x8');
 
+/**
+ * The group-lasso strengths of the recorded run (bench/results/prune.json), fixed here so that it
+ * reproduces when the studio's per-task levels (GROUP_LASSO_STRENGTHS) are retuned: light for
+ * the end-to-end runs, strong for the permutation figures.
+ */
+const RECORDED_LASSO = {
+  classification: { light: 3e-3, strong: 5e-3 },
+  reconstruction: { light: 1e-4, strong: 1.5e-4 },
+} as const;
+
 function permutationFigures(masks: readonly Mask[], options: PermuteOptions = {}) {
   const r = findPermutation(masks, tile, options);
   return {
@@ -168,10 +178,8 @@ async function endToEnd(
     ...tileRun(sparsity, 'local'),
     retrainEpochs: 10,
   });
-  // The strengths of the recorded run (bench/results/prune.json), fixed here so that it
-  // reproduces even when the studio's per-task levels (GROUP_LASSO_STRENGTHS) are retuned.
-  const mlpLasso = 3e-3;
-  const aeLasso = 1e-4;
+  const mlpLasso = RECORDED_LASSO.classification.light;
+  const aeLasso = RECORDED_LASSO.reconstruction.light;
   const configs: Config[] = quick
     ? [isConv ? cnnRun(0.8) : hepexRun(0.95), tileRun(0.5, 'local')]
     : isConv
@@ -330,8 +338,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
   const structured: Record<string, unknown> = {};
   for (const [name, m] of Object.entries(models)) {
     if (quick && name === 'ae') continue;
-    // As recorded (see mlpLasso above): MLP 5e-3, AE 1.5e-4.
-    const groupLasso = m.network.task === 'classification' ? 5e-3 : 1.5e-4;
+    const groupLasso = RECORDED_LASSO[m.network.task].strong;
     const epochs = quick ? 2 : GROUP_LASSO_EPOCHS;
     const trainer = createTfjsTrainer(data, { seed: 1 });
     progress(`group-lasso training ${name} (${groupLasso}, ${epochs} epochs)`);
