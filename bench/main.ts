@@ -21,6 +21,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   train: () => import('./train'),
   he: () => import('./he'),
   paper: () => import('./paper'),
+  bar: () => import('./bar'),
 };
 
 const argv = process.argv.slice(2);

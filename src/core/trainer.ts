@@ -24,6 +24,15 @@ export interface FineTuneOptions {
    * and leaves the survivors dense, the structure a permutation can gather into full tiles.
    */
   readonly groupLasso?: number;
+  /**
+   * Knowledge distillation from a teacher with the same layer sizes (the dense network the
+   * pruning started from): classifiers learn its softened outputs as well as the labels.
+   */
+  readonly distill?: {
+    readonly teacher: Network;
+    readonly temperature?: number;
+    readonly weight?: number;
+  };
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainProgress) => void;
 }

@@ -95,6 +95,29 @@ describe('methodSteps with group lasso', () => {
   });
 });
 
+describe('methodSteps with a final retrain of its own', () => {
+  it('gives only the last retrain the final epochs and the distillation', () => {
+    const steps = methodSteps('hepex', {
+      sparsity: 0.9,
+      pruneSteps: 2,
+      retrainEpochs: 2,
+      finalRetrainEpochs: 7,
+      distill: true,
+    });
+    const retrains = steps.filter((s) => s.kind === 'retrain');
+    expect(retrains.map((s) => [s.epochs, s.distill])).toEqual([
+      [2, undefined],
+      [2, undefined],
+      [7, true],
+    ]);
+    // For the tile baseline the last pruning round's retrain is the final one.
+    const tile = methodSteps('tile', { sparsity: 0.5, pruneSteps: 2, finalRetrainEpochs: 5 });
+    expect(tile.filter((s) => s.kind === 'retrain').map((s) => s.epochs)).toEqual([4, 5]);
+    // Neither by default.
+    expect(methodSteps('hepex', { sparsity: 0.9 }).some((s) => 'distill' in s)).toBe(false);
+  });
+});
+
 describe('runPipeline', () => {
   it('hepex: records every step, keeps the function through permute, holds masks, and figures add up', async () => {
     const teacher = withPoly(randomNetwork(sizes, 1, 'reconstruction'));
@@ -245,6 +268,14 @@ describe('runPipeline', () => {
     expect(trainer.calls.map((c) => c.groupLasso)).toEqual([2e-3, undefined, undefined]);
     // The penalised training is dense: every weight free.
     expect(trainer.calls[0].masks.every((m) => m.data.every((v) => v === 1))).toBe(true);
+  });
+
+  it('distils from the network it was given, in the dataset order, on the distilling retrain only', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 6, 'reconstruction'));
+    const trainer = new GradientTrainer(teacher, 16);
+    const steps = methodSteps('hepex', { sparsity: 0.8, retrainEpochs: 1, distill: true });
+    await runPipeline({ network: teacher }, trainer, { tile: tile48, steps });
+    expect(trainer.calls.map((c) => c.teacher)).toEqual([undefined, teacher]);
   });
 
   it('rejects a bad configuration before doing any work', async () => {

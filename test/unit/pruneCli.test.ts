@@ -142,6 +142,29 @@ describe('hepex prune', () => {
     expect((await readModelDir(out)).provenance?.groupLasso).toBe(5e-3);
   });
 
+  it('--final-epochs and --distill shape the last retrain and are recorded', async () => {
+    const out = join(dir, 'distilled');
+    const res = await prune(out, '--method', 'hepex', '--final-epochs', '2', '--distill');
+    const json = res.json as {
+      finalEpochs: number;
+      distill: boolean;
+      steps: { kind: string }[];
+      ciphertexts: { before: number; after: number };
+    };
+    expect([json.finalEpochs, json.distill]).toEqual([2, true]);
+    expect(json.steps.map((s) => s.kind)).toEqual([
+      'start',
+      'prune',
+      'retrain',
+      'permute',
+      'expand',
+      'retrain',
+    ]);
+    expect(json.ciphertexts.after).toBeLessThan(json.ciphertexts.before);
+    const saved = (await readModelDir(out)).provenance;
+    expect([saved?.finalEpochs, saved?.distill]).toEqual([2, true]);
+  });
+
   it('rejects bad sparsity, theta, method and tile shapes before loading anything', async () => {
     const out = join(dir, 'never');
     const cases = [
@@ -155,6 +178,7 @@ describe('hepex prune', () => {
       ['--group-lasso', '2'],
       ['--group-lasso', '-1e-3'],
       ['--group-lasso', '1e-3', '--train-epochs', '2.5'],
+      ['--final-epochs', '-1'],
     ];
     // The model directory does not exist: every case must fail on its argument first.
     for (const extra of cases) {

@@ -54,7 +54,12 @@ export function sameAsSnapshot(network: Network, snap: readonly Float32Array[]):
 export class GradientTrainer implements Trainer {
   readonly inputs: Float32Array;
   readonly targets: Float32Array;
-  readonly calls: { masks: readonly Mask[]; epochs: number; groupLasso?: number }[] = [];
+  readonly calls: {
+    masks: readonly Mask[];
+    epochs: number;
+    groupLasso?: number;
+    teacher?: Network;
+  }[] = [];
   constructor(
     teacher: Network,
     readonly samples = 64,
@@ -79,7 +84,12 @@ export class GradientTrainer implements Trainer {
     masks: readonly Mask[],
     options: FineTuneOptions = {},
   ): Promise<Network> {
-    this.calls.push({ masks, epochs: options.epochs ?? 1, groupLasso: options.groupLasso });
+    this.calls.push({
+      masks,
+      epochs: options.epochs ?? 1,
+      groupLasso: options.groupLasso,
+      teacher: options.distill?.teacher,
+    });
     const layers = network.layers.map((l) => ({
       ...l,
       weights: { ...l.weights, data: Float64Array.from(l.weights.data) },

@@ -102,6 +102,40 @@ describe('tfjs training', () => {
     await expect(trainNetwork(start, small.train, small.test, { groupLasso: 1.5 })).rejects.toThrow(/group-lasso/);
   });
 
+  it('distillation pulls a pruned student towards its teacher, and checks what it is given', async () => {
+    const teacher = (await trainNetwork(initNetwork(mlpSpec, 3), small.train, small.test, { epochs: 4, learningRate: 3e-3, evaluateEachEpoch: false })).network;
+    const masks = magnitudePrune(teacher, { sparsity: 0.9, scope: 'global' });
+    const student = (options: { distill?: { teacher: Network; weight: number } }) =>
+      trainNetwork(teacher, small.train, small.test, { epochs: 3, learningRate: 3e-3, masks, evaluateEachEpoch: false, ...options });
+    // What distillation minimises: the divergence KL(teacher || student) of the outputs
+    // softened at the default temperature 4, averaged over the 200 test digits.
+    const inputs = Float32Array.from(small.test.images, (v) => v / 255);
+    const softened = (net: Network) => {
+      const out = forward(net, inputs, small.test.count);
+      return Array.from({ length: small.test.count }, (_, n) => {
+        const z = Array.from(out.subarray(n * 10, n * 10 + 10), (v) => v / 4);
+        const top = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - top));
+        const sum = e.reduce((a, b) => a + b, 0);
+        return e.map((v) => v / sum);
+      });
+    };
+    const reference = softened(teacher);
+    const divergence = (net: Network) =>
+      softened(net).reduce((acc, q, n) => acc + reference[n].reduce((a, p, k) => a + p * Math.log(p / q[k]), 0), 0) / small.test.count;
+    const plain = await student({});
+    const distilled = await student({ distill: { teacher, weight: 1 } });
+    expect(divergence(distilled.network)).toBeLessThan(0.9 * divergence(plain.network));
+    // Weight 0 is the plain loss: the same seeded run gives the same weights.
+    const off = await student({ distill: { teacher, weight: 0 } });
+    expect(off.network.layers[0].weights.data).toEqual(plain.network.layers[0].weights.data);
+    const ae = initNetwork(createSpec('ae', [784, 16, 784]), 1);
+    await expect(trainNetwork(ae, small.train, small.test, { distill: { teacher: ae } })).rejects.toThrow(/classifier/);
+    const other = initNetwork(createSpec('mlp', [784, 16, 10]), 1);
+    await expect(student({ distill: { teacher: other, weight: 1 } })).rejects.toThrow(/layer sizes/);
+    await expect(trainNetwork(teacher, small.train, small.test, { distill: { teacher, temperature: 0 } })).rejects.toBeInstanceOf(HepexError);
+  });
+
   it('does not leak tensors across repeated training calls', async () => {
     const masks = randomMasks([784, 32, 10], 0.5, 1);
     const run = (): Promise<unknown> => trainNetwork(initNetwork(mlpSpec, 3), takeSamples(small.train, 128), small.test, { epochs: 1, masks });

@@ -47,6 +47,8 @@ export const pruneFlags: FlagSpec = {
   'prune-steps': 'string',
   'group-lasso': 'string',
   'train-epochs': 'string',
+  'final-epochs': 'string',
+  distill: 'boolean',
   objective: 'string',
   lr: 'string',
   seed: 'string',
@@ -66,6 +68,10 @@ export interface PruneSettings {
   readonly groupLasso: number;
   /** Dense (group-lasso) training epochs before pruning; undefined: the method's default. */
   readonly trainEpochs?: number;
+  /** Epochs of the last retrain; undefined: retrainEpochs. */
+  readonly finalEpochs?: number;
+  /** Distil the last retrain from the model as loaded (classifiers). */
+  readonly distill: boolean;
   readonly objective: 'tiles' | 'concentration';
   readonly learningRate?: number;
   readonly seed: number;
@@ -84,17 +90,8 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
       `--retrain-epochs must be a whole number from 0 to 1000, got ${retrainEpochs}.`,
     );
   }
-  const trainEpochs =
-    flags['train-epochs'] === undefined ? undefined : optionalNumber(flags, 'train-epochs', 0);
-  if (
-    trainEpochs !== undefined &&
-    (!Number.isInteger(trainEpochs) || trainEpochs < 0 || trainEpochs > 1000)
-  ) {
-    throw new HepexError(
-      'invalid-argument',
-      `--train-epochs must be a whole number from 0 to 1000, got ${trainEpochs}.`,
-    );
-  }
+  const trainEpochs = optionalEpochs(flags, 'train-epochs');
+  const finalEpochs = optionalEpochs(flags, 'final-epochs');
   return {
     tile: tileFromFlags(flags),
     theta: optionalNumber(flags, 'theta', 0.0625),
@@ -104,6 +101,8 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     pruneSteps: optionalNumber(flags, 'prune-steps', 1),
     groupLasso: checkGroupLasso(optionalNumber(flags, 'group-lasso', 0), '--group-lasso'),
     ...(trainEpochs === undefined ? {} : { trainEpochs }),
+    ...(finalEpochs === undefined ? {} : { finalEpochs }),
+    distill: flags.distill === true,
     objective: optionalChoice<'tiles' | 'concentration'>(
       flags,
       'objective',
@@ -114,6 +113,19 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     seed: optionalNumber(flags, 'seed', 1),
     mode: optionalChoice<HeMode>(flags, 'mode', ['plain-model', 'encrypted-model'], 'plain-model'),
   };
+}
+
+/** An optional whole number of epochs (0..1000) from --name; undefined when not given. */
+function optionalEpochs(flags: ParsedFlags, name: string): number | undefined {
+  if (flags[name] === undefined) return undefined;
+  const epochs = optionalNumber(flags, name, 0);
+  if (!Number.isInteger(epochs) || epochs < 0 || epochs > 1000) {
+    throw new HepexError(
+      'invalid-argument',
+      `--${name} must be a whole number from 0 to 1000, got ${epochs}.`,
+    );
+  }
+  return epochs;
 }
 
 /** The model to prune, its data and a tfjs trainer bound to them (noise from its provenance). */
@@ -147,6 +159,8 @@ export function stepsFor(
     pruneSteps: settings.pruneSteps,
     groupLasso: settings.groupLasso,
     trainEpochs: settings.trainEpochs,
+    finalRetrainEpochs: settings.finalEpochs,
+    distill: settings.distill,
     permuteObjective: settings.objective,
     learningRate: settings.learningRate,
     seed: settings.seed,
@@ -257,6 +271,7 @@ export const command: Command = {
   usage: [
     'npm run hepex -- prune --model DIR --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
     '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E]',
+    '  [--final-epochs E] [--distill]',
     '  [--objective concentration|tiles] [--lr R]',
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
@@ -265,6 +280,8 @@ export const command: Command = {
     '--prune-steps N: prune gradually in N prune + retrain rounds on a cubic ramp (tfmot PolynomialDecay).',
     '--group-lasso L [--train-epochs E]: first train E epochs (default 20) with a group-lasso penalty of strength L',
     '  (3e-3 for a classifier, 5e-5 for an autoencoder), so that pruning removes whole neurons and pixels.',
+    '--final-epochs E: epochs of the last retrain (default: --retrain-epochs). --distill: that retrain also learns',
+    "  the loaded model's softened outputs (knowledge distillation; classifiers).",
     "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
   ].join('\n'),
   async run(argv, io) {
@@ -301,6 +318,8 @@ export const command: Command = {
         retrainEpochs: settings.retrainEpochs,
         pruneSteps: settings.pruneSteps,
         ...(settings.groupLasso > 0 ? { groupLasso: settings.groupLasso } : {}),
+        ...(settings.finalEpochs !== undefined ? { finalEpochs: settings.finalEpochs } : {}),
+        ...(settings.distill ? { distill: true } : {}),
         seed: settings.seed,
         source: dir,
         weightCiphertexts: last.weightCiphertexts,
@@ -320,6 +339,8 @@ export const command: Command = {
       retrainEpochs: settings.retrainEpochs,
       pruneSteps: settings.pruneSteps,
       groupLasso: settings.groupLasso,
+      finalEpochs: settings.finalEpochs ?? settings.retrainEpochs,
+      distill: settings.distill,
       data,
       ...summary,
       elapsedMs: Math.round(performance.now() - started),

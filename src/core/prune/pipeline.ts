@@ -70,6 +70,8 @@ export type PipelineStep =
       readonly epochs: number;
       readonly learningRate?: number;
       readonly groupLasso?: number;
+      /** Distil from the network the pipeline started with (classifiers). */
+      readonly distill?: boolean;
     }
   /** Neuron permutation (hidden folded in; input/output into the client permutation). */
   | {
@@ -121,6 +123,18 @@ export interface MethodOptions {
    * takes ~3e-3, a pixel MSE ~30x smaller one ~5e-5).
    */
   readonly groupLasso?: number;
+  /**
+   * Epochs of the last retrain (after expansion for hepex); default retrainEpochs. The tiles are
+   * final there, so that is where more training buys accuracy back.
+   */
+  readonly finalRetrainEpochs?: number;
+  /**
+   * Classifiers: the last retrain also learns the softened outputs of the network the pipeline
+   * started from (knowledge distillation, core/trainer.ts). Measured on the MNIST MLP at 90 weight
+   * ciphertexts (HE-PEx + group lasso 3e-3, sparsity 0.99, theta 0.1, 12 final epochs): 94.85%
+   * against 94.50% without.
+   */
+  readonly distill?: boolean;
   readonly learningRate?: number;
   readonly seed?: number;
   /**
@@ -193,15 +207,19 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
   const train = options.trainEpochs ?? (groupLasso > 0 ? GROUP_LASSO_EPOCHS : 0);
   const lr = options.learningRate;
   const steps: PipelineStep[] = [];
+  const finalRetrain = options.finalRetrainEpochs ?? retrain;
   const penalty = groupLasso > 0 ? { groupLasso } : {};
   if (train > 0) steps.push({ kind: 'train', epochs: train, learningRate: lr, ...penalty });
-  const retrainStep = (structured = false): void => {
-    if (retrain > 0) {
+  // 'between': between gradual rounds (keeps the penalty); 'final': the method's last step.
+  const retrainStep = (role: 'between' | 'plain' | 'final'): void => {
+    const epochs = role === 'final' ? finalRetrain : retrain;
+    if (epochs > 0) {
       steps.push({
         kind: 'retrain',
-        epochs: retrain,
+        epochs,
         learningRate: lr,
-        ...(structured ? penalty : {}),
+        ...(role === 'between' ? penalty : {}),
+        ...(role === 'final' && options.distill ? { distill: true } : {}),
       });
     }
   };
@@ -217,7 +235,7 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
     } else {
       steps.push({ kind: 'prune', sparsity, scope: options.scope ?? 'global' });
     }
-    retrainStep(i < rounds);
+    retrainStep(i < rounds ? 'between' : method === 'hepex' ? 'plain' : 'final');
   }
   if (method === 'tile') return steps;
   if (method === 'hepex') {
@@ -231,7 +249,7 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
       theta: options.theta ?? 0.0625,
       scope: options.scope ?? 'global',
     });
-    retrainStep();
+    retrainStep('final');
   }
   return steps;
 }
@@ -518,6 +536,15 @@ export async function runPipeline(
   const steps = options.steps;
   const records: StepRecord[] = [];
 
+  // The network as given, in the dataset's order: the teacher of distilling retrains.
+  const teacherNetwork = (): Network =>
+    input.permutation
+      ? unfoldClientPermutation(
+          input.network,
+          input.masks ?? input.network.layers.map((l) => nonZeroMask(l.weights)),
+          input.permutation,
+        ).network
+      : input.network;
   const metricOf = async (): Promise<Metric | undefined> => {
     if (!evaluate) return undefined;
     return trainer.evaluate(unfoldClientPermutation(network, masks, permutation).network, signal);
@@ -527,6 +554,7 @@ export async function runPipeline(
     stepIndex: number,
   ): Promise<void> => {
     const { epochs, learningRate, groupLasso, kind } = step;
+    const distill = kind === 'retrain' && step.distill;
     if (epochs === 0) return;
     const trainMasks = kind === 'train' ? allOnes() : masks;
     const unfolded = unfoldClientPermutation(network, trainMasks, permutation);
@@ -534,6 +562,7 @@ export async function runPipeline(
       epochs,
       learningRate,
       ...(groupLasso ? { groupLasso } : {}),
+      ...(distill ? { distill: { teacher: teacherNetwork() } } : {}),
       signal,
       onProgress: (p) =>
         onProgress?.({

@@ -49,6 +49,13 @@ export interface TrainOptions {
    * neurons and pixels to zero and leaves the rest dense: structure a permutation can gather.
    */
   readonly groupLasso?: number;
+  /**
+   * Knowledge distillation (classification only): the loss becomes (1 - weight) x cross-entropy
+   * with the labels + weight x T^2 x cross-entropy with the teacher's softened outputs
+   * (softmax(logits / T)), T = temperature. The teacher has the student's layer sizes (the
+   * dense network the pruning started from) and is not trained.
+   */
+  readonly distill?: { readonly teacher: Network; readonly temperature?: number; readonly weight?: number };
   /** Evaluate on `test` after each epoch for the progress metric; default true. */
   readonly evaluateEachEpoch?: boolean;
   readonly signal?: AbortSignal;
@@ -135,6 +142,19 @@ function groupNorms(kernels: readonly tf.Variable[]): tf.Scalar {
     const sq = k.square();
     return sq.sum(1).add(1e-12).sqrt().sum().add(sq.sum(0).add(1e-12).sqrt().sum());
   })) as tf.Scalar;
+}
+
+/** Validates a distillation teacher and fills the defaults (T = 4, weight 0.7). */
+function checkDistill(network: Network, distill: NonNullable<TrainOptions['distill']>): { teacher: Network; temperature: number; weight: number } {
+  if (network.task !== 'classification') throw new HepexError('invalid-argument', 'Distillation needs a classifier: an autoencoder has no soft labels to learn from.');
+  validateNetwork(distill.teacher);
+  const same = (a: Network, b: Network) => a.layers.length === b.layers.length && a.layers.every((l, i) => l.kind === b.layers[i].kind && l.weights.rows === b.layers[i].weights.rows && l.weights.cols === b.layers[i].weights.cols);
+  if (!same(network, distill.teacher)) throw new HepexError('invalid-network', 'The distillation teacher must have the student\'s layer sizes (the dense network before pruning).');
+  const temperature = distill.temperature ?? 4;
+  const weight = distill.weight ?? 0.7;
+  if (!(temperature >= 1 && temperature <= 100)) throw new HepexError('invalid-argument', `The distillation temperature must be between 1 and 100, got ${temperature}.`);
+  if (!(weight >= 0 && weight <= 1)) throw new HepexError('invalid-argument', `The distillation weight must be between 0 and 1, got ${weight}.`);
+  return { teacher: distill.teacher, temperature, weight };
 }
 
 function disposeParams(params: Params): void {
@@ -291,6 +311,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
   }
   const maxShift = network.task === 'classification' ? Math.floor(options.maxShift ?? 0) : 0;
   const groupLasso = checkGroupLasso(options.groupLasso ?? 0);
+  const distill = options.distill ? checkDistill(network, options.distill) : undefined;
   const seed = options.seed ?? 1;
   const { signal } = options;
   throwIfAborted(signal);
@@ -304,6 +325,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
   const testInputs = noise > 0 ? noisyImages(testClean, noise, seed) : testClean;
   const rng = createRng(seed);
 
+  const teacher = distill ? toParams(distill.teacher) : undefined;
   const params = toParams(network);
   const maskTensors = options.masks?.map((m, l) => kernelFrameMask(network.layers[l], m));
   const applyMasks = (): void => {
@@ -346,7 +368,13 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
           const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
           const { value, grads } = tf.variableGrads(() => {
             const out = forwardParams(params, x, params.conv ? 'patches' : 'images');
-            const fit = (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
+            let fit = (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
+            if (teacher && distill) {
+              const { temperature: t, weight } = distill;
+              const soft = tf.softmax(forwardParams(teacher, x, params.conv ? 'patches' : 'images').div(t));
+              const kd = tf.losses.softmaxCrossEntropy(soft, out.div(t)).mul(t * t);
+              fit = fit.mul(1 - weight).add(kd.mul(weight)) as tf.Scalar;
+            }
             return groupLasso > 0 ? (fit.add(groupNorms(params.kernels).mul(groupLasso)) as tf.Scalar) : fit;
           }, vars);
           if (maskTensors) params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
@@ -375,6 +403,7 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
   } finally {
     optimizer.dispose();
     disposeParams(params);
+    if (teacher) disposeParams(teacher);
     maskTensors?.forEach((m) => m.dispose());
   }
 }

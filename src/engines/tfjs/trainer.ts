@@ -75,6 +75,7 @@ export function createTfjsTrainer(data: DatasetSplit, options: TfjsTrainerOption
         batchSize: opts.batchSize ?? options.batchSize ?? FINE_TUNE_DEFAULTS.batchSize,
         schedule: 'cosine',
         groupLasso: opts.groupLasso,
+        distill: opts.distill,
         // A different shuffle per call, reproducible from the seed and the call count.
         seed: seed + 7919 * calls,
         maxShift: options.maxShift ?? 1,
