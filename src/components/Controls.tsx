@@ -36,6 +36,9 @@ export function Controls() {
   const theta = useAppStore((s) => s.theta);
   const structure = useAppStore((s) => s.structure);
   const setStructure = useAppStore((s) => s.setStructure);
+  const distill = useAppStore((s) => s.distill);
+  const setDistill = useAppStore((s) => s.setDistill);
+  const isClassifier = useAppStore((s) => s.dense?.network.task === 'classification');
   const hasModel = useAppStore((s) => s.working !== null);
   const hasTwin = useAppStore((s) => s.twin !== null);
   const permuted = useAppStore(
@@ -201,6 +204,21 @@ export function Controls() {
           {structure === 'off'
             ? 'The whole pipeline starts from the trained weights (the paper’s order).'
             : 'The whole pipeline first retrains with a group-lasso penalty, so pruning removes whole neurons and pixels and the permutation packs the survivors into full tiles.'}
+        </p>
+        <label className="field field--inline">
+          <input
+            type="checkbox"
+            checked={distill}
+            disabled={!isClassifier}
+            onChange={(e) => setDistill(e.target.checked)}
+            data-testid="distill"
+          />
+          Distil the last retrain
+        </label>
+        <p className="controls__hint">
+          {isClassifier
+            ? 'The last retrain also learns the trained model’s softened outputs: small pruned classifiers keep more accuracy.'
+            : 'Distillation needs a classifier: an autoencoder has no soft labels.'}
         </p>
         <div className="controls__buttons">
           <button type="button" className="button" onClick={showDense} disabled={!hasModel}>

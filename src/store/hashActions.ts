@@ -26,6 +26,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         sparsity: s.sparsity,
         theta: s.theta,
         structure: s.structure,
+        distill: s.distill,
         layer: s.selectedLayer,
         view: s.viewMode,
       });
@@ -33,7 +34,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
 
     applyHash: (hash) => {
       const h = parseHash(hash);
-      const { preset, method, scope, score, sparsity, theta, structure, view, layer } = h;
+      const { preset, method, scope, score, sparsity, theta, structure, distill, view, layer } = h;
       set({
         ...(preset && { preset }),
         ...(method && { method }),
@@ -42,6 +43,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         ...(sparsity !== undefined && { sparsity }),
         ...(theta !== undefined && { theta }),
         ...(structure && { structure }),
+        ...(distill !== undefined && { distill }),
         ...(view && { viewMode: view }),
         ...(layer !== undefined && { selectedLayer: layer }),
       });

@@ -197,12 +197,14 @@ export function createJobActions(rt: StoreRuntime): JobActions {
                 groupLasso: groupLassoFor(s.structure, s.dense.network.task),
                 trainEpochs: STUDIO_GROUP_LASSO_EPOCHS,
               }),
+          // An autoencoder has no soft labels: the option only applies to classifiers.
+          distill: s.distill && s.dense.network.task === 'classification',
         });
       } catch (error) {
         rt.fail(error);
         return Promise.resolve();
       }
-      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}`;
+      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}${s.distill && s.dense.network.task === 'classification' ? ', distilled' : ''}`;
       return runSteps(
         `Running the ${METHOD_LABELS[s.method]} pipeline`,
         { network: s.dense.network, dense: s.dense.network },

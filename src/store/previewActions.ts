@@ -20,6 +20,8 @@ export interface PreviewActions {
   setTheta: (theta: number) => void;
   /** Only the whole pipeline reads it: no preview to redo. */
   setStructure: (structure: StructureLevel) => void;
+  /** Only the whole pipeline reads it, like setStructure. */
+  setDistill: (distill: boolean) => void;
   /** Recomputes the preview from `working` and the parameters now (normally scheduled). */
   applyPreview: () => void;
   /** Back to the unpermuted dense network for previews. */
@@ -93,6 +95,7 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     setScope: param('scope'),
     setScore: param('score'),
     setStructure: (structure) => set({ structure }),
+    setDistill: (distill) => set({ distill }),
 
     setSparsity: (sparsity) => {
       if (!(sparsity >= 0 && sparsity < 1))

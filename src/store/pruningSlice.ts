@@ -15,6 +15,8 @@ export interface PruningSlice {
   theta: number;
   /** Group-lasso training before the whole pipeline's pruning (off: the paper's pipeline). */
   structure: StructureLevel;
+  /** Classifiers: the whole pipeline's last retrain learns from the trained model (distillation). */
+  distill: boolean;
 }
 
 /** The authors' demo: sparsity 0.9, theta 0.0625, global scope. */
@@ -25,6 +27,7 @@ export const DEFAULT_PRUNING: PruningSlice = {
   sparsity: 0.9,
   theta: 0.0625,
   structure: 'off',
+  distill: false,
 };
 
 export const createPruningSlice: StateCreator<AppState, [], [], PruningSlice> = () => ({

@@ -35,6 +35,8 @@ export interface HashState {
   readonly theta: number;
   /** Group lasso before the whole pipeline; written only when not off (older links stay valid). */
   readonly structure: StructureLevel;
+  /** Distilled last retrain; written only when on. */
+  readonly distill: boolean;
   readonly layer: number;
   readonly view: ViewMode;
 }
@@ -57,6 +59,7 @@ export function formatHash(s: HashState): string {
   p.set('sparsity', num(s.sparsity));
   p.set('theta', num(s.theta));
   if (s.structure !== 'off') p.set('structure', s.structure);
+  if (s.distill) p.set('distill', '1');
   p.set('layer', String(s.layer));
   p.set('view', s.view);
   return `#${p.toString()}`;
@@ -97,6 +100,8 @@ export function parseHash(hash: string): Partial<HashState> {
   if (theta !== undefined) out.theta = theta;
   const structure = oneOf(STRUCTURE_LEVELS, p.get('structure'));
   if (structure) out.structure = structure;
+  const distill = p.get('distill');
+  if (distill === '1' || distill === '0') out.distill = distill === '1';
   const layer = Number(p.get('layer') ?? 'x');
   if (Number.isInteger(layer) && layer >= 0 && layer < 64) out.layer = layer;
   const view = oneOf(VIEWS, p.get('view'));

@@ -303,6 +303,37 @@ describe('app store', () => {
     expect(s.runs.at(-1)!.label).toMatch(/group lasso strong/);
   });
 
+  it("distillation applies to a classifier's whole pipeline and is left out for an autoencoder", async () => {
+    // The steps each whole-pipeline job carries, through the in-thread service.
+    const jobs: Parameters<PipelineService['pipeline']>[0][] = [];
+    const store = createAppStore({
+      loader: memoryLoader({
+        ae: { dense: seededModel(SIZES, 11, 'ae-fixture'), twin: null },
+        mlp: { dense: seededModel([SIZES_IN, 16, 10], 12, 'mlp-fixture'), twin: null },
+      }),
+      pipeline: () => ({
+        ...inThreadPipeline,
+        pipeline: (job, options) => {
+          jobs.push(job);
+          return inThreadPipeline.pipeline(job, options);
+        },
+      }),
+      schedule: manualScheduler().schedule,
+    });
+    store.getState().setDistill(true);
+    const lastStep = () => jobs.at(-1)!.steps.at(-1)!;
+    await store.getState().loadPreset('mlp');
+    await store.getState().runWholePipeline();
+    expect(store.getState().error).toBeNull();
+    expect(lastStep()).toMatchObject({ kind: 'retrain', distill: true });
+    expect(store.getState().runs.at(-1)!.label).toMatch(/distilled/);
+    await store.getState().loadPreset('ae');
+    await store.getState().runWholePipeline();
+    expect(store.getState().error).toBeNull();
+    expect(lastStep()).not.toHaveProperty('distill');
+    expect(store.getState().runs.at(-1)!.label).not.toMatch(/distilled/);
+  });
+
   it('recording a run evaluates it and fills in its metric', async () => {
     const { store, scheduler } = setup();
     await store.getState().loadPreset('ae');
@@ -452,12 +483,15 @@ describe('app store', () => {
       sparsity: 0.75,
       theta: 0.125,
       structure: 'strong',
+      distill: true,
       layer: 1,
       view: 'density',
     };
     expect(parseHash(formatHash(view))).toEqual(view);
     // The default (off) is left out, so links made before the option still read the same.
     expect(formatHash({ ...view, structure: 'off' })).not.toMatch(/structure/);
+    expect(formatHash({ ...view, distill: false })).not.toMatch(/distill/);
+    expect(parseHash('#distill=0').distill).toBe(false);
     expect(parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1')).toEqual({});
     const { store, scheduler } = setup();
     store.getState().applyHash(formatHash(view));

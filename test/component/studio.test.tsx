@@ -111,6 +111,32 @@ describe('studio components', () => {
     expect(store.getState().toHash()).toMatch(/structure=strong/);
   });
 
+  it('the distillation checkbox is for classifiers: disabled on the autoencoder, sets the store on the MLP', async () => {
+    const store = renderStudio(
+      createAppStore({
+        loader: memoryLoader({
+          ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null },
+          mlp: { dense: seededModel([64, 16, 10], 4), twin: null },
+        }),
+        pipeline: noPipeline,
+        schedule: (run) => run(),
+      }),
+    );
+    await act(() => store.getState().loadPreset('ae'));
+    const box = screen.getByRole('checkbox', {
+      name: /distil the last retrain/i,
+    }) as HTMLInputElement;
+    expect(box.disabled).toBe(true);
+    expect(screen.getByText(/needs a classifier/)).toBeTruthy();
+    await act(() => store.getState().loadPreset('mlp'));
+    expect(box.disabled).toBe(false);
+    act(() => {
+      fireEvent.click(box);
+    });
+    expect(store.getState().distill).toBe(true);
+    expect(store.getState().toHash()).toMatch(/distill=1/);
+  });
+
   it('a malformed model file shows a plain error, keeps the model, and the controls keep working', async () => {
     const loader = createModelLoader();
     const base = memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } });
