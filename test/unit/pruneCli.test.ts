@@ -59,6 +59,9 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const data = () => ['--data', trainPair, '--test-data', testPair];
 
+/** The records of a one-round HE-PEx run: the start, then every step. */
+const HEPEX_STEP_KINDS = ['start', 'prune', 'retrain', 'permute', 'expand', 'retrain'];
+
 /** The prune command on the test model at 0.9, one retraining epoch, on the small IDX data. */
 const prune = (out: string, ...options: string[]) =>
   pruneCommand.run(
@@ -96,14 +99,7 @@ describe('hepex prune', () => {
       [12, 'A'],
     ]);
     for (const l of json.layers) expect(l.nonZeroTiles).toBeGreaterThanOrEqual(l.lowerBound);
-    expect(json.steps.map((s) => s.kind)).toEqual([
-      'start',
-      'prune',
-      'retrain',
-      'permute',
-      'expand',
-      'retrain',
-    ]);
+    expect(json.steps.map((s) => s.kind)).toEqual(HEPEX_STEP_KINDS);
     // The saved model: masks held, client permutation stored, and its function is what was measured.
     const saved = await readModelDir(out);
     expect(saved.permutation).toBeDefined();
@@ -152,14 +148,7 @@ describe('hepex prune', () => {
       ciphertexts: { before: number; after: number };
     };
     expect([json.finalEpochs, json.distill]).toEqual([2, true]);
-    expect(json.steps.map((s) => s.kind)).toEqual([
-      'start',
-      'prune',
-      'retrain',
-      'permute',
-      'expand',
-      'retrain',
-    ]);
+    expect(json.steps.map((s) => s.kind)).toEqual(HEPEX_STEP_KINDS);
     expect(json.ciphertexts.after).toBeLessThan(json.ciphertexts.before);
     const saved = (await readModelDir(out)).provenance;
     expect([saved?.finalEpochs, saved?.distill]).toEqual([2, true]);
