@@ -124,7 +124,10 @@ describe('tfjs training', () => {
     const divergence = (net: Network) =>
       softened(net).reduce((acc, q, n) => acc + reference[n].reduce((a, p, k) => a + p * Math.log(p / q[k]), 0), 0) / small.test.count;
     const plain = await student({});
+    const tensorsBefore = tf.memory().numTensors;
     const distilled = await student({ distill: { teacher, weight: 1 } });
+    // The teacher's tensors are disposed with the student's.
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     expect(divergence(distilled.network)).toBeLessThan(0.9 * divergence(plain.network));
     // Weight 0 is the plain loss: the same seeded run gives the same weights.
     const off = await student({ distill: { teacher, weight: 0 } });
