@@ -132,3 +132,75 @@ describe('pruneAndExpand', () => {
     expect(masks[0].data).toEqual(maskCopy);
   });
 });
+
+describe('tile budget (maxTiles)', () => {
+  // 16 -> 8 -> 8 with 4x8 tiles from orientation A: layer 1 (8 x 16) has 2 x 2 tiles, layer 2
+  // (8 x 8, orientation B: 8 rows x 4 columns per tile) has 1 x 2. Every weight of a tile has
+  // the same value, so its L1 is 32 x value.
+  const budgetNetwork = () => {
+    const net = randomNetwork([16, 8, 8], 6);
+    const w1 = net.layers[0].weights.data;
+    for (let r = 0; r < 8; r++)
+      for (let c = 0; c < 16; c++) w1[r * 16 + c] = 1 + Math.floor(r / 4) * 2 + Math.floor(c / 8);
+    const w2 = net.layers[1].weights.data;
+    // Small next to layer 1: a raw L1 ranking would never keep them, the per-layer one does.
+    for (let r = 0; r < 8; r++) for (let c = 0; c < 8; c++) w2[r * 8 + c] = c < 4 ? 0.1 : 0.09;
+    return net;
+  };
+  const keptOf = (res: { keepTiles: Uint8Array[] }) => res.keepTiles.map((k) => Array.from(k));
+
+  it('keeps the tiles heaviest against their own layer, and theta still decides first', () => {
+    const net = budgetNetwork();
+    const masks = net.layers.map(({ weights: w }) => ({
+      rows: w.rows,
+      cols: w.cols,
+      data: new Uint8Array(w.rows * w.cols).fill(1),
+    }));
+    // Layer 1 tile L1s 32, 64, 96, 128 (over 128: 0.25 ... 1); layer 2: 3.2, 2.88 (1, 0.9).
+    expect(keptOf(pruneAndExpand(net, net, masks, tile48, { theta: 0, maxTiles: 3 }))).toEqual([
+      [0, 0, 0, 1],
+      [1, 1],
+    ]);
+    expect(keptOf(pruneAndExpand(net, net, masks, tile48, { theta: 0, maxTiles: 4 }))).toEqual([
+      [0, 0, 1, 1],
+      [1, 1],
+    ]);
+    // Without a budget, or one at least as large as the survivors, theta alone decides.
+    expect(keptOf(pruneAndExpand(net, net, masks, tile48, { theta: 0, maxTiles: 6 }))).toEqual(
+      keptOf(pruneAndExpand(net, net, masks, tile48, { theta: 0 })),
+    );
+    // Tile 3 a quarter full (density 0.25 <= theta 0.3: theta drops it), tile 2 half full: its
+    // masked L1 is 48, under tile 1's 64, so tile 1 now leads layer 1.
+    const m1 = masks[0].data;
+    for (let r = 4; r < 8; r++) for (let c = 8; c < 16; c++) m1[r * 16 + c] = c < 10 ? 1 : 0;
+    for (let r = 4; r < 8; r++) for (let c = 0; c < 8; c++) m1[r * 16 + c] = c < 4 ? 1 : 0;
+    const res = pruneAndExpand(net, net, masks, tile48, { theta: 0.3, maxTiles: 3 });
+    expect(keptOf(res)).toEqual([
+      [0, 1, 0, 0],
+      [1, 1],
+    ]);
+    expect(res.keptTiles).toEqual([1, 2]);
+    expect(res.droppedTiles).toEqual([3, 0]);
+    expect(keptOf(pruneAndExpand(net, net, masks, tile48, { theta: 0.3, maxTiles: 4 }))).toEqual([
+      [0, 1, 1, 0],
+      [1, 1],
+    ]);
+  });
+
+  it('rejects a budget that is not a whole number or leaves a layer no tile, inputs untouched', () => {
+    const net = budgetNetwork();
+    const masks = magnitudePrune(net, { sparsity: 0.5 });
+    const maskCopy = masks.map((m) => Uint8Array.from(m.data));
+    const snap = snapshot(net);
+    for (const maxTiles of [1, 0, -3, 2.5, Number.NaN]) {
+      expect(() => pruneAndExpand(net, net, masks, tile48, { theta: 0, maxTiles })).toThrow(
+        HepexError,
+      );
+    }
+    expect(() => pruneAndExpand(net, net, masks, tile48, { theta: 0, maxTiles: 1 })).toThrow(
+      /at least 2 \(one per layer\)/,
+    );
+    expect(sameAsSnapshot(net, snap)).toBe(true);
+    masks.forEach((m, l) => expect(m.data).toEqual(maskCopy[l]));
+  });
+});

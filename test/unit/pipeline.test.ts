@@ -116,6 +116,17 @@ describe('methodSteps with a final retrain of its own', () => {
     // Neither by default.
     expect(methodSteps('hepex', { sparsity: 0.9 }).some((s) => 'distill' in s)).toBe(false);
   });
+
+  it('hands a tile budget to the expansion step only', () => {
+    const steps = methodSteps('hepex', { sparsity: 0.9, theta: 0.1, maxTiles: 80 });
+    expect(steps.find((s) => s.kind === 'expand')).toEqual({
+      kind: 'expand',
+      theta: 0.1,
+      scope: 'global',
+      maxTiles: 80,
+    });
+    expect(methodSteps('hepex', { sparsity: 0.9 }).some((s) => 'maxTiles' in s)).toBe(false);
+  });
 });
 
 describe('runPipeline', () => {
@@ -270,6 +281,27 @@ describe('runPipeline', () => {
     expect(trainer.calls[0].masks.every((m) => m.data.every((v) => v === 1))).toBe(true);
   });
 
+  it('keeps the weights within a tile budget, below what theta alone keeps', async () => {
+    const teacher = withPoly(randomNetwork(sizes, 8, 'reconstruction'));
+    const run = async (maxTiles?: number) => {
+      const steps = methodSteps('hepex', { sparsity: 0.8, retrainEpochs: 0, theta: 0, maxTiles });
+      const res = await runPipeline({ network: teacher }, new GradientTrainer(teacher, 8), {
+        tile: tile48,
+        steps,
+      });
+      return res.records[res.records.length - 1];
+    };
+    const free = await run();
+    const budget = free.nonZeroTiles - 3;
+    const capped = await run(budget);
+    expect(capped.kind).toBe('expand');
+    expect(capped.nonZeroTiles).toBe(budget);
+    expect(capped.details?.keptTiles).toBe(budget);
+    expect(capped.weightCiphertexts).toBeLessThanOrEqual(budget);
+    // Every layer keeps its heaviest tile.
+    for (const layer of capped.layers) expect(layer.nonZeroTiles).toBeGreaterThan(0);
+  });
+
   it('distils from the network it was given, in the dataset order, on the distilling retrain only', async () => {
     const teacher = withPoly(randomNetwork(sizes, 6, 'reconstruction'));
     const trainer = new GradientTrainer(teacher, 16);
@@ -289,6 +321,15 @@ describe('runPipeline', () => {
       { tile: tile48, steps: [{ kind: 'retrain' as const, epochs: 1, groupLasso: -1e-3 }] },
       { tile: tile48, steps: [{ kind: 'train' as const, epochs: 1, groupLasso: NaN }] },
       { tile: tile48, steps: [{ kind: 'shrink' } as never] },
+      { tile: tile48, steps: [{ kind: 'expand' as const, theta: 0, maxTiles: 0.5 }] },
+      // Three layers need at least three tiles: caught before the training step runs.
+      {
+        tile: tile48,
+        steps: [
+          { kind: 'train' as const, epochs: 1 },
+          { kind: 'expand' as const, theta: 0, maxTiles: 2 },
+        ],
+      },
       { tile: { ...tile48, t2: 3 }, steps: [] },
     ];
     for (const options of bad)

@@ -138,20 +138,32 @@ describe('hepex prune', () => {
     expect((await readModelDir(out)).provenance?.groupLasso).toBe(5e-3);
   });
 
-  it('--final-epochs and --distill shape the last retrain and are recorded', async () => {
+  it('--final-epochs, --distill and --max-tiles shape the end of the run and are recorded', async () => {
     const out = join(dir, 'distilled');
-    const res = await prune(out, '--method', 'hepex', '--final-epochs', '2', '--distill');
+    const res = await prune(
+      out,
+      '--method',
+      'hepex',
+      '--final-epochs',
+      '2',
+      '--distill',
+      '--max-tiles',
+      '20',
+    );
     const json = res.json as {
       finalEpochs: number;
       distill: boolean;
-      steps: { kind: string }[];
+      maxTiles: number;
+      steps: { kind: string; nonZeroTiles: number }[];
       ciphertexts: { before: number; after: number };
     };
-    expect([json.finalEpochs, json.distill]).toEqual([2, true]);
+    expect([json.finalEpochs, json.distill, json.maxTiles]).toEqual([2, true, 20]);
     expect(json.steps.map((s) => s.kind)).toEqual(HEPEX_STEP_KINDS);
-    expect(json.ciphertexts.after).toBeLessThan(json.ciphertexts.before);
+    // The budget binds: the permuted network had more tiles than it allows.
+    expect(json.steps[3].nonZeroTiles).toBeGreaterThan(20);
+    expect(json.ciphertexts.after).toBeLessThanOrEqual(20);
     const saved = (await readModelDir(out)).provenance;
-    expect([saved?.finalEpochs, saved?.distill]).toEqual([2, true]);
+    expect([saved?.finalEpochs, saved?.distill, saved?.maxTiles]).toEqual([2, true, 20]);
   });
 
   it('rejects bad sparsity, theta, method and tile shapes before loading anything', async () => {
@@ -168,6 +180,8 @@ describe('hepex prune', () => {
       ['--group-lasso', '-1e-3'],
       ['--group-lasso', '1e-3', '--train-epochs', '2.5'],
       ['--final-epochs', '-1'],
+      ['--max-tiles', '0.5'],
+      ['--max-tiles', 'many'],
     ];
     // The model directory does not exist: every case must fail on its argument first.
     for (const extra of cases) {

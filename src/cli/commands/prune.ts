@@ -3,7 +3,12 @@ import { HepexError } from '../../core/errors';
 import type { HeMode } from '../../core/executionPlan';
 import type { HepexModel } from '../../core/model';
 import type { ConvGeometry, Layer } from '../../core/network';
-import { PRUNE_SCOPES, checkGroupLasso, type PruneScope } from '../../core/prune/common';
+import {
+  PRUNE_SCOPES,
+  checkGroupLasso,
+  checkMaxTiles,
+  type PruneScope,
+} from '../../core/prune/common';
 import {
   PRUNE_METHODS,
   checkSteps,
@@ -49,6 +54,7 @@ export const pruneFlags: FlagSpec = {
   'train-epochs': 'string',
   'final-epochs': 'string',
   distill: 'boolean',
+  'max-tiles': 'string',
   objective: 'string',
   lr: 'string',
   seed: 'string',
@@ -72,6 +78,8 @@ export interface PruneSettings {
   readonly finalEpochs?: number;
   /** Distil the last retrain from the model as loaded (classifiers). */
   readonly distill: boolean;
+  /** hepex: tile budget of the expansion (at most this many weight tiles); undefined: none. */
+  readonly maxTiles?: number;
   readonly objective: 'tiles' | 'concentration';
   readonly learningRate?: number;
   readonly seed: number;
@@ -92,6 +100,8 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
   }
   const trainEpochs = optionalEpochs(flags, 'train-epochs');
   const finalEpochs = optionalEpochs(flags, 'final-epochs');
+  const maxTiles = optionalNumber(flags, 'max-tiles');
+  if (maxTiles !== undefined) checkMaxTiles(maxTiles);
   return {
     tile: tileFromFlags(flags),
     theta: optionalNumber(flags, 'theta', 0.0625),
@@ -103,6 +113,7 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     ...(trainEpochs === undefined ? {} : { trainEpochs }),
     ...(finalEpochs === undefined ? {} : { finalEpochs }),
     distill: flags.distill === true,
+    ...(maxTiles === undefined ? {} : { maxTiles }),
     objective: optionalChoice<'tiles' | 'concentration'>(
       flags,
       'objective',
@@ -161,6 +172,7 @@ export function stepsFor(
     trainEpochs: settings.trainEpochs,
     finalRetrainEpochs: settings.finalEpochs,
     distill: settings.distill,
+    maxTiles: settings.maxTiles,
     permuteObjective: settings.objective,
     learningRate: settings.learningRate,
     seed: settings.seed,
@@ -271,7 +283,7 @@ export const command: Command = {
   usage: [
     'npm run hepex -- prune --model DIR --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
     '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E]',
-    '  [--final-epochs E] [--distill]',
+    '  [--final-epochs E] [--distill] [--max-tiles N]',
     '  [--objective concentration|tiles] [--lr R]',
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
@@ -282,6 +294,8 @@ export const command: Command = {
     '  (3e-3 for a classifier, 5e-5 for an autoencoder), so that pruning removes whole neurons and pixels.',
     '--final-epochs E: epochs of the last retrain (default: --retrain-epochs). --distill: that retrain also learns',
     "  the loaded model's softened outputs (knowledge distillation; classifiers).",
+    '--max-tiles N (hepex): a tile budget; of the tiles denser than theta, keep the N whose weights weigh most',
+    "  (tile L1 over its layer's largest), so the weights cost at most N ciphertexts.",
     "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
   ].join('\n'),
   async run(argv, io) {
@@ -313,6 +327,9 @@ export const command: Command = {
         sparsity,
         tile: tileShapeLabel(settings.tile),
         ...(method === 'hepex' ? { theta: settings.theta, objective: settings.objective } : {}),
+        ...(method === 'hepex' && settings.maxTiles !== undefined
+          ? { maxTiles: settings.maxTiles }
+          : {}),
         ...(method === 'tile' ? { score: settings.score } : {}),
         scope: settings.scope ?? 'global',
         retrainEpochs: settings.retrainEpochs,
@@ -334,6 +351,7 @@ export const command: Command = {
       tile: tileShapeLabel(settings.tile),
       theta: method === 'hepex' ? settings.theta : undefined,
       objective: method === 'hepex' ? settings.objective : undefined,
+      maxTiles: method === 'hepex' ? settings.maxTiles : undefined,
       scope: settings.scope,
       score: method === 'tile' ? settings.score : undefined,
       retrainEpochs: settings.retrainEpochs,

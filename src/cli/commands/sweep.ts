@@ -69,7 +69,7 @@ export const command: Command = {
     'Run pruning methods over several sparsities and print the frontier: weight ciphertexts vs metric (the Pareto plot data).',
   usage: [
     'npm run hepex -- sweep --model DIR [--method hepex[,magnitude,tile]] [--sparsities 0.8,0.9,0.95] --tile 4x8',
-    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E] [--final-epochs E] [--distill] [--lr R] [--seed S] [--json]',
+    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E] [--final-epochs E] [--distill] [--max-tiles N] [--lr R] [--seed S] [--json]',
     'For the tile method the sparsities are tile sparsities. Defaults: magnitude 0.5,0.8,0.9,0.95; tile 0.2,0.4,0.6,0.8;',
     'hepex 0.8,0.9,0.95,0.99. Every run starts from the given model.',
   ].join('\n'),
@@ -143,6 +143,7 @@ export const command: Command = {
       groupLasso: settings.groupLasso,
       finalEpochs: settings.finalEpochs ?? settings.retrainEpochs,
       distill: settings.distill,
+      maxTiles: settings.maxTiles,
       baseline: { ciphertexts: b.ciphertexts, metric: { name: b.metricName, value: b.metric } },
       points,
     };

@@ -46,6 +46,22 @@ export function checkTheta(theta: number): number {
   return theta;
 }
 
+/** A tile budget is a whole number of tiles, at least one per layer (`layers`). */
+export function checkMaxTiles(maxTiles: number, layers = 1): number {
+  if (
+    typeof maxTiles !== 'number' ||
+    !Number.isInteger(maxTiles) ||
+    maxTiles < layers ||
+    maxTiles > 1e9
+  ) {
+    throw new HepexError(
+      'invalid-argument',
+      `The tile budget is ${String(maxTiles)}; it must be a whole number of tiles, at least ${layers} (one per layer).`,
+    );
+  }
+  return maxTiles;
+}
+
 /** A group-lasso strength: a number in [0, 1] (0: off; see core/trainer.ts). */
 export function checkGroupLasso(strength: number, where = 'The group-lasso strength'): number {
   if (typeof strength !== 'number' || !Number.isFinite(strength) || strength < 0 || strength > 1) {

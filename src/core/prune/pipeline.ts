@@ -16,6 +16,7 @@ import type { Metric, Trainer } from '../trainer';
 import {
   checkGroupLasso,
   checkMasks,
+  checkMaxTiles,
   checkScope,
   checkSparsity,
   checkTheta,
@@ -91,6 +92,8 @@ export type PipelineStep =
       readonly theta: number;
       readonly scope?: PruneScope;
       readonly restore?: 'dense' | 'pruned-only';
+      /** Tile budget (expand.ts): at most this many tiles survive, the heaviest by L1. */
+      readonly maxTiles?: number;
     };
 
 export type StepKind = PipelineStep['kind'];
@@ -135,6 +138,11 @@ export interface MethodOptions {
    * against 94.50% without.
    */
   readonly distill?: boolean;
+  /**
+   * hepex only: a tile budget for the expansion (ExpandOptions.maxTiles): of the tiles that pass
+   * theta, at most this many survive, the heaviest by their fine-tuned weights. Absent: none.
+   */
+  readonly maxTiles?: number;
   readonly learningRate?: number;
   readonly seed?: number;
   /**
@@ -248,6 +256,7 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
       kind: 'expand',
       theta: options.theta ?? 0.0625,
       scope: options.scope ?? 'global',
+      ...(options.maxTiles !== undefined ? { maxTiles: options.maxTiles } : {}),
     });
     retrainStep('final');
   }
@@ -464,6 +473,7 @@ function checkStep(step: PipelineStep, index: number): void {
     case 'expand':
       checkTheta(step.theta);
       checkScope(step.scope ?? 'global');
+      if (step.maxTiles !== undefined) checkMaxTiles(step.maxTiles);
       return;
     default:
       throw new HepexError(
@@ -490,6 +500,10 @@ export async function runPipeline(
   checkSteps(options.steps);
   if (input.masks) checkMasks(input.network, input.masks);
   const L = input.network.layers.length;
+  // A budget below one tile per layer needs the network to judge: fail before the first step.
+  for (const step of options.steps) {
+    if (step.kind === 'expand' && step.maxTiles !== undefined) checkMaxTiles(step.maxTiles, L);
+  }
   const sizes = [input.network.layers[0].weights.cols, input.network.layers[L - 1].weights.rows];
   let permutation: NetworkPermutation = input.permutation ?? {
     input: identityPermutation(sizes[0]),
@@ -678,6 +692,7 @@ export async function runPipeline(
           theta: step.theta,
           scope: step.scope,
           restore: step.restore,
+          maxTiles: step.maxTiles,
         });
         network = res.network;
         masks = res.masks;
