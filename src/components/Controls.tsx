@@ -38,6 +38,8 @@ export function Controls() {
   const setStructure = useAppStore((s) => s.setStructure);
   const distill = useAppStore((s) => s.distill);
   const setDistill = useAppStore((s) => s.setDistill);
+  const tileBudget = useAppStore((s) => s.tileBudget);
+  const setTileBudget = useAppStore((s) => s.setTileBudget);
   const isClassifier = useAppStore((s) => s.dense?.network.task === 'classification');
   const hasModel = useAppStore((s) => s.working !== null);
   const hasTwin = useAppStore((s) => s.twin !== null);
@@ -219,6 +221,31 @@ export function Controls() {
           {isClassifier
             ? 'The last retrain also learns the trained model’s softened outputs: small pruned classifiers keep more accuracy.'
             : 'Distillation needs a classifier: an autoencoder has no soft labels.'}
+        </p>
+        <label
+          className={`field field--inline${method === 'hepex' ? '' : ' is-muted'}`}
+          htmlFor={`${id}-budget`}
+        >
+          <span className="field__label">Tile budget</span>
+          <input
+            id={`${id}-budget`}
+            className="number-input"
+            type="number"
+            min={1}
+            step={1}
+            placeholder="none"
+            value={tileBudget ?? ''}
+            disabled={method !== 'hepex'}
+            onChange={(e) =>
+              setTileBudget(e.target.value.trim() === '' ? null : Number(e.target.value))
+            }
+            data-testid="tile-budget"
+          />
+        </label>
+        <p className="controls__hint">
+          {method === 'hepex'
+            ? 'At most this many weight ciphertexts: of the tiles denser than θ, the whole pipeline keeps the ones whose weights weigh most. Empty: θ alone decides.'
+            : 'The tile budget is an HE-PEx step.'}
         </p>
         <div className="controls__buttons">
           <button type="button" className="button" onClick={showDense} disabled={!hasModel}>

@@ -27,6 +27,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         theta: s.theta,
         structure: s.structure,
         distill: s.distill,
+        tileBudget: s.tileBudget,
         layer: s.selectedLayer,
         view: s.viewMode,
       });
@@ -34,7 +35,8 @@ export function createHashActions(rt: StoreRuntime): HashActions {
 
     applyHash: (hash) => {
       const h = parseHash(hash);
-      const { preset, method, scope, score, sparsity, theta, structure, distill, view, layer } = h;
+      const { preset, method, scope, score, sparsity, theta, structure, distill, tileBudget } = h;
+      const { view, layer } = h;
       set({
         ...(preset && { preset }),
         ...(method && { method }),
@@ -44,6 +46,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         ...(theta !== undefined && { theta }),
         ...(structure && { structure }),
         ...(distill !== undefined && { distill }),
+        ...(tileBudget !== undefined && { tileBudget }),
         ...(view && { viewMode: view }),
         ...(layer !== undefined && { selectedLayer: layer }),
       });

@@ -199,12 +199,13 @@ export function createJobActions(rt: StoreRuntime): JobActions {
               }),
           // An autoencoder has no soft labels: the option only applies to classifiers.
           distill: s.distill && s.dense.network.task === 'classification',
+          ...(s.method === 'hepex' && s.tileBudget !== null ? { maxTiles: s.tileBudget } : {}),
         });
       } catch (error) {
         rt.fail(error);
         return Promise.resolve();
       }
-      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}${s.distill && s.dense.network.task === 'classification' ? ', distilled' : ''}`;
+      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}${s.distill && s.dense.network.task === 'classification' ? ', distilled' : ''}${s.method === 'hepex' && s.tileBudget !== null ? `, ≤ ${s.tileBudget} tiles` : ''}`;
       return runSteps(
         `Running the ${METHOD_LABELS[s.method]} pipeline`,
         { network: s.dense.network, dense: s.dense.network },

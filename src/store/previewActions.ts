@@ -7,6 +7,7 @@ import { createTileShape, type Orientation, type RingDegree } from '../core/tile
 import { applyMasks } from './analysis';
 import { markCounts, markInput } from './perfMarks';
 import { buildMagnitudeRanks, previewFromRanks } from './previewPrune';
+import { MAX_TILE_BUDGET } from './pruningSlice';
 import type { StoreRuntime } from './runtime';
 import { METHOD_LABELS, type Method, type PruneScope, type TileScore } from './types';
 
@@ -22,6 +23,8 @@ export interface PreviewActions {
   setStructure: (structure: StructureLevel) => void;
   /** Only the whole pipeline reads it, like setStructure. */
   setDistill: (distill: boolean) => void;
+  /** Only the whole pipeline reads it; null: no budget. A bad value fails, state untouched. */
+  setTileBudget: (budget: number | null) => void;
   /** Recomputes the preview from `working` and the parameters now (normally scheduled). */
   applyPreview: () => void;
   /** Back to the unpermuted dense network for previews. */
@@ -96,6 +99,18 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     setScore: param('score'),
     setStructure: (structure) => set({ structure }),
     setDistill: (distill) => set({ distill }),
+    setTileBudget: (budget) => {
+      if (
+        budget !== null &&
+        !(Number.isInteger(budget) && budget >= 1 && budget <= MAX_TILE_BUDGET)
+      )
+        return rt.fail(
+          new Error(
+            `The tile budget must be a whole number of tiles from 1 to ${MAX_TILE_BUDGET}, or empty for none.`,
+          ),
+        );
+      set({ tileBudget: budget });
+    },
 
     setSparsity: (sparsity) => {
       if (!(sparsity >= 0 && sparsity < 1))

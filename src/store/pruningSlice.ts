@@ -17,7 +17,15 @@ export interface PruningSlice {
   structure: StructureLevel;
   /** Classifiers: the whole pipeline's last retrain learns from the trained model (distillation). */
   distill: boolean;
+  /**
+   * HE-PEx whole pipeline: at most this many weight tiles survive the expansion, the heaviest
+   * (core/prune/expand.ts maxTiles); null: no budget, theta alone decides.
+   */
+  tileBudget: number | null;
 }
+
+/** Far above any preset's tile count at any tile shape: a typo guard for the tile budget. */
+export const MAX_TILE_BUDGET = 1_000_000;
 
 /** The authors' demo: sparsity 0.9, theta 0.0625, global scope. */
 export const DEFAULT_PRUNING: PruningSlice = {
@@ -28,6 +36,7 @@ export const DEFAULT_PRUNING: PruningSlice = {
   theta: 0.0625,
   structure: 'off',
   distill: false,
+  tileBudget: null,
 };
 
 export const createPruningSlice: StateCreator<AppState, [], [], PruningSlice> = () => ({

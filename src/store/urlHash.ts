@@ -15,6 +15,7 @@ import {
   type TileScore,
   type ViewMode,
 } from './types';
+import { MAX_TILE_BUDGET } from './pruningSlice';
 
 /**
  * The view a link reproduces: `#preset=ae&tile=4x8:B&n=32768&method=hepex&scope=global&score=l1&
@@ -37,6 +38,8 @@ export interface HashState {
   readonly structure: StructureLevel;
   /** Distilled last retrain; written only when on. */
   readonly distill: boolean;
+  /** HE-PEx tile budget; written only when set. */
+  readonly tileBudget: number | null;
   readonly layer: number;
   readonly view: ViewMode;
 }
@@ -60,6 +63,7 @@ export function formatHash(s: HashState): string {
   p.set('theta', num(s.theta));
   if (s.structure !== 'off') p.set('structure', s.structure);
   if (s.distill) p.set('distill', '1');
+  if (s.tileBudget !== null) p.set('budget', String(s.tileBudget));
   p.set('layer', String(s.layer));
   p.set('view', s.view);
   return `#${p.toString()}`;
@@ -102,6 +106,12 @@ export function parseHash(hash: string): Partial<HashState> {
   if (structure) out.structure = structure;
   const distill = p.get('distill');
   if (distill === '1' || distill === '0') out.distill = distill === '1';
+  const budget = p.get('budget');
+  if (budget === 'none') out.tileBudget = null;
+  else if (budget !== null && /^\d{1,7}$/.test(budget)) {
+    const tiles = Number(budget);
+    if (tiles >= 1 && tiles <= MAX_TILE_BUDGET) out.tileBudget = tiles;
+  }
   const layer = Number(p.get('layer') ?? 'x');
   if (Number.isInteger(layer) && layer >= 0 && layer < 64) out.layer = layer;
   const view = oneOf(VIEWS, p.get('view'));

@@ -334,6 +334,50 @@ describe('app store', () => {
     expect(store.getState().runs.at(-1)!.label).not.toMatch(/distilled/);
   });
 
+  it('a tile budget caps the HE-PEx whole pipeline; bad budgets fail and change nothing', async () => {
+    const jobs: Parameters<PipelineService['pipeline']>[0][] = [];
+    const store = createAppStore({
+      loader: memoryLoader({
+        ae: { dense: seededModel(SIZES, 13, 'ae-fixture'), twin: null },
+        mlp: { dense: seededModel([SIZES_IN, 16, 10], 14, 'mlp-fixture'), twin: null },
+      }),
+      pipeline: () => ({
+        ...inThreadPipeline,
+        pipeline: (job, options) => {
+          jobs.push(job);
+          return inThreadPipeline.pipeline(job, options);
+        },
+      }),
+      schedule: manualScheduler().schedule,
+    });
+    await store.getState().loadPreset('ae');
+    for (const bad of [0, -1, 2.5, Number.NaN, 2_000_000]) {
+      store.getState().dismissError();
+      store.getState().setTileBudget(bad);
+      expect(store.getState().error).toMatch(/tile budget/);
+      expect(store.getState().tileBudget).toBeNull();
+    }
+    store.getState().dismissError();
+    store.getState().setTileBudget(10);
+    expect(store.getState().tileBudget).toBe(10);
+    await store.getState().runWholePipeline();
+    const s = store.getState();
+    expect(s.error).toBeNull();
+    expect(jobs.at(-1)!.steps.find((step) => step.kind === 'expand')).toMatchObject({
+      maxTiles: 10,
+    });
+    expect(s.runs.at(-1)!.label).toMatch(/≤ 10 tiles/);
+    expect(s.analysis!.cost.total.weightCiphertexts).toBeLessThanOrEqual(10);
+    // It binds: the permuted network, before the expansion, cost more.
+    const permuted = s.runs.find((r) => r.label.endsWith('· permute'))!;
+    expect(permuted.ciphertexts).toBeGreaterThan(10);
+    // Tile pruning has no expansion: the budget is left out.
+    store.getState().setMethod('tile');
+    await store.getState().runWholePipeline();
+    expect(jobs.at(-1)!.steps.some((step) => 'maxTiles' in step)).toBe(false);
+    expect(store.getState().runs.at(-1)!.label).not.toMatch(/tiles$/);
+  });
+
   it('recording a run evaluates it and fills in its metric', async () => {
     const { store, scheduler } = setup();
     await store.getState().loadPreset('ae');
@@ -484,6 +528,7 @@ describe('app store', () => {
       theta: 0.125,
       structure: 'strong',
       distill: true,
+      tileBudget: 80,
       layer: 1,
       view: 'density',
     };
@@ -492,6 +537,10 @@ describe('app store', () => {
     expect(formatHash({ ...view, structure: 'off' })).not.toMatch(/structure/);
     expect(formatHash({ ...view, distill: false })).not.toMatch(/distill/);
     expect(parseHash('#distill=0').distill).toBe(false);
+    expect(formatHash({ ...view, tileBudget: null })).not.toMatch(/budget/);
+    expect(parseHash('#budget=none').tileBudget).toBeNull();
+    for (const bad of ['0', '2.5', '-3', '1e3', '99999999', 'lots'])
+      expect(parseHash(`#budget=${bad}`)).toEqual({});
     expect(parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1')).toEqual({});
     const { store, scheduler } = setup();
     store.getState().applyHash(formatHash(view));

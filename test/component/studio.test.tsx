@@ -137,6 +137,33 @@ describe('studio components', () => {
     expect(store.getState().toHash()).toMatch(/distill=1/);
   });
 
+  it('the tile budget field sets the HE-PEx budget, clears to none, and is off for other methods', async () => {
+    const store = renderStudio(
+      createAppStore({
+        loader: memoryLoader({ mlp: { dense: seededModel([64, 16, 10], 5), twin: null } }),
+        pipeline: noPipeline,
+        schedule: (run) => run(),
+      }),
+    );
+    await act(() => store.getState().loadPreset('mlp'));
+    const field = screen.getByRole('spinbutton', { name: /tile budget/i }) as HTMLInputElement;
+    expect(field.value).toBe('');
+    act(() => {
+      fireEvent.change(field, { target: { value: '80' } });
+    });
+    expect(store.getState().tileBudget).toBe(80);
+    expect(store.getState().toHash()).toMatch(/budget=80/);
+    act(() => {
+      fireEvent.change(field, { target: { value: '' } });
+    });
+    expect(store.getState().tileBudget).toBeNull();
+    act(() => {
+      store.getState().setMethod('tile');
+    });
+    expect(field.disabled).toBe(true);
+    expect(screen.getByText(/tile budget is an HE-PEx step/)).toBeTruthy();
+  });
+
   it('a malformed model file shows a plain error, keeps the model, and the controls keep working', async () => {
     const loader = createModelLoader();
     const base = memoryLoader({ ae: { dense: seededModel([64, 48, 16, 48, 64], 3), twin: null } });
