@@ -18,9 +18,34 @@ import type { BenchOptions } from './main';
  * of `bench prune`'s tile runs) with 12 epochs per retrain: 48 epochs, as many as the HE-PEx runs
  * (20 group-lasso + 4 x 4 + 12). The distillation control is the same run without it, and the
  * baseline is also run distilled (its last retrain), so its best is measured with it too.
+ *
+ * One run's accuracy on the 2,000 test digits moves by +-0.3 points with the training shuffles
+ * alone (measured: HE-PEx at 80 tiles 94.65 / 94.05 / 94.30%, tile at 0.86 94.60 / 94.20 /
+ * 94.60% over trainer seeds 1-3), as much as the margins being judged. So every configuration
+ * runs with SEEDS trainer seeds, and "within the limit" and "fewest ciphertexts" are judged on
+ * the means over seeds.
  */
 
 const tile = parseTileShape('4x8');
+const SEEDS = [1, 2, 3];
+
+interface SeedRun {
+  readonly seed: number;
+  readonly ciphertexts: number;
+  readonly accuracy: number;
+  readonly seconds: number;
+}
+
+/** One configuration: its options, the means over seeds and every seed's run. */
+interface Point extends MethodOptions {
+  readonly label: string;
+  readonly method: PruneMethod;
+  readonly trainingEpochs: number;
+  readonly ciphertexts: number;
+  readonly accuracy: number;
+  readonly minAccuracy: number;
+  readonly runs: readonly SeedRun[];
+}
 
 interface Config {
   readonly label: string;
@@ -33,18 +58,20 @@ export async function run({ quick, args, progress }: BenchOptions) {
   const data = await loadMnistSplit();
   const model = await loadOrTrain('mlp', defaultModelsDir(modelsArg), data, quick, progress);
   const rounds = quick ? 1 : 4;
-  const hepex = (theta: number, distill: boolean): Config => ({
-    label: `hepex + group lasso 3e-3, 0.99, theta ${theta}${distill ? ', distilled' : ''}`,
+  const seeds = quick ? SEEDS.slice(0, 1) : SEEDS;
+  const hepex = (distill: boolean, maxTiles?: number): Config => ({
+    label: `hepex + group lasso 3e-3, 0.99, theta 0.1${maxTiles ? `, budget ${maxTiles} tiles` : ''}${distill ? ', distilled' : ''}`,
     method: 'hepex',
     options: {
       sparsity: 0.99,
-      theta,
+      theta: 0.1,
       groupLasso: 3e-3,
       trainEpochs: quick ? 1 : undefined,
       retrainEpochs: quick ? 1 : 4,
       finalRetrainEpochs: quick ? 1 : 12,
       pruneSteps: rounds,
       distill,
+      ...(maxTiles ? { maxTiles } : {}),
     },
   });
   const tileRun = (sparsity: number, distill = false): Config => ({
@@ -60,43 +87,47 @@ export async function run({ quick, args, progress }: BenchOptions) {
     },
   });
   const configs: Config[] = quick
-    ? [hepex(0.1, true), tileRun(0.86)]
+    ? [hepex(true, 80), tileRun(0.86)]
     : [
-        hepex(0.1, true),
-        hepex(0.1, false),
-        hepex(0.0625, true),
-        hepex(0.11, true),
-        hepex(0.125, true),
+        hepex(true),
+        hepex(false),
+        hepex(true, 85),
+        hepex(true, 80),
+        tileRun(0.82),
         tileRun(0.84),
         tileRun(0.86),
         tileRun(0.88),
-        tileRun(0.9),
-        // Distillation helps the baseline too: its best must be measured with it.
-        tileRun(0.86, true),
-        tileRun(0.88, true),
-        tileRun(0.9, true),
+        // Distillation cost the baseline 0.6-0.8 points at 0.86-0.9 (bench bar, session 5); one
+        // distilled run keeps that checked.
+        tileRun(0.84, true),
       ];
   let unpruned: { ciphertexts: number; accuracy: number } | undefined;
-  const points: (MethodOptions & {
-    label: string;
-    method: PruneMethod;
-    trainingEpochs: number;
-    ciphertexts: number;
-    accuracy: number;
-    seconds: number;
-  })[] = [];
+  const points: Point[] = [];
   for (const c of configs) {
-    const t0 = performance.now();
     const steps = methodSteps(c.method, c.options);
-    const res = await runPipeline(
-      { network: model.network },
-      createTfjsTrainer(data, { seed: 1 }),
-      { tile, steps },
-    );
-    const first = res.records[0];
-    const last = res.records[res.records.length - 1];
-    unpruned ??= { ciphertexts: first.weightCiphertexts, accuracy: first.metric!.value };
-    const point = {
+    const runs: SeedRun[] = [];
+    for (const seed of seeds) {
+      const t0 = performance.now();
+      const res = await runPipeline({ network: model.network }, createTfjsTrainer(data, { seed }), {
+        tile,
+        steps,
+      });
+      const first = res.records[0];
+      const last = res.records[res.records.length - 1];
+      unpruned ??= { ciphertexts: first.weightCiphertexts, accuracy: first.metric!.value };
+      runs.push({
+        seed,
+        ciphertexts: last.weightCiphertexts,
+        accuracy: last.metric!.value,
+        seconds: Math.round((performance.now() - t0) / 100) / 10,
+      });
+      progress(
+        `${c.label}, seed ${seed}: ${last.weightCiphertexts} ciphertexts, accuracy ${last.metric!.value}`,
+      );
+    }
+    const mean = (pick: (r: SeedRun) => number) =>
+      runs.reduce((sum, r) => sum + pick(r), 0) / runs.length;
+    points.push({
       label: c.label,
       method: c.method,
       ...c.options,
@@ -104,28 +135,31 @@ export async function run({ quick, args, progress }: BenchOptions) {
         (sum, s) => sum + (s.kind === 'train' || s.kind === 'retrain' ? s.epochs : 0),
         0,
       ),
-      ciphertexts: last.weightCiphertexts,
-      accuracy: last.metric!.value,
-      seconds: Math.round((performance.now() - t0) / 100) / 10,
-    };
-    points.push(point);
-    progress(`${c.label}: ${point.ciphertexts} ciphertexts, accuracy ${point.accuracy}`);
+      ciphertexts: Math.round(mean((r) => r.ciphertexts) * 10) / 10,
+      accuracy: Math.round(mean((r) => r.accuracy) * 1e4) / 1e4,
+      minAccuracy: Math.min(...runs.map((r) => r.accuracy)),
+      runs,
+    });
   }
   const limit = unpruned!.accuracy - 0.025;
+  // Means are rounded to 1e-4 above; compare against the limit with the same rounding.
   const best = (method: PruneMethod) =>
     points
-      .filter((p) => p.method === method && p.accuracy >= limit)
+      .filter((p) => p.method === method && p.accuracy >= Math.round(limit * 1e4) / 1e4)
       .sort((a, b) => a.ciphertexts - b.ciphertexts)[0];
   const hepexBest = best('hepex');
   const tileBest = best('tile');
   return {
     model: model.source,
     tile: '4x8',
+    seeds,
     unpruned,
     accuracyLimit: limit,
     bestWithinLimit: { hepex: hepexBest, tile: tileBest },
     hepexVsBestTile:
-      hepexBest && tileBest ? 1 - hepexBest.ciphertexts / tileBest.ciphertexts : null,
+      hepexBest && tileBest
+        ? Math.round((1 - hepexBest.ciphertexts / tileBest.ciphertexts) * 1e4) / 1e4
+        : null,
     target: 0.7,
     points,
   };

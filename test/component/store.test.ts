@@ -303,13 +303,16 @@ describe('app store', () => {
     expect(s.runs.at(-1)!.label).toMatch(/group lasso strong/);
   });
 
-  it("distillation applies to a classifier's whole pipeline and is left out for an autoencoder", async () => {
-    // The steps each whole-pipeline job carries, through the in-thread service.
+  /**
+   * A store over the 'ae' and 'mlp' fixtures (seeds `seed`, `seed` + 1) whose in-thread pipeline
+   * service records the steps each whole-pipeline job carries.
+   */
+  const recordingJobs = (seed: number) => {
     const jobs: Parameters<PipelineService['pipeline']>[0][] = [];
     const store = createAppStore({
       loader: memoryLoader({
-        ae: { dense: seededModel(SIZES, 11, 'ae-fixture'), twin: null },
-        mlp: { dense: seededModel([SIZES_IN, 16, 10], 12, 'mlp-fixture'), twin: null },
+        ae: { dense: seededModel(SIZES, seed, 'ae-fixture'), twin: null },
+        mlp: { dense: seededModel([SIZES_IN, 16, 10], seed + 1, 'mlp-fixture'), twin: null },
       }),
       pipeline: () => ({
         ...inThreadPipeline,
@@ -320,6 +323,11 @@ describe('app store', () => {
       }),
       schedule: manualScheduler().schedule,
     });
+    return { store, jobs };
+  };
+
+  it("distillation applies to a classifier's whole pipeline and is left out for an autoencoder", async () => {
+    const { store, jobs } = recordingJobs(11);
     store.getState().setDistill(true);
     const lastStep = () => jobs.at(-1)!.steps.at(-1)!;
     await store.getState().loadPreset('mlp');
@@ -335,21 +343,7 @@ describe('app store', () => {
   });
 
   it('a tile budget caps the HE-PEx whole pipeline; bad budgets fail and change nothing', async () => {
-    const jobs: Parameters<PipelineService['pipeline']>[0][] = [];
-    const store = createAppStore({
-      loader: memoryLoader({
-        ae: { dense: seededModel(SIZES, 13, 'ae-fixture'), twin: null },
-        mlp: { dense: seededModel([SIZES_IN, 16, 10], 14, 'mlp-fixture'), twin: null },
-      }),
-      pipeline: () => ({
-        ...inThreadPipeline,
-        pipeline: (job, options) => {
-          jobs.push(job);
-          return inThreadPipeline.pipeline(job, options);
-        },
-      }),
-      schedule: manualScheduler().schedule,
-    });
+    const { store, jobs } = recordingJobs(13);
     await store.getState().loadPreset('ae');
     for (const bad of [0, -1, 2.5, Number.NaN, 2_000_000]) {
       store.getState().dismissError();
