@@ -163,18 +163,21 @@ test('permutation runs in the pipeline worker and lowers the count', async () =>
   );
 });
 
-test('the whole HE-PEx pipeline runs in the worker on the small MLP (real tfjs retraining)', async () => {
+test('the whole HE-PEx pipeline runs in the worker on the small MLP (real tfjs retraining), within a tile budget', async () => {
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
       await showMlpPreset(page);
       const rowsBefore = await page.getByTestId('history-table').locator('tbody tr').count();
+      // The preview at the defaults costs more than the budget: the expansion must cut to it.
+      assert.ok((await counts(page)).after > 150, 'the budget binds');
+      await page.getByTestId('tile-budget').fill('150');
       await page.getByTestId('pipeline-button').click();
       await page.getByTestId('busy').waitFor();
       await page.getByTestId('busy').waitFor({ state: 'detached', timeout: 300_000 });
       assert.equal(await page.getByTestId('error-banner').count(), 0, 'no error');
       const c = await counts(page);
-      assert.ok(c.after < c.before, `pipeline result ${c.after} < ${c.before}`);
+      assert.ok(c.after <= 150, `pipeline result ${c.after} <= 150 (the budget)`);
       // prune, retrain, permute, expand and the final retrain each add a row, with an accuracy.
       const rows = page.getByTestId('history-table').locator('tbody tr');
       assert.equal((await rows.count()) - rowsBefore, 5);
