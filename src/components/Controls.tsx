@@ -219,7 +219,7 @@ export function Controls() {
         </label>
         <p className="controls__hint">
           {isClassifier
-            ? 'The last retrain also learns the trained model’s softened outputs: small pruned classifiers keep more accuracy.'
+            ? 'The last retrain also learns the trained model’s softened outputs (on the MLP at 93 tiles: +0.03 points over 3 seeds, within the noise).'
             : 'Distillation needs a classifier: an autoencoder has no soft labels.'}
         </p>
         <label
