@@ -103,6 +103,22 @@ describe('conv-aware pruning keeps the kernel tied', () => {
     expect(countOnes(kept)).toBeGreaterThan(0);
   });
 
+  it('a tile budget counts a kernel tile once per position and keeps every layer a tile', () => {
+    const net = cnn();
+    const masks = magnitudePrune(net, { sparsity: 0.5, scope: 'local' });
+    const pruned = maskNetwork(net, masks);
+    // The least budget: one kernel tile (P tiles) + one tile in each dense layer.
+    expect(() => pruneAndExpand(pruned, net, masks, TILE, { theta: 0, maxTiles: P + 1 })).toThrow(
+      /at least 38 \(one tile per layer, a convolution's counted once per output position\)/,
+    );
+    const res = pruneAndExpand(pruned, net, masks, TILE, { theta: 0, maxTiles: P + 6 });
+    expect(res.keptTiles[0]).toBe(P);
+    expect(res.keptTiles[1]).toBeGreaterThan(0);
+    expect(res.keptTiles[2]).toBeGreaterThan(0);
+    expect(res.keptTiles.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(P + 6);
+    expect(() => checkTied(convOf(res.network))).not.toThrow();
+  });
+
   it('permutation: filters and patch values move together at every position; function preserved', () => {
     const net = cnn();
     const masks = magnitudePrune(net, { sparsity: 0.8, scope: 'local' });

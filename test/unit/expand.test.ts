@@ -198,7 +198,7 @@ describe('tile budget (maxTiles)', () => {
       );
     }
     expect(() => pruneAndExpand(net, net, masks, tile48, { theta: 0, maxTiles: 1 })).toThrow(
-      /at least 2 \(one per layer\)/,
+      /at least 2 \(one tile per layer\)/,
     );
     expect(sameAsSnapshot(net, snap)).toBe(true);
     masks.forEach((m, l) => expect(m.data).toEqual(maskCopy[l]));

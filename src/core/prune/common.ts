@@ -46,17 +46,32 @@ export function checkTheta(theta: number): number {
   return theta;
 }
 
-/** A tile budget is a whole number of tiles, at least one per layer (`layers`). */
-export function checkMaxTiles(maxTiles: number, layers = 1): number {
+/**
+ * Checks a tile budget: a whole number of tiles, at least one tile per layer of `network` (a
+ * convolution's kernel tile costs one tile per output position). Without a network: at least 1.
+ */
+export function checkMaxTiles(maxTiles: number, network?: Network): number {
+  let least = 1;
+  let conv = false;
+  if (network) {
+    least = 0;
+    for (const layer of network.layers) {
+      conv ||= layer.kind === 'conv';
+      least += layer.kind === 'conv' ? outputSize(layer.geometry).positions : 1;
+    }
+  }
   if (
     typeof maxTiles !== 'number' ||
     !Number.isInteger(maxTiles) ||
-    maxTiles < layers ||
+    maxTiles < least ||
     maxTiles > 1e9
   ) {
+    const why = conv
+      ? "one tile per layer, a convolution's counted once per output position"
+      : 'one tile per layer';
     throw new HepexError(
       'invalid-argument',
-      `The tile budget is ${String(maxTiles)}; it must be a whole number of tiles, at least ${layers} (one per layer).`,
+      `The tile budget is ${String(maxTiles)}; it must be a whole number of tiles, at least ${least} (${why}).`,
     );
   }
   return maxTiles;

@@ -503,7 +503,8 @@ export async function runPipeline(
   const L = input.network.layers.length;
   // A budget below one tile per layer needs the network to judge: fail before the first step.
   for (const step of options.steps) {
-    if (step.kind === 'expand' && step.maxTiles !== undefined) checkMaxTiles(step.maxTiles, L);
+    if (step.kind === 'expand' && step.maxTiles !== undefined)
+      checkMaxTiles(step.maxTiles, input.network);
   }
   const sizes = [input.network.layers[0].weights.cols, input.network.layers[L - 1].weights.rows];
   let permutation: NetworkPermutation = input.permutation ?? {
