@@ -182,6 +182,7 @@ describe('hepex prune', () => {
       ['--final-epochs', '-1'],
       ['--max-tiles', '0.5'],
       ['--max-tiles', 'many'],
+      ['--method', 'tile', '--max-tiles', '50'],
     ];
     // The model directory does not exist: every case must fail on its argument first.
     for (const extra of cases) {

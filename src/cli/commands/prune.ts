@@ -304,6 +304,12 @@ export const command: Command = {
     const sparsity = optionalNumber(flags, 'sparsity', 0.9);
     const out = requireString(flags, 'out');
     const settings = settingsFromFlags(flags);
+    if (settings.maxTiles !== undefined && method !== 'hepex') {
+      throw new HepexError(
+        'invalid-argument',
+        "--max-tiles is a budget for HE-PEx's expansion step: use it with --method hepex.",
+      );
+    }
     // Check everything the pipeline checks before loading data or training.
     checkSteps(stepsFor(method, sparsity, settings));
     const { dir, model, trainer, data } = await loadModelAndTrainer(flags, settings.seed);
