@@ -181,6 +181,10 @@ export function createJobActions(rt: StoreRuntime): JobActions {
     runWholePipeline: () => {
       const s = get();
       if (!s.dense) return Promise.resolve();
+      // An autoencoder has no soft labels: distillation only applies to classifiers; the tile
+      // budget only to HE-PEx's expansion.
+      const distill = s.distill && s.dense.network.task === 'classification';
+      const tileBudget = s.method === 'hepex' ? s.tileBudget : null;
       let steps: PipelineStep[];
       try {
         steps = methodSteps(s.method, {
@@ -197,15 +201,14 @@ export function createJobActions(rt: StoreRuntime): JobActions {
                 groupLasso: groupLassoFor(s.structure, s.dense.network.task),
                 trainEpochs: STUDIO_GROUP_LASSO_EPOCHS,
               }),
-          // An autoencoder has no soft labels: the option only applies to classifiers.
-          distill: s.distill && s.dense.network.task === 'classification',
-          ...(s.method === 'hepex' && s.tileBudget !== null ? { maxTiles: s.tileBudget } : {}),
+          distill,
+          ...(tileBudget !== null ? { maxTiles: tileBudget } : {}),
         });
       } catch (error) {
         rt.fail(error);
         return Promise.resolve();
       }
-      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}${s.distill && s.dense.network.task === 'classification' ? ', distilled' : ''}${s.method === 'hepex' && s.tileBudget !== null ? `, ≤ ${s.tileBudget} tiles` : ''}`;
+      const what = `${METHOD_LABELS[s.method]} pipeline ${Math.round(s.sparsity * 100)}%${s.method === 'hepex' ? `, θ ${s.theta}` : ''}${s.structure === 'off' ? '' : `, group lasso ${s.structure}`}${distill ? ', distilled' : ''}${tileBudget !== null ? `, ≤ ${tileBudget} tiles` : ''}`;
       return runSteps(
         `Running the ${METHOD_LABELS[s.method]} pipeline`,
         { network: s.dense.network, dense: s.dense.network },

@@ -366,12 +366,13 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
           // A conv-first network trains on the batch's im2col patches (see the header).
           const x = params.conv ? tf.tensor2d(im2col(params.conv, xBatch, batchSize), [batchSize, network.layers[0].weights.cols]) : tf.tensor2d(xBatch, [batchSize, p]);
           const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
+          // The teacher's softened outputs are targets: computed outside the gradient tape.
+          const soft = teacher && distill ? tf.softmax(forwardParams(teacher, x, params.conv ? 'patches' : 'images').div(distill.temperature)) : undefined;
           const { value, grads } = tf.variableGrads(() => {
             const out = forwardParams(params, x, params.conv ? 'patches' : 'images');
             let fit = (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
-            if (teacher && distill) {
+            if (soft && distill) {
               const { temperature: t, weight } = distill;
-              const soft = tf.softmax(forwardParams(teacher, x, params.conv ? 'patches' : 'images').div(t));
               const kd = tf.losses.softmaxCrossEntropy(soft, out.div(t)).mul(t * t);
               fit = fit.mul(1 - weight).add(kd.mul(weight)) as tf.Scalar;
             }
