@@ -24,9 +24,9 @@ import {
   methodSteps,
   networkFigures,
   runPipeline,
-  unfoldClientPermutation,
   type PipelineStep,
 } from '../src/core/prune/pipeline';
+import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
 import { TILE_SCORES, tilePrune, type TileScore } from '../src/core/prune/tilePrune';
 import { adviseTileShapes } from '../src/core/tileAdvisor';
 import { countTileNonZeros, nonZeroTileFlags } from '../src/core/tilePlan';

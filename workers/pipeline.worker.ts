@@ -2,14 +2,10 @@
 import { expose, transfer } from 'comlink';
 import type { Mask } from '../src/core/matrix';
 import type { NetworkPermutation } from '../src/core/permutation';
-import { convolutionOf, type Network } from '../src/core/network';
-import { applyPermutation, findPermutation } from '../src/core/prune/permute';
-import {
-  runPipeline,
-  unfoldClientPermutation,
-  type PipelineStep,
-  type StepRecord,
-} from '../src/core/prune/pipeline';
+import type { Network } from '../src/core/network';
+import { permuteAndCheck, type PermuteStepResult } from '../src/core/prune/permuteNetwork';
+import { runPipeline, type PipelineStep, type StepRecord } from '../src/core/prune/pipeline';
+import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
 import { nonZeroMask } from '../src/core/matrix';
 import {
   checkDatasetFits,
@@ -39,16 +35,19 @@ export interface StepProgress {
   readonly detail: string;
 }
 
-export interface PermuteStepResult {
-  /** The network with hidden permutations folded in (input/output orders applied too). */
+export type { PermuteStepResult };
+
+export interface PermuteJob {
+  /** The working network (unpruned weights, earlier permutations folded in). */
   readonly network: Network;
   readonly masks: Mask[];
-  readonly permutation: NetworkPermutation;
-  readonly nonZeroTilesBefore: number;
-  readonly nonZeroTilesAfter: number;
-  readonly lowerBound: number;
-  readonly elapsedMs: number;
+  readonly tile: TileShape;
+  /** The client permutation the network already carries (composed with the new one). */
+  readonly permutation?: NetworkPermutation;
 }
+
+/** Held-out samples the permutation's function check runs on. */
+const PERMUTE_CHECK_SAMPLES = 256;
 
 function buffersOf(
   network: Network,
@@ -189,30 +188,30 @@ const api = {
     return (await trainerFor(noise)).evaluate(inOrder);
   },
 
-  permute(
-    job: { network: Network; masks: Mask[]; tile: TileShape },
+  /**
+   * Permutes neurons for the masks, composing with the permutation the network already carries,
+   * and checks on up to 256 held-out samples that the function did not change.
+   */
+  async permute(
+    job: PermuteJob,
     onProgress?: (p: StepProgress) => void,
-  ): PermuteStepResult {
-    const search = findPermutation(job.masks, job.tile, {
-      conv: convolutionOf(job.network),
-      onProgress: (p) =>
-        onProgress?.({
-          fraction: null,
-          detail: `pass ${p.outerIteration + 1}, neuron set ${p.set + 1} of ${p.sets}: ${p.nonZeroTiles} non-zero tiles`,
-        }),
-    });
-    const permuted = applyPermutation(job.network, search.orders, job.masks);
-    const masks = permuted.masks ?? job.masks;
-    const result: PermuteStepResult = {
-      network: permuted.network,
-      masks,
-      permutation: permuted.permutation,
-      nonZeroTilesBefore: search.nonZeroTilesBefore,
-      nonZeroTilesAfter: search.nonZeroTilesAfter,
-      lowerBound: search.lowerBound,
-      elapsedMs: search.elapsedMs,
-    };
-    return transfer(result, buffersOf(result.network, masks, result.permutation));
+  ): Promise<PermuteStepResult> {
+    const { test } = await dataSplit();
+    const check = takeSamples(test, Math.min(PERMUTE_CHECK_SAMPLES, test.count));
+    const result = permuteAndCheck(
+      { network: job.network, masks: job.masks, permutation: job.permutation },
+      job.tile,
+      imagesToFloat(check),
+      check.count,
+      {
+        onProgress: (p) =>
+          onProgress?.({
+            fraction: null,
+            detail: `pass ${p.outerIteration + 1}, neuron set ${p.set + 1} of ${p.sets}: ${p.nonZeroTiles} non-zero tiles`,
+          }),
+      },
+    );
+    return transfer(result, buffersOf(result.network, result.masks, result.permutation));
   },
 };
 

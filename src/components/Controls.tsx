@@ -9,11 +9,14 @@ import {
   type PruneScope,
   type TileScore,
 } from '../store/types';
-import { fmtPct0 } from '../viz/format';
+import { fmtInt, fmtPct0 } from '../viz/format';
 import { SegmentedControl } from './SegmentedControl';
 import { SelectField } from './SelectField';
 import { TrainPanel } from './TrainPanel';
-import { MNIST_DATA_LABEL } from '../store/modelSlice';
+import { MNIST_DATA_LABEL, type PermutationFigures } from '../store/modelSlice';
+
+/** Outputs may move by float32 rounding under a permutation (sums in another order), no more. */
+const PERMUTATION_TOLERANCE = 1e-4;
 
 const SIDES = [1, 2, 4, 8, 16, 32, 64];
 const ORIENTATIONS: readonly Orientation[] = ['B', 'A'];
@@ -63,6 +66,7 @@ export function Controls() {
   const customData = useAppStore((s) => s.dataLabel !== MNIST_DATA_LABEL);
   const resetData = useAppStore((s) => s.resetData);
   const recordRun = useAppStore((s) => s.recordRun);
+  const lastPermutation = useAppStore((s) => s.lastPermutation);
 
   const sparsityLabel = method === 'tile' ? 'Tile sparsity' : 'Weight sparsity';
   return (
@@ -299,6 +303,7 @@ export function Controls() {
             Record run
           </button>
         </div>
+        {lastPermutation && <PermutationNote figures={lastPermutation} />}
         <p className="controls__hint" data-testid="data-label">
           Retraining, metrics and encrypted runs use {dataLabel}.{' '}
           {customData && (
@@ -310,5 +315,26 @@ export function Controls() {
       </fieldset>
       <TrainPanel />
     </form>
+  );
+}
+
+/**
+ * What the last Permute did, and its proof that the function did not change: the outputs on
+ * held-out samples before and after (float32 rounding only).
+ */
+function PermutationNote({ figures: f }: { figures: PermutationFigures }) {
+  const unchanged = f.maxOutputChange <= PERMUTATION_TOLERANCE;
+  return (
+    <p
+      className={`controls__hint${unchanged ? '' : ' is-warning'}`}
+      data-testid="permutation-check"
+      data-max-change={f.maxOutputChange}
+    >
+      Permutation: {fmtInt(f.nonZeroTilesBefore)} → {fmtInt(f.nonZeroTilesAfter)} non-zero tiles at
+      these masks (lower bound {fmtInt(f.lowerBound)}).{' '}
+      {unchanged
+        ? `Outputs unchanged on ${f.checkSamples} test images (max |Δ| ${f.maxOutputChange.toExponential(1)}).`
+        : `Outputs changed on ${f.checkSamples} test images by up to ${f.maxOutputChange.toExponential(1)}: please report this.`}
+    </p>
   );
 }

@@ -3,18 +3,18 @@ import { HepexError } from '../core/errors';
 import type { Mask } from '../core/matrix';
 import type { Network } from '../core/network';
 import type { NetworkPermutation } from '../core/permutation';
-import type { TileShape } from '../core/tileShape';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
 import type { Metric } from '../core/trainer';
 import type {
   PipelineApi,
   PipelineJob,
   PipelineStepsResult,
+  PermuteJob,
   PermuteStepResult,
   StepProgress,
 } from '../../workers/pipeline.worker';
 
-export type { PipelineJob, PipelineStepsResult, PermuteStepResult, StepProgress };
+export type { PipelineJob, PipelineStepsResult, PermuteJob, PermuteStepResult, StepProgress };
 
 export interface JobOptions {
   readonly signal?: AbortSignal;
@@ -23,13 +23,11 @@ export interface JobOptions {
 
 /** What the store needs from the heavy-step worker (an interface so tests can run it in-thread). */
 export interface PipelineService {
-  /** Reorders hidden neurons so the masks' non-zeros gather into few tiles (HEPEX.md step 3). */
-  permute(
-    network: Network,
-    masks: readonly Mask[],
-    tile: TileShape,
-    options?: JobOptions,
-  ): Promise<PermuteStepResult>;
+  /**
+   * Reorders neurons so the masks' non-zeros gather into few tiles (HEPEX.md step 3), composed
+   * with the permutation the network already carries; the result says how much the outputs moved.
+   */
+  permute(job: PermuteJob, options?: JobOptions): Promise<PermuteStepResult>;
   /** Pipeline steps (retrain needs the MNIST split and tfjs, which live in the worker). */
   pipeline(job: PipelineJob, options?: JobOptions): Promise<PipelineStepsResult>;
   /** Accuracy or MSE on the held-out split; never cancels a running step. */
@@ -84,6 +82,15 @@ function copyMasks(masks: readonly Mask[]): { masks: Mask[]; buffers: ArrayBuffe
   return { masks: copies, buffers: copies.map((m) => m.data.buffer) };
 }
 
+function copyPermutation(permutation: NetworkPermutation): {
+  permutation: NetworkPermutation;
+  buffers: ArrayBuffer[];
+} {
+  const input = Uint32Array.from(permutation.input);
+  const output = Uint32Array.from(permutation.output);
+  return { permutation: { input, output }, buffers: [input.buffer, output.buffer] };
+}
+
 /**
  * The one way the UI reaches workers/pipeline.worker.ts. The worker starts on the first job.
  * Latest wins: a new job aborts the one running (the UI only wants the newest answer). Aborting
@@ -104,18 +111,20 @@ export class PipelineClient implements PipelineService {
     installHepexErrorTransfer();
   }
 
-  permute(
-    network: Network,
-    masks: readonly Mask[],
-    tile: TileShape,
-    options: JobOptions = {},
-  ): Promise<PermuteStepResult> {
-    const n = copyNetwork(network);
-    const m = copyMasks(masks);
+  permute(job: PermuteJob, options: JobOptions = {}): Promise<PermuteStepResult> {
+    const n = copyNetwork(job.network);
+    const m = copyMasks(job.masks);
+    const p = job.permutation && copyPermutation(job.permutation);
+    const payload: PermuteJob = {
+      ...job,
+      network: n.network,
+      masks: m.masks,
+      permutation: p?.permutation,
+    };
     return this.run(
       (api, progress) =>
         api.permute(
-          transfer({ network: n.network, masks: m.masks, tile }, [...n.buffers, ...m.buffers]),
+          transfer(payload, [...n.buffers, ...m.buffers, ...(p?.buffers ?? [])]),
           progress,
         ),
       options,
@@ -126,21 +135,20 @@ export class PipelineClient implements PipelineService {
     const n = copyNetwork(job.network);
     const d = job.dense ? copyNetwork(job.dense) : undefined;
     const m = job.masks ? copyMasks(job.masks) : undefined;
-    const permutation = job.permutation
-      ? {
-          input: Uint32Array.from(job.permutation.input),
-          output: Uint32Array.from(job.permutation.output),
-        }
-      : undefined;
+    const p = job.permutation && copyPermutation(job.permutation);
     const payload: PipelineJob = {
       ...job,
       network: n.network,
       dense: d?.network,
       masks: m?.masks,
-      permutation,
+      permutation: p?.permutation,
     };
-    const buffers = [...n.buffers, ...(d?.buffers ?? []), ...(m?.buffers ?? [])];
-    if (permutation) buffers.push(permutation.input.buffer, permutation.output.buffer);
+    const buffers = [
+      ...n.buffers,
+      ...(d?.buffers ?? []),
+      ...(m?.buffers ?? []),
+      ...(p?.buffers ?? []),
+    ];
     return this.run((api, progress) => api.pipeline(transfer(payload, buffers), progress), options);
   }
 

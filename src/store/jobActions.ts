@@ -155,11 +155,19 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       return rt.runJob(
         label,
         (signal, isCurrent) =>
-          deps.pipeline().permute(working, masks, s.tile, {
-            signal,
-            onProgress: (p) =>
-              isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
-          }),
+          deps.pipeline().permute(
+            {
+              network: working,
+              masks,
+              tile: s.tile,
+              ...(s.workingPermutation ? { permutation: s.workingPermutation } : {}),
+            },
+            {
+              signal,
+              onProgress: (p) =>
+                isCurrent() && set({ busy: { label, progress: p.fraction, detail: p.detail } }),
+            },
+          ),
         (result) => {
           const method: Method = s.method === 'tile' ? 'hepex' : s.method;
           set({
@@ -167,6 +175,14 @@ export function createJobActions(rt: StoreRuntime): JobActions {
             workingPermutation: result.permutation,
             ranks: null,
             method,
+            lastPermutation: {
+              nonZeroTilesBefore: result.nonZeroTilesBefore,
+              nonZeroTilesAfter: result.nonZeroTilesAfter,
+              lowerBound: result.lowerBound,
+              maxOutputChange: result.maxOutputChange,
+              checkSamples: result.checkSamples,
+              elapsedMs: result.elapsedMs,
+            },
           });
           get().applyPreview();
           get().recordRun('permuted');

@@ -103,6 +103,7 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
         twin,
         working: dense.network,
         workingPermutation: dense.permutation ?? null,
+        lastPermutation: null,
         ranks: null,
         tile,
       });

@@ -31,6 +31,18 @@ export interface ModelSlice {
   analysis: Analysis | null;
   /** The data retraining, evaluation and encrypted runs use, in words. */
   dataLabel: string;
+  /** The last Permute step's figures and its function check; null when `working` has none. */
+  lastPermutation: PermutationFigures | null;
+}
+
+export interface PermutationFigures {
+  readonly nonZeroTilesBefore: number;
+  readonly nonZeroTilesAfter: number;
+  readonly lowerBound: number;
+  /** max |outputs after - before| on `checkSamples` held-out samples (raw inputs, client orders). */
+  readonly maxOutputChange: number;
+  readonly checkSamples: number;
+  readonly elapsedMs: number;
 }
 
 export const MNIST_DATA_LABEL = 'MNIST 10k, seed 1: 8000 train / 2000 test';
@@ -49,4 +61,5 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () =
   shown: null,
   analysis: null,
   dataLabel: MNIST_DATA_LABEL,
+  lastPermutation: null,
 });

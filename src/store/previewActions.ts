@@ -153,7 +153,12 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     resetWorking: () => {
       const dense = get().dense;
       if (!dense) return;
-      set({ working: dense.network, workingPermutation: dense.permutation ?? null, ranks: null });
+      set({
+        working: dense.network,
+        workingPermutation: dense.permutation ?? null,
+        ranks: null,
+        lastPermutation: null,
+      });
       rt.schedulePreview();
     },
   };

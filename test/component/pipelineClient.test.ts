@@ -31,6 +31,8 @@ function channelWorker(delayMs: number) {
             nonZeroTilesAfter: 1,
             lowerBound: 1,
             elapsedMs: delayMs,
+            maxOutputChange: 0,
+            checkSamples: 0,
           };
         },
       },
@@ -54,6 +56,7 @@ const masks = network.layers.map((l) => ({
   data: new Uint8Array(l.weights.data.length).fill(1),
 }));
 const tile = createTileShape(2, 2, { ringDegree: 8192 });
+const permuteJob = { network, masks, tile };
 
 let client: PipelineClient | undefined;
 afterEach(() => client?.dispose());
@@ -64,7 +67,7 @@ describe('PipelineClient', () => {
     client = new PipelineClient({ createWorker: w.create });
     expect(w.stats.started).toBe(0);
     const progress: StepProgress[] = [];
-    const result = await client.permute(network, masks, tile, {
+    const result = await client.permute(permuteJob, {
       onProgress: (p) => progress.push(p),
     });
     expect(w.stats.started).toBe(1);
@@ -79,8 +82,8 @@ describe('PipelineClient', () => {
   it('latest wins: a new job cancels the running one (the worker is replaced)', async () => {
     const w = channelWorker(50);
     client = new PipelineClient({ createWorker: w.create });
-    const first = client.permute(network, masks, tile);
-    const second = client.permute(network, masks, tile);
+    const first = client.permute(permuteJob);
+    const second = client.permute(permuteJob);
     await expect(first).rejects.toMatchObject({ code: 'cancelled' });
     await expect(second).resolves.toMatchObject({ nonZeroTilesAfter: 1 });
     expect(w.stats.terminated).toBe(1);
@@ -91,12 +94,12 @@ describe('PipelineClient', () => {
     const w = channelWorker(50);
     client = new PipelineClient({ createWorker: w.create });
     const controller = new AbortController();
-    const job = client.permute(network, masks, tile, { signal: controller.signal });
+    const job = client.permute(permuteJob, { signal: controller.signal });
     controller.abort();
     const error = await job.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HepexError);
     expect((error as HepexError).code).toBe('cancelled');
-    await expect(client.permute(network, masks, tile)).resolves.toMatchObject({ lowerBound: 1 });
+    await expect(client.permute(permuteJob)).resolves.toMatchObject({ lowerBound: 1 });
     expect(w.stats.started).toBe(2);
   });
 
@@ -104,6 +107,6 @@ describe('PipelineClient', () => {
     const w = channelWorker(1);
     client = new PipelineClient({ createWorker: w.create });
     client.dispose();
-    await expect(client.permute(network, masks, tile)).rejects.toThrow(/shut down/);
+    await expect(client.permute(permuteJob)).rejects.toThrow(/shut down/);
   });
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
-import { applyPermutation, findPermutation } from '../../src/core/prune/permute';
+import { permuteAndCheck, forwardOnRawInputs } from '../../src/core/prune/permuteNetwork';
+import { unfoldClientPermutation } from '../../src/core/prune/clientPermutation';
 import { forward, layerSizes } from '../../src/core/network';
-import { maskNetwork } from '../../src/core/prune/common';
+import { maskNetwork, masksOfNonZeros } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
 import type { Trainer } from '../../src/core/trainer';
 import { checkDatasetFits, datasetFromIdx, splitDataset } from '../../src/core/data/dataset';
@@ -40,18 +41,8 @@ const zeroEpochTrainer: Trainer = {
 };
 
 const inThreadPipeline: PipelineService = {
-  async permute(network, masks, tile) {
-    const search = findPermutation(masks, tile);
-    const p = applyPermutation(network, search.orders, masks);
-    return {
-      network: p.network,
-      masks: p.masks!,
-      permutation: p.permutation,
-      nonZeroTilesBefore: search.nonZeroTilesBefore,
-      nonZeroTilesAfter: search.nonZeroTilesAfter,
-      lowerBound: search.lowerBound,
-      elapsedMs: search.elapsedMs,
-    };
+  async permute(job) {
+    return permuteAndCheck(job, job.tile, probe, 8);
   },
   async pipeline(job, options) {
     return runPipeline(
@@ -64,7 +55,13 @@ const inThreadPipeline: PipelineService = {
       },
     );
   },
-  evaluate: (network) => zeroEpochTrainer.evaluate(network),
+  // As the worker does: the client permutation is put back, so the metric is on raw inputs.
+  evaluate: (network, permutation) =>
+    zeroEpochTrainer.evaluate(
+      permutation
+        ? unfoldClientPermutation(network, masksOfNonZeros(network), permutation).network
+        : network,
+    ),
   testInputs: async (count) => ({
     inputs: probe.slice(0, count * SIZES_IN),
     labels: new Uint8Array(count),
@@ -388,12 +385,39 @@ describe('app store', () => {
     );
   });
 
+  it('permuting again composes with the first permutation: the function never changes', async () => {
+    const { store, scheduler } = setup();
+    await store.getState().loadPreset('ae');
+    store.getState().setMethod('magnitude');
+    store.getState().setSparsity(0.9);
+    scheduler.flush();
+    const dense = store.getState().dense!.network;
+    const expected = forward(dense, probe, 8);
+    for (let round = 1; round <= 3; round++) {
+      await store.getState().permute();
+      const s = store.getState();
+      expect(s.error).toBeNull();
+      // The worker's own check, and an independent one on the working network the previews prune.
+      expect(s.lastPermutation!.maxOutputChange).toBeLessThan(1e-4);
+      const raw = forwardOnRawInputs(s.working!, s.workingPermutation!, probe, 8);
+      let worst = 0;
+      for (let k = 0; k < raw.length; k++) worst = Math.max(worst, Math.abs(raw[k] - expected[k]));
+      expect(worst, `round ${round}`).toBeLessThan(1e-4);
+    }
+    // Magnitude pruning is permutation-invariant: every permuted run scores what the first did.
+    await new Promise((r) => setTimeout(r, 0));
+    const runs = store.getState().runs.filter((r) => /permut/.test(r.label));
+    const mses = runs.map((r) => r.metrics?.mse);
+    expect(mses.length).toBeGreaterThanOrEqual(4);
+    for (const mse of mses) expect(mse).toBeCloseTo(mses[0]!, 5);
+  });
+
   it('loading another model stops the step still running for the old one', async () => {
     const scheduler = manualScheduler();
     let started = false;
     const hanging: PipelineService = {
       ...inThreadPipeline,
-      permute: (_n, _m, _t, options) =>
+      permute: (_job, options) =>
         new Promise((_resolve, reject) => {
           started = true;
           options?.signal?.addEventListener('abort', () =>

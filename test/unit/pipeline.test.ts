@@ -3,8 +3,8 @@ import type { Activation } from '../../src/core/activation';
 import { HepexError } from '../../src/core/errors';
 import { forward, type Network } from '../../src/core/network';
 import { permuteRows, unpermuteRows } from '../../src/core/permutation';
+import { foldClientPermutation } from '../../src/core/prune/clientPermutation';
 import {
-  foldClientPermutation,
   GROUP_LASSO_EPOCHS,
   methodSteps,
   runPipeline,

@@ -10,7 +10,7 @@ import { takeSamples } from '../../src/core/data/dataset';
 import { encodeIdx } from '../../src/core/data/idx';
 import { mnistSplit } from '../../src/core/data/mnist';
 import { HepexError } from '../../src/core/errors';
-import { unfoldClientPermutation } from '../../src/core/prune/pipeline';
+import { unfoldClientPermutation } from '../../src/core/prune/clientPermutation';
 import { loadDataSplit, loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { evaluateNetwork } from '../../src/engines/tfjs/train';
 import { readModelDir } from '../../src/engines/tfjs/modelDir';

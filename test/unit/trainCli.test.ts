@@ -12,7 +12,7 @@ import { mnistSplit } from '../../src/core/data/mnist';
 import { HepexError } from '../../src/core/errors';
 import { createMask } from '../../src/core/matrix';
 import { identityPermutation } from '../../src/core/permutation';
-import { foldClientPermutation } from '../../src/core/prune/pipeline';
+import { foldClientPermutation } from '../../src/core/prune/clientPermutation';
 import { createRng, shuffleInPlace } from '../../src/core/random';
 import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';

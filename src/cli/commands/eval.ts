@@ -1,6 +1,6 @@
 import { HepexError } from '../../core/errors';
 import { createMask } from '../../core/matrix';
-import { unfoldClientPermutation } from '../../core/prune/pipeline';
+import { unfoldClientPermutation } from '../../core/prune/clientPermutation';
 import type { Dataset } from '../../core/data/dataset';
 import { loadDataSplit, loadIdxPair, parseIdxPairArg } from '../../engines/tfjs/mnistNode';
 import { readModelDir } from '../../engines/tfjs/modelDir';

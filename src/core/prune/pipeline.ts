@@ -3,13 +3,8 @@ import { HepexError, throwIfAborted } from '../errors';
 import { planExecution, type HeMode } from '../executionPlan';
 import { fullKernelTileFlags, outputSize } from '../conv';
 import { nonZeroMask, type Mask } from '../matrix';
-import { convolutionOf, validateNetwork, type Layer, type Network, type Task } from '../network';
-import {
-  identityPermutation,
-  invertPermutation,
-  type NetworkPermutation,
-  type Permutation,
-} from '../permutation';
+import { validateNetwork, type Layer, type Network, type Task } from '../network';
+import { identityPermutation, type NetworkPermutation } from '../permutation';
 import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tilePlan';
 import type { TileShape } from '../tileShape';
 import type { Metric, Trainer } from '../trainer';
@@ -26,7 +21,8 @@ import {
 } from './common';
 import { pruneAndExpand } from './expand';
 import { magnitudePrune } from './magnitudePrune';
-import { applyPermutation, composePermutations, findPermutation } from './permute';
+import { unfoldClientPermutation, foldClientPermutation } from './clientPermutation';
+import { permuteNetwork } from './permuteNetwork';
 import { checkTileScore, tilePrune, type TileScore } from './tilePrune';
 
 /**
@@ -393,40 +389,6 @@ function layerSize(layer: Layer, t: LayerTiling): { weights: number; tiles: numb
   return { weights: outputSize(g).positions * g.filters * g.kernel * g.kernel * g.channels, tiles };
 }
 
-/**
- * Puts the client permutation back into the network: W_0's columns and W_L's rows (and b_L)
- * return to the dataset's order, so a trainer that knows nothing of permutations sees the same
- * function. Hidden orders stay folded. `masks` follow the weights.
- */
-export function unfoldClientPermutation(
-  network: Network,
-  masks: readonly Mask[],
-  permutation: NetworkPermutation,
-): { network: Network; masks: Mask[] } {
-  const orders: Permutation[] = [
-    invertPermutation(permutation.input),
-    ...network.layers.slice(0, -1).map((l) => identityPermutation(l.weights.rows)),
-    invertPermutation(permutation.output),
-  ];
-  const res = applyPermutation(network, orders, masks);
-  return { network: res.network, masks: res.masks! };
-}
-
-/** The inverse of unfoldClientPermutation. */
-export function foldClientPermutation(
-  network: Network,
-  masks: readonly Mask[],
-  permutation: NetworkPermutation,
-): { network: Network; masks: Mask[] } {
-  const orders: Permutation[] = [
-    permutation.input,
-    ...network.layers.slice(0, -1).map((l) => identityPermutation(l.weights.rows)),
-    permutation.output,
-  ];
-  const res = applyPermutation(network, orders, masks);
-  return { network: res.network, masks: res.masks! };
-}
-
 /** Checks every step's parameters (sparsity, theta, epochs, scope, score); throws HepexError. */
 export function checkSteps(steps: readonly PipelineStep[]): void {
   if (!Array.isArray(steps))
@@ -654,8 +616,7 @@ export async function runPipeline(
         break;
       }
       case 'permute': {
-        const search = findPermutation(masks, options.tile, {
-          conv: convolutionOf(network),
+        const permuted = permuteNetwork({ network, masks, permutation, dense }, options.tile, {
           maxOuterIterations: step.maxOuterIterations,
           maxKMeansIterations: step.maxKMeansIterations,
           refine: step.refine,
@@ -672,14 +633,9 @@ export async function runPipeline(
               message: `pass ${p.outerIteration + 1}, neuron set ${p.set}: ${p.nonZeroTiles} tiles`,
             }),
         });
-        const applied = applyPermutation(network, search.orders, masks);
-        dense = applyPermutation(dense, search.orders).network;
-        network = applied.network;
-        masks = applied.masks!;
-        permutation = {
-          input: composePermutations(permutation.input, search.permutation.input),
-          output: composePermutations(permutation.output, search.permutation.output),
-        };
+        ({ network, masks, permutation } = permuted);
+        dense = permuted.dense!;
+        const { search } = permuted;
         details = {
           nonZeroTilesBefore: search.nonZeroTilesBefore,
           nonZeroTilesAfter: search.nonZeroTilesAfter,
