@@ -39,8 +39,17 @@ export type ProgressCallback = (fraction: number, message: string) => void;
 
 export interface SessionRequest {
   readonly network: Network;
-  /** first: layer 0's orientation, as the model was pruned for (default DEFAULT_FIRST_ORIENTATION). */
-  readonly tile: { readonly t1: number; readonly t2: number; readonly first?: Orientation };
+  /**
+   * first: layer 0's orientation, as the model was pruned for (default DEFAULT_FIRST_ORIENTATION);
+   * ringDegree: the least ring degree to use (the studio's choice); a larger one is used when the
+   * depth needs it (SessionInfo says which).
+   */
+  readonly tile: {
+    readonly t1: number;
+    readonly t2: number;
+    readonly first?: Orientation;
+    readonly ringDegree?: RingDegree;
+  };
   readonly mode: HeMode;
   readonly permutation?: NetworkPermutation;
   readonly weights?: 'resident' | 'streamed';
@@ -145,7 +154,7 @@ const api = {
   ): Promise<{ sessionId: number; info: SessionInfo }> {
     return guarded('Preparing the model for HE', () =>
       job(jobId, onProgress, async (signal, progress) => {
-        const tile = chooseHeTile(request.network, request.tile);
+        const tile = chooseHeTile(request.network, request.tile, request.tile.ringDegree);
         const model = prepareHeModel(request.network, tile, {
           mode: request.mode,
           permutation: request.permutation,
@@ -205,18 +214,26 @@ const api = {
     });
   },
 
-  /** Encrypt, infer, decrypt, compare with the plaintext forward pass; frees its ciphertexts. */
+  /**
+   * Encrypt, infer, decrypt, compare with the plaintext forward pass; frees its ciphertexts.
+   * `timings`: the tables the prediction uses (the page's calibrated ones), default reference.
+   */
   run(
     sessionId: number,
     inputs: Float32Array,
     samples: number,
     jobId?: number,
     onProgress?: ProgressCallback,
+    timings?: readonly OpTimingTable[],
   ): Promise<HeInferenceReport> {
     return guarded('Encrypted inference', () =>
       job(jobId, onProgress, async (signal, progress) => {
         const { session, network } = sessionOf(sessionId);
-        return runHeInference(session, network, inputs, samples, { signal, onProgress: progress });
+        return runHeInference(session, network, inputs, samples, {
+          signal,
+          onProgress: progress,
+          ...(timings ? { timings } : {}),
+        });
       }),
     );
   },

@@ -75,6 +75,12 @@ export interface PipelineJob {
   readonly noise?: number;
 }
 
+/** A metric and the data it was measured on (the split's label), so no figure mixes data sets. */
+export interface Evaluation {
+  readonly metric: Metric;
+  readonly data: string;
+}
+
 export interface PipelineStepsResult {
   readonly network: Network;
   readonly masks: Mask[];
@@ -177,7 +183,7 @@ const api = {
     network: Network,
     permutation?: NetworkPermutation,
     noise?: number,
-  ): Promise<Metric> {
+  ): Promise<Evaluation> {
     const inOrder = permutation
       ? unfoldClientPermutation(
           network,
@@ -185,7 +191,8 @@ const api = {
           permutation,
         ).network
       : network;
-    return (await trainerFor(noise)).evaluate(inOrder);
+    const [data, trainer] = await Promise.all([dataSplit(), trainerFor(noise)]);
+    return { metric: await trainer.evaluate(inOrder), data: data.label };
   },
 
   /**

@@ -9,6 +9,7 @@ import { HeEngineStatus } from '../components/HeEngineStatus';
 import { HePanel } from '../components/HePanel';
 import { HistoryPanel } from '../components/HistoryPanel';
 import { JobStatus } from '../components/JobStatus';
+import { LinkNotice } from '../components/LinkNotice';
 import { LayerStrip } from '../components/LayerStrip';
 import { ModelPicker } from '../components/ModelPicker';
 import { ModelStatus } from '../components/ModelStatus';
@@ -26,6 +27,7 @@ import { ErrorBoundary } from './ErrorBoundary';
 function useHashSync(store: AppStore) {
   useEffect(() => {
     const s = store.getState();
+    s.restoreCalibration();
     s.applyHash(window.location.hash);
     void s.loadPreset(store.getState().preset);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -56,6 +58,24 @@ function useHashSync(store: AppStore) {
     };
   }, [store]);
 }
+
+/** localStorage, or nothing when the browser blocks it (private modes, sandboxed frames). */
+const browserStorage = {
+  get(key: string): string | null {
+    try {
+      return window.localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  },
+  set(key: string, value: string): void {
+    try {
+      window.localStorage.setItem(key, value);
+    } catch {
+      // Quota or privacy settings: the value is simply not kept.
+    }
+  },
+};
 
 function Layout() {
   const theme = useResolvedTheme(useAppStore((s) => s.theme));
@@ -101,6 +121,7 @@ function Layout() {
         <ThemeToggle />
       </header>
       <ErrorBanner />
+      <LinkNotice />
       <JobStatus />
       <div className="workspace">
         <aside className="sidebar">
@@ -136,6 +157,7 @@ export function App() {
       pipeline: getPipelineClient,
       trainer: () => (trainClient ??= new TrainClient()),
       he: getHeClient,
+      storage: browserStorage,
     });
   });
   useHashSync(store);

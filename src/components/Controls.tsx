@@ -1,6 +1,8 @@
 import { useId } from 'react';
 import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/pipeline';
-import { RING_DEGREES, type Orientation, type RingDegree } from '../core/tileShape';
+import type { RingChoice } from '../core/heModel';
+import { droppedAtMost, thetaForWeights, tileWeights } from '../core/prune/thetaSteps';
+import { RING_DEGREES, type Orientation } from '../core/tileShape';
 import { useAppStore } from '../store/storeContext';
 import {
   METHODS,
@@ -19,6 +21,9 @@ import { MNIST_DATA_LABEL, type PermutationFigures } from '../store/modelSlice';
 const PERMUTATION_TOLERANCE = 1e-4;
 
 const SIDES = [1, 2, 4, 8, 16, 32, 64];
+const RING_CHOICES: readonly RingChoice[] = ['auto', ...RING_DEGREES];
+/** theta to 4 decimals without trailing zeros: 0.0625, 0.1. */
+const fmtTheta = (theta: number) => theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '');
 const ORIENTATIONS: readonly Orientation[] = ['B', 'A'];
 const ORIENTATION_LABELS: Record<Orientation, string> = { A: 'Layer 1 in A', B: 'Layer 1 in B' };
 const SCORES: readonly TileScore[] = ['l1', 'avg', 'max', 'min'];
@@ -32,6 +37,7 @@ const METHOD_HINTS: Record<Method, string> = {
 export function Controls() {
   const id = useId();
   const tile = useAppStore((s) => s.tile);
+  const ringChoice = useAppStore((s) => s.ringChoice);
   const method = useAppStore((s) => s.method);
   const scope = useAppStore((s) => s.scope);
   const score = useAppStore((s) => s.score);
@@ -68,7 +74,9 @@ export function Controls() {
   const recordRun = useAppStore((s) => s.recordRun);
   const lastPermutation = useAppStore((s) => s.lastPermutation);
 
-  const sparsityLabel = method === 'tile' ? 'Tile sparsity' : 'Weight sparsity';
+  const sparsityLabel = method === 'tile' ? 'Target tile sparsity' : 'Target weight sparsity';
+  const weightsPerTile = tileWeights(tile);
+  const dropAtMost = droppedAtMost(theta, tile);
   return (
     <form className="controls" onSubmit={(e) => e.preventDefault()} aria-label="Pruning controls">
       <fieldset className="controls__group">
@@ -91,12 +99,14 @@ export function Controls() {
             onChange={(t2) => setTileShape(tile.t1, t2)}
             testId="tile-t2"
           />
-          <SelectField<RingDegree>
+          <SelectField<RingChoice>
             label="Ring N"
-            value={tile.ringDegree}
-            options={RING_DEGREES}
+            value={ringChoice}
+            options={RING_CHOICES}
+            labelOf={(n) => (n === 'auto' ? `auto (${tile.ringDegree})` : String(n))}
             onChange={(n) => setTileShape(tile.t1, tile.t2, n)}
             testId="ring-degree"
+            title="CKKS ring degree N: a ciphertext holds N/2 numbers. Auto picks the smallest N whose modulus chain carries the model's depth at 128-bit security."
           />
         </div>
         <SegmentedControl
@@ -105,7 +115,7 @@ export function Controls() {
           value={tile.first}
           options={ORIENTATIONS}
           labelOf={(o) => ORIENTATION_LABELS[o]}
-          onChange={(first) => setTileShape(tile.t1, tile.t2, tile.ringDegree, first)}
+          onChange={(first) => setTileShape(tile.t1, tile.t2, ringChoice, first)}
           small
         />
         <p className="controls__hint">
@@ -172,27 +182,34 @@ export function Controls() {
             data-testid="sparsity-slider"
           />
         </label>
-        <label className={`slider${method === 'hepex' ? '' : ' is-muted'}`}>
+        <label
+          className={`slider${method === 'hepex' ? '' : ' is-muted'}`}
+          title="HE-PEx drops a tile that keeps this few weights or fewer (it would cost a whole ciphertext for almost nothing) and gives every other tile all its weights back."
+        >
           <span className="slider__head">
             <span className="field__label" id={`${id}-theta`}>
-              Tile density threshold θ
+              Drop tiles keeping at most
             </span>
             <output data-testid="theta-value">
-              {theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}
+              {dropAtMost} of {weightsPerTile} weights
             </output>
           </span>
           <input
             type="range"
             min={0}
-            max={0.5}
-            step={0.00625}
-            value={theta}
+            max={Math.max(1, weightsPerTile / 2)}
+            step={1}
+            value={dropAtMost}
             disabled={!hasModel || method !== 'hepex'}
-            onChange={(e) => setTheta(Number(e.target.value))}
+            onChange={(e) => setTheta(thetaForWeights(Number(e.target.value), tile))}
             aria-labelledby={`${id}-theta`}
-            aria-valuetext={`theta ${theta}`}
+            aria-valuetext={`at most ${dropAtMost} of ${weightsPerTile} weights (theta ${fmtTheta(theta)})`}
             data-testid="theta-slider"
           />
+          <span className="controls__hint">
+            θ = {fmtTheta(theta)}
+            {scope === 'local' ? ' of each layer’s densest tile' : ''}
+          </span>
         </label>
       </fieldset>
 

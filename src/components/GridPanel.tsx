@@ -38,15 +38,17 @@ export function GridPanel() {
               {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
               {t.orientation === 'A' ? t.inBlocks : t.outBlocks} kernel tiles ·{' '}
               {fmtInt(l.conv.kernel.nonZeroTiles)} non-zero ×{fmtInt(l.conv.kernel.positions)}{' '}
-              positions = {fmtInt(l.nonZeroTiles)} ciphertexts of the {l.shape} layer ·{' '}
-              {fmtInt(l.rotations)} rotations · {fmtMs(l.predictedMs)} predicted
+              positions = {fmtInt(l.nonZeroTiles)} non-zero tiles of the {l.shape} layer,{' '}
+              {fmtInt(l.activeTiles)} ciphertexts · {fmtInt(l.rotations)} rotations ·{' '}
+              {fmtMs(l.predictedMs)} predicted
             </p>
           ) : (
             <p className="grid-panel__sub" data-testid="grid-sub">
               Orientation {t.orientation}: shown as {t.orientation === 'A' ? 'W' : 'Wᵀ'} ({rows}×
               {cols}), {t.orientation === 'A' ? t.outBlocks : t.inBlocks}×
               {t.orientation === 'A' ? t.inBlocks : t.outBlocks} tiles · {fmtInt(l.nonZeroTiles)}{' '}
-              non-zero · {fmtInt(l.rotations)} rotations · {fmtMs(l.predictedMs)} predicted
+              non-zero, {fmtInt(l.activeTiles)} ciphertexts · {fmtInt(l.rotations)} rotations ·{' '}
+              {fmtMs(l.predictedMs)} predicted
             </p>
           )}
         </div>

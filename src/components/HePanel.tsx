@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useAppStore } from '../store/storeContext';
-import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct0 } from '../viz/format';
+import { selectRunRingDegree } from '../store/selectors';
+import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct } from '../viz/format';
 import { TableHead } from './TableHead';
 
 const SAMPLE_CHOICES = [16, 64, 256];
@@ -17,6 +18,9 @@ export function HePanel() {
   const busy = useAppStore((s) => s.busy);
   const hasModel = useAppStore((s) => s.shown !== null);
   const runEncrypted = useAppStore((s) => s.runEncrypted);
+  const calibrateHere = useAppStore((s) => s.calibrateHere);
+  const runN = useAppStore(selectRunRingDegree);
+  const calibratedAt = useAppStore((s) => (runN ? s.calibrated[runN]?.at : undefined));
   const measured = (results?.rows ?? []).map((r) => ('error' in r ? null : r));
   const [dense, current] = measured;
   return (
@@ -25,10 +29,26 @@ export function HePanel() {
         <div>
           <h2>Encrypted inference</h2>
           <p className="grid-panel__sub">
-            CKKS with node-seal in a worker, plaintext model, encrypted input; the smallest ring
-            degree the depth needs. A CNN's client packs image patches (im2col) before encrypting.
-            The MLP takes seconds; the autoencoders (N = 32768) take minutes, with progress and
-            Cancel.
+            CKKS with node-seal in a worker: plaintext model, encrypted input, at N = {runN ?? '–'}{' '}
+            (the ring degree above, or the smallest the depth needs). A CNN&apos;s client packs
+            image patches (im2col) before encrypting. The MLP takes seconds, the autoencoders
+            minutes, with progress and Cancel.
+          </p>
+          <p className="grid-panel__sub" data-testid="he-timings">
+            Predictions use{' '}
+            {calibratedAt
+              ? `timings calibrated in this browser (${calibratedAt.slice(0, 10)})`
+              : 'reference timings (Node 24 on a 2-core server); the first run calibrates this browser once'}
+            .{' '}
+            <button
+              type="button"
+              className="link-button"
+              disabled={!hasModel || busy !== null || !runN}
+              onClick={() => void calibrateHere()}
+              data-testid="he-calibrate"
+            >
+              {calibratedAt ? 'Calibrate again' : 'Calibrate now'}
+            </button>
           </p>
         </div>
         <div className="controls__row">
@@ -57,6 +77,11 @@ export function HePanel() {
           </button>
         </div>
       </header>
+      {results?.ringNote && (
+        <p className="he-panel__note" role="note" data-testid="he-ring-note">
+          {results.ringNote}
+        </p>
+      )}
       {results && (
         <div className="history__table-wrap">
           <table className="history__table" data-testid="he-results">
@@ -100,11 +125,11 @@ export function HePanel() {
                     <td className="num">{fmtInt(r.rotations)}</td>
                     <td className="num">{r.maxAbsError.toExponential(1)}</td>
                     <td className="num" data-testid="he-agreement">
-                      {r.agreement === null ? '—' : fmtPct0(r.agreement)}
+                      {r.agreement === null ? '—' : fmtPct(r.agreement)}
                     </td>
                     <td className="num" data-testid="he-metric">
                       {r.metric.name === 'accuracy'
-                        ? `acc ${fmtPct0(r.metric.value)}`
+                        ? `acc ${fmtPct(r.metric.value)}`
                         : `mse ${fmtNum(r.metric.value)}`}
                     </td>
                   </tr>
@@ -123,7 +148,7 @@ export function HePanel() {
               {current.opsMatchPlan && dense.opsMatchPlan
                 ? '; operation counts equal the plan'
                 : ''}
-              .
+              ; timings {current.timingSource}.
             </p>
           )}
         </div>

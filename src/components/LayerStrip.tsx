@@ -35,10 +35,31 @@ export function LayerStrip() {
             <span className="layer-card__grid" style={{ width: w }}>
               <TileGridView layer={l.layer} height={h} />
             </span>
-            <span className="layer-card__counts" data-testid={`layer-count-${l.layer}`}>
-              {l.conv
-                ? `${fmtInt(l.conv.kernel.nonZeroTiles)} kernel tiles ×${fmtInt(l.conv.kernel.positions)} = ${fmtInt(l.nonZeroTiles)}`
-                : `${fmtInt(l.nonZeroTiles)} / ${fmtInt(l.tiles)} tiles`}
+            <span
+              className="layer-card__counts"
+              data-testid={`layer-count-${l.layer}`}
+              title={`${fmtInt(l.activeTiles)} of the layer's ${fmtInt(l.tiles)} weight tiles are ciphertexts (stored and multiplied). ${
+                l.nonZeroTiles > l.activeTiles
+                  ? `${fmtInt(l.nonZeroTiles - l.activeTiles)} more are non-zero but unused: their input neurons are pruned away or their outputs feed nothing, so they fold into constants.`
+                  : 'Every non-zero tile is one.'
+              }`}
+            >
+              <span data-testid={`layer-ciphertexts-${l.layer}`}>
+                <strong>{fmtInt(l.activeTiles)}</strong> / {fmtInt(l.tiles)} ciphertexts
+              </span>
+              {l.conv ? (
+                <span className="layer-card__detail">
+                  {fmtInt(l.conv.kernel.nonZeroTiles)} kernel tiles ×
+                  {fmtInt(l.conv.kernel.positions)} = {fmtInt(l.nonZeroTiles)} non-zero
+                </span>
+              ) : (
+                l.nonZeroTiles > l.activeTiles && (
+                  <span className="layer-card__detail">
+                    {fmtInt(l.nonZeroTiles)} non-zero, {fmtInt(l.nonZeroTiles - l.activeTiles)}{' '}
+                    unused
+                  </span>
+                )
+              )}
             </span>
             <span className="layer-card__shape">{l.conv ? l.conv.label : l.shape}</span>
           </button>

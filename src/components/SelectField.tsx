@@ -6,6 +6,8 @@ export function SelectField<T extends string | number>({
   onChange,
   testId,
   className = 'field',
+  labelOf = String,
+  title,
 }: {
   label: string;
   value: T;
@@ -13,9 +15,13 @@ export function SelectField<T extends string | number>({
   onChange: (value: T) => void;
   testId: string;
   className?: string;
+  /** How an option reads (default: its value). */
+  labelOf?: (value: T) => string;
+  /** Hover explanation of the field. */
+  title?: string;
 }) {
   return (
-    <label className={className}>
+    <label className={className} title={title}>
       <span className="field__label">{label}</span>
       <select
         value={value}
@@ -25,7 +31,7 @@ export function SelectField<T extends string | number>({
       >
         {options.map((v) => (
           <option key={v} value={v}>
-            {v}
+            {labelOf(v)}
           </option>
         ))}
       </select>

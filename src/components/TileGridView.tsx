@@ -29,6 +29,9 @@ export interface TileGridViewProps {
  * one pixel per weight, tile borders when zoomed in, all-zero tiles hatched. Hover tells the
  * tile's index, kept weights, L2 norm and the ciphertext that holds it.
  */
+/** Room the tooltip needs below the pointer (px, five lines); nearer the bottom it opens above. */
+const TOOLTIP_HEIGHT = 124;
+
 export function TileGridView({ layer, height, interactive = false, source }: TileGridViewProps) {
   const storeShown = useAppStore((s) => s.shown);
   const storeAnalysis = useAppStore((s) => s.analysis);
@@ -72,7 +75,7 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
     interactive,
     onPainted: main ? markPaint : undefined,
   });
-  const offsets = useMemo(() => (analysis ? ciphertextOffsets(analysis.counts) : []), [analysis]);
+  const offsets = useMemo(() => (analysis ? ciphertextOffsets(analysis.active) : []), [analysis]);
 
   const tooltip = useMemo(() => {
     const h = grid.hover;
@@ -92,7 +95,8 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
       for (let i = i0; i < i1; i++) sq += data.weights[o * tiling.inputs + i] ** 2;
     const area = (o1 - o0) * (i1 - i0);
     // A kernel tile stands for one ciphertext per position; it has no single number.
-    const ct = kernel ? null : ciphertextIndex(data.counts, t, offsets[layer] ?? 0);
+    const ct =
+      kernel || !analysis ? null : ciphertextIndex(analysis.active[layer], t, offsets[layer] ?? 0);
     const { o, i } = weightAt(tiling, h.row, h.col);
     const w = data.weights[o * tiling.inputs + i];
     return {
@@ -112,7 +116,7 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
       x: h.x,
       y: h.y,
     };
-  }, [grid.hover, data, offsets, layer, kernel]);
+  }, [grid.hover, data, offsets, layer, kernel, analysis]);
 
   const tiling = data?.tiling;
   const label = kernel
@@ -196,7 +200,11 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
           data-testid="tile-tooltip"
           style={{
             left: Math.min(tooltip.x + 14, Math.max(0, grid.width - 230)),
-            top: tooltip.y + 14,
+            // Flipped above the pointer near the bottom edge, so it is never cut off.
+            top:
+              tooltip.y + 14 + TOOLTIP_HEIGHT > height
+                ? Math.max(0, tooltip.y - TOOLTIP_HEIGHT)
+                : tooltip.y + 14,
           }}
         >
           <strong>
@@ -214,9 +222,11 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
             </span>
           ) : (
             <span>
-              {tooltip.ct === null
-                ? 'All zero: no ciphertext, skipped'
-                : `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`}
+              {tooltip.ct !== null
+                ? `Ciphertext ${fmtInt(tooltip.ct + 1)} of ${fmtInt(tooltip.total)}`
+                : tooltip.kept === 0
+                  ? 'All zero: no ciphertext, skipped'
+                  : 'Non-zero but unused (its inputs are pruned away or its outputs feed nothing): folded into a constant, no ciphertext'}
             </span>
           )}
           <span className="tooltip__muted" data-testid="tile-tooltip-weight">

@@ -1,7 +1,20 @@
 import type { Activation } from './activation';
-import { chooseCkksParameters, ckksParametersFor, fitsSecurity, type CkksParameters } from './ckksParameters';
+import {
+  chooseCkksParameters,
+  ckksParametersFor,
+  fitsSecurity,
+  type CkksParameters,
+} from './ckksParameters';
 import { HepexError } from './errors';
-import { OP_KINDS, addOps, planExecution, zeroOps, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
+import {
+  OP_KINDS,
+  addOps,
+  planExecution,
+  zeroOps,
+  type ExecutionPlan,
+  type HeMode,
+  type OpCounts,
+} from './executionPlan';
 import { fullKernelTileFlags } from './conv';
 import type { ConvGeometry } from './network';
 import type { TilePlan } from './tilePlan';
@@ -24,12 +37,32 @@ export interface OpTimingTable {
 }
 
 const ms8192 = {
-  encode: 0.49, encrypt: 1.3, decrypt: 0.25, decode: 0.83, add: 0.05, addPlain: 0.05,
-  multiplyPlain: 0.29, maskMultiply: 0.29, multiply: 0.62, relinearize: 3.0, rescale: 0.73, rotate: 3.0,
+  encode: 0.49,
+  encrypt: 1.3,
+  decrypt: 0.25,
+  decode: 0.83,
+  add: 0.05,
+  addPlain: 0.05,
+  multiplyPlain: 0.29,
+  maskMultiply: 0.29,
+  multiply: 0.62,
+  relinearize: 3.0,
+  rescale: 0.73,
+  rotate: 3.0,
 };
 const ms16384 = {
-  encode: 1.5, encrypt: 3.8, decrypt: 0.55, decode: 3.2, add: 0.07, addPlain: 0.07,
-  multiplyPlain: 0.96, maskMultiply: 0.96, multiply: 2.0, relinearize: 12.8, rescale: 2.6, rotate: 12.8,
+  encode: 1.5,
+  encrypt: 3.8,
+  decrypt: 0.55,
+  decode: 3.2,
+  add: 0.07,
+  addPlain: 0.07,
+  multiplyPlain: 0.96,
+  maskMultiply: 0.96,
+  multiply: 2.0,
+  relinearize: 12.8,
+  rescale: 2.6,
+  rotate: 12.8,
 };
 /** N = 32768 was not measured in shared/NODE-SEAL.md: 16384's per-prime cost x 2 x 15/14 (N log N). */
 const ms32768PerPrime = Object.fromEntries(
@@ -37,14 +70,29 @@ const ms32768PerPrime = Object.fromEntries(
 ) as typeof ms16384;
 
 /**
- * Reference timings from shared/NODE-SEAL.md (Node 24, 2-core machine, median ms). Clients
+ * Reference timings measured with node-seal 7 on Node 24 on a 2-core server (median ms). Clients
  * encrypt with the secret key (symmetric): 3.8 ms at N = 16384 measured by the HE engine
  * against 10 ms with the public key; N = 8192 scaled by the same ratio.
  */
 export const REFERENCE_TIMINGS: readonly OpTimingTable[] = [
-  { ringDegree: 8192, dataPrimes: 3, ms: ms8192, source: 'NODE-SEAL.md reference (N=8192, 3 primes)' },
-  { ringDegree: 16384, dataPrimes: 5, ms: ms16384, source: 'NODE-SEAL.md reference (N=16384, 5 primes)' },
-  { ringDegree: 32768, dataPrimes: 1, ms: ms32768PerPrime, source: 'extrapolated from N=16384 (per prime)' },
+  {
+    ringDegree: 8192,
+    dataPrimes: 3,
+    ms: ms8192,
+    source: 'reference: Node 24 on a 2-core server (N=8192, 3 primes)',
+  },
+  {
+    ringDegree: 16384,
+    dataPrimes: 5,
+    ms: ms16384,
+    source: 'reference: Node 24 on a 2-core server (N=16384, 5 primes)',
+  },
+  {
+    ringDegree: 32768,
+    dataPrimes: 1,
+    ms: ms32768PerPrime,
+    source: 'reference: extrapolated from N=16384 (per prime)',
+  },
 ];
 
 export interface CostOptions {
@@ -77,7 +125,14 @@ export interface LayerCost {
 }
 
 export interface CostReport {
-  readonly tile: { t1: number; t2: number; batch: number; ringDegree: number; slots: number; first: 'A' | 'B' };
+  readonly tile: {
+    t1: number;
+    t2: number;
+    batch: number;
+    ringDegree: number;
+    slots: number;
+    first: 'A' | 'B';
+  };
   readonly mode: HeMode;
   readonly samples: number;
   readonly chunks: number;
@@ -117,7 +172,8 @@ export const polyBytes = (ringDegree: number, primes: number, polys: number): nu
 
 function timingFor(ringDegree: RingDegree, timings: readonly OpTimingTable[]): OpTimingTable {
   const table = timings.find((t) => t.ringDegree === ringDegree);
-  if (!table) throw new HepexError('invalid-argument', `No operation timings for ring degree ${ringDegree}.`);
+  if (!table)
+    throw new HepexError('invalid-argument', `No operation timings for ring degree ${ringDegree}.`);
   return table;
 }
 
@@ -143,7 +199,10 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
   const N = tile.ringDegree;
   const samples = options.samples ?? tile.batch;
   if (!Number.isInteger(samples) || samples < 1) {
-    throw new HepexError('invalid-argument', `The sample count must be a whole number of at least 1, got ${samples}.`);
+    throw new HepexError(
+      'invalid-argument',
+      `The sample count must be a whole number of at least 1, got ${samples}.`,
+    );
   }
   const chunks = Math.ceil(samples / tile.batch);
   const params = ckksParametersFor(exec.depth, N);
@@ -163,7 +222,8 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
     // at the level the layer reads them. Streamed weights keep all but the weight tiles
     // resident, plus the one tile being multiplied.
     const constants = (l.quadraticActivation ? 2 : 0) + (l.masked ? 1 : 0);
-    const modelBytes = (l.activeTileCount + computed + constants) * polyBytes(N, primes, modelPolys);
+    const modelBytes =
+      (l.activeTileCount + computed + constants) * polyBytes(N, primes, modelPolys);
     streamedModelBytes += (computed + constants + 1) * polyBytes(N, primes, modelPolys);
     // Live at once while a layer runs (heInterpreter): its input ciphertexts (layer 1's are the
     // client's, already in inputBytes), its outputs so far, and at most three temporaries (the
@@ -188,7 +248,11 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
       ...summarise(ops),
       modelBytes,
       predictedMs:
-        chunks * l.phases.reduce((ms, phase) => ms + opsMs(phase.ops, table, primesAt(l.levelIn + phase.levelOffset)), 0),
+        chunks *
+        l.phases.reduce(
+          (ms, phase) => ms + opsMs(phase.ops, table, primesAt(l.levelIn + phase.levelOffset)),
+          0,
+        ),
     };
   });
 
@@ -209,11 +273,22 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
   const predictedMs = layers.reduce((s, l) => s + l.predictedMs, 0) + clientMs;
 
   return {
-    tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch, ringDegree: N, slots: N / 2, first: tile.first },
+    tile: {
+      t1: tile.t1,
+      t2: tile.t2,
+      batch: tile.batch,
+      ringDegree: N,
+      slots: N / 2,
+      first: tile.first,
+    },
     mode: exec.mode,
     samples,
     chunks,
-    heParameters: { ...params, fits: fitsSecurity(params), totalBits: params.coeffModulusBits.reduce((s, b) => s + b, 0) },
+    heParameters: {
+      ...params,
+      fits: fitsSecurity(params),
+      totalBits: params.coeffModulusBits.reduce((s, b) => s + b, 0),
+    },
     layers,
     total: {
       weightTiles: exec.plan.weightTiles,

@@ -2,10 +2,25 @@ import { activationCoefficients, activationIsQuadratic } from './activation';
 import { chooseCkksParameters, maxDepth, type CkksParameters } from './ckksParameters';
 import { costOfExecution } from './costModel';
 import { HepexError } from './errors';
-import { needsMaskAndDuplicate, planExecution, type ExecutionPlan, type HeMode, type OpCounts } from './executionPlan';
+import {
+  needsMaskAndDuplicate,
+  planExecution,
+  type ExecutionPlan,
+  type HeMode,
+  type OpCounts,
+} from './executionPlan';
 import { packInputBlock, unpackOutputBlock, type FloatMatrix } from './hePacking';
 import { im2col } from './conv';
-import { convolutionOf, forwardDenseView, inputWidth, layerSizes, validateNetwork, type ConvGeometry, type Network, type Task } from './network';
+import {
+  convolutionOf,
+  forwardDenseView,
+  inputWidth,
+  layerSizes,
+  validateNetwork,
+  type ConvGeometry,
+  type Network,
+  type Task,
+} from './network';
 import {
   checkPermutation,
   permuteRows,
@@ -14,7 +29,14 @@ import {
   type Permutation,
 } from './permutation';
 import { countTileNonZeros, nonZeroTileFlags, planTiles } from './tilePlan';
-import { createTileShape, DEFAULT_FIRST_ORIENTATION, type Orientation, type RingDegree, type TileShape } from './tileShape';
+import {
+  createTileShape,
+  DEFAULT_FIRST_ORIENTATION,
+  RING_DEGREES,
+  type Orientation,
+  type RingDegree,
+  type TileShape,
+} from './tileShape';
 
 /**
  * A network prepared for the HE runtime (pure: no SEAL). What preparation does, so the
@@ -118,6 +140,44 @@ export function chooseHeTile(
   const first = sides.first ?? DEFAULT_FIRST_ORIENTATION;
   const params = chooseCkksParameters(heDepth(network, { t1, t2, first }), minRingDegree);
   return createTileShape(t1, t2, { ringDegree: params.ringDegree, first });
+}
+
+/** A ring degree as a person chooses it: a fixed one, or the smallest that is secure for the depth. */
+export type RingChoice = 'auto' | RingDegree;
+
+export interface ResolvedRing {
+  /** What the cost model prices: the choice, or the smallest secure one for 'auto'. */
+  readonly ringDegree: RingDegree;
+  /** The smallest ring degree carrying the depth at 128-bit security; null when none does. */
+  readonly secure: RingDegree | null;
+  readonly depth: number;
+}
+
+/**
+ * The ring degree of a choice for a network and tile sides. An explicit choice is kept even when
+ * it is too small for the depth (the studio prices it and says why it is insecure); an encrypted
+ * run then uses `runRingDegree`.
+ */
+export function resolveRing(
+  network: Network,
+  sides: Pick<TileShape, 't1' | 't2' | 'first'>,
+  choice: RingChoice,
+): ResolvedRing {
+  const depth = heDepth(network, sides);
+  let secure: RingDegree | null;
+  try {
+    secure = chooseCkksParameters(depth).ringDegree;
+  } catch {
+    secure = null;
+  }
+  const ringDegree = choice === 'auto' ? (secure ?? RING_DEGREES[RING_DEGREES.length - 1]) : choice;
+  return { ringDegree, secure, depth };
+}
+
+/** The ring degree an encrypted run uses for a choice: never below what the depth needs. */
+export function runRingDegree(ring: ResolvedRing): RingDegree | null {
+  if (ring.secure === null) return null;
+  return ring.secure > ring.ringDegree ? ring.secure : ring.ringDegree;
 }
 
 /** Prepares a network for the HE runtime under a tile shape. */

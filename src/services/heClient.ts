@@ -120,10 +120,10 @@ export class HeClient {
     sessionId: number,
     inputs: Float32Array,
     samples: number,
-    options: JobOptions = {},
+    options: JobOptions & { readonly timings?: readonly OpTimingTable[] } = {},
   ): Promise<HeInferenceReport> {
     return this.enqueue(
-      (api, id) => api.run(sessionId, inputs, samples, id, progressProxy(options)),
+      (api, id) => api.run(sessionId, inputs, samples, id, progressProxy(options), options.timings),
       options,
       true,
     );

@@ -4,8 +4,8 @@ import type { Mask } from '../core/matrix';
 import type { Network } from '../core/network';
 import type { NetworkPermutation } from '../core/permutation';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
-import type { Metric } from '../core/trainer';
 import type {
+  Evaluation,
   PipelineApi,
   PipelineJob,
   PipelineStepsResult,
@@ -14,7 +14,14 @@ import type {
   StepProgress,
 } from '../../workers/pipeline.worker';
 
-export type { PipelineJob, PipelineStepsResult, PermuteJob, PermuteStepResult, StepProgress };
+export type {
+  Evaluation,
+  PipelineJob,
+  PipelineStepsResult,
+  PermuteJob,
+  PermuteStepResult,
+  StepProgress,
+};
 
 export interface JobOptions {
   readonly signal?: AbortSignal;
@@ -30,8 +37,8 @@ export interface PipelineService {
   permute(job: PermuteJob, options?: JobOptions): Promise<PermuteStepResult>;
   /** Pipeline steps (retrain needs the MNIST split and tfjs, which live in the worker). */
   pipeline(job: PipelineJob, options?: JobOptions): Promise<PipelineStepsResult>;
-  /** Accuracy or MSE on the held-out split; never cancels a running step. */
-  evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Metric>;
+  /** Accuracy or MSE on the held-out split, with the split's label; never cancels a running step. */
+  evaluate(network: Network, permutation?: NetworkPermutation, noise?: number): Promise<Evaluation>;
   /** Held-out test images, samples x pixels in [0, 1], with their labels. */
   testInputs(count: number): Promise<{ inputs: Float32Array; labels: Uint8Array; samples: number }>;
   /** IDX data for retraining, evaluation and encrypted runs (null: back to MNIST). */
@@ -156,7 +163,7 @@ export class PipelineClient implements PipelineService {
     network: Network,
     permutation?: NetworkPermutation,
     noise?: number,
-  ): Promise<Metric> {
+  ): Promise<Evaluation> {
     if (this.disposed)
       throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     const n = copyNetwork(network);

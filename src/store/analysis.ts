@@ -1,9 +1,23 @@
 import { kernelEntries, kernelMask, kernelTiling, outputSize } from '../core/conv';
-import { costOf, unprunedTileFlags, type CostReport } from '../core/costModel';
+import {
+  costOf,
+  costOfExecution,
+  REFERENCE_TIMINGS,
+  unprunedTileFlags,
+  type CostReport,
+  type OpTimingTable,
+} from '../core/costModel';
+import { planExecution } from '../core/executionPlan';
 import type { Mask } from '../core/matrix';
 import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
 import { convolutionOf, layerSizes, type ConvLayer, type Network } from '../core/network';
-import { countTileNonZeros, planTiles, type LayerTiling, type TilePlan } from '../core/tilePlan';
+import {
+  countTileNonZeros,
+  nonZeroTileFlags,
+  planTiles,
+  type LayerTiling,
+  type TilePlan,
+} from '../core/tilePlan';
 import type { TileShape } from '../core/tileShape';
 import type { Analysis, KernelView, Shown } from './types';
 
@@ -14,19 +28,25 @@ import type { Analysis, KernelView, Shown } from './types';
  */
 const denseCosts = new Map<string, CostReport>();
 
-function denseCostFor(plan: TilePlan, network: Network): CostReport {
+function denseCostFor(
+  plan: TilePlan,
+  network: Network,
+  timings: readonly OpTimingTable[],
+): CostReport {
   const { t1, t2, batch, ringDegree, first } = plan.tile;
   const acts = network.layers.map((l) => JSON.stringify(l.activation)).join(';');
   const convs = network.layers
     .map((l) => (l.kind === 'conv' ? JSON.stringify(l.geometry) : ''))
     .join(';');
-  const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}:${first}|${ringDegree}|${acts}|${convs}`;
+  const source = timings.find((t) => t.ringDegree === ringDegree)?.source ?? '';
+  const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}:${first}|${ringDegree}|${acts}|${convs}|${source}`;
   let cost = denseCosts.get(key);
   if (!cost) {
     cost = costOf(
       plan,
       network.layers.map((l) => l.activation),
       unprunedTileFlags(plan, convolutionOf(network)),
+      { timings },
     );
     if (denseCosts.size > 32) denseCosts.clear();
     denseCosts.set(key, cost);
@@ -34,30 +54,30 @@ function denseCostFor(plan: TilePlan, network: Network): CostReport {
   return cost;
 }
 
-/** `knownCounts`: per-tile kept counts the caller already has (the fused preview computes them). */
+/**
+ * `knownCounts`: per-tile kept counts the caller already has (the fused preview computes them).
+ * `timings`: the tables the cost model prices with (calibrated here, else reference).
+ */
 export function analyse(
   shown: Shown,
   tile: TileShape,
   knownCounts?: readonly Uint32Array[],
+  timings: readonly OpTimingTable[] = REFERENCE_TIMINGS,
 ): Analysis {
   const { network, masks } = shown;
   const plan = planTiles(layerSizes(network), tile);
   const counts = knownCounts ?? masks.map((m, l) => countTileNonZeros(m, plan.layers[l]));
-  const flags = counts.map((c) => {
-    const f = new Uint8Array(c.length);
-    for (let t = 0; t < c.length; t++) f[t] = c[t] > 0 ? 1 : 0;
-    return f;
-  });
-  const cost = costOf(
+  const exec = planExecution(
     plan,
+    counts.map(nonZeroTileFlags),
     network.layers.map((l) => l.activation),
-    flags,
   );
   return {
     plan,
     counts,
-    cost,
-    denseCost: denseCostFor(plan, network),
+    active: exec.layers.map((l) => l.activeTiles),
+    cost: costOfExecution(exec, { timings }),
+    denseCost: denseCostFor(plan, network, timings),
     sparsity: maskSparsityOf(network, masks),
     kernels: network.layers.map((l, i) =>
       l.kind === 'conv' ? kernelViewOf(l, masks[i], plan.layers[i]) : null,

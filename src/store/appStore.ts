@@ -1,11 +1,14 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { StoreDeps } from './deps';
 import { createHashActions, type HashActions } from './hashActions';
+import { createHeActions, type HeActions } from './heActions';
+import { createHeSlice, type HeSlice } from './heSlice';
 import { createJobActions, type JobActions } from './jobActions';
 import { createModelActions, type ModelActions } from './modelActions';
 import { createModelSlice, type ModelSlice } from './modelSlice';
 import { createPreviewActions, type PreviewActions } from './previewActions';
 import { createPruningSlice, type PruningSlice } from './pruningSlice';
+import { createRunActions, type RunActions } from './runActions';
 import { createRunsSlice, type RunsSlice } from './runsSlice';
 import { createRuntime } from './runtime';
 import { createTilingSlice, type TilingSlice } from './tilingSlice';
@@ -14,13 +17,25 @@ import { createUiSlice, type UiSlice } from './uiSlice';
 export type { HeService, StoreDeps, TrainService } from './deps';
 
 /**
- * Cross-slice actions, in four groups: models (load, show, export), previews (slider-driven,
- * main thread, latest wins), jobs (worker steps and the history they feed) and the URL hash.
- * Orchestration lives here and in services, never in components.
+ * Cross-slice actions, in six groups: models (load, show, export), previews (slider-driven,
+ * main thread, latest wins), jobs (worker steps), the history they feed, the HE engine
+ * (encrypted runs, calibration) and the URL hash. Orchestration lives here and in services,
+ * never in components.
  */
-export type Actions = ModelActions & PreviewActions & JobActions & HashActions;
+export type Actions = ModelActions &
+  PreviewActions &
+  JobActions &
+  RunActions &
+  HeActions &
+  HashActions;
 
-export type AppState = ModelSlice & TilingSlice & PruningSlice & RunsSlice & UiSlice & Actions;
+export type AppState = ModelSlice &
+  TilingSlice &
+  PruningSlice &
+  RunsSlice &
+  HeSlice &
+  UiSlice &
+  Actions;
 export type AppStore = StoreApi<AppState>;
 
 /** One store built from slices (zustand's slices pattern); each call is independent, so every test gets a fresh one. */
@@ -32,10 +47,13 @@ export function createAppStore(deps: StoreDeps): AppStore {
       ...createTilingSlice(set, get, api),
       ...createPruningSlice(set, get, api),
       ...createRunsSlice(set, get, api),
+      ...createHeSlice(set, get, api),
       ...createUiSlice(set, get, api),
       ...createModelActions(rt),
       ...createPreviewActions(rt),
       ...createJobActions(rt),
+      ...createRunActions(rt),
+      ...createHeActions(rt),
       ...createHashActions(rt),
     };
   });

@@ -1,5 +1,8 @@
 import type { HepexModel } from '../core/model';
+import type { OpTimingTable } from '../core/costModel';
+import type { RingDegree } from '../core/tileShape';
 import type {
+  HeEngineInfo,
   HeInferenceReport,
   JobOptions as HeJobOptions,
   SessionInfo,
@@ -19,9 +22,19 @@ export interface HeService {
     sessionId: number,
     inputs: Float32Array,
     samples: number,
-    options?: HeJobOptions,
+    options?: HeJobOptions & { readonly timings?: readonly OpTimingTable[] },
   ): Promise<HeInferenceReport>;
   closeSession(sessionId: number): Promise<void>;
+  /** Times every SEAL primitive in this browser at a ring degree and depth. */
+  calibrate(ringDegree: RingDegree, depth: number, options?: HeJobOptions): Promise<OpTimingTable>;
+  /** Loads SEAL and round-trips a vector at a ring degree (memoised): the engine's status. */
+  engineInfo(ringDegree: RingDegree): Promise<HeEngineInfo>;
+}
+
+/** Where calibrated timings are kept between visits (localStorage in the app). */
+export interface KeyValueStorage {
+  get(key: string): string | null;
+  set(key: string, value: string): void;
 }
 
 /** What the store needs from the training worker's client (services/trainClient.ts). */
@@ -40,4 +53,6 @@ export interface StoreDeps {
   readonly trainer?: () => TrainService;
   /** Runs a preview after the current task; default queueMicrotask (tests may flush by hand). */
   readonly schedule?: (run: () => void) => void;
+  /** Persists calibrated timings (and the first-visit guide's state); absent: nothing is kept. */
+  readonly storage?: KeyValueStorage;
 }

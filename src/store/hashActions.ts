@@ -1,12 +1,23 @@
-import { createTileShape } from '../core/tileShape';
-import type { StoreRuntime } from './runtime';
-import { formatHash, parseHash } from './urlHash';
+import { errorMessage, type StoreRuntime } from './runtime';
+import { PRESET_LABELS } from './types';
+import { formatHash, parseHash, type ShowChoice } from './urlHash';
 
 export interface HashActions {
-  /** The current view as a URL hash (preset, tile, method, sliders, layer, view). */
+  /** The current view as a URL hash (model, what is shown, tile, method, sliders, layer, view). */
   toHash: () => string;
-  /** Applies a hash; invalid parts are ignored. Pruning parameters preview once a model is there. */
+  /**
+   * Applies a link. What it cannot reproduce, and every part it could not read, is said in the
+   * link notice; the rest is applied (once the model is there, for what is shown).
+   */
   applyHash: (hash: string) => void;
+  dismissLinkNotice: () => void;
+}
+
+/** What a link asked to show, kept until the model it names has loaded. */
+export interface PendingLink {
+  readonly show: ShowChoice;
+  /** Sentences for the link notice, said once the model is there. */
+  readonly notes: readonly string[];
 }
 
 export function createHashActions(rt: StoreRuntime): HashActions {
@@ -14,11 +25,14 @@ export function createHashActions(rt: StoreRuntime): HashActions {
   return {
     toHash: () => {
       const s = get();
+      const origin = s.modelOrigin;
       return formatHash({
         preset: s.preset,
+        unlinked: origin.kind === 'preset' ? null : origin,
+        show: s.shown?.origin ?? 'preview',
         t1: s.tile.t1,
         t2: s.tile.t2,
-        ringDegree: s.tile.ringDegree,
+        ring: s.ringChoice,
         first: s.tile.first,
         method: s.method,
         scope: s.scope,
@@ -28,15 +42,16 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         structure: s.structure,
         distill: s.distill,
         tileBudget: s.tileBudget,
+        permuted: s.working !== null && s.working !== s.dense?.network,
         layer: s.selectedLayer,
         view: s.viewMode,
       });
     },
 
     applyHash: (hash) => {
-      const h = parseHash(hash);
+      if (hash.replace(/^#/, '') === '') return;
+      const { state: h, problems } = parseHash(hash);
       const { preset, method, scope, score, sparsity, theta, structure, distill, tileBudget } = h;
-      const { view, layer } = h;
       set({
         ...(preset && { preset }),
         ...(method && { method }),
@@ -47,25 +62,51 @@ export function createHashActions(rt: StoreRuntime): HashActions {
         ...(structure && { structure }),
         ...(distill !== undefined && { distill }),
         ...(tileBudget !== undefined && { tileBudget }),
-        ...(view && { viewMode: view }),
-        ...(layer !== undefined && { selectedLayer: layer }),
+        ...(h.view && { viewMode: h.view }),
+        ...(h.layer !== undefined && { selectedLayer: h.layer }),
+        ...(h.ring !== undefined && { ringChoice: h.ring }),
       });
-      if (h.t1 !== undefined && h.t2 !== undefined) {
-        try {
-          set({
-            tile: createTileShape(h.t1, h.t2, {
-              ringDegree: h.ringDegree ?? get().tile.ringDegree,
-              first: h.first ?? get().tile.first,
-            }),
-          });
-        } catch (error) {
-          rt.fail(error);
-        }
+      const notes: string[] = [];
+      const current = get().tile;
+      try {
+        set({
+          tile: rt.resolveTile(
+            h.t1 ?? current.t1,
+            h.t2 ?? current.t2,
+            h.first ?? current.first,
+            get().ringChoice,
+          ),
+        });
+      } catch (error) {
+        notes.push(`Its tile shape could not be used: ${errorMessage(error)}`);
       }
-      if (method || sparsity !== undefined || theta !== undefined || h.t1 !== undefined) {
-        if (get().working) rt.schedulePreview();
-        else rt.hashPreviewPending = true;
+      const modelName = PRESET_LABELS[get().preset].toLowerCase();
+      if (h.unlinked?.kind === 'file')
+        notes.push(
+          `It was made with model files opened by hand (${h.unlinked.name}), and a link cannot carry files: the ${modelName} is shown instead. Open the files again to continue with them.`,
+        );
+      if (h.unlinked?.kind === 'trained')
+        notes.push(
+          `It was made with a model trained in the browser (${h.unlinked.name}), which a link cannot carry: the ${modelName} is shown instead. Export the model to share it.`,
+        );
+      let show: ShowChoice = h.show ?? 'preview';
+      if (show === 'step') {
+        notes.push(
+          'It showed the result of a worker step (whole pipeline or retraining), which a link cannot carry: the preview at the same settings is shown instead. Export the model to share that result.',
+        );
+        show = 'preview';
       }
+      if (h.permuted)
+        notes.push(
+          'Its previews pruned a network reordered by “Permute neurons”, and the order is not in the link: press Permute neurons to find it again.',
+        );
+      if (problems.length)
+        notes.push(`These parts could not be read and were ignored: ${problems.join('; ')}.`);
+      const link: PendingLink = { show, notes };
+      if (get().dense) rt.applyLink(link);
+      else rt.pendingLink = link;
     },
+
+    dismissLinkNotice: () => set({ linkNotice: null }),
   };
 }

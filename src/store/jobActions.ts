@@ -3,19 +3,9 @@ import { selectTrainArch } from './selectors';
 import { groupLassoFor, methodSteps, type PipelineStep } from '../core/prune/pipeline';
 import { tileShapeLabel } from '../core/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
-import { applyMasks, masksOf } from './analysis';
 import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';
 import type { StoreRuntime } from './runtime';
-import {
-  METHOD_LABELS,
-  PRESET_LABELS,
-  type HeRunFailure,
-  type HeRunSummary,
-  type Method,
-  type Shown,
-} from './types';
-import { isHepexError } from '../core/errors';
-import { errorMessage } from './runtime';
+import { METHOD_LABELS, PRESET_LABELS, type Method, type Shown } from './types';
 
 /** Group-lasso epochs of the studio's whole pipeline (MLP ~1 s an epoch in the browser). */
 const STUDIO_GROUP_LASSO_EPOCHS = 10;
@@ -29,38 +19,7 @@ export interface JobActions {
   retrain: () => Promise<void>;
   /** Train worker: a fresh model of the preset's architecture and layer sizes, with live progress. */
   trainModel: (epochs: number) => Promise<void>;
-  /** HE worker: encrypted inference (real SEAL) of `samples` test images on the trained model and on what is shown. */
-  runEncrypted: (samples: number) => Promise<void>;
-  /** Adds what is shown to the history; without a metric, the worker evaluates it (unless evaluate is false). */
-  recordRun: (label?: string, evaluate?: boolean) => void;
   cancelJob: () => void;
-}
-
-/**
- * Accuracy (argmax against the labels) of a classifier's decrypted outputs, or the reconstruction
- * MSE against the inputs for an autoencoder. outputs: samples x out, inputs: samples x in.
- */
-export function decryptedMetric(
-  outputs: Float32Array,
-  inputs: Float32Array,
-  labels: Uint8Array,
-  samples: number,
-  task: 'classification' | 'reconstruction',
-): { name: 'accuracy' | 'mse'; value: number } {
-  if (task === 'reconstruction') {
-    let sq = 0;
-    for (let k = 0; k < outputs.length; k++) sq += (outputs[k] - inputs[k]) ** 2;
-    return { name: 'mse', value: sq / outputs.length };
-  }
-  const width = outputs.length / samples;
-  let right = 0;
-  for (let s = 0; s < samples; s++) {
-    let best = 0;
-    for (let k = 1; k < width; k++)
-      if (outputs[s * width + k] > outputs[s * width + best]) best = k;
-    if (best === labels[s]) right++;
-  }
-  return { name: 'accuracy', value: right / samples };
 }
 
 type PipelineInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 'dense'>;
@@ -69,28 +28,16 @@ type PipelineInput = Pick<PipelineJob, 'network' | 'masks' | 'permutation' | 'de
 export function createJobActions(rt: StoreRuntime): JobActions {
   const { set, get, deps } = rt;
 
-  /** Evaluates a recorded run in the worker and fills in its metric (the Pareto plot's y). */
-  const evaluateRun = (id: number, shown: Shown) => {
-    let evaluation: Promise<{ name: string; value: number }>;
-    try {
-      evaluation = deps.pipeline().evaluate(shown.network, shown.permutation, rt.noise());
-    } catch {
-      return; // no worker in this environment: the run keeps no metric
-    }
-    evaluation.then(
-      (metric) => get().setRunMetrics(id, { [metric.name]: metric.value }),
-      () => undefined, // a cancelled or failed evaluation leaves the run without a metric
-    );
-  };
-
+  /** `made`: the parameters that made the result (target sparsity, theta), for its history rows. */
   const runSteps = (
     label: string,
     input: PipelineInput,
     steps: PipelineStep[],
     runLabel: string,
+    made: { readonly target: number | null; readonly theta: number },
   ) => {
     const s = get();
-    const { tile, method, theta, modelKey } = s;
+    const { tile, method, modelKey, dataName, dataLabel } = s;
     return rt.runJob(
       label,
       (signal, isCurrent) =>
@@ -109,14 +56,17 @@ export function createJobActions(rt: StoreRuntime): JobActions {
             model: modelKey,
             label: `${runLabel} · ${r.kind}`,
             method,
-            sparsity: r.sparsity,
-            theta: method === 'hepex' ? theta : 0,
+            zeroWeights: r.sparsity,
+            target: made.target,
+            theta: method === 'hepex' ? made.theta : 0,
             tile: tileShapeLabel(tile),
             ringDegree: tile.ringDegree,
             ciphertexts: r.weightCiphertexts,
             denseCiphertexts: r.weightTiles,
             predictedMs: Number.NaN,
             peakBytes: Number.NaN,
+            dataset: dataName,
+            datasetLabel: dataLabel,
             metrics: r.metric ? { [r.metric.name]: r.metric.value } : undefined,
           });
         }
@@ -129,6 +79,8 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           label: runLabel,
           permutation: result.permutation,
           metrics,
+          ...(made.target !== null ? { target: made.target } : {}),
+          theta: made.theta,
         };
         if (rt.show(shown)) get().recordRun(runLabel, false);
       },
@@ -151,7 +103,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
       const label = 'Permuting neurons';
       // The view before the permutation goes into the history, so the two can be compared.
       if (s.shown.origin === 'preview') get().recordRun('before permutation');
-      const before = s.shown.origin === 'preview' ? get().runs.at(-1)?.id : undefined;
+      const before = s.shown.origin === 'preview' ? (get().shownRunId ?? undefined) : undefined;
       return rt.runJob(
         label,
         (signal, isCurrent) =>
@@ -230,6 +182,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         { network: s.dense.network, dense: s.dense.network },
         steps,
         what,
+        { target: s.sparsity, theta: s.theta },
       );
     },
 
@@ -241,6 +194,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
         { network: s.shown.network, masks: [...s.shown.masks], permutation: s.shown.permutation },
         [{ kind: 'retrain', epochs: 1 }],
         `${s.shown.label}, retrained`,
+        { target: s.shown.target ?? null, theta: s.shown.theta ?? s.theta },
       );
     },
 
@@ -287,139 +241,9 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           get().adoptModels(
             { dense: model, twin: null },
             `${PRESET_LABELS[arch]} trained here (${epochs} epochs)`,
+            { kind: 'trained', name: `${arch}, ${epochs} epochs` },
           ),
       );
-    },
-
-    runEncrypted: (samples) => {
-      const s = get();
-      const he = deps.he;
-      if (!he || !s.shown || !s.dense) return Promise.resolve();
-      const { t1, t2, first } = s.tile;
-      // The unpruned model runs first: it also pays the worker's one-time warm-up (SEAL's WASM
-      // compiled and JIT-warmed), so the comparison does not flatter the pruned model.
-      const targets = [
-        {
-          label: 'trained, unpruned',
-          network: applyMasks(s.dense.network, masksOf(s.dense.network, s.dense.masks)),
-          permutation: s.dense.permutation,
-        },
-        { label: s.shown.label, network: s.shown.network, permutation: s.shown.permutation },
-      ];
-      const label = 'Encrypted inference (SEAL)';
-      return rt.runJob(
-        label,
-        async (signal, isCurrent) => {
-          const { inputs, labels, samples: n } = await deps.pipeline().testInputs(samples);
-          const rows: (HeRunSummary | HeRunFailure)[] = [];
-          for (const [i, t] of targets.entries()) {
-            const onProgress = (fraction: number, detail: string) => {
-              if (isCurrent())
-                set({
-                  busy: {
-                    label,
-                    progress: (i + fraction) / targets.length,
-                    detail: `${t.label}: ${detail}`,
-                  },
-                });
-            };
-            const request = {
-              network: t.network,
-              tile: { t1, t2, first },
-              mode: 'plain-model' as const,
-              permutation: t.permutation,
-            };
-            let session: {
-              sessionId: number;
-              info: { ringDegree: number; weightCiphertexts: number; setupMs: number };
-            };
-            try {
-              session = await he().createSession(request, { signal, onProgress });
-            } catch (error) {
-              // One model over the engine's budget must not hide the other's measurement.
-              if (signal.aborted || (isHepexError(error) && error.code === 'cancelled'))
-                throw error;
-              rows.push({ label: t.label, error: errorMessage(error) });
-              continue;
-            }
-            const { sessionId, info } = session;
-            try {
-              const r = await he().run(sessionId, inputs, n, { signal, onProgress });
-              rows.push({
-                label: t.label,
-                ringDegree: info.ringDegree,
-                weightCiphertexts: info.weightCiphertexts,
-                setupMs: info.setupMs,
-                latencyMs: r.latencyMs,
-                predictedMs: r.predictedMs,
-                peakBytes: r.peakBytes,
-                maxAbsError: r.maxAbsError,
-                agreement: r.agreement,
-                metric: decryptedMetric(r.outputs, inputs, labels, n, t.network.task),
-                rotations: r.ops.rotate,
-                multiplications: r.ops.multiplyPlain + r.ops.multiply + r.ops.maskMultiply,
-                opsMatchPlan: r.opsMatchPlan,
-                layers: r.layers.map((l) => ({
-                  layer: l.layer,
-                  weightCiphertexts: l.weightCiphertexts,
-                  multiplications: l.multiplications,
-                  rotations: l.rotations,
-                  measuredMs: l.measuredMs,
-                  predictedMs: l.predictedMs,
-                })),
-              });
-            } finally {
-              await he()
-                .closeSession(sessionId)
-                .catch(() => undefined);
-            }
-          }
-          return { samples: n, rows };
-        },
-        (heResults) => set({ heResults }),
-      );
-    },
-
-    recordRun: (label, evaluate = true) => {
-      const s = get();
-      if (!s.shown || !s.analysis) return;
-      const { cost, denseCost } = s.analysis;
-      const { origin } = s.shown;
-      const method: Method | 'none' =
-        origin === 'dense' ? 'none' : origin === 'twin' ? 'hepex' : s.method;
-      const provenance = origin === 'twin' ? (s.twin?.provenance ?? {}) : {};
-      const run = s.addRun(
-        {
-          model: s.modelKey,
-          label: label
-            ? label === s.shown.label
-              ? label
-              : `${label}: ${s.shown.label}`
-            : s.shown.label,
-          method,
-          sparsity:
-            typeof provenance.sparsity === 'number'
-              ? provenance.sparsity
-              : origin === 'dense'
-                ? 0
-                : s.sparsity,
-          theta:
-            method === 'hepex'
-              ? typeof provenance.theta === 'number'
-                ? provenance.theta
-                : s.theta
-              : 0,
-          tile: tileShapeLabel(s.tile),
-          ringDegree: s.tile.ringDegree,
-          ciphertexts: cost.total.weightCiphertexts,
-          denseCiphertexts: denseCost.total.weightCiphertexts,
-          predictedMs: cost.total.predictedMs,
-          peakBytes: cost.total.peakBytes,
-          metrics: s.shown.metrics,
-        },
-        { shown: s.shown, analysis: s.analysis },
-      );
-      if (evaluate && !s.shown.metrics) evaluateRun(run.id, s.shown);
     },
 
     cancelJob: () => rt.cancelJob(),

@@ -3,13 +3,14 @@ import { inputWidth } from '../core/network';
 import { applyMasks, masksOf } from './analysis';
 import { errorMessage, type StoreRuntime } from './runtime';
 import { PRESET_LABELS, type LoadedModels, type Preset, type Shown } from './types';
-import { MNIST_DATA_LABEL } from './modelSlice';
+import type { ModelOrigin } from './modelSlice';
+import { MNIST_DATA_LABEL, MNIST_DATA_NAME } from './modelSlice';
 
 export interface ModelActions {
   loadPreset: (preset: Preset) => Promise<void>;
   loadFiles: (files: readonly File[]) => Promise<void>;
   /** Makes freshly loaded (or trained) models the ones shown; `label` says where they came from. */
-  adoptModels: (models: LoadedModels, label: string) => void;
+  adoptModels: (models: LoadedModels, label: string, origin?: ModelOrigin) => void;
   showDense: () => void;
   showTwin: () => void;
   /** The shown model as a HepexModel (for export). */
@@ -53,9 +54,19 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
   let loadToken = 0;
   let loads = 0;
 
+  /**
+   * New data: the trained model's metric on it, so the history and the Pareto plot have a
+   * baseline on the same data (runs on other data are never compared with it).
+   */
+  const recordBaseline = () => {
+    const dense = get().dense;
+    if (dense) get().recordBaseline(shownOf(dense, 'dense', denseLabel(dense)));
+  };
+
   const load = async (
     run: (signal: AbortSignal) => Promise<LoadedModels>,
     label: string,
+    origin: ModelOrigin,
     preset?: Preset,
   ) => {
     // A step still running belongs to the model being replaced: stop it.
@@ -69,12 +80,17 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
     });
     try {
       const models = await run(abort.signal);
-      if (token === loadToken) get().adoptModels(models, label);
+      if (token === loadToken) get().adoptModels(models, label, origin);
     } catch (error) {
       if (token !== loadToken) return;
       const text = errorMessage(error);
       // The previous model, if any, stays on screen; the banner says what went wrong.
-      set({ status: get().shown ? 'ready' : 'error', loadError: text, error: text });
+      set({
+        status: get().shown ? 'ready' : 'error',
+        loadError: text,
+        error: text,
+        errorSource: 'load',
+      });
     }
   };
 
@@ -83,21 +99,27 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
       load(
         (signal) => deps.loader.loadPreset(preset, signal),
         `${PRESET_LABELS[preset]} (models/${preset})`,
+        { kind: 'preset' },
         preset,
       ),
 
-    loadFiles: (files) =>
-      load(() => deps.loader.loadFiles(files), files.map((f) => f.name).join(' + ')),
+    loadFiles: (files) => {
+      const names = files.map((f) => f.name).join(' + ');
+      return load(() => deps.loader.loadFiles(files), names, { kind: 'file', name: names });
+    },
 
-    adoptModels: ({ dense, twin }, label) => {
-      const fromLink = rt.hashPreviewPending;
-      // A model made for a tile shape opens in it, unless a link chose one.
-      const tile = fromLink ? get().tile : ((twin ?? dense).tile ?? get().tile);
+    adoptModels: ({ dense, twin }, label, origin = { kind: 'preset' }) => {
+      const link = rt.pendingLink;
+      // A model made for a tile shape opens in it, unless a link chose one; the ring degree
+      // follows the ring choice (auto: the smallest secure for this model's depth).
+      const sides = link ? get().tile : ((twin ?? dense).tile ?? get().tile);
       set({
         status: 'ready',
         loadError: null,
         error: null,
+        errorSource: null,
         sourceLabel: label,
+        modelOrigin: origin,
         modelKey: `${dense.name || 'model'} #${++loads}`,
         dense,
         twin,
@@ -105,25 +127,31 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
         workingPermutation: dense.permutation ?? null,
         lastPermutation: null,
         ranks: null,
-        tile,
       });
+      try {
+        set({ tile: rt.resolveTile(sides.t1, sides.t2, sides.first, get().ringChoice) });
+      } catch (error) {
+        rt.fail(error, 'tile');
+      }
       // A model that already carries masks (e.g. one the studio exported) is shown as it is.
       const pruned = dense.masks !== undefined;
       if (rt.show(shownOf(dense, 'dense', denseLabel(dense))))
         get().recordRun(pruned ? 'opened' : 'trained');
       if (twin) {
         const provenance = twin.provenance ?? {};
-        if (!fromLink && typeof provenance.sparsity === 'number')
+        if (!link && typeof provenance.sparsity === 'number')
           set({ sparsity: provenance.sparsity });
-        if (!fromLink && typeof provenance.theta === 'number') set({ theta: provenance.theta });
+        if (!link && typeof provenance.theta === 'number') set({ theta: provenance.theta });
         if (rt.show(shownOf(twin, 'twin', twinLabel(twin)))) get().recordRun('shipped HE-PEx twin');
       }
-      // The first screen tells the story: without a shipped twin (or when a link asks for one),
-      // show the preview at the current parameters next to the dense count.
-      if (fromLink || (!twin && !pruned)) {
-        rt.hashPreviewPending = false;
+      // A link shows what it asks for; else the first screen tells the story: without a shipped
+      // twin, the preview at the current parameters next to the dense count.
+      if (link) {
+        rt.applyLink(link);
+        if (get().shown?.origin === 'preview') get().recordRun();
+      } else if (!twin && !pruned) {
         get().applyPreview();
-        if (!twin) get().recordRun();
+        get().recordRun();
       }
     },
 
@@ -163,6 +191,7 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
       if (!pair) {
         rt.fail(
           new Error('Open two IDX files together: the images and the labels (gzipped or not).'),
+          'data',
         );
         return;
       }
@@ -176,18 +205,24 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
           pair.images.name.replace(/(\.gz)?$/, '').replace(/[-_.]?(images?|idx3-ubyte)$/i, '') ||
           'IDX data';
         const result = await deps.pipeline().setData({ images, labels, name, inputs });
-        if (result) set({ dataLabel: result.label, error: null });
+        if (result) {
+          set({ dataLabel: result.label, dataName: name });
+          rt.clearError('data');
+          recordBaseline();
+        }
       } catch (error) {
-        rt.fail(error);
+        rt.fail(error, 'data');
       }
     },
 
     resetData: async () => {
       try {
         await deps.pipeline().setData(null);
-        set({ dataLabel: MNIST_DATA_LABEL });
+        set({ dataLabel: MNIST_DATA_LABEL, dataName: MNIST_DATA_NAME });
+        rt.clearError('data');
+        recordBaseline();
       } catch (error) {
-        rt.fail(error);
+        rt.fail(error, 'data');
       }
     },
 
@@ -195,9 +230,11 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
       const model = get().shownModel();
       if (!model) return null;
       try {
-        return { name: model.name, ...(await deps.loader.exportModel(model)) };
+        const files = { name: model.name, ...(await deps.loader.exportModel(model)) };
+        rt.clearError('export');
+        return files;
       } catch (error) {
-        rt.fail(error);
+        rt.fail(error, 'export');
         return null;
       }
     },

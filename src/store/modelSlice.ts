@@ -19,6 +19,8 @@ export interface ModelSlice {
   loadError: string | null;
   /** Where the model came from, for the header: "Autoencoder (public/models/ae)" or a file name. */
   sourceLabel: string;
+  /** A shipped preset (a link can name it), or files / a browser-trained model (it cannot). */
+  modelOrigin: ModelOrigin;
   /** Unique per loaded model (name + load number): runs of different models never mix in a plot. */
   modelKey: string;
   dense: HepexModel | null;
@@ -31,6 +33,8 @@ export interface ModelSlice {
   analysis: Analysis | null;
   /** The data retraining, evaluation and encrypted runs use, in words. */
   dataLabel: string;
+  /** Its short name for tables ("MNIST", an IDX file's name). */
+  dataName: string;
   /** The last Permute step's figures and its function check; null when `working` has none. */
   lastPermutation: PermutationFigures | null;
 }
@@ -45,13 +49,18 @@ export interface PermutationFigures {
   readonly elapsedMs: number;
 }
 
+export type ModelOrigin =
+  { readonly kind: 'preset' } | { readonly kind: 'file' | 'trained'; readonly name: string };
+
 export const MNIST_DATA_LABEL = 'MNIST 10k, seed 1: 8000 train / 2000 test';
+export const MNIST_DATA_NAME = 'MNIST';
 
 export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () => ({
   preset: 'ae',
   status: 'idle',
   loadError: null,
   sourceLabel: '',
+  modelOrigin: { kind: 'preset' },
   modelKey: '',
   dense: null,
   twin: null,
@@ -61,5 +70,6 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = () =
   shown: null,
   analysis: null,
   dataLabel: MNIST_DATA_LABEL,
+  dataName: MNIST_DATA_NAME,
   lastPermutation: null,
 });

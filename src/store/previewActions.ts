@@ -3,7 +3,9 @@ import { layerSizes, type Network } from '../core/network';
 import type { StructureLevel } from '../core/prune/pipeline';
 import { tilePrune } from '../core/prune/tilePrune';
 import { planTiles } from '../core/tilePlan';
-import { createTileShape, type Orientation, type RingDegree } from '../core/tileShape';
+import type { RingChoice } from '../core/heModel';
+import type { Orientation } from '../core/tileShape';
+import { thetaLabel } from '../core/prune/thetaSteps';
 import { applyMasks } from './analysis';
 import { markCounts, markInput } from './perfMarks';
 import { buildMagnitudeRanks, previewFromRanks } from './previewPrune';
@@ -12,8 +14,11 @@ import type { StoreRuntime } from './runtime';
 import { METHOD_LABELS, type Method, type PruneScope, type TileScore } from './types';
 
 export interface PreviewActions {
-  /** Unset arguments keep the current ring degree / first-layer orientation. */
-  setTileShape: (t1: number, t2: number, ringDegree?: RingDegree, first?: Orientation) => void;
+  /**
+   * Unset arguments keep the current ring choice / first-layer orientation. 'auto' prices the
+   * smallest ring degree secure for the model's depth.
+   */
+  setTileShape: (t1: number, t2: number, ring?: RingChoice, first?: Orientation) => void;
   setMethod: (method: Method) => void;
   setScope: (scope: PruneScope) => void;
   setScore: (score: TileScore) => void;
@@ -74,19 +79,16 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
     };
 
   return {
-    setTileShape: (t1, t2, ringDegree, first) => {
+    setTileShape: (t1, t2, ring, first) => {
       try {
-        const current = get().tile;
-        set({
-          tile: createTileShape(t1, t2, {
-            ringDegree: ringDegree ?? current.ringDegree,
-            first: first ?? current.first,
-          }),
-        });
+        const s = get();
+        const ringChoice = ring ?? s.ringChoice;
+        set({ tile: rt.resolveTile(t1, t2, first ?? s.tile.first, ringChoice), ringChoice });
       } catch (error) {
-        rt.fail(error);
+        rt.fail(error, 'tile');
         return;
       }
+      rt.clearError('tile');
       const shown = get().shown;
       if (!shown) return;
       // A preview depends on the tile shape: recompute it; anything else only recounts.
@@ -108,20 +110,25 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
           new Error(
             `The tile budget must be a whole number of tiles from 1 to ${MAX_TILE_BUDGET}, or empty for none.`,
           ),
+          'budget',
         );
+      rt.clearError('budget');
       set({ tileBudget: budget });
     },
 
     setSparsity: (sparsity) => {
       if (!(sparsity >= 0 && sparsity < 1))
-        return rt.fail(new Error('The sparsity must be at least 0 and below 1.'));
+        return rt.fail(new Error('The sparsity must be at least 0 and below 1.'), 'sparsity');
+      rt.clearError('sparsity');
       markInput();
       set({ sparsity });
       rt.schedulePreview();
     },
 
     setTheta: (theta) => {
-      if (!(theta >= 0 && theta <= 1)) return rt.fail(new Error('Theta must be between 0 and 1.'));
+      if (!(theta >= 0 && theta <= 1))
+        return rt.fail(new Error('Theta must be between 0 and 1.'), 'theta');
+      rt.clearError('theta');
       markInput();
       set({ theta });
       rt.schedulePreview();
@@ -132,21 +139,24 @@ export function createPreviewActions(rt: StoreRuntime): PreviewActions {
       if (!s.working) return;
       try {
         const { masks, network, counts } = previewOf(s.working);
+        const permuted = s.workingPermutation && s.working !== s.dense?.network ? ', permuted' : '';
         const label =
           s.method === 'hepex'
-            ? `HE-PEx ${Math.round(s.sparsity * 100)}%, θ ${s.theta}${s.workingPermutation ? ', permuted' : ''}`
-            : `${METHOD_LABELS[s.method]} ${Math.round(s.sparsity * 100)}%`;
+            ? `HE-PEx ${Math.round(s.sparsity * 100)}%, θ ${thetaLabel(s.theta, s.tile)}${permuted}`
+            : `${METHOD_LABELS[s.method]} ${Math.round(s.sparsity * 100)}%${permuted}`;
         const shown = {
           network: network ?? applyMasks(s.working, masks),
           masks,
           origin: 'preview' as const,
           label,
           permutation: s.workingPermutation ?? undefined,
+          target: s.sparsity,
+          theta: s.method === 'hepex' ? s.theta : 0,
         };
         rt.show(shown, counts);
         markCounts();
       } catch (error) {
-        rt.fail(error);
+        rt.fail(error, 'tile');
       }
     },
 

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
-import type { Analysis, RunRecord, Shown } from './types';
+import type { Analysis, MeasuredRun, RunRecord, Shown } from './types';
 
 /** What a run looked like, kept for the side-by-side comparison (a bounded number of them). */
 export interface RunSnapshot {
@@ -15,10 +15,14 @@ export interface RunsSlice {
   snapshots: Readonly<Record<number, RunSnapshot>>;
   /** Up to two run ids chosen for the side-by-side view, oldest choice first. */
   compare: readonly number[];
+  /** The run that recorded what is shown now; null until it is recorded (reset on every show). */
+  shownRunId: number | null;
   addRun: (run: Omit<RunRecord, 'id' | 'at'>, snapshot?: RunSnapshot) => RunRecord;
   clearRuns: () => void;
   /** Fills in a run's metric once its evaluation finishes (a new record replaces the old). */
   setRunMetrics: (id: number, metrics: Readonly<Record<string, number>>) => void;
+  /** Attaches an encrypted run's measurement to a run. */
+  setRunMeasured: (id: number, measured: MeasuredRun) => void;
   /** Adds a run to the comparison (dropping the older choice beyond two) or removes it. */
   toggleCompare: (id: number) => void;
 }
@@ -35,6 +39,7 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
     runs: [],
     snapshots: {},
     compare: [],
+    shownRunId: null,
     addRun: (run, snapshot) => {
       const record: RunRecord = { ...run, id: nextId++, at: new Date().toISOString() };
       const runs = [...get().runs, record].slice(-MAX_RUNS);
@@ -52,13 +57,15 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
       set({ runs, snapshots, compare: get().compare.filter((id) => id in snapshots) });
       return record;
     },
-    clearRuns: () => set({ runs: [], snapshots: {}, compare: [] }),
+    clearRuns: () => set({ runs: [], snapshots: {}, compare: [], shownRunId: null }),
     setRunMetrics: (id, metrics) =>
       set({
         runs: get().runs.map((r) =>
           r.id === id ? { ...r, metrics: { ...r.metrics, ...metrics } } : r,
         ),
       }),
+    setRunMeasured: (id, measured) =>
+      set({ runs: get().runs.map((r) => (r.id === id ? { ...r, measured } : r)) }),
     toggleCompare: (id) => {
       const compare = get().compare;
       if (compare.includes(id)) set({ compare: compare.filter((c) => c !== id) });
@@ -67,39 +74,47 @@ export const createRunsSlice: StateCreator<AppState, [], [], RunsSlice> = (set, 
   };
 };
 
-const CSV_COLUMNS = [
-  'id',
-  'at',
-  'model',
-  'label',
-  'method',
-  'tile',
-  'ringDegree',
-  'sparsity',
-  'theta',
-  'ciphertexts',
-  'denseCiphertexts',
-  'predictedMs',
-  'peakBytes',
-  'accuracy',
-  'mse',
-] as const;
+/** CSV columns and how each reads a run (units in the names: ms, bytes, fractions 0..1). */
+const CSV_COLUMNS: readonly (readonly [string, (r: RunRecord) => unknown])[] = [
+  ['id', (r) => r.id],
+  ['at', (r) => r.at],
+  ['model', (r) => r.model],
+  ['label', (r) => r.label],
+  ['dataset', (r) => r.dataset],
+  ['datasetLabel', (r) => r.datasetLabel],
+  ['method', (r) => r.method],
+  ['tile', (r) => r.tile],
+  ['ringDegree', (r) => r.ringDegree],
+  ['target', (r) => r.target],
+  ['zeroWeights', (r) => r.zeroWeights],
+  ['theta', (r) => r.theta],
+  ['ciphertexts', (r) => r.ciphertexts],
+  ['denseCiphertexts', (r) => r.denseCiphertexts],
+  ['predictedMs', (r) => r.predictedMs],
+  ['peakBytes', (r) => r.peakBytes],
+  ['accuracy', (r) => r.metrics?.accuracy],
+  ['mse', (r) => r.metrics?.mse],
+  ['measuredRingDegree', (r) => r.measured?.ringDegree],
+  ['measuredSamples', (r) => r.measured?.samples],
+  ['measuredMs', (r) => r.measured?.latencyMs],
+  ['measuredPredictedMs', (r) => r.measured?.predictedMs],
+  ['measuredPeakBytes', (r) => r.measured?.peakBytes],
+];
 
-/** The history as CSV (RFC 4180 quoting), one run per line. */
+/** The history as CSV (RFC 4180 quoting), one run per line; NaN and absent values are empty. */
 export function runsToCsv(runs: readonly RunRecord[]): string {
   const quote = (v: unknown) => {
-    const s = v === undefined || v === null ? '' : String(v);
+    const s =
+      v === undefined || v === null || (typeof v === 'number' && !Number.isFinite(v))
+        ? ''
+        : String(v);
     return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  const lines = runs.map((r) =>
-    CSV_COLUMNS.map((c) => quote(c === 'accuracy' || c === 'mse' ? r.metrics?.[c] : r[c])).join(
-      ',',
-    ),
-  );
-  return [CSV_COLUMNS.join(','), ...lines].join('\n') + '\n';
+  const lines = runs.map((r) => CSV_COLUMNS.map(([, read]) => quote(read(r))).join(','));
+  return [CSV_COLUMNS.map(([name]) => name).join(','), ...lines].join('\n') + '\n';
 }
 
 /** The history as versioned JSON. */
 export function runsToJson(runs: readonly RunRecord[]): string {
-  return JSON.stringify({ schemaVersion: 1, generatedBy: 'HE-PEx Studio', runs }, null, 2) + '\n';
+  return JSON.stringify({ schemaVersion: 2, generatedBy: 'HE-PEx Studio', runs }, null, 2) + '\n';
 }

@@ -1,9 +1,18 @@
 import type { StoreApi } from 'zustand/vanilla';
 import { isHepexError } from '../core/errors';
 import { analyse } from './analysis';
+import { selectTimings } from './selectors';
 import type { AppState } from './appStore';
 import type { StoreDeps } from './deps';
-import type { Shown } from './types';
+import type { ErrorSource, Shown } from './types';
+import type { PendingLink } from './hashActions';
+import { resolveRing, type RingChoice } from '../core/heModel';
+import {
+  createTileShape,
+  DEFAULT_RING_DEGREE,
+  type Orientation,
+  type TileShape,
+} from '../core/tileShape';
 
 /**
  * What the action groups share: the store's set/get, the injected services, and the few pieces
@@ -13,8 +22,15 @@ export interface StoreRuntime {
   readonly set: StoreApi<AppState>['setState'];
   readonly get: () => AppState;
   readonly deps: StoreDeps;
-  /** Shows a user-facing error (a cancelled job is not one). */
-  fail(error: unknown): void;
+  /**
+   * Shows a user-facing error (a cancelled job is not one). `source` names the control or job
+   * it came from, so fixing that control clears the banner (clearError).
+   */
+  fail(error: unknown, source?: ErrorSource): void;
+  /** Hides the banner if it came from `source` (the problem is fixed). */
+  clearError(source: ErrorSource): void;
+  /** A tile shape with its ring degree resolved for the model shown (see TilingSlice). */
+  resolveTile(t1: number, t2: number, first: Orientation, ring: RingChoice): TileShape;
   /** Sets shown + analysis together; an error (e.g. impossible tile) leaves both as they were. */
   show(shown: Shown, counts?: readonly Uint32Array[]): boolean;
   /** One preview per task, reading the parameters when it runs (latest wins). */
@@ -32,8 +48,10 @@ export interface StoreRuntime {
   cancelJob(): void;
   /** Denoisers fine-tune and evaluate on noisy inputs, as they were trained (CLI provenance). */
   noise(): number;
-  /** A link asked for a preview before the model was there: show it once the model loads. */
-  hashPreviewPending: boolean;
+  /** A link opened before its model was there: applied once the model loads (applyLink). */
+  pendingLink: PendingLink | null;
+  /** Shows what a link asked for (twin, trained model or preview) and says what it could not. */
+  applyLink(link: PendingLink): void;
 }
 
 export const errorMessage = (error: unknown): string =>
@@ -53,16 +71,51 @@ export function createRuntime(
     set,
     get,
     deps,
-    hashPreviewPending: false,
-    fail(error) {
+    pendingLink: null,
+    applyLink(link) {
+      rt.pendingLink = null;
+      const s = get();
+      const notes = [...link.notes];
+      if (link.show === 'twin' && s.twin) s.showTwin();
+      else if (link.show === 'dense') s.showDense();
+      else {
+        if (link.show === 'twin')
+          notes.push(
+            'It showed a shipped HE-PEx model, and this model has none: the preview at the same settings is shown instead.',
+          );
+        s.applyPreview();
+      }
+      set({ linkNotice: notes.length ? notes : null });
+    },
+    fail(error, source) {
       if (isHepexError(error) && error.code === 'cancelled') return;
-      set({ error: errorMessage(error) });
+      set({ error: errorMessage(error), errorSource: source ?? null });
+    },
+    clearError(source) {
+      if (get().error !== null && get().errorSource === source)
+        set({ error: null, errorSource: null });
+    },
+    resolveTile(t1, t2, first, ring) {
+      // Validate the sides first (a plain-words error), then price the ring degree.
+      const sides = createTileShape(t1, t2, { ringDegree: DEFAULT_RING_DEGREE, first });
+      const network = get().dense?.network;
+      const ringDegree = network
+        ? resolveRing(network, sides, ring).ringDegree
+        : ring === 'auto'
+          ? DEFAULT_RING_DEGREE
+          : ring;
+      return createTileShape(t1, t2, { ringDegree, first });
     },
     show(shown, counts) {
       try {
-        const analysis = analyse(shown, get().tile, counts);
+        const analysis = analyse(shown, get().tile, counts, selectTimings(get()));
         const layers = shown.network.layers.length;
-        set({ shown, analysis, selectedLayer: Math.min(get().selectedLayer, layers - 1) });
+        set({
+          shown,
+          analysis,
+          shownRunId: null,
+          selectedLayer: Math.min(get().selectedLayer, layers - 1),
+        });
         return true;
       } catch (error) {
         rt.fail(error);

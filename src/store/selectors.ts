@@ -1,3 +1,5 @@
+import { REFERENCE_TIMINGS, type OpTimingTable } from '../core/costModel';
+import { resolveRing, runRingDegree, type ResolvedRing } from '../core/heModel';
 import type { LayerTiling } from '../core/tilePlan';
 import type { AppState } from './appStore';
 import type { KernelView, Preset } from './types';
@@ -17,10 +19,15 @@ export interface CountsSummary {
   readonly peakBytesAfter: number;
   readonly modelBytesBefore: number;
   readonly modelBytesAfter: number;
-  readonly sparsity: number;
+  /** Fraction of weights exactly zero in what is shown (measured; see RunRecord.zeroWeights). */
+  readonly zeroWeights: number;
   readonly timingSource: string;
+  /** Whether the timings were calibrated in this browser. */
+  readonly calibrated: boolean;
   readonly heFits: boolean;
   readonly depth: number;
+  /** Images one batch holds at this tile shape (what one prediction covers). */
+  readonly batch: number;
 }
 
 let lastAnalysis: AppState['analysis'] = null;
@@ -43,8 +50,10 @@ export function selectCounts(state: AppState): CountsSummary | null {
     peakBytesAfter: a.cost.total.peakBytes,
     modelBytesBefore: a.denseCost.total.modelBytes,
     modelBytesAfter: a.cost.total.modelBytes,
-    sparsity: a.sparsity,
+    zeroWeights: a.sparsity,
     timingSource: a.cost.total.timingSource,
+    calibrated: a.cost.total.timingSource.startsWith('calibrated'),
+    batch: a.cost.tile.batch,
     heFits: a.cost.heParameters.fits,
     depth: a.cost.total.depth,
   };
@@ -122,29 +131,30 @@ export function selectLayers(state: AppState): LayerSummary[] {
 }
 
 /**
- * Ciphertext numbering of the shown model: the non-zero tiles of all layers in storage order
- * (layer by layer, W-frame index order). firstIndex[l] is the number of layer l's first one.
+ * Ciphertext numbering of the shown model: the weight ciphertexts (Analysis.active) of all
+ * layers in storage order (layer by layer, W-frame index order). firstIndex[l] is the number of
+ * layer l's first one; the last entry is the total, the headline count.
  */
-export function ciphertextOffsets(counts: readonly Uint32Array[]): number[] {
+export function ciphertextOffsets(active: readonly Uint8Array[]): number[] {
   const offsets: number[] = [];
   let total = 0;
-  for (const c of counts) {
+  for (const a of active) {
     offsets.push(total);
-    for (let t = 0; t < c.length; t++) if (c[t] > 0) total++;
+    for (let t = 0; t < a.length; t++) total += a[t];
   }
   offsets.push(total);
   return offsets;
 }
 
-/** 0-based ciphertext number of tile t of a layer (null for an all-zero tile: no ciphertext). */
+/** 0-based ciphertext number of tile t of a layer (null when the tile is not a ciphertext). */
 export function ciphertextIndex(
-  counts: Uint32Array,
+  active: Uint8Array,
   tileIndex: number,
   layerOffset: number,
 ): number | null {
-  if (counts[tileIndex] === 0) return null;
+  if (!active[tileIndex]) return null;
   let rank = 0;
-  for (let t = 0; t < tileIndex; t++) if (counts[t] > 0) rank++;
+  for (let t = 0; t < tileIndex; t++) rank += active[t];
   return layerOffset + rank;
 }
 
@@ -172,4 +182,38 @@ export function selectMaxAbs(state: AppState): number[] {
 /** What "Train" trains: a CNN when the model shown starts with a convolution, else the preset's architecture. */
 export function selectTrainArch(state: AppState): Preset {
   return state.dense?.network.layers[0].kind === 'conv' ? 'cnn' : state.preset;
+}
+
+/** The cost model's timing tables: calibrated in this browser where there is one, else reference. */
+let lastCalibrated: AppState['calibrated'] | null = null;
+let lastTimings: readonly OpTimingTable[] = REFERENCE_TIMINGS;
+export function selectTimings(state: Pick<AppState, 'calibrated'>): readonly OpTimingTable[] {
+  if (state.calibrated === lastCalibrated) return lastTimings;
+  lastCalibrated = state.calibrated;
+  lastTimings = REFERENCE_TIMINGS.map((t) => state.calibrated[t.ringDegree]?.table ?? t);
+  return lastTimings;
+}
+
+/**
+ * The ring degree in use and the smallest secure one for the model's depth; null before a model
+ * is there. An encrypted run uses runRingDegree of it.
+ */
+let lastRingKey: unknown[] = [];
+let lastRing: ResolvedRing | null = null;
+export function selectRing(state: AppState): ResolvedRing | null {
+  const network = state.dense?.network;
+  if (!network) return null;
+  const key = [network, state.tile, state.ringChoice];
+  if (key.every((k, i) => k === lastRingKey[i])) return lastRing;
+  lastRingKey = key;
+  const resolved = resolveRing(network, state.tile, state.ringChoice);
+  // The priced ring degree is the tile's (it may be a fixed choice that is not secure).
+  lastRing = { ...resolved, ringDegree: state.tile.ringDegree };
+  return lastRing;
+}
+
+/** The ring degree an encrypted run of this model uses now; null when none carries its depth. */
+export function selectRunRingDegree(state: AppState): number | null {
+  const ring = selectRing(state);
+  return ring && runRingDegree(ring);
 }

@@ -1,15 +1,23 @@
 import type { StateCreator } from 'zustand';
+import type { RingChoice } from '../core/heModel';
 import { createTileShape, DEFAULT_RING_DEGREE, type TileShape } from '../core/tileShape';
 import type { AppState } from './appStore';
 
-/** The tile shape weights are cut into; the ring degree fixes slots = t1 * t2 * batch. */
+/**
+ * The tile shape weights are cut into and the ring degree it is priced at. `tile` is resolved:
+ * with `ringChoice` 'auto' its ring degree is the smallest that carries the model's depth at
+ * 128-bit security (what an encrypted run uses); a fixed choice is kept even when too small, and
+ * the counts panel says so. slots = t1 * t2 * batch = ringDegree / 2.
+ */
 export interface TilingSlice {
   tile: TileShape;
+  ringChoice: RingChoice;
 }
 
-/** The paper's demo shape: 4x8 tiles at N = 2^15 (batch 512). */
+/** 4x8 tiles, the paper's demo shape; the ring degree follows the model until one loads. */
 export const DEFAULT_TILE: TileShape = createTileShape(4, 8, { ringDegree: DEFAULT_RING_DEGREE });
 
 export const createTilingSlice: StateCreator<AppState, [], [], TilingSlice> = () => ({
   tile: DEFAULT_TILE,
+  ringChoice: 'auto',
 });

@@ -28,6 +28,10 @@ export const METHOD_LABELS: Record<Method, string> = {
 
 export type { PruneScope, TileScore };
 export type ViewMode = 'weights' | 'mask' | 'density';
+
+/** Where a banner's error came from: fixing that control (or a later success of that job) clears it. */
+export type ErrorSource =
+  'tile' | 'sparsity' | 'theta' | 'budget' | 'epochs' | 'data' | 'load' | 'job' | 'link' | 'export';
 export type ThemeChoice = 'system' | 'light' | 'dark';
 
 /** What the grids show and the counts count. Replaced as a whole, never mutated. */
@@ -40,6 +44,10 @@ export interface Shown {
   readonly label: string;
   readonly permutation?: NetworkPermutation;
   readonly metrics?: Readonly<Record<string, number>>;
+  /** The pruning amount that made it (weight or tile sparsity), when the studio pruned it. */
+  readonly target?: number;
+  /** HE-PEx's theta that made it. */
+  readonly theta?: number;
 }
 
 /** Everything derived from (shown, tile): recomputed together, replaced together. */
@@ -47,6 +55,12 @@ export interface Analysis {
   readonly plan: TilePlan;
   /** Per layer, kept weights per W-frame tile. */
   readonly counts: readonly Uint32Array[];
+  /**
+   * Per layer, 1 per W-frame tile that is a weight ciphertext: non-zero, its input live and its
+   * output needed (executionPlan.ts). Non-zero tiles of dead neurons fold into constants. The
+   * headline count is the sum over all layers.
+   */
+  readonly active: readonly Uint8Array[];
   readonly cost: CostReport;
   readonly denseCost: CostReport;
   /** Fraction of zero weights over all layers (a convolution's kernel entries once per position). */
@@ -80,7 +94,18 @@ export interface RunRecord {
   readonly model: string;
   readonly label: string;
   readonly method: Method | 'none';
-  readonly sparsity: number;
+  /**
+   * Fraction of the run's weights that are exactly zero, measured on its network (a convolution's
+   * kernel entries once per position). After HE-PEx's expansion this is below the target: kept
+   * tiles get their weights back.
+   */
+  readonly zeroWeights: number;
+  /**
+   * The amount of pruning asked for: weight sparsity (magnitude, HE-PEx) or the fraction of tiles
+   * (tile pruning); null when nothing was pruned here (the trained model, a model as opened).
+   */
+  readonly target: number | null;
+  /** HE-PEx's density threshold; 0 for other methods. */
   readonly theta: number;
   readonly tile: string;
   readonly ringDegree: RingDegree;
@@ -88,9 +113,26 @@ export interface RunRecord {
   readonly denseCiphertexts: number;
   readonly predictedMs: number;
   readonly peakBytes: number;
+  /** Short name of the data the metric is measured on ("MNIST", an IDX file's name). */
+  readonly dataset: string;
+  /** The same data in full ("MNIST 10k, seed 1: 8000 train / 2000 test"): metrics of one label compare. */
+  readonly datasetLabel: string;
   /** e.g. { accuracy } or { mse }, when the run was evaluated. */
   readonly metrics?: Readonly<Record<string, number>>;
+  /** Real encrypted inference of the run's network (HE worker), when one was made. */
+  readonly measured?: MeasuredRun;
   readonly at: string;
+}
+
+/** An encrypted run's measurement, kept with the history row of the model it ran. */
+export interface MeasuredRun {
+  readonly ringDegree: number;
+  readonly samples: number;
+  /** Encrypt + inference + decrypt, ms. */
+  readonly latencyMs: number;
+  /** The cost model's prediction for the same run, ms (with the timings in use then). */
+  readonly predictedMs: number;
+  readonly peakBytes: number;
 }
 
 export type LoadStatus = 'idle' | 'loading' | 'ready' | 'error';
@@ -123,6 +165,8 @@ export interface HeRunSummary {
   readonly rotations: number;
   readonly multiplications: number;
   readonly opsMatchPlan: boolean;
+  /** Where the prediction's timings came from (calibrated in this browser, or reference). */
+  readonly timingSource: string;
   /** Server inference per layer: measured wall time next to the cost model's, ms. */
   readonly layers: readonly HeRunLayer[];
 }

@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
 import type { TrainProgress } from '../core/trainer';
-import type { HeRunFailure, HeRunSummary, ThemeChoice, ViewMode } from './types';
+import type { ErrorSource, ThemeChoice, ViewMode } from './types';
 
 export interface BusyState {
   /** What runs, in words: "Permuting neurons". */
@@ -17,14 +17,13 @@ export interface UiSlice {
   viewMode: ViewMode;
   /** The inline error banner; null hides it. */
   error: string | null;
+  /** Which control or job raised it (see ErrorSource); null: only Dismiss clears it. */
+  errorSource: ErrorSource | null;
   busy: BusyState | null;
+  /** What the link that opened the studio could not reproduce, one sentence each; null: nothing. */
+  linkNotice: readonly string[] | null;
   /** The last training run's per-epoch figures (the live chart); null before any. */
   training: { readonly epochs: number; readonly history: readonly TrainProgress[] } | null;
-  /** The last encrypted comparison (shown model vs trained model). */
-  heResults: {
-    readonly samples: number;
-    readonly rows: readonly (HeRunSummary | HeRunFailure)[];
-  } | null;
   setTheme: (theme: ThemeChoice) => void;
   selectLayer: (layer: number) => void;
   setViewMode: (mode: ViewMode) => void;
@@ -37,9 +36,10 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
   selectedLayer: 0,
   viewMode: 'weights',
   error: null,
+  errorSource: null,
   busy: null,
+  linkNotice: null,
   training: null,
-  heResults: null,
   setTheme: (theme) => set({ theme }),
   selectLayer: (layer) => {
     const layers = get().shown?.network.layers.length ?? 0;
@@ -47,6 +47,6 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
       set({ selectedLayer: layer });
   },
   setViewMode: (viewMode) => set({ viewMode }),
-  showError: (error) => set({ error }),
-  dismissError: () => set({ error: null }),
+  showError: (error) => set({ error, errorSource: null }),
+  dismissError: () => set({ error: null, errorSource: null }),
 });

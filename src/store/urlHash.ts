@@ -1,10 +1,10 @@
+import type { RingChoice } from '../core/heModel';
 import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/pipeline';
 import {
   DEFAULT_FIRST_ORIENTATION,
   RING_DEGREES,
   isPowerOfTwo,
   type Orientation,
-  type RingDegree,
 } from '../core/tileShape';
 import {
   METHODS,
@@ -18,15 +18,20 @@ import {
 import { MAX_TILE_BUDGET } from './pruningSlice';
 
 /**
- * The view a link reproduces: `#preset=ae&tile=4x8:B&n=32768&method=hepex&scope=global&score=l1&
- * sparsity=0.9&theta=0.0625&layer=0&view=weights`. Parsing is forgiving: a value that is
- * missing or invalid is left out (the store keeps its own), never an error.
+ * What a link reproduces: `#preset=ae&show=twin&tile=4x8&n=auto&method=hepex&scope=global&
+ * score=l1&sparsity=0.9&theta=0.0625&layer=0&view=weights`. `show` says which model is on screen:
+ * the trained one, the shipped HE-PEx twin, or the preview at the sliders. What a link cannot
+ * carry (model files opened by hand, a model trained here, a worker step's result, a permutation
+ * found by Permute) is written too, so that opening the link can say so in words.
  */
 export interface HashState {
   readonly preset: Preset;
+  /** A model opened from files (its name) or trained in the browser: not in the link. */
+  readonly unlinked: { readonly kind: 'file' | 'trained'; readonly name: string } | null;
+  readonly show: ShowChoice;
   readonly t1: number;
   readonly t2: number;
-  readonly ringDegree: RingDegree;
+  readonly ring: RingChoice;
   /** Layer 0's orientation; the link writes it after the tile (4x8:A) when not the default. */
   readonly first: Orientation;
   readonly method: Method;
@@ -40,22 +45,30 @@ export interface HashState {
   readonly distill: boolean;
   /** HE-PEx tile budget; written only when set. */
   readonly tileBudget: number | null;
+  /** The previews prune a network that Permute reordered (the link does not carry the order). */
+  readonly permuted: boolean;
   readonly layer: number;
   readonly view: ViewMode;
 }
+
+/** dense: the trained model; twin: the shipped HE-PEx model; preview: the sliders; step: a job's result. */
+export type ShowChoice = 'dense' | 'twin' | 'preview' | 'step';
+const SHOW_CHOICES: readonly ShowChoice[] = ['dense', 'twin', 'preview', 'step'];
 
 const SCOPES: readonly PruneScope[] = ['local', 'global'];
 const SCORES: readonly TileScore[] = ['min', 'max', 'avg', 'l1'];
 const VIEWS: readonly ViewMode[] = ['weights', 'mask', 'density'];
 
-/** Sliders are stored to 4 decimals: enough for 1/16 steps and short links. */
+/** Sliders are stored to 4 decimals: enough for 1/32 theta steps and short links. */
 const num = (v: number) => String(Math.round(v * 10000) / 10000);
 
 export function formatHash(s: HashState): string {
   const p = new URLSearchParams();
-  p.set('preset', s.preset);
+  if (s.unlinked) p.set(s.unlinked.kind, s.unlinked.name);
+  else p.set('preset', s.preset);
+  p.set('show', s.show);
   p.set('tile', `${s.t1}x${s.t2}${s.first === DEFAULT_FIRST_ORIENTATION ? '' : `:${s.first}`}`);
-  p.set('n', String(s.ringDegree));
+  p.set('n', String(s.ring));
   p.set('method', s.method);
   p.set('scope', s.scope);
   p.set('score', s.score);
@@ -64,57 +77,150 @@ export function formatHash(s: HashState): string {
   if (s.structure !== 'off') p.set('structure', s.structure);
   if (s.distill) p.set('distill', '1');
   if (s.tileBudget !== null) p.set('budget', String(s.tileBudget));
+  if (s.permuted) p.set('permuted', '1');
   p.set('layer', String(s.layer));
   p.set('view', s.view);
   return `#${p.toString()}`;
 }
 
-const oneOf = <T extends string>(values: readonly T[], v: string | null): T | undefined =>
-  v !== null && (values as readonly string[]).includes(v) ? (v as T) : undefined;
+/** The parts of a link that parsed, and a sentence for each part that did not. */
+export interface ParsedHash {
+  readonly state: Partial<HashState>;
+  readonly problems: readonly string[];
+}
 
-function fraction(v: string | null, max: number): number | undefined {
-  if (v === null || v.trim() === '') return undefined;
+const oneOf = <T extends string>(values: readonly T[], v: string): T | undefined =>
+  (values as readonly string[]).includes(v) ? (v as T) : undefined;
+
+function fraction(v: string, max: number): number | undefined {
+  if (v.trim() === '') return undefined;
   const x = Number(v);
   return Number.isFinite(x) && x >= 0 && x <= max ? x : undefined;
 }
 
-export function parseHash(hash: string): Partial<HashState> {
+const KNOWN_KEYS = new Set([
+  'preset',
+  'file',
+  'trained',
+  'show',
+  'tile',
+  'n',
+  'method',
+  'scope',
+  'score',
+  'sparsity',
+  'theta',
+  'structure',
+  'distill',
+  'budget',
+  'permuted',
+  'layer',
+  'view',
+]);
+
+/**
+ * Parses a link. Every part that is present but cannot be used (an unknown preset, a tile side
+ * that is not a power of two, a sparsity of 1.5, an unknown key) is left out of `state` and
+ * explained in `problems`, so the studio can say what it ignored instead of falling back silently.
+ */
+export function parseHash(hash: string): ParsedHash {
   const p = new URLSearchParams(hash.replace(/^#/, ''));
   const out: { -readonly [K in keyof HashState]?: HashState[K] } = {};
-  const preset = oneOf(PRESETS, p.get('preset'));
+  const problems: string[] = [];
+  const bad = (key: string, value: string, why: string) =>
+    problems.push(`${key}=${value.length > 40 ? `${value.slice(0, 40)}…` : value}: ${why}`);
+  const read = <T>(key: string, parse: (v: string) => T | undefined, why: string) => {
+    const v = p.get(key);
+    if (v === null) return undefined;
+    const parsed = parse(v);
+    if (parsed === undefined) bad(key, v, why);
+    return parsed;
+  };
+
+  const preset = read('preset', (v) => oneOf(PRESETS, v), `not a model; use ${PRESETS.join(', ')}`);
   if (preset) out.preset = preset;
-  const tile = /^(\d+)x(\d+)(?::([AB]))?$/.exec(p.get('tile') ?? '');
-  if (tile && isPowerOfTwo(Number(tile[1])) && isPowerOfTwo(Number(tile[2]))) {
-    out.t1 = Number(tile[1]);
-    out.t2 = Number(tile[2]);
-    out.first = tile[3] === 'A' || tile[3] === 'B' ? tile[3] : DEFAULT_FIRST_ORIENTATION;
+  for (const kind of ['file', 'trained'] as const) {
+    const name = p.get(kind);
+    if (name !== null) out.unlinked = { kind, name: name.slice(0, 120) };
   }
-  const n = Number(p.get('n'));
-  if ((RING_DEGREES as readonly number[]).includes(n)) out.ringDegree = n as RingDegree;
-  const method = oneOf(METHODS, p.get('method'));
+  const show = read('show', (v) => oneOf(SHOW_CHOICES, v), `use ${SHOW_CHOICES.join(', ')}`);
+  if (show) out.show = show;
+  const tile = read(
+    'tile',
+    (v) => {
+      const m = /^(\d{1,3})x(\d{1,3})(?::([AB]))?$/.exec(v);
+      if (!m || !isPowerOfTwo(Number(m[1])) || !isPowerOfTwo(Number(m[2]))) return undefined;
+      return {
+        t1: Number(m[1]),
+        t2: Number(m[2]),
+        first: (m[3] ?? DEFAULT_FIRST_ORIENTATION) as Orientation,
+      };
+    },
+    'a tile is T1xT2 with powers of two (4x8, or 4x8:A)',
+  );
+  if (tile) Object.assign(out, tile);
+  const ring = read(
+    'n',
+    (v): RingChoice | undefined =>
+      v === 'auto'
+        ? 'auto'
+        : (RING_DEGREES as readonly number[]).includes(Number(v))
+          ? (Number(v) as RingChoice)
+          : undefined,
+    `the ring degree is auto or one of ${RING_DEGREES.join(', ')}`,
+  );
+  if (ring !== undefined) out.ring = ring;
+  const method = read('method', (v) => oneOf(METHODS, v), `use ${METHODS.join(', ')}`);
   if (method) out.method = method;
-  const scope = oneOf(SCOPES, p.get('scope'));
+  const scope = read('scope', (v) => oneOf(SCOPES, v), `use ${SCOPES.join(', ')}`);
   if (scope) out.scope = scope;
-  const score = oneOf(SCORES, p.get('score'));
+  const score = read('score', (v) => oneOf(SCORES, v), `use ${SCORES.join(', ')}`);
   if (score) out.score = score;
   // Sparsity below 1: pruning everything is not a view anyone can use.
-  const sparsity = fraction(p.get('sparsity'), 0.999);
+  const sparsity = read('sparsity', (v) => fraction(v, 0.999), 'a sparsity is from 0 to 0.999');
   if (sparsity !== undefined) out.sparsity = sparsity;
-  const theta = fraction(p.get('theta'), 1);
+  const theta = read('theta', (v) => fraction(v, 1), 'theta is from 0 to 1');
   if (theta !== undefined) out.theta = theta;
-  const structure = oneOf(STRUCTURE_LEVELS, p.get('structure'));
+  const structure = read(
+    'structure',
+    (v) => oneOf(STRUCTURE_LEVELS, v),
+    `use ${STRUCTURE_LEVELS.join(', ')}`,
+  );
   if (structure) out.structure = structure;
-  const distill = p.get('distill');
-  if (distill === '1' || distill === '0') out.distill = distill === '1';
-  const budget = p.get('budget');
-  if (budget === 'none') out.tileBudget = null;
-  else if (budget !== null && /^\d{1,7}$/.test(budget)) {
-    const tiles = Number(budget);
-    if (tiles >= 1 && tiles <= MAX_TILE_BUDGET) out.tileBudget = tiles;
-  }
-  const layer = Number(p.get('layer') ?? 'x');
-  if (Number.isInteger(layer) && layer >= 0 && layer < 64) out.layer = layer;
-  const view = oneOf(VIEWS, p.get('view'));
+  const distill = read(
+    'distill',
+    (v) => (v === '1' ? true : v === '0' ? false : undefined),
+    'use 0 or 1',
+  );
+  if (distill !== undefined) out.distill = distill;
+  const budget = read(
+    'budget',
+    (v): number | null | undefined => {
+      if (v === 'none') return null;
+      const tiles = /^\d{1,7}$/.test(v) ? Number(v) : NaN;
+      return tiles >= 1 && tiles <= MAX_TILE_BUDGET ? tiles : undefined;
+    },
+    `a tile budget is a whole number from 1 to ${MAX_TILE_BUDGET}, or none`,
+  );
+  if (budget !== undefined) out.tileBudget = budget;
+  const permuted = read(
+    'permuted',
+    (v) => (v === '1' ? true : v === '0' ? false : undefined),
+    'use 0 or 1',
+  );
+  if (permuted !== undefined) out.permuted = permuted;
+  const layer = read(
+    'layer',
+    (v) => {
+      const x = /^\d{1,2}$/.test(v) ? Number(v) : NaN;
+      return x >= 0 && x < 64 ? x : undefined;
+    },
+    'a layer is a number from 0',
+  );
+  if (layer !== undefined) out.layer = layer;
+  const view = read('view', (v) => oneOf(VIEWS, v), `use ${VIEWS.join(', ')}`);
   if (view) out.view = view;
-  return out;
+  for (const key of new Set(p.keys()))
+    if (!KNOWN_KEYS.has(key)) bad(key, p.get(key) ?? '', 'not a setting the studio knows');
+  return { state: out, problems };
 }

@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
+
+/** A network with its smallest weights zeroed (a stand-in for a shipped twin's weights). */
+const magnitudePruneNetwork = (network: Network, sparsity: number): Network =>
+  maskNetwork(network, magnitudePrune(network, { sparsity }));
 import { permuteAndCheck, forwardOnRawInputs } from '../../src/core/prune/permuteNetwork';
 import { unfoldClientPermutation } from '../../src/core/prune/clientPermutation';
-import { forward, layerSizes } from '../../src/core/network';
+import { forward, layerSizes, type Network } from '../../src/core/network';
 import { maskNetwork, masksOfNonZeros } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
 import type { Trainer } from '../../src/core/trainer';
@@ -14,7 +18,8 @@ import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { selectCounts } from '../../src/store/selectors';
 import { MAX_SNAPSHOTS } from '../../src/store/runsSlice';
-import { decryptedMetric } from '../../src/store/jobActions';
+import { outputMetric as decryptedMetric } from '../../src/core/outputMetric';
+import { MNIST_DATA_LABEL } from '../../src/store/modelSlice';
 import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
 import { manualScheduler, memoryLoader, seededModel } from './fixtures';
 
@@ -40,6 +45,9 @@ const zeroEpochTrainer: Trainer = {
   },
 };
 
+/** The data the in-thread "worker" evaluates on, as the worker reports it with each metric. */
+const inThreadData = { label: MNIST_DATA_LABEL };
+
 const inThreadPipeline: PipelineService = {
   async permute(job) {
     return permuteAndCheck(job, job.tile, probe, 8);
@@ -56,22 +64,28 @@ const inThreadPipeline: PipelineService = {
     );
   },
   // As the worker does: the client permutation is put back, so the metric is on raw inputs.
-  evaluate: (network, permutation) =>
-    zeroEpochTrainer.evaluate(
+  evaluate: async (network, permutation) => ({
+    metric: await zeroEpochTrainer.evaluate(
       permutation
         ? unfoldClientPermutation(network, masksOfNonZeros(network), permutation).network
         : network,
     ),
+    data: inThreadData.label,
+  }),
   testInputs: async (count) => ({
     inputs: probe.slice(0, count * SIZES_IN),
     labels: new Uint8Array(count),
     samples: count,
   }),
   async setData(data) {
-    if (!data) return null;
+    if (!data) {
+      inThreadData.label = MNIST_DATA_LABEL;
+      return null;
+    }
     const set = datasetFromIdx(data.images, data.labels, data.name);
     checkDatasetFits(set, data.inputs);
     const split = splitDataset(set, { seed: 1 });
+    inThreadData.label = split.label;
     return { label: split.label, count: set.count };
   },
   dispose() {},
@@ -535,9 +549,11 @@ describe('app store', () => {
   it('URL hash round trip: format -> parse is the identity, and a store reproduces a view', async () => {
     const view: HashState = {
       preset: 'mlp',
+      unlinked: null,
+      show: 'preview',
       t1: 8,
       t2: 16,
-      ringDegree: 16384,
+      ring: 16384,
       first: 'A',
       method: 'tile',
       scope: 'local',
@@ -547,19 +563,35 @@ describe('app store', () => {
       structure: 'strong',
       distill: true,
       tileBudget: 80,
+      permuted: false,
       layer: 1,
       view: 'density',
     };
-    expect(parseHash(formatHash(view))).toEqual(view);
+    // Defaults a link leaves out (a preset model, no Permute) read back as absent.
+    const { unlinked: _unlinked, permuted: _permuted, ...written } = view;
+    expect(parseHash(formatHash(view))).toEqual({ state: written, problems: [] });
+    expect(parseHash(formatHash({ ...view, ring: 'auto' })).state.ring).toBe('auto');
     // The default (off) is left out, so links made before the option still read the same.
     expect(formatHash({ ...view, structure: 'off' })).not.toMatch(/structure/);
     expect(formatHash({ ...view, distill: false })).not.toMatch(/distill/);
-    expect(parseHash('#distill=0').distill).toBe(false);
+    expect(parseHash('#distill=0').state.distill).toBe(false);
     expect(formatHash({ ...view, tileBudget: null })).not.toMatch(/budget/);
-    expect(parseHash('#budget=none').tileBudget).toBeNull();
-    for (const bad of ['0', '2.5', '-3', '1e3', '99999999', 'lots'])
-      expect(parseHash(`#budget=${bad}`)).toEqual({});
-    expect(parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1')).toEqual({});
+    expect(parseHash('#budget=none').state.tileBudget).toBeNull();
+    for (const bad of ['0', '2.5', '-3', '1e3', '99999999', 'lots']) {
+      const parsed = parseHash(`#budget=${bad}`);
+      expect(parsed.state).toEqual({});
+      expect(parsed.problems).toHaveLength(1);
+    }
+    // A broken link is never silent: each part it ignores is named.
+    const broken = parseHash('#sparsity=1.5&tile=3x8&method=evil&layer=-1&frobnicate=1');
+    expect(broken.state).toEqual({});
+    expect(broken.problems.map((p) => p.split('=')[0])).toEqual([
+      'tile',
+      'method',
+      'sparsity',
+      'layer',
+      'frobnicate',
+    ]);
     const { store, scheduler } = setup();
     store.getState().applyHash(formatHash(view));
     await store.getState().loadPreset(store.getState().preset);
@@ -568,5 +600,43 @@ describe('app store', () => {
     expect(s.toHash()).toBe(formatHash(view));
     expect(s.shown?.origin).toBe('preview');
     expect(s.dense?.name).toBe('mlp-fixture');
+    expect(s.linkNotice).toBeNull();
+  });
+
+  it('a link reproduces the shipped twin, and says what it cannot reproduce', async () => {
+    const scheduler = manualScheduler();
+    const dense = seededModel(SIZES, 11, 'ae');
+    const twinNetwork = magnitudePruneNetwork(dense.network, 0.95);
+    const twin = { ...dense, network: twinNetwork, provenance: { sparsity: 0.95, theta: 0.125 } };
+    const loader = memoryLoader({ ae: { dense, twin } });
+    const make = () =>
+      createAppStore({ loader, pipeline: () => inThreadPipeline, schedule: scheduler.schedule });
+    const first = make();
+    await first.getState().loadPreset('ae');
+    expect(first.getState().shown?.origin).toBe('twin');
+    const link = first.getState().toHash();
+    expect(link).toMatch(/show=twin/);
+    const before = selectCounts(first.getState())!;
+    // Reopened: the same twin and counts, not a preview at the twin's parameters.
+    const reopened = make();
+    reopened.getState().applyHash(link);
+    await reopened.getState().loadPreset(reopened.getState().preset);
+    scheduler.flush();
+    expect(reopened.getState().shown?.origin).toBe('twin');
+    expect(selectCounts(reopened.getState())).toEqual(before);
+    expect(reopened.getState().toHash()).toBe(link);
+    expect(reopened.getState().linkNotice).toBeNull();
+
+    // Files opened by hand: the link names them, and reopening says it cannot carry them.
+    const fromFile = make();
+    fromFile.getState().applyHash('#file=my-model.json&show=step&permuted=1&tile=3x8');
+    await fromFile.getState().loadPreset(fromFile.getState().preset);
+    scheduler.flush();
+    const notes = fromFile.getState().linkNotice!.join(' ');
+    expect(notes).toMatch(/model files opened by hand \(my-model\.json\)/);
+    expect(notes).toMatch(/result of a worker step/);
+    expect(notes).toMatch(/Permute neurons/);
+    expect(notes).toMatch(/tile=3x8/);
+    expect(fromFile.getState().shown?.origin).toBe('preview');
   });
 });

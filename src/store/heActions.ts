@@ -1,0 +1,248 @@
+import { isHepexError } from '../core/errors';
+import { runRingDegree } from '../core/heModel';
+import { outputMetric } from '../core/outputMetric';
+import type { OpTimingTable } from '../core/costModel';
+import { RING_DEGREES, type RingDegree } from '../core/tileShape';
+import { applyMasks, masksOf } from './analysis';
+import type { CalibratedTimings } from './heSlice';
+import { errorMessage, type StoreRuntime } from './runtime';
+import { selectRing, selectTimings } from './selectors';
+import type { HeRunFailure, HeRunSummary, Shown } from './types';
+
+export interface HeActions {
+  /**
+   * HE worker: encrypted inference (real SEAL) of `samples` test images on the trained model and
+   * on what is shown, at the ring degree the studio prices (raised to what the depth needs, with
+   * the reason in words). Calibrates this browser first if it has no timings for that degree.
+   */
+  runEncrypted: (samples: number) => Promise<void>;
+  /** HE worker: times every SEAL primitive here; the cost model prices with it from then on. */
+  calibrateHere: () => Promise<void>;
+  /** Starts SEAL in the HE worker and round-trips a vector at the ring degree in use. */
+  checkEngine: () => Promise<void>;
+  /** Timings calibrated on an earlier visit (storage), so the first screen is priced with them. */
+  restoreCalibration: () => void;
+}
+
+const STORAGE_PREFIX = 'hepex.timings.v1.';
+
+/** A stored calibration, checked field by field: anything else is ignored, not trusted. */
+function parseStored(text: string | null, ringDegree: RingDegree): CalibratedTimings | null {
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as { table?: Partial<OpTimingTable>; at?: unknown };
+    const t = v.table;
+    const ms = t?.ms as Record<string, unknown> | undefined;
+    if (
+      !t ||
+      t.ringDegree !== ringDegree ||
+      !Number.isInteger(t.dataPrimes) ||
+      typeof t.source !== 'string' ||
+      typeof v.at !== 'string' ||
+      !ms ||
+      !Object.values(ms).every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x))
+    )
+      return null;
+    return { table: t as OpTimingTable, at: v.at };
+  } catch {
+    return null;
+  }
+}
+
+export function createHeActions(rt: StoreRuntime): HeActions {
+  const { set, get, deps } = rt;
+  /** Latest engine check wins: an older ring degree's answer must not overwrite a newer one. */
+  let engineCheck = 0;
+
+  /** Calibrates at `ringDegree` (the depth of the model shown) and keeps the table. */
+  const calibrateAt = async (
+    ringDegree: RingDegree,
+    depth: number,
+    signal: AbortSignal,
+    onProgress: (fraction: number, detail: string) => void,
+  ) => {
+    const table = await deps.he!().calibrate(ringDegree, depth, { signal, onProgress });
+    const entry: CalibratedTimings = { table, at: new Date().toISOString() };
+    set({ calibrated: { ...get().calibrated, [ringDegree]: entry } });
+    try {
+      deps.storage?.set(STORAGE_PREFIX + ringDegree, JSON.stringify(entry));
+    } catch {
+      // Storage full or blocked: the table still prices this visit.
+    }
+    // Reprice what is shown with the new timings.
+    const shown = get().shown;
+    if (shown) rt.show(shown);
+  };
+
+  return {
+    restoreCalibration: () => {
+      if (!deps.storage) return;
+      const calibrated: Record<number, CalibratedTimings> = {};
+      for (const n of RING_DEGREES) {
+        const entry = parseStored(deps.storage.get(STORAGE_PREFIX + n), n);
+        if (entry) calibrated[n] = entry;
+      }
+      set({ calibrated });
+    },
+
+    checkEngine: async () => {
+      const he = deps.he;
+      if (!he) {
+        set({ heEngine: { state: 'absent' } });
+        return;
+      }
+      const ring = selectRing(get());
+      const n = (ring && runRingDegree(ring)) ?? RING_DEGREES[0];
+      const check = ++engineCheck;
+      try {
+        const info = await he().engineInfo(n);
+        if (check !== engineCheck) return;
+        set({
+          heEngine: {
+            state: 'ready',
+            ringDegree: info.ringDegree,
+            maxAbsError: info.maxAbsError,
+            heapBytes: info.heapBytes,
+          },
+        });
+      } catch (error) {
+        if (check === engineCheck)
+          set({ heEngine: { state: 'error', message: errorMessage(error) } });
+      }
+    },
+
+    calibrateHere: () => {
+      const s = get();
+      const ring = selectRing(s);
+      const n = ring && runRingDegree(ring);
+      if (!deps.he || !ring || !n) return Promise.resolve();
+      const label = `Calibrating this browser (N = ${n})`;
+      return rt.runJob(
+        label,
+        (signal, isCurrent) =>
+          calibrateAt(n, ring.depth, signal, (fraction, detail) => {
+            if (isCurrent()) set({ busy: { label, progress: fraction, detail } });
+          }),
+        () => undefined,
+      );
+    },
+
+    runEncrypted: (samples) => {
+      const s = get();
+      const he = deps.he;
+      const ring = selectRing(s);
+      if (!he || !s.shown || !s.dense || !ring) return Promise.resolve();
+      const runN = runRingDegree(ring);
+      if (runN === null) {
+        rt.fail(
+          new Error(
+            `This model needs ${ring.depth} multiplicative levels, more than any ring degree carries at 128-bit security: it cannot run encrypted.`,
+          ),
+          'job',
+        );
+        return Promise.resolve();
+      }
+      const chosen = s.tile.ringDegree;
+      const ringNote =
+        runN !== chosen
+          ? `N = ${chosen} carries too few levels for this model's depth ${ring.depth} at 128-bit security; the encrypted run used N = ${runN}, the smallest that does.`
+          : null;
+      const { t1, t2, first } = s.tile;
+      const dense: Shown = {
+        network: applyMasks(s.dense.network, masksOf(s.dense.network, s.dense.masks)),
+        masks: masksOf(s.dense.network, s.dense.masks),
+        origin: 'dense',
+        label: 'trained, unpruned',
+        permutation: s.dense.permutation,
+      };
+      // The unpruned model runs first: it also pays the worker's one-time warm-up (SEAL's WASM
+      // compiled and JIT-warmed), so the comparison does not flatter the pruned model.
+      const targets = [dense, s.shown];
+      const label = 'Encrypted inference (SEAL)';
+      return rt.runJob(
+        label,
+        async (signal, isCurrent) => {
+          const status = (progress: number | null, detail: string) => {
+            if (isCurrent()) set({ busy: { label, progress, detail } });
+          };
+          if (!get().calibrated[runN]) {
+            await calibrateAt(runN, ring.depth, signal, (f, detail) =>
+              status(null, `calibrating this browser once (${Math.round(f * 100)}%): ${detail}`),
+            );
+          }
+          const timings = selectTimings(get());
+          const { inputs, labels, samples: n } = await deps.pipeline().testInputs(samples);
+          const rows: (HeRunSummary | HeRunFailure)[] = [];
+          for (const [i, t] of targets.entries()) {
+            const onProgress = (fraction: number, detail: string) =>
+              status((i + fraction) / targets.length, `${t.label}: ${detail}`);
+            const request = {
+              network: t.network,
+              tile: { t1, t2, first, ringDegree: runN },
+              mode: 'plain-model' as const,
+              permutation: t.permutation,
+            };
+            let session: Awaited<ReturnType<ReturnType<typeof he>['createSession']>>;
+            try {
+              session = await he().createSession(request, { signal, onProgress });
+            } catch (error) {
+              // One model over the engine's budget must not hide the other's measurement.
+              if (signal.aborted || (isHepexError(error) && error.code === 'cancelled'))
+                throw error;
+              rows.push({ label: t.label, error: errorMessage(error) });
+              continue;
+            }
+            const { sessionId, info } = session;
+            try {
+              const r = await he().run(sessionId, inputs, n, { signal, onProgress, timings });
+              rows.push({
+                label: t.label,
+                ringDegree: info.ringDegree,
+                weightCiphertexts: info.weightCiphertexts,
+                setupMs: info.setupMs,
+                latencyMs: r.latencyMs,
+                predictedMs: r.predictedMs,
+                peakBytes: r.peakBytes,
+                maxAbsError: r.maxAbsError,
+                agreement: r.agreement,
+                metric: outputMetric(r.outputs, inputs, labels, n, t.network.task),
+                rotations: r.ops.rotate,
+                multiplications: r.ops.multiplyPlain + r.ops.multiply + r.ops.maskMultiply,
+                opsMatchPlan: r.opsMatchPlan,
+                timingSource:
+                  timings.find((x) => x.ringDegree === info.ringDegree)?.source ?? 'reference',
+                layers: r.layers.map((l) => ({
+                  layer: l.layer,
+                  weightCiphertexts: l.weightCiphertexts,
+                  multiplications: l.multiplications,
+                  rotations: l.rotations,
+                  measuredMs: l.measuredMs,
+                  predictedMs: l.predictedMs,
+                })),
+              });
+            } finally {
+              await he()
+                .closeSession(sessionId)
+                .catch(() => undefined);
+            }
+          }
+          return { samples: n, rows };
+        },
+        ({ samples: n, rows }) => {
+          set({ heResults: { samples: n, chosenRingDegree: chosen, ringNote, rows } });
+          // Measured latency and memory go into the history, next to the prediction.
+          rows.forEach((row, i) => {
+            if ('error' in row) return;
+            get().recordMeasurement(targets[i], {
+              ringDegree: row.ringDegree,
+              samples: n,
+              latencyMs: row.latencyMs,
+              predictedMs: row.predictedMs,
+              peakBytes: row.peakBytes,
+            });
+          });
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import type { StateCreator } from 'zustand';
+import type { OpTimingTable } from '../core/costModel';
+import type { AppState } from './appStore';
+import type { HeRunFailure, HeRunSummary } from './types';
+
+/**
+ * The HE engine as the studio knows it: whether SEAL runs in this browser, the operation timings
+ * calibrated here (the cost model prices with them), and the last encrypted comparison.
+ */
+export interface HeSlice {
+  heEngine: HeEngineState;
+  /** Operation timings calibrated in this browser, by ring degree (kept across visits). */
+  calibrated: Readonly<Partial<Record<number, CalibratedTimings>>>;
+  /** The last encrypted comparison (shown model vs trained model). */
+  heResults: HeResults | null;
+}
+
+export type HeEngineState =
+  | { readonly state: 'starting' }
+  | {
+      readonly state: 'ready';
+      readonly ringDegree: number;
+      readonly maxAbsError: number;
+      readonly heapBytes: number | undefined;
+    }
+  | { readonly state: 'error'; readonly message: string }
+  | { readonly state: 'absent' };
+
+export interface CalibratedTimings {
+  readonly table: OpTimingTable;
+  /** ISO date of the calibration. */
+  readonly at: string;
+}
+
+export interface HeResults {
+  readonly samples: number;
+  /** The ring degree the studio priced (its choice), and why a run used another, in words. */
+  readonly chosenRingDegree: number;
+  readonly ringNote: string | null;
+  readonly rows: readonly (HeRunSummary | HeRunFailure)[];
+}
+
+export const createHeSlice: StateCreator<AppState, [], [], HeSlice> = () => ({
+  heEngine: { state: 'starting' },
+  calibrated: {},
+  heResults: null,
+});
