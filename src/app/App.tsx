@@ -1,10 +1,11 @@
 import { useEffect, useState } from 'react';
 import { ComparePanel } from '../components/ComparePanel';
 import { Controls } from '../components/Controls';
-import { CountsPanel } from '../components/CountsPanel';
+import { CountsDetails, CountsPanel } from '../components/CountsPanel';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { ExportButtons } from '../components/ExportButtons';
 import { GridPanel } from '../components/GridPanel';
+import { Guide, GuideButton } from '../components/Guide';
 import { HeEngineStatus } from '../components/HeEngineStatus';
 import { HePanel } from '../components/HePanel';
 import { HistoryPanel } from '../components/HistoryPanel';
@@ -27,7 +28,7 @@ import { ErrorBoundary } from './ErrorBoundary';
 function useHashSync(store: AppStore) {
   useEffect(() => {
     const s = store.getState();
-    s.restoreCalibration();
+    s.restoreSettings();
     s.applyHash(window.location.hash);
     void s.loadPreset(store.getState().preset);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -118,26 +119,33 @@ function Layout() {
           </div>
         </div>
         <ModelPicker />
+        <GuideButton />
         <ThemeToggle />
       </header>
       <ErrorBanner />
       <LinkNotice />
       <JobStatus />
       <div className="workspace">
+        {/* The counts stay in sight (sticky) while a slider moves, also above the controls
+            when the layout is one column. */}
+        <div className="workspace__summary">
+          <CountsPanel />
+        </div>
         <aside className="sidebar">
           <Controls />
         </aside>
         <main className="main">
           <ModelStatus />
-          <CountsPanel />
           <LayerStrip />
           <GridPanel />
+          <CountsDetails />
           <ComparePanel />
           <HePanel />
           <HistoryPanel />
           <ExportButtons />
         </main>
       </div>
+      <Guide />
       <footer className="statusbar">
         <HeEngineStatus />
         <span className="muted">

@@ -91,6 +91,16 @@ export function CountsPanel() {
           timings {c.calibrated ? 'calibrated in this browser' : c.timingSource}
         </span>
       </p>
+    </section>
+  );
+}
+
+/** The cost model's per-layer breakdown, under the grids (the headline stays on top). */
+export function CountsDetails() {
+  const hasCounts = useAppStore((s) => s.analysis !== null);
+  if (!hasCounts) return null;
+  return (
+    <section className="counts-details" aria-label="Per-layer cost">
       <LayerTable />
     </section>
   );

@@ -4,6 +4,10 @@ import type { ViewMode } from '../store/types';
 import { fmtInt, fmtMs } from '../viz/format';
 import { GridLegend } from './GridLegend';
 import { TileGridView } from './TileGridView';
+import { useWindowHeight } from '../viz/useWindowHeight';
+
+/** Window height above the big grid at the default layout, px: summary, cards, grid heading. */
+const GRID_TOP_ROOM = 520;
 
 const MODES: { value: ViewMode; label: string }[] = [
   { value: 'weights', label: 'Weights' },
@@ -17,13 +21,18 @@ export function GridPanel() {
   const selected = useAppStore((s) => s.selectedLayer);
   const mode = useAppStore((s) => s.viewMode);
   const setMode = useAppStore((s) => s.setViewMode);
+  const windowHeight = useWindowHeight();
   const l = layers[selected];
   if (!l) return null;
   // A convolution is shown as its kernel block: the expanded layer is that block at every position.
   const t = l.conv?.kernel.tiling ?? l.tiling;
   const rows = t.orientation === 'A' ? t.outputs : t.inputs;
   const cols = t.orientation === 'A' ? t.inputs : t.outputs;
-  const height = Math.round(Math.max(220, Math.min(460, (rows / cols) * 880)));
+  // Tall matrices get up to 460 px, but never more than fits under the summary and cards on
+  // this screen (about 460 px of the window above it and 60 px of legend below at 1440 x 900).
+  const height = Math.round(
+    Math.max(220, Math.min(460, (rows / cols) * 880, windowHeight - GRID_TOP_ROOM)),
+  );
   return (
     <section className="grid-panel" aria-label="Selected layer">
       <header className="grid-panel__head">
@@ -74,7 +83,7 @@ export function GridPanel() {
       <footer className="grid-panel__foot">
         <GridLegend />
         <span className="grid-panel__help">
-          Scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit.
+          Ctrl + scroll or +/− to zoom, drag or arrow keys to pan, 0 to fit.
         </span>
       </footer>
     </section>

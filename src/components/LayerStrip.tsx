@@ -17,7 +17,7 @@ export function LayerStrip() {
         const rows = t.orientation === 'A' ? t.outputs : t.inputs;
         const cols = t.orientation === 'A' ? t.inputs : t.outputs;
         // Thumbnails share one height; narrow matrices get narrow cards.
-        const h = 84;
+        const h = 52;
         const w = Math.max(56, Math.min(220, (h * cols) / rows));
         return (
           <button

@@ -10,6 +10,7 @@ import { createPreviewActions, type PreviewActions } from './previewActions';
 import { createPruningSlice, type PruningSlice } from './pruningSlice';
 import { createRunActions, type RunActions } from './runActions';
 import { createRunsSlice, type RunsSlice } from './runsSlice';
+import { createSettingsActions, type SettingsActions } from './settingsActions';
 import { createRuntime } from './runtime';
 import { createTilingSlice, type TilingSlice } from './tilingSlice';
 import { createUiSlice, type UiSlice } from './uiSlice';
@@ -17,9 +18,9 @@ import { createUiSlice, type UiSlice } from './uiSlice';
 export type { HeService, StoreDeps, TrainService } from './deps';
 
 /**
- * Cross-slice actions, in six groups: models (load, show, export), previews (slider-driven,
+ * Cross-slice actions, in seven groups: models (load, show, export), previews (slider-driven,
  * main thread, latest wins), jobs (worker steps), the history they feed, the HE engine
- * (encrypted runs, calibration) and the URL hash. Orchestration lives here and in services,
+ * (encrypted runs, calibration), the URL hash and what the browser keeps between visits. Orchestration lives here and in services,
  * never in components.
  */
 export type Actions = ModelActions &
@@ -27,7 +28,8 @@ export type Actions = ModelActions &
   JobActions &
   RunActions &
   HeActions &
-  HashActions;
+  HashActions &
+  SettingsActions;
 
 export type AppState = ModelSlice &
   TilingSlice &
@@ -55,6 +57,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
       ...createRunActions(rt),
       ...createHeActions(rt),
       ...createHashActions(rt),
+      ...createSettingsActions(rt),
     };
   });
 }

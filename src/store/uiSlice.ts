@@ -24,6 +24,8 @@ export interface UiSlice {
   linkNotice: readonly string[] | null;
   /** The last training run's per-epoch figures (the live chart); null before any. */
   training: { readonly epochs: number; readonly history: readonly TrainProgress[] } | null;
+  /** The first-visit guide; closing it is remembered (storage) so it opens once. */
+  guideOpen: boolean;
   setTheme: (theme: ThemeChoice) => void;
   selectLayer: (layer: number) => void;
   setViewMode: (mode: ViewMode) => void;
@@ -40,6 +42,7 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
   busy: null,
   linkNotice: null,
   training: null,
+  guideOpen: false,
   setTheme: (theme) => set({ theme }),
   selectLayer: (layer) => {
     const layers = get().shown?.network.layers.length ?? 0;

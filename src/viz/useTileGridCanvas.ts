@@ -187,6 +187,9 @@ export function useTileGridCanvas(options: TileGridCanvasOptions) {
     const canvas = canvasRef.current;
     if (!canvas || !interactive) return;
     const onWheel = (e: WheelEvent) => {
+      // Without a modifier the wheel scrolls the page as everywhere else; Ctrl/Cmd (or a
+      // trackpad pinch, which browsers report as Ctrl + wheel) zooms the grid.
+      if (!e.ctrlKey && !e.metaKey) return;
       e.preventDefault();
       const rect = canvas.getBoundingClientRect();
       zoomBy(Math.exp(-e.deltaY * 0.002), e.clientX - rect.left, e.clientY - rect.top);

@@ -114,6 +114,8 @@ async function startBrowser(): Promise<BrowserContext> {
     await context.close();
     await rm(userDataDir, { recursive: true, force: true });
   });
+  // The first-visit guide overlays a corner; tests that are not about it start with it closed.
+  await context.addInitScript(() => window.localStorage.setItem('hepex.guide.v1', 'closed'));
   return context;
 }
 
@@ -141,6 +143,10 @@ export interface WithPageOptions {
   readonly path?: string;
   /** Screenshot name saved after the test (pass or fail). */
   readonly screenshot?: string;
+  /** Open as a first visit: the guide shows (it is closed for every other test). */
+  readonly firstVisit?: boolean;
+  /** Viewport size, default 1280 x 800. */
+  readonly viewport?: { readonly width: number; readonly height: number };
 }
 
 /**
@@ -153,6 +159,9 @@ export async function withPage<T>(
 ): Promise<T> {
   const { baseUrl, context } = await getSession();
   const page = await context.newPage();
+  if (options.firstVisit)
+    await page.addInitScript(() => window.localStorage.removeItem('hepex.guide.v1'));
+  if (options.viewport) await page.setViewportSize(options.viewport);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
