@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest';
 import { Controls } from '../../src/components/Controls';
 import { ComparePanel } from '../../src/components/ComparePanel';
-import { CountsPanel } from '../../src/components/CountsPanel';
+import { CountsDetails, CountsPanel } from '../../src/components/CountsPanel';
 import { ErrorBanner } from '../../src/components/ErrorBanner';
 import { HistoryPanel } from '../../src/components/HistoryPanel';
 import { LayerStrip } from '../../src/components/LayerStrip';
@@ -33,6 +33,7 @@ function renderStudio(
       <ModelStatus />
       <CountsPanel />
       <LayerStrip />
+      <CountsDetails />
       <HistoryPanel />
       <ComparePanel />
     </StoreProvider>,
@@ -64,6 +65,18 @@ describe('studio components', () => {
       0,
     );
     expect(multiplied).toBe(count('ciphertexts-after'));
+    // So do the layer cards: one definition of a weight ciphertext everywhere.
+    const cards = [0, 1, 2, 3].reduce(
+      (sum, l) =>
+        sum +
+        Number(
+          /^([\d,]+)/
+            .exec(screen.getByTestId(`layer-ciphertexts-${l}`).textContent!)![1]
+            .replace(/,/g, ''),
+        ),
+      0,
+    );
+    expect(cards).toBe(count('ciphertexts-after'));
     expect(screen.getByTestId('history-table').querySelectorAll('tbody tr')).toHaveLength(2);
     // Before / after: tick both runs, the comparison shows the selected layer of each.
     expect(screen.queryByTestId('compare-panel')).toBeNull();
