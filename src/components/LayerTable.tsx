@@ -4,6 +4,7 @@ import { fmtBytes, fmtInt, fmtMs } from '../viz/format';
 import { TableHead } from './TableHead';
 
 const LAYER_COLUMN_TITLES: Record<string, string> = {
+  W: 'The weight matrix, outputs × inputs (a convolution: its tied kernel)',
   Orientation: 'A: W cut as [out/t1, in/t2], summed over tile columns; B: Wᵀ as [in/t1, out/t2]',
   Tiles: 'Weight tiles the layer can cost (a convolution: its kernel’s copies only)',
   'Non-zero': 'Tiles holding at least one kept weight',

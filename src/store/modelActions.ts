@@ -202,7 +202,7 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
         const dense = get().dense;
         const inputs = dense ? inputWidth(dense.network) : 784;
         const name =
-          pair.images.name.replace(/(\.gz)?$/, '').replace(/[-_.]?(images?|idx3-ubyte)$/i, '') ||
+          pair.images.name.replace(/(\.gz)?$/, '').replace(/([-_.]?(images?|idx3|ubyte))+$/i, '') ||
           'IDX data';
         const result = await deps.pipeline().setData({ images, labels, name, inputs });
         if (result) {
