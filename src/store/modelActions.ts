@@ -206,7 +206,8 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
           'IDX data';
         const result = await deps.pipeline().setData({ images, labels, name, inputs });
         if (result) {
-          set({ dataLabel: result.label, dataName: name });
+          // What is shown was recorded on the old data: it may be recorded again on this.
+          set({ dataLabel: result.label, dataName: name, shownRunId: null });
           rt.clearError('data');
           recordBaseline();
         }
@@ -218,7 +219,7 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
     resetData: async () => {
       try {
         await deps.pipeline().setData(null);
-        set({ dataLabel: MNIST_DATA_LABEL, dataName: MNIST_DATA_NAME });
+        set({ dataLabel: MNIST_DATA_LABEL, dataName: MNIST_DATA_NAME, shownRunId: null });
         rt.clearError('data');
         recordBaseline();
       } catch (error) {

@@ -160,7 +160,12 @@ export async function withPage<T>(
   const { baseUrl, context } = await getSession();
   const page = await context.newPage();
   if (options.firstVisit)
-    await page.addInitScript(() => window.localStorage.removeItem('hepex.guide.v1'));
+    await page.addInitScript(() => {
+      // Once per page: a reload is a second visit, and the guide remembers being closed.
+      if (window.sessionStorage.getItem('e2e-first-visit')) return;
+      window.sessionStorage.setItem('e2e-first-visit', '1');
+      window.localStorage.removeItem('hepex.guide.v1');
+    });
   if (options.viewport) await page.setViewportSize(options.viewport);
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
