@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { useAppStore } from '../store/storeContext';
 import { METHOD_LABELS, type RunRecord } from '../store/types';
-import { fmtInt, fmtMs, fmtNum, fmtPct, fmtPct0 } from '../viz/format';
+import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct, fmtPct0 } from '../viz/format';
 import { ParetoPlot, type ParetoPoint } from './ParetoPlot';
 import { TableHead } from './TableHead';
 
@@ -143,7 +143,7 @@ export function HistoryPanel() {
                       data-testid={`measured-${r.id}`}
                       title={
                         r.measured
-                          ? `${r.measured.samples} images at N = ${r.measured.ringDegree}; predicted ${fmtMs(r.measured.predictedMs)}`
+                          ? `${r.measured.samples} images at N = ${r.measured.ringDegree}; predicted ${fmtMs(r.measured.predictedMs)}; peak memory ${fmtBytes(r.measured.peakBytes)}`
                           : undefined
                       }
                     >
