@@ -2,7 +2,8 @@ import type { Mask } from '../src/core/matrix';
 import type { Network } from '../src/core/network';
 import { identityPermutation } from '../src/core/permutation';
 import { magnitudePrune } from '../src/core/prune/magnitudePrune';
-import { applyPermutation, findPermutation, type PermuteOptions } from '../src/core/prune/permute';
+import { findPermutation, type PermuteOptions } from '../src/core/prune/permute';
+import { applyPermutation } from '../src/core/prune/applyPermutation';
 import {
   GROUP_LASSO_EPOCHS,
   methodSteps,

@@ -1,14 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LINEAR, SQUARE } from '../../src/core/activation';
-import { convGeometry, convLayer, expandFilterOrder, expandPatchOrder, kernelOf, outputSize } from '../../src/core/conv';
+import {
+  convGeometry,
+  convLayer,
+  expandFilterOrder,
+  expandPatchOrder,
+  kernelOf,
+  outputSize,
+} from '../../src/core/conv';
 import { OP_KINDS, type HeMode } from '../../src/core/executionPlan';
 import { chooseHeTile, prepareHeModel } from '../../src/core/heModel';
 import { expectedOps, referenceOutputs } from '../../src/core/heModel';
 import { simulateInference } from '../../src/core/heSimulator';
 import { createMatrix } from '../../src/core/matrix';
 import { forward, validateNetwork, type ConvGeometry, type Network } from '../../src/core/network';
-import { applyPermutation } from '../../src/core/prune/permute';
+import { applyPermutation } from '../../src/core/prune/applyPermutation';
 import { createRng, shuffleInPlace } from '../../src/core/random';
 import { runHeInference } from '../../src/engines/seal/heInference';
 import { SealHeSession } from '../../src/engines/seal/heSession';
@@ -24,25 +31,45 @@ beforeAll(async () => {
   ({ seal } = await loadSeal({ instantiate: (imports) => WebAssembly.instantiate(wasm, imports) }));
 });
 
-const G: ConvGeometry = convGeometry({ height: 12, width: 12, channels: 1, kernel: 3, stride: 2, filters: 8 });
+const G: ConvGeometry = convGeometry({
+  height: 12,
+  width: 12,
+  channels: 1,
+  kernel: 3,
+  stride: 2,
+  filters: 8,
+});
 const POSITIONS = outputSize(G).positions;
 
 /**
  * The CNN; with `zeroKernelTiles`, those (filter block, column block) tiles of the 8 x 9 kernel
  * (blockOut x blockIn of layer 0's tiling) are zero, as kernel tile pruning leaves them.
  */
-function cnn(zeroKernelTiles: readonly [number, number][] = [], blocks = { out: 1, in: 1 }): Network {
+function cnn(
+  zeroKernelTiles: readonly [number, number][] = [],
+  blocks = { out: 1, in: 1 },
+): Network {
   const rng = createRng(7);
   const kernel = Float32Array.from({ length: 8 * 9 }, () => rng.normal() / 3);
   for (const [fo, ji] of zeroKernelTiles)
     for (let f = fo * blocks.out; f < (fo + 1) * blocks.out; f++)
-      for (let j = ji * blocks.in; j < Math.min(9, (ji + 1) * blocks.in); j++) kernel[f * 9 + j] = 0;
-  const conv = convLayer(G, kernel, Float32Array.from({ length: 8 }, () => rng.normal() * 0.1), SQUARE);
+      for (let j = ji * blocks.in; j < Math.min(9, (ji + 1) * blocks.in); j++)
+        kernel[f * 9 + j] = 0;
+  const conv = convLayer(
+    G,
+    kernel,
+    Float32Array.from({ length: 8 }, () => rng.normal() * 0.1),
+    SQUARE,
+  );
   const rows = 10;
   const cols = POSITIONS * 8;
   const dense = {
     kind: 'dense' as const,
-    weights: createMatrix(rows, cols, Float32Array.from({ length: rows * cols }, () => rng.normal() / Math.sqrt(cols))),
+    weights: createMatrix(
+      rows,
+      cols,
+      Float32Array.from({ length: rows * cols }, () => rng.normal() / Math.sqrt(cols)),
+    ),
     bias: Float32Array.from({ length: rows }, () => rng.normal() * 0.1),
     activation: LINEAR,
   };
@@ -52,8 +79,16 @@ function cnn(zeroKernelTiles: readonly [number, number][] = [], blocks = { out: 
 /** Client permutations of a conv-first net: patch order, filter order (folded), output order. */
 function permuted(network: Network, seed: number) {
   const rng = createRng(seed);
-  const shuffled = (n: number) => shuffleInPlace(Uint32Array.from({ length: n }, (_, k) => k), rng);
-  return applyPermutation(network, [expandPatchOrder(G, shuffled(9)), expandFilterOrder(G, shuffled(8)), shuffled(10)]);
+  const shuffled = (n: number) =>
+    shuffleInPlace(
+      Uint32Array.from({ length: n }, (_, k) => k),
+      rng,
+    );
+  return applyPermutation(network, [
+    expandPatchOrder(G, shuffled(9)),
+    expandFilterOrder(G, shuffled(8)),
+    shuffled(10),
+  ]);
 }
 
 describe('a CNN under SEAL CKKS (client im2col)', () => {
@@ -98,11 +133,17 @@ describe('a CNN under SEAL CKKS (client im2col)', () => {
     const probe = prepareHeModel(cnn(), chooseHeTile(cnn(), { t1: 4, t2: 8 }));
     const t = probe.exec.layers[0].tiling;
     const kernelTiles = (8 / t.blockOut) * Math.ceil(9 / t.blockIn);
-    const zeroed: [number, number][] = [[0, 0], [8 / t.blockOut - 1, Math.ceil(9 / t.blockIn) - 1]];
+    const zeroed: [number, number][] = [
+      [0, 0],
+      [8 / t.blockOut - 1, Math.ceil(9 / t.blockIn) - 1],
+    ];
     const network = cnn(zeroed, { out: t.blockOut, in: t.blockIn });
     const first = network.layers[0];
     if (first.kind !== 'conv') throw new Error('layer 1 is the conv');
-    expect(kernelOf(first).kernel.filter((v) => v === 0).length).toBe(2 * t.blockOut * t.blockIn - (9 % t.blockIn === 0 ? 0 : t.blockOut * (t.blockIn - (9 % t.blockIn))));
+    expect(kernelOf(first).kernel.filter((v) => v === 0).length).toBe(
+      2 * t.blockOut * t.blockIn -
+        (9 % t.blockIn === 0 ? 0 : t.blockOut * (t.blockIn - (9 % t.blockIn))),
+    );
     const model = prepareHeModel(network, probe.tile, { mode: 'plain-model' });
     expect(model.exec.layers[0].tiling.blockIn).toBe(t.blockIn);
     const session = await SealHeSession.create(seal, model);

@@ -1,15 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { LINEAR, SQUARE } from '../../src/core/activation';
-import { checkTied, convGeometry, convLayer, expandPatchOrder, im2col, kernelMask, outputSize } from '../../src/core/conv';
+import {
+  checkTied,
+  convGeometry,
+  convLayer,
+  expandPatchOrder,
+  im2col,
+  kernelMask,
+  outputSize,
+} from '../../src/core/conv';
 import { HepexError } from '../../src/core/errors';
 import { countOnes, createMatrix, type Mask } from '../../src/core/matrix';
-import { convolutionOf, forward, forwardDenseView, validateNetwork, type ConvLayer, type Network } from '../../src/core/network';
+import {
+  convolutionOf,
+  forward,
+  forwardDenseView,
+  validateNetwork,
+  type ConvLayer,
+  type Network,
+} from '../../src/core/network';
 import { permuteRows, unpermuteRows } from '../../src/core/permutation';
 import { maskNetwork } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
 import { pruneAndExpand } from '../../src/core/prune/expand';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
-import { applyPermutation, findPermutation, nonZeroTilesPerLayer } from '../../src/core/prune/permute';
+import { findPermutation } from '../../src/core/prune/permute';
+import { applyPermutation, nonZeroTilesPerLayer } from '../../src/core/prune/applyPermutation';
 import { tilePrune } from '../../src/core/prune/tilePrune';
 import { createRng } from '../../src/core/random';
 import { countNonZeroTiles, planTiles } from '../../src/core/tilePlan';
@@ -26,7 +42,8 @@ const TILE = createTileShape(4, 8, { first: 'B' });
 
 function cnn(seed = 5): Network {
   const rng = createRng(seed);
-  const normal = (n: number, std: number) => Float32Array.from({ length: n }, () => rng.normal() * std);
+  const normal = (n: number, std: number) =>
+    Float32Array.from({ length: n }, () => rng.normal() * std);
   const dense = (rows: number, cols: number, act = LINEAR) => ({
     kind: 'dense' as const,
     weights: createMatrix(rows, cols, normal(rows * cols, 1 / Math.sqrt(cols))),
@@ -35,7 +52,11 @@ function cnn(seed = 5): Network {
   });
   return validateNetwork({
     task: 'classification',
-    layers: [convLayer(G, normal(72, 1 / 3), normal(8, 0.1), SQUARE), dense(16, P * 8, SQUARE), dense(10, 16)],
+    layers: [
+      convLayer(G, normal(72, 1 / 3), normal(8, 0.1), SQUARE),
+      dense(16, P * 8, SQUARE),
+      dense(10, 16),
+    ],
   });
 }
 
@@ -73,7 +94,11 @@ describe('conv-aware pruning keeps the kernel tied', () => {
     const plan = planTiles([P * 16, P * 8, 16, 10], TILE);
     expect([plan.layers[0].blockOut, plan.layers[0].blockIn]).toEqual([8, 4]);
     // Kernel tiles: 1 filter block x ceil(9 / 4) = 3 column blocks; local 0.5 drops round(1.5) = 2.
-    const { masks, keepTiles } = tilePrune(net, TILE, { tileSparsity: 0.5, scope: 'local', score: 'l1' });
+    const { masks, keepTiles } = tilePrune(net, TILE, {
+      tileSparsity: 0.5,
+      scope: 'local',
+      score: 'l1',
+    });
     expect(countNonZeroTiles(masks[0], plan.layers[0])).toBe(P * 1);
     expect(keepTiles[0].reduce((s, v) => s + v, 0)).toBe(P * 1);
     expect(keepTiles[0].length).toBe(plan.layers[0].tileCount);
@@ -99,7 +124,9 @@ describe('conv-aware pruning keeps the kernel tied', () => {
     expect(wrong).toBe(0);
     expect(res.keptTiles[0] % P).toBe(0);
     expect(res.keptTiles[0]).toBeGreaterThan(0);
-    expect(res.keptTiles[0]).toBe(countNonZeroTiles(res.masks[0], planTiles([P * 16, P * 8, 16, 10], TILE).layers[0]));
+    expect(res.keptTiles[0]).toBe(
+      countNonZeroTiles(res.masks[0], planTiles([P * 16, P * 8, 16, 10], TILE).layers[0]),
+    );
     expect(countOnes(kept)).toBeGreaterThan(0);
   });
 
@@ -127,13 +154,21 @@ describe('conv-aware pruning keeps the kernel tied', () => {
     expect(search.nonZeroTilesAfter).toBeLessThanOrEqual(search.nonZeroTilesBefore);
     const applied = applyPermutation(pruned, search.orders, masks);
     expect(() => validateNetwork(applied.network)).not.toThrow(); // still tied
-    expect(nonZeroTilesPerLayer(applied.masks!, TILE).reduce((a, b) => a + b, 0)).toBe(search.nonZeroTilesAfter);
-    applied.masks!.forEach((m, l) => expect([m.rows, m.cols]).toEqual([masks[l].rows, masks[l].cols]));
+    expect(nonZeroTilesPerLayer(applied.masks!, TILE).reduce((a, b) => a + b, 0)).toBe(
+      search.nonZeroTilesAfter,
+    );
+    applied.masks!.forEach((m, l) =>
+      expect([m.rows, m.cols]).toEqual([masks[l].rows, masks[l].cols]),
+    );
     // The client: raw images -> im2col -> input order; outputs: order undone.
     const images = Float32Array.from({ length: 3 * 64 }, (_, k) => ((k * 37) % 101) / 101);
     const want = forward(pruned, images, 3);
     const packed = permuteRows(im2col(G, images, 3), applied.permutation.input, 3);
-    const got = unpermuteRows(forwardDenseView(applied.network, packed, 3), applied.permutation.output, 3);
+    const got = unpermuteRows(
+      forwardDenseView(applied.network, packed, 3),
+      applied.permutation.output,
+      3,
+    );
     for (let k = 0; k < want.length; k++) expect(Math.abs(got[k] - want[k])).toBeLessThan(1e-5);
   });
 
@@ -151,15 +186,31 @@ describe('conv-aware pruning keeps the kernel tied', () => {
     };
     const identity = (n: number) => Uint32Array.from({ length: n }, (_, k) => k);
     // Moving patch values between positions would untie the kernel.
-    expect(() => applyPermutation(net, [shuffled(P * 16), identity(P * 8), identity(16), identity(10)])).toThrow(HepexError);
-    expect(() => applyPermutation(net, [expandPatchOrder(G, shuffled(9)), shuffled(P * 8), identity(16), identity(10)])).toThrow(
-      /order of a convolution's outputs/,
-    );
-    const late: Network = { task: 'classification', layers: [net.layers[1], net.layers[2], net.layers[0]] };
+    expect(() =>
+      applyPermutation(net, [shuffled(P * 16), identity(P * 8), identity(16), identity(10)]),
+    ).toThrow(HepexError);
+    expect(() =>
+      applyPermutation(net, [
+        expandPatchOrder(G, shuffled(9)),
+        shuffled(P * 8),
+        identity(16),
+        identity(10),
+      ]),
+    ).toThrow(/order of a convolution's outputs/);
+    const late: Network = {
+      task: 'classification',
+      layers: [net.layers[1], net.layers[2], net.layers[0]],
+    };
     expect(() => magnitudePrune(late, { sparsity: 0.5 })).toThrow(HepexError);
     const nanKernel = Float32Array.from(convOf(net).weights.data);
     nanKernel[P * 16 * 3 + 2] = Number.NaN; // row (p0, f3), kernel column 2
-    const bad: Network = { ...net, layers: [{ ...convOf(net), weights: { ...convOf(net).weights, data: nanKernel } }, ...net.layers.slice(1)] };
+    const bad: Network = {
+      ...net,
+      layers: [
+        { ...convOf(net), weights: { ...convOf(net).weights, data: nanKernel } },
+        ...net.layers.slice(1),
+      ],
+    };
     expect(() => tilePrune(bad, TILE, { tileSparsity: 0.5 })).toThrow(/weight .* is NaN/);
     expect(sameAsSnapshot(net, snap)).toBe(true);
   });
@@ -173,7 +224,10 @@ describe('conv-aware pruning keeps the kernel tied', () => {
       fineTune: () => Promise.reject(new Error('no training step here')),
       evaluate: async (network) => {
         const y = forward(network, images, 16);
-        return { name: 'mse', value: y.reduce((acc, v, k) => acc + (v - target[k]) ** 2, 0) / y.length };
+        return {
+          name: 'mse',
+          value: y.reduce((acc, v, k) => acc + (v - target[k]) ** 2, 0) / y.length,
+        };
       },
     };
     const res = await runPipeline({ network: teacher }, trainer, {

@@ -7,12 +7,12 @@ import {
   permuteRows,
   unpermuteRows,
 } from '../../src/core/permutation';
+import { findPermutation } from '../../src/core/prune/permute';
 import {
   applyPermutation,
   composePermutations,
-  findPermutation,
   nonZeroTilesPerLayer,
-} from '../../src/core/prune/permute';
+} from '../../src/core/prune/applyPermutation';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { selectTilesByDensity } from '../../src/core/prune/expand';
 import { createRng, shuffleInPlace } from '../../src/core/random';

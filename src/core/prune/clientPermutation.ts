@@ -6,7 +6,7 @@ import {
   type NetworkPermutation,
   type Permutation,
 } from '../permutation';
-import { applyPermutation } from './permute';
+import { applyPermutation } from './applyPermutation';
 
 /**
  * Puts the client permutation back into the network: W_0's columns and W_L's rows (and b_L)

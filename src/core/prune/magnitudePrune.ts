@@ -1,6 +1,14 @@
 import type { Mask } from '../matrix';
 import { validateNetwork, type Network } from '../network';
-import { checkMasks, checkScope, checkSparsity, pruneViewOf, smallestByCopies, smallestIndices, type PruneScope } from './common';
+import {
+  checkMasks,
+  checkScope,
+  checkSparsity,
+  pruneViewOf,
+  smallestByCopies,
+  smallestIndices,
+  type PruneScope,
+} from './common';
 
 export interface MagnitudePruneOptions {
   /** Fraction of weights to zero, in [0, 1). Biases are never pruned. */

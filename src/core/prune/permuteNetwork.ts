@@ -2,13 +2,8 @@ import type { Mask } from '../matrix';
 import { convolutionOf, forward, type Network } from '../network';
 import { identityPermutation, type NetworkPermutation } from '../permutation';
 import type { TileShape } from '../tileShape';
-import {
-  applyPermutation,
-  composePermutations,
-  findPermutation,
-  type PermutationSearchResult,
-  type PermuteOptions,
-} from './permute';
+import { findPermutation, type PermutationSearchResult, type PermuteOptions } from './permute';
+import { applyPermutation, composePermutations } from './applyPermutation';
 import { unfoldClientPermutation } from './clientPermutation';
 
 /**

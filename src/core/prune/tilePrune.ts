@@ -140,7 +140,11 @@ export function tilePrune(
   const masks = network.layers.map((_, l) => {
     const selected = views[l].expand(tileMask(tilings[l], keep[l]));
     // Plan-frame tiles: a convolution's plan tile is kept when a kept kernel tile lands in it.
-    keepTiles.push(views[l].copies === 1 ? keep[l] : nonZeroTileFlags(countTileNonZeros(selected, plan.layers[l])));
+    keepTiles.push(
+      views[l].copies === 1
+        ? keep[l]
+        : nonZeroTileFlags(countTileNonZeros(selected, plan.layers[l])),
+    );
     // selected is fresh (tileMask, or its expansion): AND the prior mask into it in place.
     const mask = selected;
     const prior = options.masks?.[l];
