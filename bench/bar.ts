@@ -1,9 +1,6 @@
-import {
-  methodSteps,
-  runPipeline,
-  type MethodOptions,
-  type PruneMethod,
-} from '../src/core/prune/pipeline';
+import { methodSteps, type MethodOptions } from '../src/core/prune/methodSteps';
+import { runPipeline } from '../src/core/prune/pipeline';
+import { type PruneMethod } from '../src/core/prune/pipelineSteps';
 import { parseTileShape } from '../src/core/tileShape';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { createTfjsTrainer } from '../src/engines/tfjs/trainer';

@@ -8,8 +8,8 @@ import {
   GROUP_LASSO_EPOCHS,
   GROUP_LASSO_STRENGTHS,
   methodSteps,
-  runPipeline,
-} from '../src/core/prune/pipeline';
+} from '../src/core/prune/methodSteps';
+import { runPipeline } from '../src/core/prune/pipeline';
 import { createTileShape } from '../src/core/tileShape';
 import type { Trainer } from '../src/core/trainer';
 import { calibrate } from '../src/engines/seal/calibrate';

@@ -20,12 +20,10 @@ import { nonZeroMask, type Mask } from '../src/core/matrix';
 import { layerSizes, type Network } from '../src/core/network';
 import type { NetworkPermutation } from '../src/core/permutation';
 import { maskNetwork, planFor, type PruneScope } from '../src/core/prune/common';
-import {
-  methodSteps,
-  networkFigures,
-  runPipeline,
-  type PipelineStep,
-} from '../src/core/prune/pipeline';
+import { methodSteps } from '../src/core/prune/methodSteps';
+import { networkFigures } from '../src/core/prune/networkFigures';
+import { runPipeline } from '../src/core/prune/pipeline';
+import { type PipelineStep } from '../src/core/prune/pipelineSteps';
 import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
 import { TILE_SCORES, tilePrune, type TileScore } from '../src/core/prune/tilePrune';
 import { adviseTileShapes } from '../src/core/tileAdvisor';

@@ -4,12 +4,9 @@ import { identityPermutation } from '../src/core/permutation';
 import { magnitudePrune } from '../src/core/prune/magnitudePrune';
 import { findPermutation, type PermuteOptions } from '../src/core/prune/permute';
 import { applyPermutation } from '../src/core/prune/applyPermutation';
-import {
-  GROUP_LASSO_EPOCHS,
-  methodSteps,
-  runPipeline,
-  type PruneMethod,
-} from '../src/core/prune/pipeline';
+import { GROUP_LASSO_EPOCHS, methodSteps } from '../src/core/prune/methodSteps';
+import { runPipeline } from '../src/core/prune/pipeline';
+import { type PruneMethod } from '../src/core/prune/pipelineSteps';
 import type { PruneScope } from '../src/core/prune/common';
 import type { TileScore } from '../src/core/prune/tilePrune';
 import { createRng, shuffleInPlace } from '../src/core/random';

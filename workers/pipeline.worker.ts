@@ -4,7 +4,8 @@ import type { Mask } from '../src/core/matrix';
 import type { NetworkPermutation } from '../src/core/permutation';
 import type { Network } from '../src/core/network';
 import { permuteAndCheck, type PermuteStepResult } from '../src/core/prune/permuteNetwork';
-import { runPipeline, type PipelineStep, type StepRecord } from '../src/core/prune/pipeline';
+import { runPipeline, type StepRecord } from '../src/core/prune/pipeline';
+import { type PipelineStep } from '../src/core/prune/pipelineSteps';
 import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
 import { nonZeroMask } from '../src/core/matrix';
 import {

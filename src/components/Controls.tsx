@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/pipeline';
+import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/methodSteps';
 import type { RingChoice } from '../core/heModel';
 import { droppedAtMost, thetaForWeights, tileWeights } from '../core/prune/thetaSteps';
 import { RING_DEGREES, type Orientation } from '../core/tileShape';

@@ -1,6 +1,7 @@
 import { inputWidth, layerSizes } from '../core/network';
 import { selectTrainArch } from './selectors';
-import { groupLassoFor, methodSteps, type PipelineStep } from '../core/prune/pipeline';
+import { groupLassoFor, methodSteps } from '../core/prune/methodSteps';
+import { type PipelineStep } from '../core/prune/pipelineSteps';
 import { tileShapeLabel } from '../core/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
 import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';

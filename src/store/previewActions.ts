@@ -1,6 +1,6 @@
 import type { Mask } from '../core/matrix';
 import { layerSizes, type Network } from '../core/network';
-import type { StructureLevel } from '../core/prune/pipeline';
+import type { StructureLevel } from '../core/prune/methodSteps';
 import { tilePrune } from '../core/prune/tilePrune';
 import { planTiles } from '../core/tilePlan';
 import type { RingChoice } from '../core/heModel';

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
-import type { StructureLevel } from '../core/prune/pipeline';
+import type { StructureLevel } from '../core/prune/methodSteps';
 import type { Method, PruneScope, TileScore } from './types';
 
 /**

@@ -1,5 +1,5 @@
 import type { RingChoice } from '../core/heModel';
-import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/pipeline';
+import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/methodSteps';
 import {
   DEFAULT_FIRST_ORIENTATION,
   RING_DEGREES,

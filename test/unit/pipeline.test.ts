@@ -4,12 +4,8 @@ import { HepexError } from '../../src/core/errors';
 import { forward, type Network } from '../../src/core/network';
 import { permuteRows, unpermuteRows } from '../../src/core/permutation';
 import { foldClientPermutation } from '../../src/core/prune/clientPermutation';
-import {
-  GROUP_LASSO_EPOCHS,
-  methodSteps,
-  runPipeline,
-  type PipelineProgress,
-} from '../../src/core/prune/pipeline';
+import { GROUP_LASSO_EPOCHS, methodSteps } from '../../src/core/prune/methodSteps';
+import { runPipeline, type PipelineProgress } from '../../src/core/prune/pipeline';
 import { createTileShape } from '../../src/core/tileShape';
 import { GradientTrainer, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 

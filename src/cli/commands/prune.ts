@@ -12,13 +12,11 @@ import {
 import {
   PRUNE_METHODS,
   checkSteps,
-  methodSteps,
-  runPipeline,
-  type PipelineResult,
   type PipelineStep,
   type PruneMethod,
-  type StepRecord,
-} from '../../core/prune/pipeline';
+} from '../../core/prune/pipelineSteps';
+import { methodSteps } from '../../core/prune/methodSteps';
+import { runPipeline, type PipelineResult, type StepRecord } from '../../core/prune/pipeline';
 import { TILE_SCORES, type TileScore } from '../../core/prune/tilePrune';
 import { planTiles } from '../../core/tilePlan';
 import { tileShapeLabel, type TileShape } from '../../core/tileShape';

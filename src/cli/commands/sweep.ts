@@ -1,5 +1,5 @@
 import { HepexError } from '../../core/errors';
-import { PRUNE_METHODS, checkSteps, type PruneMethod } from '../../core/prune/pipeline';
+import { PRUNE_METHODS, checkSteps, type PruneMethod } from '../../core/prune/pipelineSteps';
 import { tileShapeLabel } from '../../core/tileShape';
 import { parseFlags, requireString, type ParsedFlags } from '../args';
 import type { Command } from '../command';
