@@ -7,26 +7,12 @@ import {
   REFERENCE_TIMINGS,
   type OpTimingTable,
 } from '../src/core/costModel';
-import {
-  imagesToFloat,
-  meanImage,
-  meanImageMse,
-  takeSamples,
-  type DatasetSplit,
-} from '../src/core/data/dataset';
+import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
 import { HepexError } from '../src/core/errors';
 import { planExecution, zeroOps } from '../src/core/executionPlan';
-import { nonZeroMask, type Mask } from '../src/core/matrix';
-import { layerSizes, type Network } from '../src/core/network';
-import type { NetworkPermutation } from '../src/core/permutation';
-import { maskNetwork, planFor, type PruneScope } from '../src/core/prune/common';
-import { methodSteps } from '../src/core/prune/methodSteps';
-import { networkFigures } from '../src/core/prune/networkFigures';
-import { runPipeline } from '../src/core/prune/pipeline';
-import { type PipelineStep } from '../src/core/prune/pipelineSteps';
-import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
-import { TILE_SCORES, tilePrune, type TileScore } from '../src/core/prune/tilePrune';
-import { adviseTileShapes } from '../src/core/tileAdvisor';
+import { nonZeroMask } from '../src/core/matrix';
+import type { Network } from '../src/core/network';
+import { planFor } from '../src/core/prune/common';
 import { countTileNonZeros, nonZeroTileFlags } from '../src/core/tilePlan';
 import {
   parseTileShape,
@@ -35,34 +21,34 @@ import {
   type RingDegree,
   type TileShape,
 } from '../src/core/tileShape';
-import type { Trainer } from '../src/core/trainer';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { chooseWeightStorage } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
-import { ARCHITECTURES, type Architecture } from '../src/engines/tfjs/models';
-import { createTfjsTrainer, TRAINING_DEFAULTS } from '../src/engines/tfjs/trainer';
-import { defaultModelsDir, loadOrTrain, machineInfo, type LoadedModel } from './common';
+import { ARCHITECTURES } from '../src/engines/tfjs/models';
+import { defaultModelsDir, machineInfo } from './common';
 import { heModelOf, measureInWorker } from './paperHe';
 import type { BenchOptions } from './main';
 import {
-  autoencoderLimit,
   bestWithin,
   classifierLimit,
-  PAPER_METHODS,
-  pickTileConfig,
-  relativeMseLimit,
   renderMarkdown,
-  type DegradationLimit,
   type MeasuredHe,
-  type NetworkSummary,
-  type PaperMethod,
   type PaperRow,
   type PredictedHe,
   hepexVsTile,
   scheduleHeRuns,
   whyNotMeasured,
 } from './paperTable';
+import {
+  BASE_SHAPES,
+  FULL_BATCH,
+  NETWORKS,
+  QUICK_NETWORKS,
+  QUICK_SHAPES,
+  THETA,
+} from './paperNetworks';
+import { type NetworkRun, type Point, pruneNetwork, round, selectRows } from './paperSweep';
 
 /**
  * `npm run bench -- paper [--quick] [--networks=mlp,ae-256-64,...] [--shapes=4x4,4x8,...]
@@ -86,171 +72,6 @@ import {
  *    every configuration at the sweep's tile sparsities WITHOUT retraining (on the first test
  *    images), then one gradual trajectory of the chosen configuration with retraining.
  */
-
-interface NetworkEntry {
-  /** Key for --networks and in the JSON. */
-  readonly id: string;
-  readonly label: string;
-  /** Architecture name of src/engines/tfjs/models.ts; networks whose architecture is missing are skipped. */
-  readonly arch: string;
-  readonly layers: readonly number[];
-  /** Subdirectory of the models directory holding the trained model, when it is shipped. */
-  readonly shipped?: string;
-  /** Full-run sweep; --quick uses QUICK_SWEEP. */
-  readonly sweep: Sweep;
-}
-
-interface Sweep {
-  /** Weight sparsities of the magnitude trajectory, increasing. */
-  readonly magnitude: readonly number[];
-  /** The checkpoints HE-PEx branches off (a subset of `magnitude`). */
-  readonly hepex: readonly number[];
-  /** Tile sparsities of the tile-pruning search and trajectory, increasing. */
-  readonly tile: readonly number[];
-  /** Epochs of each retraining in the trajectories. */
-  readonly retrainEpochs: number;
-  /** Epochs of HE-PEx's final retraining (after expansion). */
-  readonly branchEpochs: number;
-}
-
-// Epoch costs (2 cores, `bench train`): MLP ~1 s, CNN ~1.6 s, AE 128/32 ~3 s, AE 256/64 ~6.3 s.
-// The budget goes to HE-PEx's last retraining, which has the expanded tiles to settle (on the
-// MLP, 3 epochs left 0.98 0.3 points short of the limit where 0.97 was 1.2 points inside it).
-const CLASSIFIER_SWEEP: Sweep = {
-  magnitude: [0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99],
-  hepex: [0.9, 0.95, 0.97, 0.98, 0.99],
-  tile: [0.5, 0.7, 0.8, 0.9, 0.95],
-  retrainEpochs: 2,
-  branchEpochs: 4,
-};
-// The CNN trains ~1.6x slower than the MLP and has one more shape (the advisor's): fewer points.
-// Its global magnitude pruning falls off past 0.88 (the dense 1152x64 layer holds most weights
-// and empties first: 0.9 left 89% after one epoch, HE-PEx from it 94.3%), so HE-PEx branches below.
-const CNN_SWEEP: Sweep = {
-  magnitude: [0.5, 0.7, 0.8, 0.85, 0.88, 0.9, 0.95],
-  hepex: [0.8, 0.85, 0.88, 0.9],
-  tile: [0.5, 0.7, 0.8, 0.9],
-  retrainEpochs: 1,
-  branchEpochs: 3,
-};
-// Past 0.9 the autoencoders lost more than the limit allows in trial runs (DAE: MSE +36% at 0.95).
-const AE_SWEEP: Sweep = {
-  magnitude: [0.5, 0.75, 0.85, 0.9],
-  hepex: [0.75, 0.85, 0.9],
-  tile: [0.4, 0.55, 0.7],
-  retrainEpochs: 1,
-  branchEpochs: 2,
-};
-const QUICK_SWEEP: Sweep = {
-  magnitude: [0.9],
-  hepex: [0.9],
-  tile: [0.5],
-  retrainEpochs: 1,
-  branchEpochs: 1,
-};
-
-export const NETWORKS: readonly NetworkEntry[] = [
-  {
-    id: 'mlp',
-    label: 'MLP 784-128-10',
-    arch: 'mlp',
-    layers: [784, 128, 10],
-    shipped: 'mlp',
-    sweep: CLASSIFIER_SWEEP,
-  },
-  {
-    id: 'ae-256-64',
-    label: 'AE 784-256-64-256-784',
-    arch: 'ae',
-    layers: [784, 256, 64, 256, 784],
-    shipped: 'ae',
-    sweep: AE_SWEEP,
-  },
-  {
-    id: 'ae-128-32',
-    label: 'AE 784-128-32-128-784',
-    arch: 'ae',
-    layers: [784, 128, 32, 128, 784],
-    sweep: AE_SWEEP,
-  },
-  {
-    id: 'dae-128-32',
-    label: 'DAE 784-128-32-128-784',
-    arch: 'dae',
-    layers: [784, 128, 32, 128, 784],
-    shipped: 'dae',
-    sweep: AE_SWEEP,
-  },
-  // Issue 7's CNN (conv 8 x 5x5 stride 2 -> dense 64 -> dense 10, createSpec's defaults); a
-  // network whose architecture src/engines/tfjs/models.ts lacks is skipped with the reason.
-  {
-    id: 'cnn',
-    label: 'CNN conv 8x5x5/2-64-10',
-    arch: 'cnn',
-    layers: [784, 64, 10],
-    shipped: 'cnn',
-    sweep: CNN_SWEEP,
-  },
-];
-const QUICK_NETWORKS = ['mlp', 'dae-128-32'];
-
-const BASE_SHAPES = ['4x4', '4x8', '8x8'];
-const QUICK_SHAPES = ['4x8'];
-/** The paper's batch: predictions are for 512 images at every shape, so shapes compare at equal work. */
-const FULL_BATCH = 512;
-/** HE-PEx's almost-zero tile threshold (the authors' demo). */
-const THETA = 0.0625;
-const SCOPES: readonly PruneScope[] = ['local', 'global'];
-
-/** One pruned (or unpruned) model and what it scored. */
-interface Point {
-  readonly method: PaperMethod;
-  readonly setting: string;
-  readonly network: Network;
-  readonly permutation?: NetworkPermutation;
-  readonly metric: number;
-  /** Weight ciphertexts per tile-shape label (tile/HE-PEx points: only the shape they were pruned for). */
-  readonly ciphertexts: Readonly<Record<string, number>>;
-}
-
-const round = (x: number, digits = 4) => Number(x.toPrecision(digits));
-
-function ciphertextsAt(network: Network, shapes: readonly TileShape[]): Record<string, number> {
-  return Object.fromEntries(
-    shapes.map((t) => [
-      tileShapeLabel(t),
-      networkFigures(network, planFor(network, t)).weightCiphertexts,
-    ]),
-  );
-}
-
-/** Chains runPipeline over increasing sparsities; one checkpoint (network, masks) per sparsity. */
-async function trajectory(
-  network: Network,
-  trainer: Trainer,
-  tile: TileShape,
-  sparsities: readonly number[],
-  stepsFor: (sparsity: number) => PipelineStep[],
-  progress: (m: string) => void,
-  what: string,
-): Promise<{ sparsity: number; network: Network; masks: Mask[]; metric: number }[]> {
-  const out = [];
-  let current: { network: Network; masks?: Mask[] } = { network };
-  for (const s of sparsities) {
-    const res = await runPipeline(current, trainer, { tile, steps: stepsFor(s), evaluate: false });
-    const metric = (await trainer.evaluate(res.network)).value;
-    progress(`${what} ${s}: metric ${metric.toPrecision(4)}`);
-    out.push({ sparsity: s, network: res.network, masks: res.masks, metric });
-    current = { network: res.network, masks: res.masks };
-  }
-  return out;
-}
-
-/** The HE-PEx steps after the magnitude prefix: permute -> expand -> retrain (methodSteps' tail). */
-function hepexTail(sparsity: number, epochs: number): PipelineStep[] {
-  const steps = methodSteps('hepex', { sparsity, theta: THETA, retrainEpochs: epochs, seed: 1 });
-  return steps.slice(steps.findIndex((s) => s.kind === 'permute'));
-}
 
 /** The execution plan of `network` (its zero tiles skipped) at `tile` on ring degree N. */
 function execAt(network: Network, tile: TileShape, N: RingDegree) {
@@ -295,260 +116,6 @@ function predict(
     };
   }
   return null;
-}
-
-/**
- * The tile shapes of a network: the base list plus (unless `quick`) the advisor's pick for the
- * dense network, deduplicated. The pick is returned either way.
- */
-function shapesFor(
-  network: Network,
-  base: readonly string[],
-  quick: boolean,
-): { shapes: TileShape[]; advisor: string | null } {
-  let advisor: string | null = null;
-  try {
-    const advice = adviseTileShapes(
-      layerSizes(network),
-      network.layers.map((l) => l.activation),
-      undefined,
-      { samples: FULL_BATCH },
-    );
-    advisor = advice.length ? tileShapeLabel(advice[0].tile) : null;
-  } catch (e) {
-    if (!(e instanceof HepexError)) throw e;
-  }
-  const labels = [...new Set([...base, ...(advisor && !quick ? [advisor] : [])])];
-  return { shapes: labels.map((l) => parseTileShape(l)), advisor };
-}
-
-interface NetworkRun {
-  readonly summary: NetworkSummary;
-  readonly source?: string;
-  readonly provenance?: Readonly<Record<string, unknown>>;
-  readonly advisor?: string | null;
-  readonly relativeLimit?: DegradationLimit;
-  readonly tileSearch?: Record<string, unknown>;
-  readonly points?: readonly Point[];
-  readonly shapes?: readonly TileShape[];
-  readonly trainingSeconds?: number;
-}
-
-async function pruneNetwork(
-  entry: NetworkEntry,
-  data: DatasetSplit,
-  modelsDir: string | undefined,
-  quick: boolean,
-  baseShapes: readonly string[],
-  progress: (m: string) => void,
-): Promise<NetworkRun> {
-  const t0 = performance.now();
-  const arch = entry.arch as Architecture;
-  const loaded: LoadedModel = await loadOrTrain(
-    arch,
-    modelsDir,
-    data,
-    quick,
-    progress,
-    entry.layers,
-  );
-  const network = loaded.network;
-  const noise = TRAINING_DEFAULTS[arch]?.noise ?? 0;
-  const trainer = createTfjsTrainer(data, { seed: 1, noise });
-  const sweep = quick ? QUICK_SWEEP : entry.sweep;
-  const { shapes, advisor } = shapesFor(network, baseShapes, quick);
-  const isClassifier = network.task === 'classification';
-  const unprunedMetric = (await trainer.evaluate(network)).value;
-  // The reconstruction that ignores its input: the train split's mean image, scored on the test split.
-  const meanMse = isClassifier ? NaN : meanImageMse(data.test, meanImage(data.train));
-  const limitFor = (unpruned: number) =>
-    isClassifier ? classifierLimit(unpruned) : autoencoderLimit(unpruned, meanMse);
-  const limit = limitFor(unprunedMetric);
-  progress(
-    `${entry.label}: unpruned metric ${unprunedMetric.toPrecision(4)}; shapes ${shapes.map(tileShapeLabel).join(', ')}`,
-  );
-
-  const points: Point[] = [
-    {
-      method: 'unpruned',
-      setting: 'dense',
-      network,
-      metric: unprunedMetric,
-      ciphertexts: ciphertextsAt(network, shapes),
-    },
-  ];
-  // 1. Magnitude trajectory (global scope, methodSteps' default), shape-independent.
-  const magnitude = await trajectory(
-    network,
-    trainer,
-    shapes[0],
-    sweep.magnitude,
-    (s) => methodSteps('magnitude', { sparsity: s, retrainEpochs: sweep.retrainEpochs }),
-    progress,
-    `${entry.id} magnitude`,
-  );
-  for (const m of magnitude) {
-    points.push({
-      method: 'magnitude',
-      setting: `sparsity ${m.sparsity}`,
-      network: m.network,
-      metric: m.metric,
-      ciphertexts: ciphertextsAt(m.network, shapes),
-    });
-  }
-
-  // Search trainer: scores on the first test images only (no retraining in the search).
-  const searchImages = quick ? 500 : 1000;
-  const searchTrainer = createTfjsTrainer(
-    { ...data, test: takeSamples(data.test, searchImages) },
-    { seed: 1, noise },
-  );
-  const searchBase = (await searchTrainer.evaluate(network)).value;
-  const searchLimit = limitFor(searchBase);
-  const tileSearch: Record<string, unknown> = {};
-
-  for (const tile of shapes) {
-    const label = tileShapeLabel(tile);
-    // 2. HE-PEx branches off the magnitude checkpoints.
-    for (const m of magnitude.filter((x) => sweep.hepex.includes(x.sparsity))) {
-      const res = await runPipeline(
-        { network: m.network, masks: m.masks, dense: network },
-        trainer,
-        { tile, steps: hepexTail(m.sparsity, sweep.branchEpochs), evaluate: false },
-      );
-      const metric = (
-        await trainer.evaluate(
-          unfoldClientPermutation(res.network, res.masks, res.permutation).network,
-        )
-      ).value;
-      const ct = networkFigures(res.network, planFor(res.network, tile)).weightCiphertexts;
-      progress(
-        `${entry.id} ${label} HE-PEx ${m.sparsity}: ${ct} ciphertexts, metric ${metric.toPrecision(4)}`,
-      );
-      points.push({
-        method: 'hepex',
-        setting: `sparsity ${m.sparsity}, theta ${THETA}`,
-        network: res.network,
-        permutation: res.permutation,
-        metric,
-        ciphertexts: { [label]: ct },
-      });
-    }
-
-    // 3. Tile pruning: search score x scope without retraining, then the chosen one's trajectory.
-    const configs = TILE_SCORES.flatMap((score) =>
-      SCOPES.map((scope) => ({
-        score,
-        scope,
-        points: sweep.tile.map((p) => {
-          const masks = tilePrune(network, tile, { tileSparsity: p, score, scope }).masks;
-          const pruned = maskNetwork(network, masks);
-          return {
-            tileSparsity: p,
-            pruned,
-            ciphertexts: networkFigures(pruned, planFor(pruned, tile)).weightCiphertexts,
-          };
-        }),
-      })),
-    );
-    const scored = [];
-    for (const c of configs) {
-      const pts = [];
-      for (const p of c.points) {
-        pts.push({
-          tileSparsity: p.tileSparsity,
-          ciphertexts: p.ciphertexts,
-          metric: (await searchTrainer.evaluate(p.pruned)).value,
-        });
-      }
-      scored.push({ score: c.score as TileScore, scope: c.scope, points: pts });
-    }
-    const chosen = pickTileConfig(scored, searchLimit);
-    tileSearch[label] = {
-      images: searchImages,
-      unpruned: round(searchBase),
-      chosen: `${chosen.score} ${chosen.scope}`,
-      configs: scored.map((c) => ({
-        config: `${c.score} ${c.scope}`,
-        points: c.points.map((p) => ({
-          tileSparsity: p.tileSparsity,
-          ciphertexts: p.ciphertexts,
-          metric: round(p.metric),
-        })),
-      })),
-    };
-    progress(`${entry.id} ${label} tile search: ${chosen.score} ${chosen.scope}`);
-    const tiles = await trajectory(
-      network,
-      trainer,
-      tile,
-      sweep.tile,
-      (p) =>
-        methodSteps('tile', {
-          sparsity: p,
-          score: chosen.score,
-          scope: chosen.scope,
-          retrainEpochs: sweep.retrainEpochs,
-        }),
-      progress,
-      `${entry.id} ${label} tile ${chosen.score} ${chosen.scope}`,
-    );
-    for (const t of tiles) {
-      points.push({
-        method: 'tile',
-        setting: `${chosen.score} ${chosen.scope}, tile sparsity ${t.sparsity}`,
-        network: t.network,
-        metric: t.metric,
-        ciphertexts: {
-          [label]: networkFigures(t.network, planFor(t.network, tile)).weightCiphertexts,
-        },
-      });
-    }
-  }
-  return {
-    summary: { id: entry.id, label: entry.label, limit },
-    source: loaded.source,
-    provenance: loaded.provenance,
-    advisor,
-    relativeLimit: isClassifier ? undefined : relativeMseLimit(unprunedMetric),
-    tileSearch,
-    points,
-    shapes,
-    trainingSeconds: Math.round((performance.now() - t0) / 1000),
-  };
-}
-
-/** The chosen point of each method at each shape. */
-function selectRows(run: NetworkRun, limit: DegradationLimit) {
-  const rows: {
-    tile: TileShape;
-    method: PaperMethod;
-    point: Point;
-    ciphertexts: number;
-    saving: number;
-  }[] = [];
-  for (const tile of run.shapes ?? []) {
-    const label = tileShapeLabel(tile);
-    const at = (run.points ?? [])
-      .filter((p) => p.ciphertexts[label] !== undefined)
-      .map((p) => ({ point: p, ciphertexts: p.ciphertexts[label], metric: p.metric }));
-    const unpruned = at.find((p) => p.point.method === 'unpruned')!;
-    for (const method of PAPER_METHODS) {
-      const best = bestWithin(
-        at.filter((p) => p.point.method === method),
-        limit,
-      );
-      if (!best) continue;
-      rows.push({
-        tile,
-        method,
-        point: best.point,
-        ciphertexts: best.ciphertexts,
-        saving: round(1 - best.ciphertexts / unpruned.ciphertexts),
-      });
-    }
-  }
-  return rows;
 }
 
 /**
