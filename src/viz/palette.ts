@@ -11,7 +11,12 @@ export interface Palette {
   readonly theme: 'light' | 'dark';
   /** Canvas background outside the matrix. */
   readonly background: Rgb;
-  /** A pruned weight inside a tile that is still paid for (the tile holds other weights). */
+  /**
+   * A pruned weight inside a tile that is still paid for (the tile holds other weights). The
+   * theme's ink (near-black on light, near-white on dark): no colour of either ramp is that dark
+   * or that light, so a pruned weight never passes for a small one (CIE76 delta E >= 30 from every
+   * entry of both lookup tables, test/component/palette.test.ts).
+   */
   readonly prunedInLiveTile: Rgb;
   /** All-zero tile: two colours alternating along diagonals, a hatch that reads at any zoom. */
   readonly zeroTile: Rgb;
@@ -35,7 +40,7 @@ export interface Palette {
 export const lightPalette: Palette = {
   theme: 'light',
   background: [247, 248, 250],
-  prunedInLiveTile: [255, 255, 255],
+  prunedInLiveTile: [28, 28, 36],
   zeroTile: [226, 229, 234],
   zeroTileHatch: [196, 201, 209],
   kept: [36, 99, 196],
@@ -52,7 +57,7 @@ export const lightPalette: Palette = {
 export const darkPalette: Palette = {
   theme: 'dark',
   background: [15, 19, 25],
-  prunedInLiveTile: [38, 46, 58],
+  prunedInLiveTile: [240, 240, 236],
   zeroTile: [12, 15, 20],
   zeroTileHatch: [30, 35, 43],
   kept: [110, 168, 255],
