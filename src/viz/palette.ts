@@ -91,22 +91,38 @@ export function colourTable(interpolate: (t: number) => string): Uint8Array {
   return lut;
 }
 
+/**
+ * The weight ramp's easing: where w / maxAbs (in [-1, 1]) sits on the ramp, as a position in
+ * [0, 1] (0: -maxAbs end, 0.5: w = 0, 1: +maxAbs end). The ramp spreads its colours evenly over
+ * that position (negative -> neutral -> positive, linear in RGB, like a CSS gradient), and the
+ * lookup table samples it evenly, so legend ticks placed with this function sit under the colour
+ * the grid paints for their value. Square root on each side: most trained weights are small,
+ * so a linear ramp would be almost all neutral.
+ */
+export function weightRampPosition(t: number): number {
+  const c = Math.max(-1, Math.min(1, t));
+  return (1 + Math.sign(c) * Math.sqrt(Math.abs(c))) / 2;
+}
+
+/** Inverse of weightRampPosition: the w / maxAbs shown at ramp position p in [0, 1]. */
+export function weightAtRampPosition(p: number): number {
+  const u = 2 * Math.max(0, Math.min(1, p)) - 1;
+  return Math.sign(u) * u * u;
+}
+
 const tables = new WeakMap<Palette, { weights: Uint8Array; density: Uint8Array }>();
 
 /**
- * The palette's lookup tables: weights index 0..255 covers w / maxAbs in [-1, 1] (diverging,
- * index 127.5 is zero); density index 0..255 covers tile density (0, 1].
+ * The palette's lookup tables, each its ramp sampled at 256 evenly spaced positions: weights
+ * index i is ramp position i / 255 (weightRampPosition; index 127.5 is w = 0), density index i
+ * is tile density i / 255 (an all-zero tile is hatched, never looked up).
  */
 export function paletteTables(palette: Palette): { weights: Uint8Array; density: Uint8Array } {
   let t = tables.get(palette);
   if (!t) {
     const neg = interpolateRgb(cssRgb(palette.negative), cssRgb(palette.neutral));
     const pos = interpolateRgb(cssRgb(palette.neutral), cssRgb(palette.positive));
-    // sqrt easing on each side: most trained weights are small, so a linear ramp would be
-    // almost all neutral.
-    const weights = colourTable((x) =>
-      x < 0.5 ? neg(1 - Math.sqrt(1 - 2 * x)) : pos(Math.sqrt(2 * x - 1)),
-    );
+    const weights = colourTable((p) => (p < 0.5 ? neg(2 * p) : pos(2 * p - 1)));
     const density = colourTable(
       interpolateRgb(cssRgb(palette.densityLow), cssRgb(palette.densityHigh)),
     );

@@ -1,6 +1,15 @@
-import { lab } from 'd3';
+import { interpolateRgb, lab, rgb } from 'd3';
 import { describe, expect, it } from 'vitest';
-import { cssRgb, darkPalette, lightPalette, paletteTables, type Rgb } from '../../src/viz/palette';
+import {
+  cssRgb,
+  darkPalette,
+  lightPalette,
+  paletteTables,
+  weightAtRampPosition,
+  weightRampPosition,
+  type Rgb,
+} from '../../src/viz/palette';
+import { weightColourIndex } from '../../src/viz/tileRaster';
 
 /**
  * CIE76 colour difference (Euclidean distance in CIELAB). About 2 is a just-noticeable
@@ -46,4 +55,28 @@ describe('palette: a pruned weight is unmistakable', () => {
     expect(minDeltaE([255, 255, 255], paletteTables(lightPalette).weights)).toBeLessThan(10);
     expect(minDeltaE([38, 46, 58], paletteTables(darkPalette).weights)).toBeLessThan(10);
   });
+});
+
+describe('palette: the weight ramp is sampled evenly along its eased position', () => {
+  const lutRgb = (lut: Uint8Array, i: number): Rgb => [lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2]];
+
+  it('square-root easing, and its inverse', () => {
+    expect([-1, -0.25, 0, 0.25, 1].map(weightRampPosition)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    for (const p of [0, 0.1, 0.25, 0.5, 0.8, 1])
+      expect(weightRampPosition(weightAtRampPosition(p))).toBeCloseTo(p, 12);
+    expect(weightRampPosition(3)).toBe(1); // beyond maxAbs clamps
+  });
+
+  for (const palette of [lightPalette, darkPalette]) {
+    it(`${palette.theme}: w = 0 is painted neutral, the bounds their end colours`, () => {
+      const lut = paletteTables(palette).weights;
+      expect(deltaE(lutRgb(lut, weightColourIndex(0, 0.3)), palette.neutral)).toBeLessThan(1);
+      expect(lutRgb(lut, weightColourIndex(-0.3, 0.3))).toEqual([...palette.negative]);
+      expect(lutRgb(lut, weightColourIndex(0.3, 0.3))).toEqual([...palette.positive]);
+      // max / 4 sits three quarters along: the colour halfway from neutral to the positive end.
+      const half = rgb(interpolateRgb(cssRgb(palette.neutral), cssRgb(palette.positive))(0.5));
+      const quarter = lutRgb(lut, weightColourIndex(0.075, 0.3));
+      expect(deltaE(quarter, [half.r, half.g, half.b])).toBeLessThan(2);
+    });
+  }
 });
