@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { historyFileName } from '../store/exportNames';
 import { runsToCsv, runsToJson } from '../store/runsSlice';
 import { useAppStore } from '../store/storeContext';
 
@@ -19,7 +20,17 @@ export function ExportButtons() {
   const runs = useAppStore((s) => s.runs);
   const hasModel = useAppStore((s) => s.shown !== null);
   const layer = useAppStore((s) => s.selectedLayer);
+  const modelName = useAppStore((s) => s.dense?.name || 'model');
+  const modelKey = useAppStore((s) => s.modelKey);
   const [exporting, setExporting] = useState(false);
+  const historyName = (ext: 'csv' | 'json') =>
+    historyFileName(
+      modelName,
+      runs.length,
+      new Set(runs.map((r) => r.model).filter((m) => m !== modelKey)).size,
+      new Date(),
+      ext,
+    );
 
   return (
     <div className="export" role="group" aria-label="Export">
@@ -33,9 +44,9 @@ export function ExportButtons() {
           try {
             const files = await exportModel();
             if (files) {
-              download('model.json', [files.modelJson], 'application/json');
+              download(files.modelFile, [files.modelJson], 'application/json');
               download(
-                'weights.bin',
+                files.weightsFile,
                 [files.weights as Uint8Array<ArrayBuffer>],
                 'application/octet-stream',
               );
@@ -51,7 +62,7 @@ export function ExportButtons() {
         type="button"
         className="button"
         disabled={!runs.length}
-        onClick={() => download('hepex-history.csv', [runsToCsv(runs)], 'text/csv')}
+        onClick={() => download(historyName('csv'), [runsToCsv(runs)], 'text/csv')}
       >
         History CSV
       </button>
@@ -59,7 +70,7 @@ export function ExportButtons() {
         type="button"
         className="button"
         disabled={!runs.length}
-        onClick={() => download('hepex-history.json', [runsToJson(runs)], 'application/json')}
+        onClick={() => download(historyName('json'), [runsToJson(runs)], 'application/json')}
       >
         History JSON
       </button>
