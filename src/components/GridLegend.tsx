@@ -1,11 +1,8 @@
 import { selectMaxAbs } from '../store/selectors';
 import { useAppStore } from '../store/storeContext';
 import { cssRgb, paletteFor } from '../viz/palette';
-import { densityRampTicks, weightRampTicks, type RampTick } from '../viz/rampTicks';
+import { densityRampTicks, tickAlign, weightRampTicks } from '../viz/rampTicks';
 import { useResolvedTheme } from '../viz/useResolvedTheme';
-
-/** Labels near the ends align with the ramp's edge rather than hang over it. */
-const align = (t: RampTick) => (t.position < 0.15 ? 'start' : t.position > 0.85 ? 'end' : 'middle');
 
 /**
  * What the colours of the current view mean, with numbers: the selected layer's weights
@@ -39,7 +36,7 @@ export function GridLegend() {
               {ticks.map((t) => (
                 <span
                   key={t.label}
-                  className={`legend__tick legend__tick--${align(t)}`}
+                  className={`legend__tick legend__tick--${tickAlign(t)}`}
                   style={{ left: `${+(t.position * 100).toFixed(3)}%` }}
                   data-testid="legend-tick"
                 >

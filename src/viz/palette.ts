@@ -35,6 +35,9 @@ export interface Palette {
   /** CSS colours for vector overlays. */
   readonly tileBorder: string;
   readonly hover: string;
+  /** CSS colours of text drawn on a canvas (the Grid PNG's title and legend), as the page's. */
+  readonly text: string;
+  readonly mutedText: string;
 }
 
 export const lightPalette: Palette = {
@@ -52,6 +55,8 @@ export const lightPalette: Palette = {
   densityHigh: [17, 72, 150],
   tileBorder: 'rgba(40, 52, 70, 0.22)',
   hover: '#111827',
+  text: '#1b2330',
+  mutedText: '#5f6b7a',
 };
 
 export const darkPalette: Palette = {
@@ -69,6 +74,8 @@ export const darkPalette: Palette = {
   densityHigh: [140, 196, 255],
   tileBorder: 'rgba(200, 215, 235, 0.18)',
   hover: '#f3f4f6',
+  text: '#e4e9f0',
+  mutedText: '#93a0b1',
 };
 
 export const paletteFor = (theme: 'light' | 'dark'): Palette =>

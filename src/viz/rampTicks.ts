@@ -39,3 +39,7 @@ export function densityRampTicks(tileSize: number): RampTick[] {
   const kept = [...new Set([1, Math.round(tileSize / 2), tileSize])];
   return kept.map((k) => ({ value: k, position: k / tileSize, label: `${k} of ${tileSize}` }));
 }
+
+/** Labels near the ramp's ends align with its edge rather than hang over it. */
+export const tickAlign = (t: RampTick): 'start' | 'middle' | 'end' =>
+  t.position < 0.15 ? 'start' : t.position > 0.85 ? 'end' : 'middle';
