@@ -87,7 +87,7 @@ const TITLE_LINE = 20;
 const TEXT_LINE = 16;
 const MIN_CONTENT_WIDTH = 480;
 /** Legend strip: a row is the ramp (12 px), its tick marks (4 px) and their labels. */
-export const RAMP_WIDTH = 240;
+export const RAMP_WIDTH = 280;
 const RAMP_HEIGHT = 12;
 const LEGEND_ROW = 36;
 const SWATCH = 16;
