@@ -1,6 +1,12 @@
 import { useState } from 'react';
+import { historyFileName } from '../store/exportNames';
+import { gridExportOf } from '../store/gridExport';
 import { runsToCsv, runsToJson } from '../store/runsSlice';
-import { useAppStore } from '../store/storeContext';
+import { useAppStore, useAppStoreApi } from '../store/storeContext';
+import { GRID_IMAGE_SCALES, type GridImageScale } from '../viz/gridImage';
+import { renderGridImage } from '../viz/gridImageCanvas';
+import { paletteFor } from '../viz/palette';
+import { useResolvedTheme } from '../viz/useResolvedTheme';
 
 function download(name: string, parts: BlobPart[], type: string): void {
   const url = URL.createObjectURL(new Blob(parts, { type }));
@@ -13,13 +19,32 @@ function download(name: string, parts: BlobPart[], type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-/** Downloads: the shown model as TF.js files, the history as CSV / JSON, the big grid as PNG. */
+/**
+ * Downloads, named by what they hold (exportNames.ts): the shown model as TF.js files, the
+ * history as CSV / JSON, and the selected layer as a PNG at 1, 2 or 4 px per weight with title
+ * and legend (drawn offscreen from the layer's weights, not a grab of the zoomed screen).
+ */
 export function ExportButtons() {
   const exportModel = useAppStore((s) => s.exportModel);
   const runs = useAppStore((s) => s.runs);
   const hasModel = useAppStore((s) => s.shown !== null);
   const layer = useAppStore((s) => s.selectedLayer);
+  const modelName = useAppStore((s) => s.dense?.name || 'model');
+  const modelKey = useAppStore((s) => s.modelKey);
+  const showError = useAppStore((s) => s.showError);
+  const theme = useResolvedTheme(useAppStore((s) => s.theme));
+  const store = useAppStoreApi();
   const [exporting, setExporting] = useState(false);
+  const [scale, setScale] = useState<GridImageScale>(1);
+  const [drawing, setDrawing] = useState(false);
+  const historyName = (ext: 'csv' | 'json') =>
+    historyFileName(
+      modelName,
+      runs.length,
+      new Set(runs.map((r) => r.model).filter((m) => m !== modelKey)).size,
+      new Date(),
+      ext,
+    );
 
   return (
     <div className="export" role="group" aria-label="Export">
@@ -33,9 +58,9 @@ export function ExportButtons() {
           try {
             const files = await exportModel();
             if (files) {
-              download('model.json', [files.modelJson], 'application/json');
+              download(files.modelFile, [files.modelJson], 'application/json');
               download(
-                'weights.bin',
+                files.weightsFile,
                 [files.weights as Uint8Array<ArrayBuffer>],
                 'application/octet-stream',
               );
@@ -51,7 +76,7 @@ export function ExportButtons() {
         type="button"
         className="button"
         disabled={!runs.length}
-        onClick={() => download('hepex-history.csv', [runsToCsv(runs)], 'text/csv')}
+        onClick={() => download(historyName('csv'), [runsToCsv(runs)], 'text/csv')}
       >
         History CSV
       </button>
@@ -59,23 +84,55 @@ export function ExportButtons() {
         type="button"
         className="button"
         disabled={!runs.length}
-        onClick={() => download('hepex-history.json', [runsToJson(runs)], 'application/json')}
+        onClick={() => download(historyName('json'), [runsToJson(runs)], 'application/json')}
       >
         History JSON
       </button>
-      <button
-        type="button"
-        className="button"
-        disabled={!hasModel}
-        onClick={() => {
-          const canvas = document.querySelector<HTMLCanvasElement>(
-            '[data-testid="tile-grid-main"] canvas',
-          );
-          canvas?.toBlob((blob) => blob && download(`layer-${layer + 1}.png`, [blob], 'image/png'));
-        }}
-      >
-        Grid PNG
-      </button>
+      <span className="export__png">
+        <button
+          type="button"
+          className="button"
+          disabled={!hasModel || drawing}
+          data-testid="export-grid-png"
+          onClick={async () => {
+            const spec = gridExportOf(store.getState(), layer, scale);
+            if (!spec) return;
+            setDrawing(true);
+            try {
+              const blob = await renderGridImage({
+                data: spec.data,
+                mode: spec.mode,
+                palette: paletteFor(theme),
+                maxAbs: spec.maxAbs,
+                tileSize: spec.tileSize,
+                title: spec.title,
+                scale,
+              });
+              download(spec.fileName, [blob], 'image/png');
+            } catch (error) {
+              // Too large, or the browser could not encode it: say so, change nothing else.
+              showError(error instanceof Error ? error.message : String(error));
+            } finally {
+              setDrawing(false);
+            }
+          }}
+        >
+          {drawing ? 'Drawing…' : 'Grid PNG'}
+        </button>
+        <select
+          aria-label="Grid PNG scale"
+          data-testid="export-grid-scale"
+          value={scale}
+          disabled={!hasModel}
+          onChange={(e) => setScale(Number(e.target.value) as GridImageScale)}
+        >
+          {GRID_IMAGE_SCALES.map((k) => (
+            <option key={k} value={k}>
+              {k} px / weight
+            </option>
+          ))}
+        </select>
+      </span>
     </div>
   );
 }

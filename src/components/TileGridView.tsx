@@ -1,7 +1,7 @@
 import { useMemo } from 'react';
 import { markPaint } from '../store/perfMarks';
 import type { RunSnapshot } from '../store/runsSlice';
-import { ciphertextIndex, ciphertextOffsets, selectMaxAbs } from '../store/selectors';
+import { ciphertextIndex, ciphertextOffsets, layerGrid, selectMaxAbs } from '../store/selectors';
 import { useAppStore } from '../store/storeContext';
 import { fmtInt, fmtNum, fmtPct0 } from '../viz/format';
 import { paletteFor } from '../viz/palette';
@@ -46,25 +46,10 @@ export function TileGridView({ layer, height, interactive = false, source }: Til
 
   // A convolution paints its kernel block, never the positions*filters x positions*patchWidth layer.
   const kernel = analysis?.kernels[layer] ?? null;
-  const data = useMemo<TileGridData | null>(() => {
-    if (!shown || !analysis || !analysis.plan.layers[layer]) return null;
-    if (kernel) {
-      const g = kernel.geometry;
-      return {
-        tiling: kernel.tiling,
-        weights: kernel.weights,
-        mask: kernel.mask,
-        counts: kernel.counts,
-        paddingFrom: g.kernel * g.kernel * g.channels,
-      };
-    }
-    return {
-      tiling: analysis.plan.layers[layer],
-      weights: shown.network.layers[layer].weights.data,
-      mask: shown.masks[layer].data,
-      counts: analysis.counts[layer],
-    };
-  }, [shown, analysis, layer, kernel]);
+  const data = useMemo<TileGridData | null>(
+    () => layerGrid(shown, analysis, layer),
+    [shown, analysis, layer],
+  );
 
   const grid = useTileGridCanvas({
     data,

@@ -22,8 +22,14 @@ export interface ModelLoader {
   loadPreset(preset: string, signal?: AbortSignal): Promise<LoadedModels>;
   /** model.json plus its weight file(s), in any order. */
   loadFiles(files: readonly File[], signal?: AbortSignal): Promise<LoadedModels>;
-  /** TF.js files of a model, with userDefinedMetadata.hepex. */
-  exportModel(model: HepexModel): Promise<{ modelJson: string; weights: Uint8Array }>;
+  /**
+   * TF.js files of a model, with userDefinedMetadata.hepex. model.json's manifest names the
+   * weights `weightsFile` (default weights.bin): save the weights under that name.
+   */
+  exportModel(
+    model: HepexModel,
+    weightsFile?: string,
+  ): Promise<{ modelJson: string; weights: Uint8Array }>;
 }
 
 /** models/index.json: preset -> directories (relative to models/) of the dense model and its twin. */
@@ -206,9 +212,9 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
       return { dense: await modelFromFiles(modelJson, concat(parts)), twin: null };
     },
 
-    async exportModel(model) {
+    async exportModel(model, weightsFile) {
       const { modelToFiles } = await modelFiles();
-      return modelToFiles(model);
+      return modelToFiles(model, weightsFile);
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { HepexModel } from '../core/model';
 import { inputWidth } from '../core/network';
 import { applyMasks, masksOf } from './analysis';
+import { exportBaseName, exportNamePartsOf, modelFileNames } from './exportNames';
 import { errorMessage, type StoreRuntime } from './runtime';
 import { PRESET_LABELS, type LoadedModels, type Preset, type Shown } from './types';
 import type { ModelOrigin } from './modelSlice';
@@ -15,12 +16,24 @@ export interface ModelActions {
   showTwin: () => void;
   /** The shown model as a HepexModel (for export). */
   shownModel: () => HepexModel | null;
-  /** TF.js files (model.json + weights.bin, userDefinedMetadata.hepex) of the shown model. */
-  exportModel: () => Promise<{ name: string; modelJson: string; weights: Uint8Array } | null>;
+  /**
+   * TF.js files (model.json + weights, userDefinedMetadata.hepex) of the shown model, with the
+   * file names to save them under (exportNames.ts; model.json's manifest names `weightsFile`).
+   */
+  exportModel: () => Promise<ExportedModel | null>;
   /** IDX images + labels for retraining, evaluation and encrypted runs; a bad pair changes nothing. */
   loadData: (files: readonly File[]) => Promise<void>;
   /** Back to the built-in MNIST split. */
   resetData: () => Promise<void>;
+}
+
+export interface ExportedModel {
+  /** The model's own name (userDefinedMetadata.hepex.name). */
+  readonly name: string;
+  readonly modelFile: string;
+  readonly weightsFile: string;
+  readonly modelJson: string;
+  readonly weights: Uint8Array;
 }
 
 /** Which of two IDX files holds the labels: by name (labels, idx1), else the smaller one. */
@@ -229,11 +242,13 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
 
     exportModel: async () => {
       const model = get().shownModel();
-      if (!model) return null;
+      const parts = exportNamePartsOf(get());
+      if (!model || !parts) return null;
+      const { modelFile, weightsFile } = modelFileNames(exportBaseName(parts));
       try {
-        const files = { name: model.name, ...(await deps.loader.exportModel(model)) };
+        const files = await deps.loader.exportModel(model, weightsFile);
         rt.clearError('export');
-        return files;
+        return { name: model.name, modelFile, weightsFile, ...files };
       } catch (error) {
         rt.fail(error, 'export');
         return null;

@@ -2,7 +2,7 @@ import { REFERENCE_TIMINGS, type OpTimingTable } from '../core/costModel';
 import { resolveRing, runRingDegree, type ResolvedRing } from '../core/heModel';
 import type { LayerTiling } from '../core/tilePlan';
 import type { AppState } from './appStore';
-import type { KernelView, Preset } from './types';
+import type { Analysis, KernelView, Preset, Shown } from './types';
 
 /**
  * Derived views of the state. Selectors that build objects are memoised on their inputs (the
@@ -156,6 +156,44 @@ export function ciphertextIndex(
   let rank = 0;
   for (let t = 0; t < tileIndex; t++) rank += active[t];
   return layerOffset + rank;
+}
+
+/**
+ * What a grid paints for one layer (the shape viz's TileGridData takes): W with its mask and kept
+ * weights per tile, or for a convolution its kernel block (filters x patchWidth, never the
+ * positions*filters x positions*patchWidth layer) with the patch padding columns marked.
+ */
+export interface LayerGrid {
+  readonly tiling: LayerTiling;
+  readonly weights: Float32Array;
+  readonly mask: Uint8Array;
+  readonly counts: Uint32Array;
+  readonly paddingFrom?: number;
+}
+
+export function layerGrid(
+  shown: Shown | null,
+  analysis: Analysis | null,
+  layer: number,
+): LayerGrid | null {
+  if (!shown || !analysis || !analysis.plan.layers[layer]) return null;
+  const kernel = analysis.kernels[layer];
+  if (kernel) {
+    const g = kernel.geometry;
+    return {
+      tiling: kernel.tiling,
+      weights: kernel.weights,
+      mask: kernel.mask,
+      counts: kernel.counts,
+      paddingFrom: g.kernel * g.kernel * g.channels,
+    };
+  }
+  return {
+    tiling: analysis.plan.layers[layer],
+    weights: shown.network.layers[layer].weights.data,
+    mask: shown.masks[layer].data,
+    counts: analysis.counts[layer],
+  };
 }
 
 /** Largest |w| of each layer of the dense model: the fixed colour-scale bounds of the grids. */

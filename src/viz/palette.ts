@@ -11,7 +11,12 @@ export interface Palette {
   readonly theme: 'light' | 'dark';
   /** Canvas background outside the matrix. */
   readonly background: Rgb;
-  /** A pruned weight inside a tile that is still paid for (the tile holds other weights). */
+  /**
+   * A pruned weight inside a tile that is still paid for (the tile holds other weights). The
+   * theme's ink (near-black on light, near-white on dark): no colour of either ramp is that dark
+   * or that light, so a pruned weight never passes for a small one (CIE76 delta E >= 30 from every
+   * entry of both lookup tables, test/component/palette.test.ts).
+   */
   readonly prunedInLiveTile: Rgb;
   /** All-zero tile: two colours alternating along diagonals, a hatch that reads at any zoom. */
   readonly zeroTile: Rgb;
@@ -30,12 +35,15 @@ export interface Palette {
   /** CSS colours for vector overlays. */
   readonly tileBorder: string;
   readonly hover: string;
+  /** CSS colours of text drawn on a canvas (the Grid PNG's title and legend), as the page's. */
+  readonly text: string;
+  readonly mutedText: string;
 }
 
 export const lightPalette: Palette = {
   theme: 'light',
   background: [247, 248, 250],
-  prunedInLiveTile: [255, 255, 255],
+  prunedInLiveTile: [28, 28, 36],
   zeroTile: [226, 229, 234],
   zeroTileHatch: [196, 201, 209],
   kept: [36, 99, 196],
@@ -47,12 +55,14 @@ export const lightPalette: Palette = {
   densityHigh: [17, 72, 150],
   tileBorder: 'rgba(40, 52, 70, 0.22)',
   hover: '#111827',
+  text: '#1b2330',
+  mutedText: '#5f6b7a',
 };
 
 export const darkPalette: Palette = {
   theme: 'dark',
   background: [15, 19, 25],
-  prunedInLiveTile: [38, 46, 58],
+  prunedInLiveTile: [240, 240, 236],
   zeroTile: [12, 15, 20],
   zeroTileHatch: [30, 35, 43],
   kept: [110, 168, 255],
@@ -64,6 +74,8 @@ export const darkPalette: Palette = {
   densityHigh: [140, 196, 255],
   tileBorder: 'rgba(200, 215, 235, 0.18)',
   hover: '#f3f4f6',
+  text: '#e4e9f0',
+  mutedText: '#93a0b1',
 };
 
 export const paletteFor = (theme: 'light' | 'dark'): Palette =>
@@ -86,22 +98,38 @@ export function colourTable(interpolate: (t: number) => string): Uint8Array {
   return lut;
 }
 
+/**
+ * The weight ramp's easing: where w / maxAbs (in [-1, 1]) sits on the ramp, as a position in
+ * [0, 1] (0: -maxAbs end, 0.5: w = 0, 1: +maxAbs end). The ramp spreads its colours evenly over
+ * that position (negative -> neutral -> positive, linear in RGB, like a CSS gradient), and the
+ * lookup table samples it evenly, so legend ticks placed with this function sit under the colour
+ * the grid paints for their value. Square root on each side: most trained weights are small,
+ * so a linear ramp would be almost all neutral.
+ */
+export function weightRampPosition(t: number): number {
+  const c = Math.max(-1, Math.min(1, t));
+  return (1 + Math.sign(c) * Math.sqrt(Math.abs(c))) / 2;
+}
+
+/** Inverse of weightRampPosition: the w / maxAbs shown at ramp position p in [0, 1]. */
+export function weightAtRampPosition(p: number): number {
+  const u = 2 * Math.max(0, Math.min(1, p)) - 1;
+  return Math.sign(u) * u * u;
+}
+
 const tables = new WeakMap<Palette, { weights: Uint8Array; density: Uint8Array }>();
 
 /**
- * The palette's lookup tables: weights index 0..255 covers w / maxAbs in [-1, 1] (diverging,
- * index 127.5 is zero); density index 0..255 covers tile density (0, 1].
+ * The palette's lookup tables, each its ramp sampled at 256 evenly spaced positions: weights
+ * index i is ramp position i / 255 (weightRampPosition; index 127.5 is w = 0), density index i
+ * is tile density i / 255 (an all-zero tile is hatched, never looked up).
  */
 export function paletteTables(palette: Palette): { weights: Uint8Array; density: Uint8Array } {
   let t = tables.get(palette);
   if (!t) {
     const neg = interpolateRgb(cssRgb(palette.negative), cssRgb(palette.neutral));
     const pos = interpolateRgb(cssRgb(palette.neutral), cssRgb(palette.positive));
-    // sqrt easing on each side: most trained weights are small, so a linear ramp would be
-    // almost all neutral.
-    const weights = colourTable((x) =>
-      x < 0.5 ? neg(1 - Math.sqrt(1 - 2 * x)) : pos(Math.sqrt(2 * x - 1)),
-    );
+    const weights = colourTable((p) => (p < 0.5 ? neg(2 * p) : pos(2 * p - 1)));
     const density = colourTable(
       interpolateRgb(cssRgb(palette.densityLow), cssRgb(palette.densityHigh)),
     );

@@ -1,5 +1,5 @@
 import type { LayerTiling } from '../core/tilePlan';
-import { paletteTables, type Palette } from './palette';
+import { paletteTables, weightRampPosition, type Palette } from './palette';
 
 /**
  * The tile-grid heatmap as pixels: one pixel per weight, in the orientation the HE runtime uses
@@ -104,11 +104,14 @@ export function maxAbsKept(weights: Float32Array, mask: Uint8Array): number {
   return m;
 }
 
-/** Colour-table index (0..255) of a weight on the diverging scale, for |w| <= maxAbs. */
+/**
+ * Colour-table index (0..255) of a weight on the diverging scale, |w| <= maxAbs (beyond it
+ * clamps): its eased ramp position, so the table's 256 colours are spread evenly over the ramp
+ * and w = 0 gets the neutral colour (index 128, 0.4% of the way to the positive end).
+ */
 export function weightColourIndex(w: number, maxAbs: number): number {
   if (!(maxAbs > 0)) return 128;
-  const t = Math.max(-1, Math.min(1, w / maxAbs));
-  return Math.round((t + 1) * 127.5);
+  return Math.round(weightRampPosition(w / maxAbs) * 255);
 }
 
 /** Colour-table index (0..255) of a tile density in (0, 1]. */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { countNonZeroTiles, planTiles } from '../../src/core/tilePlan';
 import { layerSizes } from '../../src/core/network';
 import { createModelLoader, manifestPaths, parseModelIndex } from '../../src/services/modelLoader';
+import { seededModel } from './fixtures';
 
 // vitest runs from the repository root.
 const publicDir = join(process.cwd(), 'public') + '/';
@@ -79,5 +80,26 @@ describe('model loader', () => {
     expect(() => parseModelIndex('{"presets": {"x": {"dense": "../x"}}}')).toThrow(
       /"dense" directory/,
     );
+  });
+
+  it('exports with the weights file named as asked, and opens it again by that name', async () => {
+    const loader = createModelLoader({ fetch: publicFetch });
+    const model = seededModel([16, 8, 4], 2, 'named export');
+    const name = 'named-export_trained-s0_4x8_12ct_0123abcd.weights.bin';
+    const { modelJson, weights } = await loader.exportModel(model, name);
+    expect(manifestPaths(modelJson)).toEqual([name]);
+    // Three files: only the manifest's name can tell which one holds the weights.
+    const { dense } = await loader.loadFiles([
+      new File([new Uint8Array(weights.length)], 'decoy.bin'),
+      new File([modelJson], 'named-export_trained-s0_4x8_12ct_0123abcd.model.json'),
+      new File([weights as Uint8Array<ArrayBuffer>], name),
+    ]);
+    expect(dense.name).toBe('named export');
+    expect(Array.from(dense.network.layers[1].weights.data)).toEqual(
+      Array.from(model.network.layers[1].weights.data),
+    );
+    await expect(loader.exportModel(model, '../weights.bin')).rejects.toThrow(/plain file name/);
+    // Without a name: the TF.js default, as before.
+    expect(manifestPaths((await loader.exportModel(model)).modelJson)).toEqual(['weights.bin']);
   });
 });

@@ -70,7 +70,7 @@ describe('tile raster: colours', () => {
   // and one single weight elsewhere.
   const pruneA = (o: number, i: number) => (o < 2 && i < 4) || (o === 4 && i === 9);
 
-  it('hatches all-zero tiles, whitens pruned weights of live tiles, colours kept weights by value', () => {
+  it('hatches all-zero tiles, inks pruned weights of live tiles, colours kept weights by value', () => {
     const data = layer(0, pruneA);
     const { width, height, pixels } = rasterizeTileGrid(data, 'weights', lightPalette, 0.5);
     expect([width, height]).toEqual([10, 6]);

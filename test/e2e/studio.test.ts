@@ -301,27 +301,38 @@ test('export then re-import round-trips the shown model', async () => {
     async ({ page, errors }) => {
       await ready(page);
       const before = await counts(page);
-      const downloads: string[] = [];
+      const downloads: { name: string; path: string }[] = [];
       const got = new Promise<void>((resolve) => {
         page.on('download', async (d) => {
-          const path = join(RESULTS_DIR, `export-${d.suggestedFilename()}`);
+          const name = d.suggestedFilename();
+          const path = join(RESULTS_DIR, `export-${name}`);
           await d.saveAs(path);
-          downloads.push(path);
+          downloads.push({ name, path });
           if (downloads.length === 2) resolve();
         });
       });
       await page.getByTestId('export-model').click();
       await got;
-      const json = downloads.find((p) => p.endsWith('.json'))!;
-      const bin = downloads.find((p) => p.endsWith('.bin'))!;
-      assert.match(await readFile(json, 'utf8'), /"hepex"/);
-      await page.getByTestId('model-files-input').setInputFiles([json, bin]);
+      const json = downloads.find((d) => d.name.endsWith('.model.json'))!;
+      const bin = downloads.find((d) => d.name.endsWith('.weights.bin'))!;
+      // One stem names both files (model, method, counts, weights hash); model.json names the
+      // weights file exactly as it was downloaded, so tf.loadLayersModel finds it next to it.
+      assert.equal(
+        json.name.replace(/\.model\.json$/, ''),
+        bin.name.replace(/\.weights\.bin$/, ''),
+      );
+      assert.match(
+        json.name,
+        /^ae-784-256-64-256-784_[a-z]+-s[\d.]+.*_4x8_\d+ct_[0-9a-f]{8}\.model\.json$/,
+      );
+      const modelJson = await readFile(json.path, 'utf8');
+      assert.match(modelJson, /"hepex"/);
+      assert.deepEqual(JSON.parse(modelJson).weightsManifest[0].paths, [`./${bin.name}`]);
+      await page.getByTestId('model-files-input').setInputFiles([json.path, bin.path]);
       await page.waitForFunction(
-        () =>
-          document
-            .querySelector('[data-testid="model-source"]')
-            ?.textContent?.includes('export-model.json'),
-        undefined,
+        (name) =>
+          document.querySelector('[data-testid="model-source"]')?.textContent?.includes(name),
+        `export-${json.name}`,
         { timeout: 30_000 },
       );
       await page.getByRole('button', { name: 'Show trained' }).click();

@@ -31,7 +31,14 @@ export const MODEL_FILE = 'model.json';
 export const MAX_MODEL_JSON_CHARS = 64 * 2 ** 20;
 export const MAX_WEIGHT_BYTES = 2 ** 30;
 
-export async function modelToFiles(model: HepexModel): Promise<{ modelJson: string; weights: Uint8Array }> {
+/**
+ * `weightsFile` is the name model.json's manifest gives the weights (tf.loadLayersModel fetches
+ * it next to model.json): a download must be saved under exactly that name.
+ */
+export async function modelToFiles(model: HepexModel, weightsFile = WEIGHTS_FILE): Promise<{ modelJson: string; weights: Uint8Array }> {
+  if (!/^[\w.-]+$/.test(weightsFile) || weightsFile.includes('..')) {
+    throw new HepexError('invalid-argument', `Cannot export this model: the weights file name ${JSON.stringify(weightsFile)} must be a plain file name.`);
+  }
   validateNetwork(model.network);
   // tfjs refuses ops until a backend is ready (memoised; a caller's earlier choice stands).
   const hepex = encodeHepexMetadata(model);
@@ -61,7 +68,7 @@ export async function modelToFiles(model: HepexModel): Promise<{ modelJson: stri
       format: artifacts.format,
       generatedBy: artifacts.generatedBy,
       convertedBy: artifacts.convertedBy,
-      weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs }],
+      weightsManifest: [{ paths: [`./${weightsFile}`], weights: artifacts.weightSpecs }],
       userDefinedMetadata: artifacts.userDefinedMetadata,
     };
     return { modelJson: JSON.stringify(json), weights };
