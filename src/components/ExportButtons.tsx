@@ -32,6 +32,7 @@ export function ExportButtons() {
   const modelName = useAppStore((s) => s.dense?.name || 'model');
   const modelKey = useAppStore((s) => s.modelKey);
   const showError = useAppStore((s) => s.showError);
+  const clearError = useAppStore((s) => s.clearError);
   const theme = useResolvedTheme(useAppStore((s) => s.theme));
   const store = useAppStoreApi();
   const [exporting, setExporting] = useState(false);
@@ -109,9 +110,10 @@ export function ExportButtons() {
                 scale,
               });
               download(spec.fileName, [blob], 'image/png');
+              clearError('export');
             } catch (error) {
               // Too large, or the browser could not encode it: say so, change nothing else.
-              showError(error instanceof Error ? error.message : String(error));
+              showError(error instanceof Error ? error.message : String(error), 'export');
             } finally {
               setDrawing(false);
             }

@@ -92,8 +92,7 @@ export function createRuntime(
       set({ error: errorMessage(error), errorSource: source ?? null });
     },
     clearError(source) {
-      if (get().error !== null && get().errorSource === source)
-        set({ error: null, errorSource: null });
+      get().clearError(source);
     },
     resolveTile(t1, t2, first, ring) {
       // Validate the sides first (a plain-words error), then price the ring degree.

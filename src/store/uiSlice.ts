@@ -29,7 +29,10 @@ export interface UiSlice {
   setTheme: (theme: ThemeChoice) => void;
   selectLayer: (layer: number) => void;
   setViewMode: (mode: ViewMode) => void;
-  showError: (message: string) => void;
+  /** Shows a message in the banner; with `source`, fixing that source clears it (clearError). */
+  showError: (message: string, source?: ErrorSource) => void;
+  /** Hides the banner if it came from `source`. */
+  clearError: (source: ErrorSource) => void;
   dismissError: () => void;
 }
 
@@ -50,6 +53,9 @@ export const createUiSlice: StateCreator<AppState, [], [], UiSlice> = (set, get)
       set({ selectedLayer: layer });
   },
   setViewMode: (viewMode) => set({ viewMode }),
-  showError: (error) => set({ error, errorSource: null }),
+  showError: (error, source) => set({ error, errorSource: source ?? null }),
+  clearError: (source) => {
+    if (get().errorSource === source) set({ error: null, errorSource: null });
+  },
   dismissError: () => set({ error: null, errorSource: null }),
 });
