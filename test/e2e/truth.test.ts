@@ -83,6 +83,7 @@ test('permuting three times keeps the function: same accuracy, outputs unchanged
         const change = Number(await check.getAttribute('data-max-change'));
         assert.ok(change < 1e-4, `round ${round}: outputs moved by ${change}`);
         assert.match((await check.textContent()) ?? '', /Outputs unchanged on 256 test images/);
+        console.log(`permutation ${round}: outputs moved by at most ${change.toExponential(1)}`);
       }
       assert.equal(await page.getByTestId('error-banner').count(), 0);
       // Magnitude masks move with the neurons: every permuted state scores what the first did.
