@@ -92,6 +92,8 @@ export interface ParsedHash {
 const oneOf = <T extends string>(values: readonly T[], v: string): T | undefined =>
   (values as readonly string[]).includes(v) ? (v as T) : undefined;
 
+const flag = (v: string): boolean | undefined => (v === '1' ? true : v === '0' ? false : undefined);
+
 function fraction(v: string, max: number): number | undefined {
   if (v.trim() === '') return undefined;
   const x = Number(v);
@@ -187,11 +189,7 @@ export function parseHash(hash: string): ParsedHash {
     `use ${STRUCTURE_LEVELS.join(', ')}`,
   );
   if (structure) out.structure = structure;
-  const distill = read(
-    'distill',
-    (v) => (v === '1' ? true : v === '0' ? false : undefined),
-    'use 0 or 1',
-  );
+  const distill = read('distill', flag, 'use 0 or 1');
   if (distill !== undefined) out.distill = distill;
   const budget = read(
     'budget',
@@ -203,11 +201,7 @@ export function parseHash(hash: string): ParsedHash {
     `a tile budget is a whole number from 1 to ${MAX_TILE_BUDGET}, or none`,
   );
   if (budget !== undefined) out.tileBudget = budget;
-  const permuted = read(
-    'permuted',
-    (v) => (v === '1' ? true : v === '0' ? false : undefined),
-    'use 0 or 1',
-  );
+  const permuted = read('permuted', flag, 'use 0 or 1');
   if (permuted !== undefined) out.permuted = permuted;
   const layer = read(
     'layer',

@@ -1,4 +1,5 @@
 import type { GridImageContext } from '../../src/viz/gridImage';
+import type { PainterContext } from '../../src/viz/tileGridPainter';
 
 export interface RecordedCall {
   readonly op: string;
@@ -8,10 +9,12 @@ export interface RecordedCall {
   readonly font: string;
   readonly textAlign: string;
   readonly imageSmoothingEnabled: boolean;
+  readonly lineWidth: number;
 }
 
 /**
- * A 2-D context that records calls instead of drawing (jsdom has no canvas). Text is measured
+ * A 2-D context that records calls instead of drawing (jsdom has no canvas), for the grid painter
+ * and the grid image. Text is measured
  * as 0.55 em per character of the current font's px size, so layouts are deterministic.
  */
 export function canvasRecorder() {
@@ -31,7 +34,7 @@ export function canvasRecorder() {
     createImageData(width: number, height: number) {
       return { width, height, data: new Uint8ClampedArray(width * height * 4) };
     },
-  } as unknown as GridImageContext & Record<string, unknown>;
+  } as unknown as GridImageContext & PainterContext & Record<string, unknown>;
   for (const op of [
     'setTransform',
     'fillRect',
@@ -52,6 +55,7 @@ export function canvasRecorder() {
         font: ctx.font,
         textAlign: ctx.textAlign,
         imageSmoothingEnabled: ctx.imageSmoothingEnabled,
+        lineWidth: Number(ctx.lineWidth),
       });
   }
   return { ctx, calls };

@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { countTileNonZeros, runtimeGrid, tileLayer } from '../../src/core/tilePlan';
 import { createTileShape } from '../../src/core/tileShape';
 import { lightPalette, paletteTables } from '../../src/viz/palette';
-import {
-  MIN_BORDER_TILE_PX,
-  paintTileGrid,
-  type PainterContext,
-} from '../../src/viz/tileGridPainter';
+import { MIN_BORDER_TILE_PX, paintTileGrid } from '../../src/viz/tileGridPainter';
 import {
   gridCellOfTile,
   isHatchPixel,
@@ -18,6 +14,7 @@ import {
   type TileGridData,
 } from '../../src/viz/tileRaster';
 import { fitViewport, panBy, pixelAt, zoomAt } from '../../src/viz/viewport';
+import { canvasRecorder } from './canvasRecorder';
 
 const tile = createTileShape(2, 4, { ringDegree: 8192, first: 'A' });
 
@@ -141,38 +138,13 @@ describe('viewport', () => {
   });
 });
 
-/** Records the painter's calls instead of drawing. */
-function recorder() {
-  const calls: { op: string; args: unknown[]; lineWidth?: number }[] = [];
-  const ctx = {
-    fillStyle: '',
-    strokeStyle: '',
-    lineWidth: 1,
-    imageSmoothingEnabled: true,
-  } as PainterContext;
-  for (const op of [
-    'setTransform',
-    'fillRect',
-    'strokeRect',
-    'drawImage',
-    'beginPath',
-    'moveTo',
-    'lineTo',
-    'stroke',
-  ] as const) {
-    (ctx as unknown as Record<string, unknown>)[op] = (...args: unknown[]) =>
-      calls.push({ op, args, lineWidth: ctx.lineWidth });
-  }
-  return { ctx, calls };
-}
-
 describe('paintTileGrid', () => {
   const { tiling } = layer(0, () => false);
   const frame = runtimeFrame(tiling);
   const image = {} as CanvasImageSource;
 
   it('draws the raster nearest-neighbour, with tile borders only when tiles are big enough', () => {
-    const small = recorder();
+    const small = canvasRecorder();
     paintTileGrid(small.ctx, {
       image,
       frame,
@@ -198,7 +170,7 @@ describe('paintTileGrid', () => {
     expect(small.calls.filter((c) => c.op === 'moveTo')).toHaveLength(0);
 
     const scale = MIN_BORDER_TILE_PX; // tiles are 2 x 4 pixels: 10 x 20 CSS px
-    const big = recorder();
+    const big = canvasRecorder();
     paintTileGrid(big.ctx, {
       image,
       frame,
@@ -215,7 +187,7 @@ describe('paintTileGrid', () => {
   });
 
   it('outlines the hovered tile', () => {
-    const r = recorder();
+    const r = canvasRecorder();
     paintTileGrid(r.ctx, {
       image,
       frame,

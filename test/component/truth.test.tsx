@@ -21,6 +21,18 @@ afterEach(cleanup);
 
 const SIZES = [64, 48, 16, 48, 64];
 
+/** Figures of a step record; the store under test only copies them into the history. */
+const stepFigures = {
+  weightTiles: 1,
+  nonZeroTiles: 1,
+  weightCiphertexts: 1,
+  lowerBound: 1,
+  sparsity: 0,
+  tileSparsity: 0,
+  layers: [],
+  elapsedMs: 0,
+};
+
 /** A pipeline "worker" in-thread: evaluates with core's forward pass and reports its data label. */
 function fakePipeline(dataLabel = { current: 'MNIST 10k, seed 1: 8000 train / 2000 test' }) {
   const probe = Float32Array.from({ length: 4 * 64 }, (_, k) => Math.cos(k));
@@ -31,31 +43,8 @@ function fakePipeline(dataLabel = { current: 'MNIST 10k, seed 1: 8000 train / 20
       masks: job.masks ?? [],
       permutation: job.permutation ?? { input: new Uint32Array(0), output: new Uint32Array(0) },
       records: [
-        {
-          index: -1,
-          kind: 'start',
-          weightTiles: 1,
-          nonZeroTiles: 1,
-          weightCiphertexts: 1,
-          lowerBound: 1,
-          sparsity: 0,
-          tileSparsity: 0,
-          layers: [],
-          elapsedMs: 0,
-        },
-        {
-          index: 0,
-          kind: 'retrain',
-          weightTiles: 1,
-          nonZeroTiles: 1,
-          weightCiphertexts: 1,
-          lowerBound: 1,
-          sparsity: 0,
-          tileSparsity: 0,
-          layers: [],
-          elapsedMs: 0,
-          metric: { name: 'mse', value: 0.5 },
-        },
+        { ...stepFigures, index: -1, kind: 'start' },
+        { ...stepFigures, index: 0, kind: 'retrain', metric: { name: 'mse', value: 0.5 } },
       ],
     }),
     evaluate: async (network) => {
