@@ -51,6 +51,8 @@ export function createHashActions(rt: StoreRuntime): HashActions {
     applyHash: (hash) => {
       if (hash.replace(/^#/, '') === '') return;
       const { state: h, problems } = parseHash(hash);
+      // A link naming another preset applies once that model has loaded (the caller loads it).
+      const samePreset = !h.preset || h.preset === get().preset;
       const { preset, method, scope, score, sparsity, theta, structure, distill, tileBudget } = h;
       set({
         ...(preset && { preset }),
@@ -103,7 +105,7 @@ export function createHashActions(rt: StoreRuntime): HashActions {
       if (problems.length)
         notes.push(`These parts could not be read and were ignored: ${problems.join('; ')}.`);
       const link: PendingLink = { show, notes };
-      if (get().dense) rt.applyLink(link);
+      if (get().dense && samePreset) rt.applyLink(link);
       else rt.pendingLink = link;
     },
 
