@@ -15,7 +15,7 @@ import {
   type HeMode,
   type OpCounts,
 } from './executionPlan';
-import { fullKernelTileFlags } from './conv';
+import { fullKernelTileFlags } from './convTiling';
 import type { ConvGeometry } from './network';
 import type { TilePlan } from './tilePlan';
 import type { RingDegree } from './tileShape';

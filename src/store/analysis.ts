@@ -1,4 +1,5 @@
-import { kernelEntries, kernelMask, kernelTiling, outputSize } from '../core/conv';
+import { kernelEntries, kernelMask, outputSize } from '../core/conv';
+import { kernelTiling } from '../core/convTiling';
 import {
   costOf,
   costOfExecution,

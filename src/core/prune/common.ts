@@ -1,4 +1,5 @@
-import { expandKernelMask, kernelMask, kernelMatrix, kernelTiling, outputSize } from '../conv';
+import { expandKernelMask, kernelMask, kernelMatrix, outputSize } from '../conv';
+import { kernelTiling } from '../convTiling';
 import { HepexError } from '../errors';
 import { applyMask, nonZeroMask, type Mask, type Matrix } from '../matrix';
 import { layerSizes, type Network } from '../network';

@@ -1,6 +1,7 @@
 import type { Activation } from '../activation';
 import { planExecution, type HeMode } from '../executionPlan';
-import { fullKernelTileFlags, outputSize } from '../conv';
+import { fullKernelTileFlags } from '../convTiling';
+import { outputSize } from '../conv';
 import { nonZeroMask } from '../matrix';
 import { type Layer, type Network } from '../network';
 import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tilePlan';
