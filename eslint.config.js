@@ -14,6 +14,31 @@ const heavyLibraries = [
   { name: '@tensorflow/tfjs', message: 'src/core is pure: reach tfjs through src/engines/tfjs.' },
 ];
 
+const CORE_ZONES = ['model', 'tiling', 'he', 'prune', 'io', 'analysis'];
+const OUTSIDE_CORE = ['**/engines/**', '**/services/**', '**/store/**', '**/viz/**', '**/components/**', '**/app/**', '**/cli/**', '**/workers/**'];
+
+/** One config per core zone: pure TypeScript, nothing above core, only the zones listed below it. */
+const coreZones = (zones) =>
+  zones.map(({ zone, below }) => ({
+    files: [`src/core/${zone}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: heavyLibraries,
+          patterns: [
+            { group: ['@tensorflow/*', 'd3', 'd3-*'], message: 'src/core is pure TypeScript.' },
+            { group: OUTSIDE_CORE, message: 'src/core imports nothing above it.' },
+            ...CORE_ZONES.filter((z) => z !== zone && !below.includes(z)).map((z) => ({
+              group: [`../${z}/*`, `../../${z}/*`],
+              message: `core/${zone} sits below core/${z}: ${zone} may import ${below.length ? below.join(', ') : 'nothing else in core'}.`,
+            })),
+          ],
+        },
+      ],
+    },
+  }));
+
 const layer = (patterns) => ({
   'no-restricted-imports': ['error', { patterns: patterns.map((group) => ({ group: [group.from], message: group.message })) }],
 });
@@ -34,21 +59,16 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
   },
-  {
-    files: ['src/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: heavyLibraries,
-          patterns: [
-            { group: ['@tensorflow/*', 'd3', 'd3-*'], message: 'src/core is pure TypeScript.' },
-            { group: ['**/engines/**', '**/services/**', '**/store/**', '**/viz/**', '**/components/**', '**/app/**', '**/cli/**', '**/workers/**'], message: 'src/core imports nothing above it.' },
-          ],
-        },
-      ],
-    },
-  },
+  // src/core in layers: model (types, network, conv geometry) <- tiling (tile shapes, plans, the
+  // execution plan) <- {he, prune, io} <- analysis. A zone imports only the zones below it.
+  ...coreZones([
+    { zone: 'model', below: [] },
+    { zone: 'tiling', below: ['model'] },
+    { zone: 'he', below: ['model', 'tiling'] },
+    { zone: 'prune', below: ['model', 'tiling'] },
+    { zone: 'io', below: ['model', 'tiling'] },
+    { zone: 'analysis', below: ['model', 'tiling', 'he', 'prune', 'io'] },
+  ]),
   {
     files: ['src/engines/**/*.ts'],
     rules: layer([
@@ -103,6 +123,7 @@ export default tseslint.config(
       { from: '**/workers/**', message: 'components never touch workers directly.' },
       { from: '**/app/**', message: 'components sit below the app.' },
       { from: 'comlink', message: 'components never wrap workers: use a service.' },
+      { from: '**/services/**', message: 'components reach services through the store (app wires them in).' },
     ]),
   },
 );

@@ -1,7 +1,7 @@
 import { methodSteps, type MethodOptions } from '../src/core/prune/methodSteps';
 import { runPipeline } from '../src/core/prune/pipeline';
 import { type PruneMethod } from '../src/core/prune/pipelineSteps';
-import { parseTileShape } from '../src/core/tileShape';
+import { parseTileShape } from '../src/core/tiling/tileShape';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { createTfjsTrainer } from '../src/engines/tfjs/trainer';
 import { defaultModelsDir, loadOrTrain } from './common';

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DatasetSplit } from '../src/core/data/dataset';
-import { layerSizes, type Network } from '../src/core/network';
+import type { DatasetSplit } from '../src/core/io/dataset';
+import { layerSizes, type Network } from '../src/core/model/network';
 import { readModelDir } from '../src/engines/tfjs/modelDir';
 import { createSpec, type Architecture } from '../src/engines/tfjs/models';
 import { TRAINING_DEFAULTS, trainModel } from '../src/engines/tfjs/trainer';

@@ -1,10 +1,10 @@
-import { LINEAR, SQUARE } from '../src/core/activation';
-import { costOfExecution } from '../src/core/costModel';
-import { planExecution } from '../src/core/executionPlan';
-import { createMask } from '../src/core/matrix';
-import { createRng } from '../src/core/random';
-import { countTileNonZeros, nonZeroTileFlags, planTiles } from '../src/core/tilePlan';
-import { parseTileShape } from '../src/core/tileShape';
+import { LINEAR, SQUARE } from '../src/core/model/activation';
+import { costOfExecution } from '../src/core/he/costModel';
+import { planExecution } from '../src/core/tiling/executionPlan';
+import { createMask } from '../src/core/model/matrix';
+import { createRng } from '../src/core/model/random';
+import { countTileNonZeros, nonZeroTileFlags, planTiles } from '../src/core/tiling/tilePlan';
+import { parseTileShape } from '../src/core/tiling/tileShape';
 import type { BenchOptions } from './main';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

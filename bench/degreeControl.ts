@@ -1,5 +1,5 @@
-import type { Mask } from '../src/core/matrix';
-import type { Rng } from '../src/core/random';
+import type { Mask } from '../src/core/model/matrix';
+import type { Rng } from '../src/core/model/random';
 
 /**
  * A random mask with exactly the row and column degrees of `mask` (non-zeros per output neuron

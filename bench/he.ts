@@ -1,17 +1,17 @@
 import { fileURLToPath } from 'node:url';
 import { parseFlags, optionalChoice, optionalNumber } from '../src/cli/args';
-import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
-import type { HeMode } from '../src/core/executionPlan';
-import { chooseHeTile, prepareHeModel } from '../src/core/heModel';
-import type { HepexModel } from '../src/core/model';
+import { imagesToFloat, takeSamples } from '../src/core/io/dataset';
+import type { HeMode } from '../src/core/tiling/executionPlan';
+import { chooseHeTile, prepareHeModel } from '../src/core/he/heModel';
+import type { HepexModel } from '../src/core/io/model';
 import {
   GROUP_LASSO_EPOCHS,
   GROUP_LASSO_STRENGTHS,
   methodSteps,
 } from '../src/core/prune/methodSteps';
 import { runPipeline } from '../src/core/prune/pipeline';
-import { createTileShape } from '../src/core/tileShape';
-import type { Trainer } from '../src/core/trainer';
+import { createTileShape } from '../src/core/tiling/tileShape';
+import type { Trainer } from '../src/core/model/trainer';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
 import { SealHeSession } from '../src/engines/seal/heSession';

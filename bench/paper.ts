@@ -1,26 +1,26 @@
 import { writeFile } from 'node:fs/promises';
 import { optionalNumber, parseFlags } from '../src/cli/args';
-import { maxDepth } from '../src/core/ckksParameters';
+import { maxDepth } from '../src/core/he/ckksParameters';
 import {
   costOfExecution,
   opsMs,
   REFERENCE_TIMINGS,
   type OpTimingTable,
-} from '../src/core/costModel';
-import { imagesToFloat, takeSamples } from '../src/core/data/dataset';
-import { HepexError } from '../src/core/errors';
-import { planExecution, zeroOps } from '../src/core/executionPlan';
-import { nonZeroMask } from '../src/core/matrix';
-import type { Network } from '../src/core/network';
+} from '../src/core/he/costModel';
+import { imagesToFloat, takeSamples } from '../src/core/io/dataset';
+import { HepexError } from '../src/core/model/errors';
+import { planExecution, zeroOps } from '../src/core/tiling/executionPlan';
+import { nonZeroMask } from '../src/core/model/matrix';
+import type { Network } from '../src/core/model/network';
 import { planFor } from '../src/core/prune/common';
-import { countTileNonZeros, nonZeroTileFlags } from '../src/core/tilePlan';
+import { countTileNonZeros, nonZeroTileFlags } from '../src/core/tiling/tilePlan';
 import {
   parseTileShape,
   RING_DEGREES,
   tileShapeLabel,
   type RingDegree,
   type TileShape,
-} from '../src/core/tileShape';
+} from '../src/core/tiling/tileShape';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { chooseWeightStorage } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';

@@ -1,10 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import type { OpTimingTable } from '../src/core/costModel';
-import { HepexError, type HepexErrorCode } from '../src/core/errors';
-import { prepareHeModel, type HeModel } from '../src/core/heModel';
-import type { Network } from '../src/core/network';
-import type { NetworkPermutation } from '../src/core/permutation';
-import { parseTileShape, type RingDegree } from '../src/core/tileShape';
+import type { OpTimingTable } from '../src/core/he/costModel';
+import { HepexError, type HepexErrorCode } from '../src/core/model/errors';
+import { prepareHeModel, type HeModel } from '../src/core/he/heModel';
+import type { Network } from '../src/core/model/network';
+import type { NetworkPermutation } from '../src/core/model/permutation';
+import { parseTileShape, type RingDegree } from '../src/core/tiling/tileShape';
 import { runHeInference } from '../src/engines/seal/heInference';
 import { SealHeSession } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { HepexError } from '../src/core/errors';
+import { HepexError } from '../src/core/model/errors';
 import { runHeJob, type HeJob } from './paperHe';
 
 /** Worker entry of bench/paperHe.ts: one encrypted run, one reply, then the thread ends. */

@@ -1,8 +1,8 @@
-import { HepexError } from '../src/core/errors';
-import { layerSizes, type Network } from '../src/core/network';
+import { HepexError } from '../src/core/model/errors';
+import { layerSizes, type Network } from '../src/core/model/network';
 import type { PruneScope } from '../src/core/prune/common';
-import { adviseTileShapes } from '../src/core/tileAdvisor';
-import { parseTileShape, tileShapeLabel, type TileShape } from '../src/core/tileShape';
+import { adviseTileShapes } from '../src/core/analysis/tileAdvisor';
+import { parseTileShape, tileShapeLabel, type TileShape } from '../src/core/tiling/tileShape';
 
 /** The networks, sweeps and tile shapes `bench paper` runs (see paper.ts). */
 

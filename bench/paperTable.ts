@@ -3,7 +3,7 @@
  * row of each method, the tile-pruning configuration search, the verdicts against the paper's
  * bars (shared/HEPEX.md section 4) and the markdown table. No tfjs, no SEAL: unit-tested.
  */
-import { HepexError } from '../src/core/errors';
+import { HepexError } from '../src/core/model/errors';
 
 export type MetricName = 'accuracy' | 'mse';
 export type PaperMethod = 'unpruned' | 'magnitude' | 'tile' | 'hepex';

@@ -1,4 +1,4 @@
-import { takeSamples } from '../src/core/data/dataset';
+import { takeSamples } from '../src/core/io/dataset';
 import { setupBackend, tf } from '../src/engines/tfjs/backend';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork, type Architecture } from '../src/engines/tfjs/models';

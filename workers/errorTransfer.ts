@@ -1,5 +1,5 @@
 import { transferHandlers } from 'comlink';
-import { HepexError, type HepexErrorCode } from '../src/core/errors';
+import { HepexError, type HepexErrorCode } from '../src/core/model/errors';
 
 interface SerializedThrow {
   isError?: boolean;

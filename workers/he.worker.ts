@@ -1,12 +1,12 @@
 /// <reference lib="webworker" />
 import { expose, transfer } from 'comlink';
-import type { OpTimingTable } from '../src/core/costModel';
-import { HepexError } from '../src/core/errors';
-import type { HeMode } from '../src/core/executionPlan';
-import { chooseHeTile, prepareHeModel } from '../src/core/heModel';
-import type { Network } from '../src/core/network';
-import type { NetworkPermutation } from '../src/core/permutation';
-import type { Orientation, RingDegree } from '../src/core/tileShape';
+import type { OpTimingTable } from '../src/core/he/costModel';
+import { HepexError } from '../src/core/model/errors';
+import type { HeMode } from '../src/core/tiling/executionPlan';
+import { chooseHeTile, prepareHeModel } from '../src/core/he/heModel';
+import type { Network } from '../src/core/model/network';
+import type { NetworkPermutation } from '../src/core/model/permutation';
+import type { Orientation, RingDegree } from '../src/core/tiling/tileShape';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
 import {

@@ -1,22 +1,22 @@
 /// <reference lib="webworker" />
 import { expose, transfer } from 'comlink';
-import type { Mask } from '../src/core/matrix';
-import type { NetworkPermutation } from '../src/core/permutation';
-import type { Network } from '../src/core/network';
+import type { Mask } from '../src/core/model/matrix';
+import type { NetworkPermutation } from '../src/core/model/permutation';
+import type { Network } from '../src/core/model/network';
 import { permuteAndCheck, type PermuteStepResult } from '../src/core/prune/permuteNetwork';
 import { runPipeline, type StepRecord } from '../src/core/prune/pipeline';
 import { type PipelineStep } from '../src/core/prune/pipelineSteps';
 import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
-import { nonZeroMask } from '../src/core/matrix';
+import { nonZeroMask } from '../src/core/model/matrix';
 import {
   checkDatasetFits,
   imagesToFloat,
   splitDataset,
   takeSamples,
   type DatasetSplit,
-} from '../src/core/data/dataset';
-import type { TileShape } from '../src/core/tileShape';
-import type { Metric } from '../src/core/trainer';
+} from '../src/core/io/dataset';
+import type { TileShape } from '../src/core/tiling/tileShape';
+import type { Metric } from '../src/core/model/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
 import { datasetFromIdxFiles, fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
 import { createTfjsTrainer } from '../src/engines/tfjs/trainer';

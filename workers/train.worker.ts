@@ -1,12 +1,12 @@
 /// <reference lib="webworker" />
 import { expose, transfer } from 'comlink';
-import type { Activation } from '../src/core/activation';
-import type { Mask } from '../src/core/matrix';
-import type { HepexModel } from '../src/core/model';
-import type { Network } from '../src/core/network';
-import type { Metric, TrainProgress } from '../src/core/trainer';
+import type { Activation } from '../src/core/model/activation';
+import type { Mask } from '../src/core/model/matrix';
+import type { HepexModel } from '../src/core/io/model';
+import type { Network } from '../src/core/model/network';
+import type { Metric, TrainProgress } from '../src/core/model/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
-import { splitDataset, type DatasetSplit } from '../src/core/data/dataset';
+import { splitDataset, type DatasetSplit } from '../src/core/io/dataset';
 import { datasetFromIdxFiles, fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
 import { createSpec, type Architecture, type ConvOptions } from '../src/engines/tfjs/models';
 import { createTfjsTrainer, trainModel } from '../src/engines/tfjs/trainer';

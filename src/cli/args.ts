@@ -1,4 +1,4 @@
-import { HepexError } from '../core/errors';
+import { HepexError } from '../core/model/errors';
 
 /**
  * Minimal `--flag value` / `--switch` parser. Unknown flags are errors (a typo should not be

@@ -1,5 +1,5 @@
-import { outputSize } from '../core/conv';
-import type { Layer, Network } from '../core/network';
+import { outputSize } from '../core/model/conv';
+import type { Layer, Network } from '../core/model/network';
 
 /** Plain-text helpers for human-readable CLI output. */
 

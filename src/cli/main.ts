@@ -1,4 +1,4 @@
-import { isHepexError } from '../core/errors';
+import { isHepexError } from '../core/model/errors';
 import type { Command } from './command';
 
 /**

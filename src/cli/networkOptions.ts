@@ -1,7 +1,7 @@
-import { LINEAR, SQUARE, type Activation } from '../core/activation';
-import { HepexError } from '../core/errors';
-import { parseLayerSizes } from '../core/network';
-import { parseTileShape, type TileShape } from '../core/tileShape';
+import { LINEAR, SQUARE, type Activation } from '../core/model/activation';
+import { HepexError } from '../core/model/errors';
+import { parseLayerSizes } from '../core/model/network';
+import { parseTileShape, type TileShape } from '../core/tiling/tileShape';
 import { optionalNumber, requireString, type ParsedFlags } from './args';
 
 /** Flags shared by commands that describe a network by its sizes and a tile shape. */

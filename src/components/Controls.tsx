@@ -1,8 +1,8 @@
 import { useId } from 'react';
 import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/methodSteps';
-import type { RingChoice } from '../core/heModel';
+import type { RingChoice } from '../core/he/heModel';
 import { droppedAtMost, thetaForWeights, tileWeights } from '../core/prune/thetaSteps';
-import { RING_DEGREES, type Orientation } from '../core/tileShape';
+import { RING_DEGREES, type Orientation } from '../core/tiling/tileShape';
 import { useAppStore } from '../store/storeContext';
 import {
   METHODS,

@@ -1,5 +1,5 @@
 import { extent, line, scaleLinear } from 'd3';
-import type { TrainProgress } from '../core/trainer';
+import type { TrainProgress } from '../core/model/trainer';
 import { fmtNum } from '../viz/format';
 
 /** Loss (solid) and held-out metric (dashed, own scale) per epoch, drawn as the worker reports them. */

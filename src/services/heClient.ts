@@ -1,7 +1,7 @@
 import { proxy, wrap, type Remote } from 'comlink';
-import type { OpTimingTable } from '../core/costModel';
-import { HepexError } from '../core/errors';
-import type { RingDegree } from '../core/tileShape';
+import type { OpTimingTable } from '../core/he/costModel';
+import { HepexError } from '../core/model/errors';
+import type { RingDegree } from '../core/tiling/tileShape';
 import type { HeInferenceReport } from '../engines/seal/heInference';
 import type { InferStats, SerializedBatch, SessionInfo } from '../engines/seal/heSession';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';

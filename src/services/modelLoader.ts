@@ -1,5 +1,5 @@
-import { HepexError } from '../core/errors';
-import type { HepexModel } from '../core/model';
+import { HepexError } from '../core/model/errors';
+import type { HepexModel } from '../core/io/model';
 
 /**
  * Loads models into the studio: the presets shipped in public/models/ and files a person opens.

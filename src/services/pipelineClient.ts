@@ -1,8 +1,8 @@
 import { wrap, proxy, transfer, type Remote } from 'comlink';
-import { HepexError } from '../core/errors';
-import type { Mask } from '../core/matrix';
-import type { Network } from '../core/network';
-import type { NetworkPermutation } from '../core/permutation';
+import { HepexError } from '../core/model/errors';
+import type { Mask } from '../core/model/matrix';
+import type { Network } from '../core/model/network';
+import type { NetworkPermutation } from '../core/model/permutation';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
 import type {
   Evaluation,

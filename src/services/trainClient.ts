@@ -1,9 +1,9 @@
 import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
-import { HepexError } from '../core/errors';
-import type { Mask } from '../core/matrix';
-import type { HepexModel } from '../core/model';
-import type { Network } from '../core/network';
-import type { Metric, TrainProgress } from '../core/trainer';
+import { HepexError } from '../core/model/errors';
+import type { Mask } from '../core/model/matrix';
+import type { HepexModel } from '../core/io/model';
+import type { Network } from '../core/model/network';
+import type { Metric, TrainProgress } from '../core/model/trainer';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
 import type { FineTuneRequest, IdxData, TrainApi, TrainRequest } from '../../workers/train.worker';
 

@@ -1,5 +1,5 @@
-import { kernelEntries, kernelMask, outputSize } from '../core/conv';
-import { kernelTiling } from '../core/convTiling';
+import { kernelEntries, kernelMask, outputSize } from '../core/model/conv';
+import { kernelTiling } from '../core/tiling/convTiling';
 import {
   costOf,
   costOfExecution,
@@ -7,19 +7,19 @@ import {
   unprunedTileFlags,
   type CostReport,
   type OpTimingTable,
-} from '../core/costModel';
-import { planExecution } from '../core/executionPlan';
-import type { Mask } from '../core/matrix';
+} from '../core/he/costModel';
+import { planExecution } from '../core/tiling/executionPlan';
+import type { Mask } from '../core/model/matrix';
 import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
-import { convolutionOf, layerSizes, type ConvLayer, type Network } from '../core/network';
+import { convolutionOf, layerSizes, type ConvLayer, type Network } from '../core/model/network';
 import {
   countTileNonZeros,
   nonZeroTileFlags,
   planTiles,
   type LayerTiling,
   type TilePlan,
-} from '../core/tilePlan';
-import type { TileShape } from '../core/tileShape';
+} from '../core/tiling/tilePlan';
+import type { TileShape } from '../core/tiling/tileShape';
 import type { Analysis, KernelView, Shown } from './types';
 
 /**

@@ -1,6 +1,6 @@
-import type { HepexModel } from '../core/model';
-import type { OpTimingTable } from '../core/costModel';
-import type { RingDegree } from '../core/tileShape';
+import type { HepexModel } from '../core/io/model';
+import type { OpTimingTable } from '../core/he/costModel';
+import type { RingDegree } from '../core/tiling/tileShape';
 import type {
   HeEngineInfo,
   HeInferenceReport,

@@ -1,4 +1,4 @@
-import type { Network } from '../core/network';
+import type { Network } from '../core/model/network';
 import type { AppState } from './appStore';
 
 /**

@@ -1,8 +1,8 @@
-import { isHepexError } from '../core/errors';
-import { runRingDegree } from '../core/heModel';
-import { outputMetric } from '../core/outputMetric';
-import type { OpTimingTable } from '../core/costModel';
-import { RING_DEGREES, type RingDegree } from '../core/tileShape';
+import { isHepexError } from '../core/model/errors';
+import { runRingDegree } from '../core/he/heModel';
+import { outputMetric } from '../core/model/outputMetric';
+import type { OpTimingTable } from '../core/he/costModel';
+import { RING_DEGREES, type RingDegree } from '../core/tiling/tileShape';
 import { applyMasks, masksOf } from './analysis';
 import type { CalibratedTimings } from './heSlice';
 import { errorMessage, type StoreRuntime } from './runtime';

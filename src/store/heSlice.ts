@@ -1,5 +1,5 @@
 import type { StateCreator } from 'zustand';
-import type { OpTimingTable } from '../core/costModel';
+import type { OpTimingTable } from '../core/he/costModel';
 import type { AppState } from './appStore';
 import type { HeRunFailure, HeRunSummary } from './types';
 

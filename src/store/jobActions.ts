@@ -1,10 +1,10 @@
-import { inputWidth, layerSizes } from '../core/network';
+import { inputWidth, layerSizes } from '../core/model/network';
 import { selectTrainArch } from './selectors';
 import { groupLassoFor, methodSteps } from '../core/prune/methodSteps';
 import { type PipelineStep } from '../core/prune/pipelineSteps';
-import { tileShapeLabel } from '../core/tileShape';
+import { tileShapeLabel } from '../core/tiling/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
-import { buildMagnitudeRanks, magnitudeMasksFromRanks } from './previewPrune';
+import { buildMagnitudeRanks, magnitudeMasksFromRanks } from '../core/prune/magnitudeRanks';
 import type { StoreRuntime } from './runtime';
 import { METHOD_LABELS, PRESET_LABELS, type Method, type Shown } from './types';
 

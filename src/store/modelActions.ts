@@ -1,5 +1,5 @@
-import type { HepexModel } from '../core/model';
-import { inputWidth } from '../core/network';
+import type { HepexModel } from '../core/io/model';
+import { inputWidth } from '../core/model/network';
 import { applyMasks, masksOf } from './analysis';
 import { exportBaseName, exportNamePartsOf, modelFileNames } from './exportNames';
 import { errorMessage, type StoreRuntime } from './runtime';

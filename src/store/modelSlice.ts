@@ -1,8 +1,8 @@
 import type { StateCreator } from 'zustand';
-import type { HepexModel } from '../core/model';
-import type { Network } from '../core/network';
-import type { NetworkPermutation } from '../core/permutation';
-import type { MagnitudeRanks } from './previewPrune';
+import type { HepexModel } from '../core/io/model';
+import type { Network } from '../core/model/network';
+import type { NetworkPermutation } from '../core/model/permutation';
+import type { MagnitudeRanks } from '../core/prune/magnitudeRanks';
 import type { AppState } from './appStore';
 import type { Analysis, LoadStatus, Preset, Shown } from './types';
 

@@ -1,4 +1,4 @@
-import { tileShapeLabel } from '../core/tileShape';
+import { tileShapeLabel } from '../core/tiling/tileShape';
 import { analyse } from './analysis';
 import { selectTimings } from './selectors';
 import { MNIST_DATA_NAME } from './modelSlice';

@@ -1,18 +1,18 @@
 import type { StoreApi } from 'zustand/vanilla';
-import { isHepexError } from '../core/errors';
+import { isHepexError } from '../core/model/errors';
 import { analyse } from './analysis';
 import { selectTimings } from './selectors';
 import type { AppState } from './appStore';
 import type { StoreDeps } from './deps';
 import type { ErrorSource, Shown } from './types';
 import type { PendingLink } from './hashActions';
-import { resolveRing, type RingChoice } from '../core/heModel';
+import { resolveRing, type RingChoice } from '../core/he/heModel';
 import {
   createTileShape,
   DEFAULT_RING_DEGREE,
   type Orientation,
   type TileShape,
-} from '../core/tileShape';
+} from '../core/tiling/tileShape';
 
 /**
  * What the action groups share: the store's set/get, the injected services, and the few pieces

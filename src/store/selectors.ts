@@ -1,6 +1,6 @@
-import { REFERENCE_TIMINGS, type OpTimingTable } from '../core/costModel';
-import { resolveRing, runRingDegree, type ResolvedRing } from '../core/heModel';
-import type { LayerTiling } from '../core/tilePlan';
+import { REFERENCE_TIMINGS, type OpTimingTable } from '../core/he/costModel';
+import { resolveRing, runRingDegree, type ResolvedRing } from '../core/he/heModel';
+import type { LayerTiling } from '../core/tiling/tilePlan';
 import type { AppState } from './appStore';
 import type { Analysis, KernelView, Preset, Shown } from './types';
 

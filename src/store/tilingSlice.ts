@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
-import type { RingChoice } from '../core/heModel';
-import { createTileShape, DEFAULT_RING_DEGREE, type TileShape } from '../core/tileShape';
+import type { RingChoice } from '../core/he/heModel';
+import { createTileShape, DEFAULT_RING_DEGREE, type TileShape } from '../core/tiling/tileShape';
 import type { AppState } from './appStore';
 
 /**

@@ -1,11 +1,11 @@
-import type { CostReport } from '../core/costModel';
-import type { Mask } from '../core/matrix';
-import type { ConvGeometry, Network } from '../core/network';
-import type { NetworkPermutation } from '../core/permutation';
+import type { CostReport } from '../core/he/costModel';
+import type { Mask } from '../core/model/matrix';
+import type { ConvGeometry, Network } from '../core/model/network';
+import type { NetworkPermutation } from '../core/model/permutation';
 import type { PruneScope } from '../core/prune/common';
 import type { TileScore } from '../core/prune/tilePrune';
-import type { LayerTiling, TilePlan } from '../core/tilePlan';
-import type { RingDegree } from '../core/tileShape';
+import type { LayerTiling, TilePlan } from '../core/tiling/tilePlan';
+import type { RingDegree } from '../core/tiling/tileShape';
 
 /** The models shipped in public/models/<preset>/ (made by the project's CLI). */
 export type Preset = 'mlp' | 'cnn' | 'ae' | 'dae';

@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import type { AppState } from './appStore';
-import type { TrainProgress } from '../core/trainer';
+import type { TrainProgress } from '../core/model/trainer';
 import type { ErrorSource, ThemeChoice, ViewMode } from './types';
 
 export interface BusyState {

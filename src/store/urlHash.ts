@@ -1,11 +1,11 @@
-import type { RingChoice } from '../core/heModel';
+import type { RingChoice } from '../core/he/heModel';
 import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/methodSteps';
 import {
   DEFAULT_FIRST_ORIENTATION,
   RING_DEGREES,
   isPowerOfTwo,
   type Orientation,
-} from '../core/tileShape';
+} from '../core/tiling/tileShape';
 import {
   METHODS,
   PRESETS,

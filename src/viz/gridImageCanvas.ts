@@ -1,4 +1,4 @@
-import { HepexError } from '../core/errors';
+import { HepexError } from '../core/model/errors';
 import {
   gridImageSizeError,
   layoutGridImage,

@@ -1,4 +1,4 @@
-import type { LayerTiling } from '../core/tilePlan';
+import type { LayerTiling } from '../core/tiling/tilePlan';
 import { paletteTables, weightRampPosition, type Palette } from './palette';
 
 /**

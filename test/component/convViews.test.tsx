@@ -4,17 +4,17 @@ import { CountsPanel } from '../../src/components/CountsPanel';
 import { GridPanel } from '../../src/components/GridPanel';
 import { LayerStrip } from '../../src/components/LayerStrip';
 import { Controls } from '../../src/components/Controls';
-import { fullKernelTileFlags } from '../../src/core/convTiling';
-import { kernelMask, outputSize } from '../../src/core/conv';
-import { costOf } from '../../src/core/costModel';
-import { layerSizes, validateNetwork, type ConvLayer } from '../../src/core/network';
+import { fullKernelTileFlags } from '../../src/core/tiling/convTiling';
+import { kernelMask, outputSize } from '../../src/core/model/conv';
+import { costOf } from '../../src/core/he/costModel';
+import { layerSizes, validateNetwork, type ConvLayer } from '../../src/core/model/network';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import {
   countNonZeroTiles,
   nonZeroTileFlags,
   countTileNonZeros,
   planTiles,
-} from '../../src/core/tilePlan';
+} from '../../src/core/tiling/tilePlan';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { StoreProvider } from '../../src/store/storeContext';

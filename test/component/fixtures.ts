@@ -1,8 +1,8 @@
-import { LINEAR, SQUARE } from '../../src/core/activation';
-import { convGeometry, convLayer } from '../../src/core/conv';
-import type { HepexModel } from '../../src/core/model';
-import type { ConvGeometry, Network } from '../../src/core/network';
-import { createRng } from '../../src/core/random';
+import { LINEAR, SQUARE } from '../../src/core/model/activation';
+import { convGeometry, convLayer } from '../../src/core/model/conv';
+import type { HepexModel } from '../../src/core/io/model';
+import type { ConvGeometry, Network } from '../../src/core/model/network';
+import { createRng } from '../../src/core/model/random';
 import type { LoadedModels, ModelLoader } from '../../src/services/modelLoader';
 
 /** A seeded network with Gaussian weights (not trained: the store and painters only need shapes and values). */

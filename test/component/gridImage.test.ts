@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { tileLayer } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+import { tileLayer } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import {
   gridImageSizeError,
   layoutGridImage,

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { countNonZeroTiles, planTiles } from '../../src/core/tilePlan';
-import { layerSizes } from '../../src/core/network';
+import { countNonZeroTiles, planTiles } from '../../src/core/tiling/tilePlan';
+import { layerSizes } from '../../src/core/model/network';
 import { createModelLoader, manifestPaths, parseModelIndex } from '../../src/services/modelLoader';
 import { seededModel } from './fixtures';
 

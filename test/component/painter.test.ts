@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countTileNonZeros, runtimeGrid, tileLayer } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+import { countTileNonZeros, runtimeGrid, tileLayer } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import { lightPalette, paletteTables } from '../../src/viz/palette';
 import { MIN_BORDER_TILE_PX, paintTileGrid } from '../../src/viz/tileGridPainter';
 import {

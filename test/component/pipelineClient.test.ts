@@ -1,7 +1,7 @@
 import { expose } from 'comlink';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
-import { createTileShape } from '../../src/core/tileShape';
+import { HepexError } from '../../src/core/model/errors';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import { PipelineClient, type StepProgress } from '../../src/services/pipelineClient';
 import { seededNetwork } from './fixtures';
 

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { kernelMask, kernelOf } from '../../src/core/conv';
-import { layerSizes, validateNetwork } from '../../src/core/network';
+import { kernelMask, kernelOf } from '../../src/core/model/conv';
+import { layerSizes, validateNetwork } from '../../src/core/model/network';
 import { pruneAndExpand, selectTilesByDensity } from '../../src/core/prune/expand';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { tileMask } from '../../src/core/prune/tilePrune';
-import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+import { countTileNonZeros, planTiles } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import {
   buildMagnitudeRanks,
   magnitudeMasksFromRanks,
   previewFromRanks,
-} from '../../src/store/previewPrune';
+} from '../../src/core/prune/magnitudeRanks';
 import { analyse } from '../../src/store/analysis';
 import { seededCnn, seededNetwork } from './fixtures';
 

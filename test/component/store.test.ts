@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
+import { countTileNonZeros, planTiles } from '../../src/core/tiling/tilePlan';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 
 /** A network with its smallest weights zeroed (a stand-in for a shipped twin's weights). */
@@ -7,18 +7,18 @@ const magnitudePruneNetwork = (network: Network, sparsity: number): Network =>
   maskNetwork(network, magnitudePrune(network, { sparsity }));
 import { permuteAndCheck, forwardOnRawInputs } from '../../src/core/prune/permuteNetwork';
 import { unfoldClientPermutation } from '../../src/core/prune/clientPermutation';
-import { forward, layerSizes, type Network } from '../../src/core/network';
+import { forward, layerSizes, type Network } from '../../src/core/model/network';
 import { maskNetwork, masksOfNonZeros } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
-import type { Trainer } from '../../src/core/trainer';
-import { checkDatasetFits, datasetFromIdx, splitDataset } from '../../src/core/data/dataset';
-import { createTileShape } from '../../src/core/tileShape';
-import { HepexError } from '../../src/core/errors';
+import type { Trainer } from '../../src/core/model/trainer';
+import { checkDatasetFits, datasetFromIdx, splitDataset } from '../../src/core/io/dataset';
+import { createTileShape } from '../../src/core/tiling/tileShape';
+import { HepexError } from '../../src/core/model/errors';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { selectCounts } from '../../src/store/selectors';
 import { MAX_SNAPSHOTS } from '../../src/store/runsSlice';
-import { outputMetric as decryptedMetric } from '../../src/core/outputMetric';
+import { outputMetric as decryptedMetric } from '../../src/core/model/outputMetric';
 import { MNIST_DATA_LABEL } from '../../src/store/modelSlice';
 import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
 import { manualScheduler, memoryLoader, seededModel } from './fixtures';

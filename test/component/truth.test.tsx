@@ -2,7 +2,7 @@ import { act, cleanup, fireEvent, render, screen, within } from '@testing-librar
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { forward } from '../../src/core/network';
+import { forward } from '../../src/core/model/network';
 import { Controls } from '../../src/components/Controls';
 import { CountsDetails, CountsPanel } from '../../src/components/CountsPanel';
 import { ErrorBanner } from '../../src/components/ErrorBanner';

@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import type { CommandIo } from '../../src/cli/command';
 import { command as costCommand } from '../../src/cli/commands/cost';
 import { command as trainCommand } from '../../src/cli/commands/train';
-import type { CostReport } from '../../src/core/costModel';
+import type { CostReport } from '../../src/core/he/costModel';
 import { RESULTS_DIR, withPage } from './harness';
 import { measureSlider } from './responsiveness';
 import { counts, denseCountIs, digits, ready, runEncrypted } from './studioPage';

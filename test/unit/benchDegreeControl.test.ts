@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { degreePreservingShuffle, maskDegrees } from '../../bench/degreeControl';
-import { createRng } from '../../src/core/random';
+import { createRng } from '../../src/core/model/random';
 
 describe('the degree-matched control mask of bench prune', () => {
   // 40 x 24 with about 20% non-zeros in a block pattern: rows 0-7 x cols 0-7 full, plus noise.

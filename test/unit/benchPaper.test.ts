@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
+import { HepexError } from '../../src/core/model/errors';
 import {
   autoencoderLimit,
   bestWithin,

@@ -5,8 +5,8 @@ import {
   maxDepth,
   outputBound,
   totalBits,
-} from '../../src/core/ckksParameters';
-import { HepexError } from '../../src/core/errors';
+} from '../../src/core/he/ckksParameters';
+import { HepexError } from '../../src/core/model/errors';
 
 describe('CKKS parameters', () => {
   it('uses [60, 40 x depth, 60] at the smallest ring degree that fits 128-bit security', () => {

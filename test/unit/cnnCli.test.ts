@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandIo } from '../../src/cli/command';
 import { command as trainCommand } from '../../src/cli/commands/train';
-import { HepexError } from '../../src/core/errors';
-import type { ConvLayer } from '../../src/core/network';
+import { HepexError } from '../../src/core/model/errors';
+import type { ConvLayer } from '../../src/core/model/network';
 import { readModelDir } from '../../src/engines/tfjs/modelDir';
 
 const io: CommandIo = { progress: () => undefined, signal: new AbortController().signal };

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { SQUARE } from '../../src/core/activation';
-import { checkTied, convAsDense, convGeometry, convLayer, im2col, kernelOf, outputSize } from '../../src/core/conv';
-import { HepexError } from '../../src/core/errors';
-import { createMatrix } from '../../src/core/matrix';
-import { forward, inputWidth, layerSizes, validateNetwork, type Network } from '../../src/core/network';
-import { createRng } from '../../src/core/random';
+import { SQUARE } from '../../src/core/model/activation';
+import { checkTied, convAsDense, convGeometry, convLayer, im2col, kernelOf, outputSize } from '../../src/core/model/conv';
+import { HepexError } from '../../src/core/model/errors';
+import { createMatrix } from '../../src/core/model/matrix';
+import { forward, inputWidth, layerSizes, validateNetwork, type Network } from '../../src/core/model/network';
+import { createRng } from '../../src/core/model/random';
 
 const randomArray = (n: number, seed: number): Float32Array => {
   const rng = createRng(seed);

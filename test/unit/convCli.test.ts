@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { CommandIo } from '../../src/cli/command';
 import { command as costCommand } from '../../src/cli/commands/cost';
 import { layerKindLabel, networkLabel } from '../../src/cli/format';
-import { convGeometry, convLayer } from '../../src/core/conv';
-import { costOf, type CostReport } from '../../src/core/costModel';
-import { layerSizes, type Network } from '../../src/core/network';
+import { convGeometry, convLayer } from '../../src/core/model/conv';
+import { costOf, type CostReport } from '../../src/core/he/costModel';
+import { layerSizes, type Network } from '../../src/core/model/network';
 import { masksOfNonZeros } from '../../src/core/prune/common';
-import { countTileNonZeros, nonZeroTileFlags, planTiles } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
-import { LINEAR, SQUARE } from '../../src/core/activation';
-import { createRng } from '../../src/core/random';
+import { countTileNonZeros, nonZeroTileFlags, planTiles } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
+import { LINEAR, SQUARE } from '../../src/core/model/activation';
+import { createRng } from '../../src/core/model/random';
 
 const io: CommandIo = { progress: () => undefined, signal: new AbortController().signal };
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LINEAR, SQUARE } from '../../src/core/activation';
+import { LINEAR, SQUARE } from '../../src/core/model/activation';
 import {
   convGeometry,
   convLayer,
@@ -8,15 +8,15 @@ import {
   expandPatchOrder,
   kernelOf,
   outputSize,
-} from '../../src/core/conv';
-import { OP_KINDS, type HeMode } from '../../src/core/executionPlan';
-import { chooseHeTile, prepareHeModel } from '../../src/core/heModel';
-import { expectedOps, referenceOutputs } from '../../src/core/heModel';
-import { simulateInference } from '../../src/core/heSimulator';
-import { createMatrix } from '../../src/core/matrix';
-import { forward, validateNetwork, type ConvGeometry, type Network } from '../../src/core/network';
+} from '../../src/core/model/conv';
+import { OP_KINDS, type HeMode } from '../../src/core/tiling/executionPlan';
+import { chooseHeTile, prepareHeModel } from '../../src/core/he/heModel';
+import { expectedOps, referenceOutputs } from '../../src/core/he/heModel';
+import { simulateInference } from '../../src/core/he/heSimulator';
+import { createMatrix } from '../../src/core/model/matrix';
+import { forward, validateNetwork, type ConvGeometry, type Network } from '../../src/core/model/network';
 import { applyPermutation } from '../../src/core/prune/applyPermutation';
-import { createRng, shuffleInPlace } from '../../src/core/random';
+import { createRng, shuffleInPlace } from '../../src/core/model/random';
 import { runHeInference } from '../../src/engines/seal/heInference';
 import { SealHeSession } from '../../src/engines/seal/heSession';
 import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';

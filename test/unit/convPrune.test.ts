@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LINEAR, SQUARE } from '../../src/core/activation';
+import { LINEAR, SQUARE } from '../../src/core/model/activation';
 import {
   checkTied,
   convGeometry,
@@ -8,9 +8,9 @@ import {
   im2col,
   kernelMask,
   outputSize,
-} from '../../src/core/conv';
-import { HepexError } from '../../src/core/errors';
-import { countOnes, createMatrix, type Mask } from '../../src/core/matrix';
+} from '../../src/core/model/conv';
+import { HepexError } from '../../src/core/model/errors';
+import { countOnes, createMatrix, type Mask } from '../../src/core/model/matrix';
 import {
   convolutionOf,
   forward,
@@ -18,8 +18,8 @@ import {
   validateNetwork,
   type ConvLayer,
   type Network,
-} from '../../src/core/network';
-import { permuteRows, unpermuteRows } from '../../src/core/permutation';
+} from '../../src/core/model/network';
+import { permuteRows, unpermuteRows } from '../../src/core/model/permutation';
 import { maskNetwork } from '../../src/core/prune/common';
 import { runPipeline } from '../../src/core/prune/pipeline';
 import { pruneAndExpand } from '../../src/core/prune/expand';
@@ -27,10 +27,10 @@ import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { findPermutation } from '../../src/core/prune/permute';
 import { applyPermutation, nonZeroTilesPerLayer } from '../../src/core/prune/applyPermutation';
 import { tilePrune } from '../../src/core/prune/tilePrune';
-import { createRng } from '../../src/core/random';
-import { countNonZeroTiles, planTiles } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
-import type { Trainer } from '../../src/core/trainer';
+import { createRng } from '../../src/core/model/random';
+import { countNonZeroTiles, planTiles } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
+import type { Trainer } from '../../src/core/model/trainer';
 import { sameAsSnapshot, snapshot } from './pruneFixtures';
 
 // A small CNN: 8 x 8 x 1 images, 3 x 3 kernel, stride 1, 8 filters (36 positions, patches

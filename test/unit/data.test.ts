@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { imagesToFloat, meanImage, meanImageMse, splitDataset, checkDatasetFits, type Dataset } from '../../src/core/data/dataset';
-import { MNIST_COUNT, mnistSplit } from '../../src/core/data/mnist';
-import { HepexError } from '../../src/core/errors';
+import { imagesToFloat, meanImage, meanImageMse, splitDataset, checkDatasetFits, type Dataset } from '../../src/core/io/dataset';
+import { MNIST_COUNT, mnistSplit } from '../../src/core/io/mnist';
+import { HepexError } from '../../src/core/model/errors';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 
 function toy(count: number): Dataset {

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeIdx } from '../../src/core/data/idx';
+import { encodeIdx } from '../../src/core/io/idx';
 import { datasetFromIdxFiles, gunzipIfNeeded } from '../../src/engines/tfjs/mnistBrowser';
 
 // The browser loader's gzip path (DecompressionStream exists in Node too, so it runs here).

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { LINEAR, SQUARE } from '../../src/core/activation';
-import { costOf, costOfExecution } from '../../src/core/costModel';
-import { planExecution, zeroOps } from '../../src/core/executionPlan';
-import { planTiles } from '../../src/core/tilePlan';
-import { parseTileShape } from '../../src/core/tileShape';
+import { LINEAR, SQUARE } from '../../src/core/model/activation';
+import { costOf, costOfExecution } from '../../src/core/he/costModel';
+import { planExecution, zeroOps } from '../../src/core/tiling/executionPlan';
+import { planTiles } from '../../src/core/tiling/tilePlan';
+import { parseTileShape } from '../../src/core/tiling/tileShape';
 
 // 8 -> 4 -> 2 with 2x4 tiles at N = 8192 (4096 slots, batch 512).
 // Layer 1 (A): W 4x8 in 2x4 tiles: 2 out blocks x 2 in blocks. Layer 2 (B): W 2x4 in 4x2 tiles: 1 x 2.

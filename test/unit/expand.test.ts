@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
-import { countTileNonZeros, planTiles, tileArea } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+import { HepexError } from '../../src/core/model/errors';
+import { countTileNonZeros, planTiles, tileArea } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import { pruneAndExpand, selectTilesByDensity, tileDensities } from '../../src/core/prune/expand';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { maskNetwork } from '../../src/core/prune/common';

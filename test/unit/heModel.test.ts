@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LINEAR, SQUARE, type Activation } from '../../src/core/activation';
-import { HepexError } from '../../src/core/errors';
-import { interpretChunk } from '../../src/core/heInterpreter';
+import { LINEAR, SQUARE, type Activation } from '../../src/core/model/activation';
+import { HepexError } from '../../src/core/model/errors';
+import { interpretChunk } from '../../src/core/he/heInterpreter';
 import {
   chooseHeTile,
   expectedOps,
@@ -9,7 +9,7 @@ import {
   orderInputs,
   prepareHeModel,
   referenceOutputs,
-} from '../../src/core/heModel';
+} from '../../src/core/he/heModel';
 import {
   packBias,
   packColumnMask,
@@ -17,13 +17,13 @@ import {
   packWeightTile,
   slotIndex,
   unpackOutputBlock,
-} from '../../src/core/hePacking';
-import { operandVectors, simulateInference, simulatorBackend } from '../../src/core/heSimulator';
-import { costOfExecution, keySwitchScale, type OpTimingTable } from '../../src/core/costModel';
-import { OP_KINDS, addOps, zeroOps } from '../../src/core/executionPlan';
-import { forward } from '../../src/core/network';
-import { planTiles, tileLayer } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+} from '../../src/core/he/hePacking';
+import { operandVectors, simulateInference, simulatorBackend } from '../../src/core/he/heSimulator';
+import { costOfExecution, keySwitchScale, type OpTimingTable } from '../../src/core/he/costModel';
+import { OP_KINDS, addOps, zeroOps } from '../../src/core/tiling/executionPlan';
+import { forward } from '../../src/core/model/network';
+import { planTiles, tileLayer } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import {
   maxAbsDiff,
   randomInputs,

@@ -1,10 +1,10 @@
 // Seeded networks for the HE tests (legitimate for HE correctness: the runtime must match the
 // plaintext forward pass on any weights).
-import type { Activation } from '../../src/core/activation';
-import type { Network, Task } from '../../src/core/network';
-import type { NetworkPermutation } from '../../src/core/permutation';
-import { createRng, shuffleInPlace } from '../../src/core/random';
-import type { LayerTiling, TilePlan } from '../../src/core/tilePlan';
+import type { Activation } from '../../src/core/model/activation';
+import type { Network, Task } from '../../src/core/model/network';
+import type { NetworkPermutation } from '../../src/core/model/permutation';
+import { createRng, shuffleInPlace } from '../../src/core/model/random';
+import type { LayerTiling, TilePlan } from '../../src/core/tiling/tilePlan';
 
 export function randomNetwork(
   sizes: readonly number[],

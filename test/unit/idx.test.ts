@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { datasetFromIdx } from '../../src/core/data/dataset';
-import { encodeIdx, isGzip, parseIdx } from '../../src/core/data/idx';
-import { HepexError } from '../../src/core/errors';
+import { datasetFromIdx } from '../../src/core/io/dataset';
+import { encodeIdx, isGzip, parseIdx } from '../../src/core/io/idx';
+import { HepexError } from '../../src/core/model/errors';
 import { loadIdxPair } from '../../src/engines/tfjs/mnistNode';
 
 const images = Uint8Array.from({ length: 3 * 4 * 5 }, (_, i) => (i * 7) % 256);

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { HepexError } from '../../src/core/errors';
+import { HepexError } from '../../src/core/model/errors';
 import { modelFromFiles } from '../../src/engines/tfjs/modelFiles';
 
 /** Expects modelFromFiles to refuse the files with an `invalid-model-file` error matching `pattern`. */

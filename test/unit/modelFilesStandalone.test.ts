@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SQUARE } from '../../src/core/activation';
+import { SQUARE } from '../../src/core/model/activation';
 import { modelFromFiles, modelToFiles } from '../../src/engines/tfjs/modelFiles';
 
 // A fresh module realm where nothing set up a tfjs backend before: export must do it itself

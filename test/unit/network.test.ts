@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateActivation, LINEAR, SQUARE } from '../../src/core/activation';
-import { HepexError } from '../../src/core/errors';
-import { applyMask, createMask, createMatrix, nonZeroMask, transpose } from '../../src/core/matrix';
-import { forward, parseLayerSizes, validateNetwork, type Network } from '../../src/core/network';
-import { identityPermutation, invertPermutation, permuteRows, unpermuteRows } from '../../src/core/permutation';
-import { createRng } from '../../src/core/random';
+import { evaluateActivation, LINEAR, SQUARE } from '../../src/core/model/activation';
+import { HepexError } from '../../src/core/model/errors';
+import { applyMask, createMask, createMatrix, nonZeroMask, transpose } from '../../src/core/model/matrix';
+import { forward, parseLayerSizes, validateNetwork, type Network } from '../../src/core/model/network';
+import { identityPermutation, invertPermutation, permuteRows, unpermuteRows } from '../../src/core/model/permutation';
+import { createRng } from '../../src/core/model/random';
 
 const tiny = (): Network => ({
   task: 'classification',

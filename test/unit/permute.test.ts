@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
-import { forward } from '../../src/core/network';
+import { HepexError } from '../../src/core/model/errors';
+import { forward } from '../../src/core/model/network';
 import {
   identityPermutation,
   isPermutation,
   permuteRows,
   unpermuteRows,
-} from '../../src/core/permutation';
+} from '../../src/core/model/permutation';
 import { findPermutation } from '../../src/core/prune/permute';
 import {
   applyPermutation,
@@ -15,9 +15,9 @@ import {
 } from '../../src/core/prune/applyPermutation';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { selectTilesByDensity } from '../../src/core/prune/expand';
-import { createRng, shuffleInPlace } from '../../src/core/random';
-import { countTileNonZeros, planTiles } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+import { createRng, shuffleInPlace } from '../../src/core/model/random';
+import { countTileNonZeros, planTiles } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 
 const tile48 = createTileShape(4, 8, { first: 'A' });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Activation } from '../../src/core/activation';
-import { HepexError } from '../../src/core/errors';
-import { forward, type Network } from '../../src/core/network';
-import { permuteRows, unpermuteRows } from '../../src/core/permutation';
+import type { Activation } from '../../src/core/model/activation';
+import { HepexError } from '../../src/core/model/errors';
+import { forward, type Network } from '../../src/core/model/network';
+import { permuteRows, unpermuteRows } from '../../src/core/model/permutation';
 import { foldClientPermutation } from '../../src/core/prune/clientPermutation';
 import { GROUP_LASSO_EPOCHS, methodSteps } from '../../src/core/prune/methodSteps';
 import { runPipeline, type PipelineProgress } from '../../src/core/prune/pipeline';
-import { createTileShape } from '../../src/core/tileShape';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import { GradientTrainer, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 
 const tile48 = createTileShape(4, 8);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
-import { countOnes } from '../../src/core/matrix';
+import { HepexError } from '../../src/core/model/errors';
+import { countOnes } from '../../src/core/model/matrix';
 import { magnitudePrune, maskSparsity } from '../../src/core/prune/magnitudePrune';
 import { tilePrune, tileScores } from '../../src/core/prune/tilePrune';
-import { createRng } from '../../src/core/random';
-import { countTileNonZeros, planTiles, tileLayer } from '../../src/core/tilePlan';
-import { createTileShape } from '../../src/core/tileShape';
+import { createRng } from '../../src/core/model/random';
+import { countTileNonZeros, planTiles, tileLayer } from '../../src/core/tiling/tilePlan';
+import { createTileShape } from '../../src/core/tiling/tileShape';
 import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
 
 const tile48 = createTileShape(4, 8, { first: 'A' });

@@ -1,10 +1,10 @@
-import { activationCoefficients, LINEAR, SQUARE } from '../../src/core/activation';
-import { HepexError } from '../../src/core/errors';
-import type { Mask } from '../../src/core/matrix';
-import { forward, type Network, type Task } from '../../src/core/network';
-import { createRng, type Rng } from '../../src/core/random';
+import { activationCoefficients, LINEAR, SQUARE } from '../../src/core/model/activation';
+import { HepexError } from '../../src/core/model/errors';
+import type { Mask } from '../../src/core/model/matrix';
+import { forward, type Network, type Task } from '../../src/core/model/network';
+import { createRng, type Rng } from '../../src/core/model/random';
 import { randomNetwork as randomActivatedNetwork } from './heNetworks';
-import type { FineTuneOptions, Metric, Trainer } from '../../src/core/trainer';
+import type { FineTuneOptions, Metric, Trainer } from '../../src/core/model/trainer';
 
 /**
  * Small random networks for the pruning tests (seeded, so failures reproduce): square hidden

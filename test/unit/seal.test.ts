@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
+import { HepexError } from '../../src/core/model/errors';
 import { createCkksContext } from '../../src/engines/seal/ckksContext';
 import { loadSeal } from '../../src/engines/seal/loadSeal';
 import { isSealException, sealExceptionMessage, toError } from '../../src/engines/seal/sealErrors';
 import { sealSelfTest } from '../../src/engines/seal/selfTest';
-import { ckksParametersFor } from '../../src/core/ckksParameters';
+import { ckksParametersFor } from '../../src/core/he/ckksParameters';
 
 // Runs under scripts/node (Node 24): node-seal 7 cannot even compile on the system's Node 20,
 // so this file passing is the proof that the pinned runtime is the one in use.

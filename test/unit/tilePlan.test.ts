@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
-import { createMask } from '../../src/core/matrix';
-import { createRng } from '../../src/core/random';
-import { countNonZeroTiles, countTileNonZeros, planTiles, runtimeGrid, tileArea } from '../../src/core/tilePlan';
-import { allTileShapes, createTileShape, parseTileShape, tileShapeLabel } from '../../src/core/tileShape';
+import { HepexError } from '../../src/core/model/errors';
+import { createMask } from '../../src/core/model/matrix';
+import { createRng } from '../../src/core/model/random';
+import { countNonZeroTiles, countTileNonZeros, planTiles, runtimeGrid, tileArea } from '../../src/core/tiling/tilePlan';
+import { allTileShapes, createTileShape, parseTileShape, tileShapeLabel } from '../../src/core/tiling/tileShape';
 
 describe('tile shapes', () => {
   it('fills the slots of the ring degree', () => {

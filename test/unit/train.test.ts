@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { subsetDataset, takeSamples, type DatasetSplit } from '../../src/core/data/dataset';
-import { mnistSplit } from '../../src/core/data/mnist';
-import { HepexError } from '../../src/core/errors';
-import { createMask, type Mask } from '../../src/core/matrix';
-import { forward, type Network } from '../../src/core/network';
+import { subsetDataset, takeSamples, type DatasetSplit } from '../../src/core/io/dataset';
+import { mnistSplit } from '../../src/core/io/mnist';
+import { HepexError } from '../../src/core/model/errors';
+import { createMask, type Mask } from '../../src/core/model/matrix';
+import { forward, type Network } from '../../src/core/model/network';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
-import { createRng } from '../../src/core/random';
+import { createRng } from '../../src/core/model/random';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork, parseActivation } from '../../src/engines/tfjs/models';

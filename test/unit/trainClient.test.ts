@@ -1,7 +1,7 @@
 import { expose } from 'comlink';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HepexError } from '../../src/core/errors';
-import type { TrainProgress } from '../../src/core/trainer';
+import { HepexError } from '../../src/core/model/errors';
+import type { TrainProgress } from '../../src/core/model/trainer';
 import { TrainClient } from '../../src/services/trainClient';
 import { installHepexErrorTransfer } from '../../workers/errorTransfer';
 

@@ -1,5 +1,5 @@
-import type { HeMode } from '../../core/executionPlan';
-import { adviseTileShapes } from '../../core/tileAdvisor';
+import type { HeMode } from '../../core/tiling/executionPlan';
+import { adviseTileShapes } from '../../core/analysis/tileAdvisor';
 import { optionalChoice, optionalNumber, parseFlags } from '../args';
 import type { Command } from '../command';
 import { formatBytes, formatMs, table } from '../format';

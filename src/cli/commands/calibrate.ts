@@ -1,5 +1,5 @@
-import { HepexError } from '../../core/errors';
-import { RING_DEGREES, type RingDegree } from '../../core/tileShape';
+import { HepexError } from '../../core/model/errors';
+import { RING_DEGREES, type RingDegree } from '../../core/tiling/tileShape';
 import { calibrate } from '../../engines/seal/calibrate';
 import { loadSeal } from '../../engines/seal/loadSeal';
 import { optionalNumber, parseFlags } from '../args';

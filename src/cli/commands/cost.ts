@@ -1,10 +1,10 @@
-import { costOf, unprunedTileFlags } from '../../core/costModel';
-import type { HeMode } from '../../core/executionPlan';
-import { convGeometry, outputSize } from '../../core/conv';
-import { HepexError } from '../../core/errors';
-import { parseLayerSizes, type ConvGeometry } from '../../core/network';
-import { planTiles } from '../../core/tilePlan';
-import { tileShapeLabel } from '../../core/tileShape';
+import { costOf, unprunedTileFlags } from '../../core/he/costModel';
+import type { HeMode } from '../../core/tiling/executionPlan';
+import { convGeometry, outputSize } from '../../core/model/conv';
+import { HepexError } from '../../core/model/errors';
+import { parseLayerSizes, type ConvGeometry } from '../../core/model/network';
+import { planTiles } from '../../core/tiling/tilePlan';
+import { tileShapeLabel } from '../../core/tiling/tileShape';
 import {
   optionalChoice,
   optionalNumber,

@@ -1,7 +1,7 @@
-import { HepexError } from '../../core/errors';
-import { createMask } from '../../core/matrix';
+import { HepexError } from '../../core/model/errors';
+import { createMask } from '../../core/model/matrix';
 import { unfoldClientPermutation } from '../../core/prune/clientPermutation';
-import type { Dataset } from '../../core/data/dataset';
+import type { Dataset } from '../../core/io/dataset';
 import { loadDataSplit, loadIdxPair, parseIdxPairArg } from '../../engines/tfjs/mnistNode';
 import { readModelDir } from '../../engines/tfjs/modelDir';
 import { evaluateNetwork } from '../../engines/tfjs/train';

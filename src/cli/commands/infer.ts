@@ -1,10 +1,10 @@
-import { imagesToFloat, takeSamples } from '../../core/data/dataset';
-import { HepexError } from '../../core/errors';
-import type { HeMode } from '../../core/executionPlan';
-import type { HepexModel } from '../../core/model';
-import { forward, inputWidth } from '../../core/network';
-import { createRng } from '../../core/random';
-import { parseTileShape } from '../../core/tileShape';
+import { imagesToFloat, takeSamples } from '../../core/io/dataset';
+import { HepexError } from '../../core/model/errors';
+import type { HeMode } from '../../core/tiling/executionPlan';
+import type { HepexModel } from '../../core/io/model';
+import { forward, inputWidth } from '../../core/model/network';
+import { createRng } from '../../core/model/random';
+import { parseTileShape } from '../../core/tiling/tileShape';
 import { inferEncrypted } from '../../engines/seal/heInference';
 import { loadSeal } from '../../engines/seal/loadSeal';
 import { readModelDir } from '../../engines/tfjs/modelDir';

@@ -1,8 +1,8 @@
-import { outputSize } from '../../core/conv';
-import { HepexError } from '../../core/errors';
-import type { HeMode } from '../../core/executionPlan';
-import type { HepexModel } from '../../core/model';
-import type { ConvGeometry, Layer } from '../../core/network';
+import { outputSize } from '../../core/model/conv';
+import { HepexError } from '../../core/model/errors';
+import type { HeMode } from '../../core/tiling/executionPlan';
+import type { HepexModel } from '../../core/io/model';
+import type { ConvGeometry, Layer } from '../../core/model/network';
 import {
   PRUNE_SCOPES,
   checkGroupLasso,
@@ -18,9 +18,9 @@ import {
 import { methodSteps } from '../../core/prune/methodSteps';
 import { runPipeline, type PipelineResult, type StepRecord } from '../../core/prune/pipeline';
 import { TILE_SCORES, type TileScore } from '../../core/prune/tilePrune';
-import { planTiles } from '../../core/tilePlan';
-import { tileShapeLabel, type TileShape } from '../../core/tileShape';
-import type { Trainer } from '../../core/trainer';
+import { planTiles } from '../../core/tiling/tilePlan';
+import { tileShapeLabel, type TileShape } from '../../core/tiling/tileShape';
+import type { Trainer } from '../../core/model/trainer';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
 import { readModelDir, writeModelDir } from '../../engines/tfjs/modelDir';
 import { createTfjsTrainer } from '../../engines/tfjs/trainer';

@@ -1,6 +1,6 @@
-import { HepexError } from '../../core/errors';
+import { HepexError } from '../../core/model/errors';
 import { PRUNE_METHODS, checkSteps, type PruneMethod } from '../../core/prune/pipelineSteps';
-import { tileShapeLabel } from '../../core/tileShape';
+import { tileShapeLabel } from '../../core/tiling/tileShape';
 import { parseFlags, requireString, type ParsedFlags } from '../args';
 import type { Command } from '../command';
 import { networkLabel } from '../format';

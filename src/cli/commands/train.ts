@@ -1,5 +1,5 @@
-import { HepexError } from '../../core/errors';
-import { parseLayerSizes } from '../../core/network';
+import { HepexError } from '../../core/model/errors';
+import { parseLayerSizes } from '../../core/model/network';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
 import { writeModelDir } from '../../engines/tfjs/modelDir';
 import { ARCHITECTURES, DEFAULT_CONV, DEFAULT_LAYERS, createSpec, parseActivation, specName, type Architecture } from '../../engines/tfjs/models';

@@ -1,10 +1,10 @@
-import { tiedOrderOf } from '../conv';
-import { HepexError } from '../errors';
-import type { Mask } from '../matrix';
-import { convolutionOf, validateNetwork, type Network } from '../network';
-import { checkPermutation, type NetworkPermutation, type Permutation } from '../permutation';
-import { countTileNonZeros, planTiles } from '../tilePlan';
-import type { TileShape } from '../tileShape';
+import { tiedOrderOf } from '../model/conv';
+import { HepexError } from '../model/errors';
+import type { Mask } from '../model/matrix';
+import { convolutionOf, validateNetwork, type Network } from '../model/network';
+import { checkPermutation, type NetworkPermutation, type Permutation } from '../model/permutation';
+import { countTileNonZeros, planTiles } from '../tiling/tilePlan';
+import type { TileShape } from '../tiling/tileShape';
 import { checkMasks } from './common';
 import { sizesOfMasks } from './permuteProblem';
 

@@ -1,11 +1,11 @@
-import type { Mask } from '../matrix';
-import type { Network } from '../network';
+import type { Mask } from '../model/matrix';
+import type { Network } from '../model/network';
 import {
   identityPermutation,
   invertPermutation,
   type NetworkPermutation,
   type Permutation,
-} from '../permutation';
+} from '../model/permutation';
 import { applyPermutation } from './applyPermutation';
 
 /**

@@ -1,10 +1,10 @@
-import { expandKernelMask, kernelMask, kernelMatrix, outputSize } from '../conv';
-import { kernelTiling } from '../convTiling';
-import { HepexError } from '../errors';
-import { applyMask, nonZeroMask, type Mask, type Matrix } from '../matrix';
-import { layerSizes, type Network } from '../network';
-import { planTiles, type LayerTiling, type TilePlan } from '../tilePlan';
-import { createTileShape, type TileShape } from '../tileShape';
+import { expandKernelMask, kernelMask, kernelMatrix, outputSize } from '../model/conv';
+import { kernelTiling } from '../tiling/convTiling';
+import { HepexError } from '../model/errors';
+import { applyMask, nonZeroMask, type Mask, type Matrix } from '../model/matrix';
+import { layerSizes, type Network } from '../model/network';
+import { planTiles, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
+import { createTileShape, type TileShape } from '../tiling/tileShape';
 
 /**
  * Shared checks and small helpers of the pruning engine. Every check runs before any work, so a

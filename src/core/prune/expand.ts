@@ -1,14 +1,14 @@
-import { HepexError } from '../errors';
-import { applyMask, type Mask } from '../matrix';
-import { validateNetwork, type Network } from '../network';
+import { HepexError } from '../model/errors';
+import { applyMask, type Mask } from '../model/matrix';
+import { validateNetwork, type Network } from '../model/network';
 import {
   countTileNonZeros,
   nonZeroTileFlags,
   tileArea,
   type LayerTiling,
   type TilePlan,
-} from '../tilePlan';
-import type { TileShape } from '../tileShape';
+} from '../tiling/tilePlan';
+import type { TileShape } from '../tiling/tileShape';
 import {
   checkMasks,
   checkMaxTiles,

@@ -1,5 +1,5 @@
-import type { Mask } from '../matrix';
-import { validateNetwork, type Network } from '../network';
+import type { Mask } from '../model/matrix';
+import { validateNetwork, type Network } from '../model/network';
 import {
   checkMasks,
   checkScope,

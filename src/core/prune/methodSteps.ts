@@ -1,5 +1,5 @@
-import { HepexError } from '../errors';
-import type { Task } from '../network';
+import { HepexError } from '../model/errors';
+import type { Task } from '../model/network';
 import type { PruneScope } from './common';
 import type { TileScore } from './tilePrune';
 import { PRUNE_METHODS, type PipelineStep, type PruneMethod } from './pipelineSteps';

@@ -1,10 +1,10 @@
-import type { Activation } from '../activation';
-import { planExecution, type HeMode } from '../executionPlan';
-import { fullKernelTileFlags } from '../convTiling';
-import { outputSize } from '../conv';
-import { nonZeroMask } from '../matrix';
-import { type Layer, type Network } from '../network';
-import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tilePlan';
+import type { Activation } from '../model/activation';
+import { planExecution, type HeMode } from '../tiling/executionPlan';
+import { fullKernelTileFlags } from '../tiling/convTiling';
+import { outputSize } from '../model/conv';
+import { nonZeroMask } from '../model/matrix';
+import { type Layer, type Network } from '../model/network';
+import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
 
 export interface LayerFigures {
   readonly layer: number;

@@ -1,12 +1,12 @@
-import { expandFilterOrder, expandPatchOrder, kernelMask, outputSize } from '../conv';
-import { HepexError, throwIfAborted } from '../errors';
-import type { Mask } from '../matrix';
-import type { ConvGeometry } from '../network';
+import { expandFilterOrder, expandPatchOrder, kernelMask, outputSize } from '../model/conv';
+import { HepexError, throwIfAborted } from '../model/errors';
+import type { Mask } from '../model/matrix';
+import type { ConvGeometry } from '../model/network';
 import { permuteMatrixData } from './applyPermutation';
-import { identityPermutation, type NetworkPermutation, type Permutation } from '../permutation';
-import { createRng } from '../random';
-import { planTiles, type TilePlan } from '../tilePlan';
-import { createTileShape, type TileShape } from '../tileShape';
+import { identityPermutation, type NetworkPermutation, type Permutation } from '../model/permutation';
+import { createRng } from '../model/random';
+import { planTiles, type TilePlan } from '../tiling/tilePlan';
+import { createTileShape, type TileShape } from '../tiling/tileShape';
 import { checkTheta } from './common';
 import {
   sizesOfMasks,

@@ -1,4 +1,4 @@
-import type { Rng } from '../random';
+import type { Rng } from '../model/random';
 import { type SetProblem, groupCounts, better, capacity } from './permuteProblem';
 
 /**

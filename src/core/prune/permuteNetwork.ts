@@ -1,7 +1,7 @@
-import type { Mask } from '../matrix';
-import { convolutionOf, forward, type Network } from '../network';
-import { identityPermutation, type NetworkPermutation } from '../permutation';
-import type { TileShape } from '../tileShape';
+import type { Mask } from '../model/matrix';
+import { convolutionOf, forward, type Network } from '../model/network';
+import { identityPermutation, type NetworkPermutation } from '../model/permutation';
+import type { TileShape } from '../tiling/tileShape';
 import { findPermutation, type PermutationSearchResult, type PermuteOptions } from './permute';
 import { applyPermutation, composePermutations } from './applyPermutation';
 import { unfoldClientPermutation } from './clientPermutation';

@@ -1,7 +1,7 @@
-import { HepexError } from '../errors';
-import type { Mask } from '../matrix';
-import type { Permutation } from '../permutation';
-import { tileArea, type TilePlan } from '../tilePlan';
+import { HepexError } from '../model/errors';
+import type { Mask } from '../model/matrix';
+import type { Permutation } from '../model/permutation';
+import { tileArea, type TilePlan } from '../tiling/tilePlan';
 
 /**
  * The grouping problem one neuron set poses to the permutation search (permute.ts): masks cut

@@ -1,6 +1,6 @@
-import { throwIfAborted } from '../errors';
-import type { Permutation } from '../permutation';
-import type { Rng } from '../random';
+import { throwIfAborted } from '../model/errors';
+import type { Permutation } from '../model/permutation';
+import type { Rng } from '../model/random';
 import type { SetProblem } from './permuteProblem';
 
 /**

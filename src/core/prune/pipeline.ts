@@ -1,10 +1,10 @@
-import { HepexError, throwIfAborted } from '../errors';
-import type { HeMode } from '../executionPlan';
-import { nonZeroMask, type Mask } from '../matrix';
-import { validateNetwork, type Network } from '../network';
-import { identityPermutation, type NetworkPermutation } from '../permutation';
-import type { TileShape } from '../tileShape';
-import type { Metric, Trainer } from '../trainer';
+import { HepexError, throwIfAborted } from '../model/errors';
+import type { HeMode } from '../tiling/executionPlan';
+import { nonZeroMask, type Mask } from '../model/matrix';
+import { validateNetwork, type Network } from '../model/network';
+import { identityPermutation, type NetworkPermutation } from '../model/permutation';
+import type { TileShape } from '../tiling/tileShape';
+import type { Metric, Trainer } from '../model/trainer';
 import { checkMasks, checkMaxTiles, maskNetwork, planFor } from './common';
 import { pruneAndExpand } from './expand';
 import { magnitudePrune } from './magnitudePrune';

@@ -1,4 +1,4 @@
-import { HepexError } from '../errors';
+import { HepexError } from '../model/errors';
 import {
   checkGroupLasso,
   checkMaxTiles,

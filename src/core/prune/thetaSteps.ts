@@ -1,4 +1,4 @@
-import type { TileShape } from '../tileShape';
+import type { TileShape } from '../tiling/tileShape';
 
 /**
  * HE-PEx's density threshold theta in whole weights. A t1 x t2 tile's density moves in steps of

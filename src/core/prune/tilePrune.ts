@@ -1,8 +1,8 @@
-import { HepexError } from '../errors';
-import type { Mask, Matrix } from '../matrix';
-import { validateNetwork, type Network } from '../network';
-import { countTileNonZeros, nonZeroTileFlags, tileArea, type LayerTiling } from '../tilePlan';
-import type { TileShape } from '../tileShape';
+import { HepexError } from '../model/errors';
+import type { Mask, Matrix } from '../model/matrix';
+import { validateNetwork, type Network } from '../model/network';
+import { countTileNonZeros, nonZeroTileFlags, tileArea, type LayerTiling } from '../tiling/tilePlan';
+import type { TileShape } from '../tiling/tileShape';
 import {
   checkMasks,
   checkScope,

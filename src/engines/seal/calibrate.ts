@@ -1,8 +1,8 @@
-import { ckksParametersFor } from '../../core/ckksParameters';
-import type { OpTimingTable } from '../../core/costModel';
-import { throwIfAborted } from '../../core/errors';
-import { OP_KINDS, type OpKind } from '../../core/executionPlan';
-import type { RingDegree } from '../../core/tileShape';
+import { ckksParametersFor } from '../../core/he/ckksParameters';
+import type { OpTimingTable } from '../../core/he/costModel';
+import { throwIfAborted } from '../../core/model/errors';
+import { OP_KINDS, type OpKind } from '../../core/tiling/executionPlan';
+import type { RingDegree } from '../../core/tiling/tileShape';
 import { createCkksContext } from './ckksContext';
 import type { Seal } from './loadSeal';
 import { toError } from './sealErrors';

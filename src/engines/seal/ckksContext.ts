@@ -1,5 +1,5 @@
-import type { CkksParameters } from '../../core/ckksParameters';
-import { HepexError } from '../../core/errors';
+import type { CkksParameters } from '../../core/he/ckksParameters';
+import { HepexError } from '../../core/model/errors';
 import type { Seal } from './loadSeal';
 import { toError } from './sealErrors';
 

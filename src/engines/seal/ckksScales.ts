@@ -1,4 +1,4 @@
-import type { HeModel } from '../../core/heModel';
+import type { HeModel } from '../../core/he/heModel';
 import type { CkksContext } from './ckksContext';
 
 /** Scales of one layer's intermediate ciphertexts (exact doubles, as SEAL computes them). */

@@ -1,8 +1,8 @@
-import { REFERENCE_TIMINGS, costOfExecution, opsMs, type OpTimingTable } from '../../core/costModel';
-import { OP_KINDS, addOps, zeroOps, type HeMode, type OpCounts } from '../../core/executionPlan';
-import { chooseHeTile, expectedOps, prepareHeModel, referenceOutputs } from '../../core/heModel';
-import type { HepexModel } from '../../core/model';
-import type { Network } from '../../core/network';
+import { REFERENCE_TIMINGS, costOfExecution, opsMs, type OpTimingTable } from '../../core/he/costModel';
+import { OP_KINDS, addOps, zeroOps, type HeMode, type OpCounts } from '../../core/tiling/executionPlan';
+import { chooseHeTile, expectedOps, prepareHeModel, referenceOutputs } from '../../core/he/heModel';
+import type { HepexModel } from '../../core/io/model';
+import type { Network } from '../../core/model/network';
 import { calibrate } from './calibrate';
 import { SealHeSession, type InferStats, type SessionOptions } from './heSession';
 import type { Seal } from './loadSeal';

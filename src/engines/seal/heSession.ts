@@ -1,15 +1,15 @@
-import { costOfExecution } from '../../core/costModel';
-import { HepexError, throwIfAborted } from '../../core/errors';
-import { addOps, zeroOps, type OpCounts } from '../../core/executionPlan';
-import { interpretChunk, type HeBackend, type HeOperands } from '../../core/heInterpreter';
+import { costOfExecution } from '../../core/he/costModel';
+import { HepexError, throwIfAborted } from '../../core/model/errors';
+import { addOps, zeroOps, type OpCounts } from '../../core/tiling/executionPlan';
+import { interpretChunk, type HeBackend, type HeOperands } from '../../core/he/heInterpreter';
 import {
   chunksOf,
   orderInputs,
   packChunkInputs,
   unpackOutputs,
   type HeModel,
-} from '../../core/heModel';
-import { operandVectors } from '../../core/heSimulator';
+} from '../../core/he/heModel';
+import { operandVectors } from '../../core/he/heSimulator';
 import { createCkksContext, type CkksContext } from './ckksContext';
 import { dataPrimeValues, planScales, type LayerScales } from './ckksScales';
 import { createSealBackend } from './sealBackend';

@@ -1,7 +1,7 @@
 // Browser-only: the `?url` import makes Vite emit the .wasm as an asset and gives its URL.
 // Never import this module from code Node tests load (under vitest the URL is not a file).
 import wasmUrl from 'node-seal-dist/seal_throws.wasm?url';
-import { HepexError } from '../../core/errors';
+import { HepexError } from '../../core/model/errors';
 import { loadSeal, type LoadedSeal } from './loadSeal';
 import { hasWasmExceptions, sealExceptionMessage } from './sealErrors';
 

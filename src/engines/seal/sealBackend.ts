@@ -1,5 +1,5 @@
-import { HepexError } from '../../core/errors';
-import type { HeBackend } from '../../core/heInterpreter';
+import { HepexError } from '../../core/model/errors';
+import type { HeBackend } from '../../core/he/heInterpreter';
 import type { Seal } from './loadSeal';
 import { bytesOfCiphertext, type SealTracker } from './sealTracker';
 

@@ -1,4 +1,4 @@
-import { HepexError, isHepexError } from '../../core/errors';
+import { HepexError, isHepexError } from '../../core/model/errors';
 
 /**
  * SEAL throws C++ exceptions as `WebAssembly.Exception` objects whose `message` is

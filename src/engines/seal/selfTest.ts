@@ -1,5 +1,5 @@
-import { ckksParametersFor } from '../../core/ckksParameters';
-import type { RingDegree } from '../../core/tileShape';
+import { ckksParametersFor } from '../../core/he/ckksParameters';
+import type { RingDegree } from '../../core/tiling/tileShape';
 import { createCkksContext } from './ckksContext';
 import type { Seal } from './loadSeal';
 import { toError } from './sealErrors';

@@ -1,6 +1,6 @@
-import { activationCoefficients, type Activation } from '../../core/activation';
-import { kernelOf } from '../../core/conv';
-import { inputWidth, type Network } from '../../core/network';
+import { activationCoefficients, type Activation } from '../../core/model/activation';
+import { kernelOf } from '../../core/model/conv';
+import { inputWidth, type Network } from '../../core/model/network';
 import { tf } from './backend';
 
 /**

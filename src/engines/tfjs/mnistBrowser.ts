@@ -1,8 +1,8 @@
-import type { Dataset, DatasetSplit } from '../../core/data/dataset';
-import { datasetFromIdx } from '../../core/data/dataset';
-import { isGzip } from '../../core/data/idx';
-import { MNIST_ASSET, mnistFromIdx, mnistSplit, DEFAULT_SPLIT_SEED } from '../../core/data/mnist';
-import { HepexError } from '../../core/errors';
+import type { Dataset, DatasetSplit } from '../../core/io/dataset';
+import { datasetFromIdx } from '../../core/io/dataset';
+import { isGzip } from '../../core/io/idx';
+import { MNIST_ASSET, mnistFromIdx, mnistSplit, DEFAULT_SPLIT_SEED } from '../../core/io/mnist';
+import { HepexError } from '../../core/model/errors';
 
 /**
  * Browser (and worker) data loading: the MNIST asset fetched from the app's public/ folder, and

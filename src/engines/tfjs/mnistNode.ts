@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { datasetFromIdx, explicitSplit, type Dataset, type DatasetSplit } from '../../core/data/dataset';
-import { isGzip } from '../../core/data/idx';
-import { MNIST_ASSET, mnistFromIdx, mnistSplit as splitMnist, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../../core/data/mnist';
-import { HepexError } from '../../core/errors';
+import { datasetFromIdx, explicitSplit, type Dataset, type DatasetSplit } from '../../core/io/dataset';
+import { isGzip } from '../../core/io/idx';
+import { MNIST_ASSET, mnistFromIdx, mnistSplit as splitMnist, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../../core/io/mnist';
+import { HepexError } from '../../core/model/errors';
 
 /**
  * Node-only data loading: the built-in MNIST asset from public/data/ and user IDX files (gzipped

@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HepexError } from '../../core/errors';
-import type { HepexModel } from '../../core/model';
+import { HepexError } from '../../core/model/errors';
+import type { HepexModel } from '../../core/io/model';
 import { MAX_MODEL_JSON_CHARS, MAX_WEIGHT_BYTES, MODEL_FILE, WEIGHTS_FILE, modelFromFiles, modelToFiles } from './modelFiles';
 
 /**

@@ -1,15 +1,15 @@
-import { activationCoefficients, type Activation } from '../../core/activation';
-import { convGeometry, convLayer, outputSize } from '../../core/conv';
-import { HepexError } from '../../core/errors';
-import { createMatrix } from '../../core/matrix';
-import type { HepexModel } from '../../core/model';
+import { activationCoefficients, type Activation } from '../../core/model/activation';
+import { convGeometry, convLayer, outputSize } from '../../core/model/conv';
+import { HepexError } from '../../core/model/errors';
+import { createMatrix } from '../../core/model/matrix';
+import type { HepexModel } from '../../core/io/model';
 import {
   assembleHepexModel,
   encodeHepexMetadata,
   parseHepexMetadata,
   type ParsedMetadata,
-} from '../../core/modelMetadata';
-import { MAX_LAYER_SIZE, validateNetwork, type ConvGeometry, type ConvLayer, type Layer, type Network, type Task } from '../../core/network';
+} from '../../core/io/modelMetadata';
+import { MAX_LAYER_SIZE, validateNetwork, type ConvGeometry, type ConvLayer, type Layer, type Network, type Task } from '../../core/model/network';
 import { setupBackend, tf } from './backend';
 import { kernelToWeights, networkToLayersModel } from './convert';
 

@@ -1,9 +1,9 @@
-import { checkActivation, type Activation } from '../../core/activation';
-import { HepexError } from '../../core/errors';
-import { createMatrix } from '../../core/matrix';
-import { convGeometry, convLayer, outputSize } from '../../core/conv';
-import { checkLayerSizes, type ConvGeometry, type Layer, type Network, type Task } from '../../core/network';
-import { createRng, type Rng } from '../../core/random';
+import { checkActivation, type Activation } from '../../core/model/activation';
+import { HepexError } from '../../core/model/errors';
+import { createMatrix } from '../../core/model/matrix';
+import { convGeometry, convLayer, outputSize } from '../../core/model/conv';
+import { checkLayerSizes, type ConvGeometry, type Layer, type Network, type Task } from '../../core/model/network';
+import { createRng, type Rng } from '../../core/model/random';
 
 /**
  * The HE-friendly architectures the studio trains (CKKS computes polynomials only, so no ReLU):

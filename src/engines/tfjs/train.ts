@@ -1,12 +1,12 @@
-import type { Activation } from '../../core/activation';
-import { NUM_CLASSES, imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/data/dataset';
-import { HepexError, throwIfAborted } from '../../core/errors';
-import { convLayer, im2col, kernelMask, kernelMaskOf, kernelOf } from '../../core/conv';
-import { assertSameShape, type Mask } from '../../core/matrix';
-import { convolutionOf, inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/network';
+import type { Activation } from '../../core/model/activation';
+import { NUM_CLASSES, imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/io/dataset';
+import { HepexError, throwIfAborted } from '../../core/model/errors';
+import { convLayer, im2col, kernelMask, kernelMaskOf, kernelOf } from '../../core/model/conv';
+import { assertSameShape, type Mask } from '../../core/model/matrix';
+import { convolutionOf, inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/model/network';
 import { checkGroupLasso } from '../../core/prune/common';
-import { createRng, shuffleInPlace, type Rng } from '../../core/random';
-import type { Metric, TrainProgress } from '../../core/trainer';
+import { createRng, shuffleInPlace, type Rng } from '../../core/model/random';
+import type { Metric, TrainProgress } from '../../core/model/trainer';
 import { setupBackend, tf } from './backend';
 import { kernelToWeights, weightsToKernel } from './convert';
 

@@ -1,8 +1,8 @@
-import type { DatasetSplit } from '../../core/data/dataset';
-import { applyMask, type Mask } from '../../core/matrix';
-import type { HepexModel } from '../../core/model';
-import type { Network } from '../../core/network';
-import type { FineTuneOptions, Metric, Trainer, TrainProgress } from '../../core/trainer';
+import type { DatasetSplit } from '../../core/io/dataset';
+import { applyMask, type Mask } from '../../core/model/matrix';
+import type { HepexModel } from '../../core/io/model';
+import type { Network } from '../../core/model/network';
+import type { FineTuneOptions, Metric, Trainer, TrainProgress } from '../../core/model/trainer';
 import { setupBackend } from './backend';
 import { createSpec, initNetwork, specName, type Architecture, type ModelSpec } from './models';
 import { checkMasks, evaluateNetwork, trainNetwork, type Evaluation } from './train';

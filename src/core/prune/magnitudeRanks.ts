@@ -1,8 +1,8 @@
-import { convLayer } from '../core/conv';
-import type { Mask, Matrix } from '../core/matrix';
-import type { Layer, Network } from '../core/network';
-import { pruneTilingOf, pruneViewOf, type PruneScope } from '../core/prune/common';
-import { countTileNonZeros, tileArea, type LayerTiling, type TilePlan } from '../core/tilePlan';
+import { convLayer } from '../model/conv';
+import type { Mask, Matrix } from '../model/matrix';
+import type { Layer, Network } from '../model/network';
+import { pruneTilingOf, pruneViewOf, type PruneScope } from './common';
+import { countTileNonZeros, tileArea, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
 
 /**
  * Slider-speed pruning for the studio. core/prune/magnitudePrune sorts every weight on each call

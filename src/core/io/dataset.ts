@@ -1,5 +1,5 @@
-import { HepexError } from '../errors';
-import { createRng, shuffleInPlace } from '../random';
+import { HepexError } from '../model/errors';
+import { createRng, shuffleInPlace } from '../model/random';
 import { parseIdx } from './idx';
 
 /**

@@ -1,6 +1,6 @@
-import { HepexError } from './errors';
-import type { LayerTiling } from './tilePlan';
-import type { TileShape } from './tileShape';
+import { HepexError } from '../model/errors';
+import type { LayerTiling } from '../tiling/tilePlan';
+import type { TileShape } from '../tiling/tileShape';
 
 /**
  * Slot layouts of the tile tensors the HE runtime computes on (shared/HEPEX.md section 2).

@@ -1,6 +1,6 @@
-import { expandKernelMask } from './conv';
-import { createMask } from './matrix';
-import type { ConvGeometry } from './layers';
+import { expandKernelMask } from '../model/conv';
+import { createMask } from '../model/matrix';
+import type { ConvGeometry } from '../model/layers';
 import { countTileNonZeros, nonZeroTileFlags, type LayerTiling } from './tilePlan';
 
 /** A convolution's kernel under a layer's tiling: what its tied copies pay for. */

@@ -1,5 +1,5 @@
-import { HepexError, throwIfAborted } from './errors';
-import { OP_KINDS, zeroOps, type OpCounts } from './executionPlan';
+import { HepexError, throwIfAborted } from '../model/errors';
+import { OP_KINDS, zeroOps, type OpCounts } from '../tiling/executionPlan';
 import type { HeModel } from './heModel';
 
 /**

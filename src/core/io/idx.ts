@@ -1,4 +1,4 @@
-import { HepexError } from '../errors';
+import { HepexError } from '../model/errors';
 
 /**
  * The IDX format MNIST-like data sets ship in (yann.lecun.com/exdb/mnist): a big-endian header

@@ -1,6 +1,6 @@
-import { HepexError } from './errors';
-import type { Mask } from './matrix';
-import { checkLayerSizes } from './network';
+import { HepexError } from '../model/errors';
+import type { Mask } from '../model/matrix';
+import { checkLayerSizes } from '../model/network';
 import type { Orientation, TileShape } from './tileShape';
 
 export type { Orientation };

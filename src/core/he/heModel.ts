@@ -1,16 +1,16 @@
-import { activationCoefficients, activationIsQuadratic } from './activation';
+import { activationCoefficients, activationIsQuadratic } from '../model/activation';
 import { chooseCkksParameters, maxDepth, type CkksParameters } from './ckksParameters';
 import { costOfExecution } from './costModel';
-import { HepexError } from './errors';
+import { HepexError } from '../model/errors';
 import {
   needsMaskAndDuplicate,
   planExecution,
   type ExecutionPlan,
   type HeMode,
   type OpCounts,
-} from './executionPlan';
+} from '../tiling/executionPlan';
 import { packInputBlock, unpackOutputBlock, type FloatMatrix } from './hePacking';
-import { im2col } from './conv';
+import { im2col } from '../model/conv';
 import {
   convolutionOf,
   forwardDenseView,
@@ -20,15 +20,15 @@ import {
   type ConvGeometry,
   type Network,
   type Task,
-} from './network';
+} from '../model/network';
 import {
   checkPermutation,
   permuteRows,
   unpermuteRows,
   type NetworkPermutation,
   type Permutation,
-} from './permutation';
-import { countTileNonZeros, nonZeroTileFlags, planTiles } from './tilePlan';
+} from '../model/permutation';
+import { countTileNonZeros, nonZeroTileFlags, planTiles } from '../tiling/tilePlan';
 import {
   createTileShape,
   DEFAULT_FIRST_ORIENTATION,
@@ -36,7 +36,7 @@ import {
   type Orientation,
   type RingDegree,
   type TileShape,
-} from './tileShape';
+} from '../tiling/tileShape';
 
 /**
  * A network prepared for the HE runtime (pure: no SEAL). What preparation does, so the

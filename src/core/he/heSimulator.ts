@@ -1,4 +1,4 @@
-import { zeroOps, type OpCounts } from './executionPlan';
+import { zeroOps, type OpCounts } from '../tiling/executionPlan';
 import { interpretChunk, type HeBackend, type HeOperands } from './heInterpreter';
 import { chunksOf, orderInputs, packChunkInputs, unpackOutputs, type HeModel } from './heModel';
 import { packBias, packColumnMask, packConstant, packWeightTile } from './hePacking';

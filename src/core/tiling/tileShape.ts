@@ -1,4 +1,4 @@
-import { HepexError } from './errors';
+import { HepexError } from '../model/errors';
 
 /**
  * CKKS ring degrees the studio supports. slots = ringDegree / 2. 8192 is the smallest that

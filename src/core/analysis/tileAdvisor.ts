@@ -1,10 +1,10 @@
-import type { Activation } from './activation';
-import { maxDepth } from './ckksParameters';
-import { costOfExecution, type CostOptions, type CostReport } from './costModel';
-import { planExecution } from './executionPlan';
-import type { Mask } from './matrix';
-import { countTileNonZeros, nonZeroTileFlags, planTiles } from './tilePlan';
-import { allTileShapes, RING_DEGREES, type RingDegree, type TileShape } from './tileShape';
+import type { Activation } from '../model/activation';
+import { maxDepth } from '../he/ckksParameters';
+import { costOfExecution, type CostOptions, type CostReport } from '../he/costModel';
+import { planExecution } from '../tiling/executionPlan';
+import type { Mask } from '../model/matrix';
+import { countTileNonZeros, nonZeroTileFlags, planTiles } from '../tiling/tilePlan';
+import { allTileShapes, RING_DEGREES, type RingDegree, type TileShape } from '../tiling/tileShape';
 
 export interface TileAdvice {
   readonly tile: TileShape;

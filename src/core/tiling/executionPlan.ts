@@ -1,5 +1,5 @@
-import { activationCoefficients, activationIsQuadratic, type Activation } from './activation';
-import { HepexError } from './errors';
+import { activationCoefficients, activationIsQuadratic, type Activation } from '../model/activation';
+import { HepexError } from '../model/errors';
 import { orientationOf, type LayerTiling, type TilePlan } from './tilePlan';
 import type { TileShape } from './tileShape';
 

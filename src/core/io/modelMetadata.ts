@@ -1,12 +1,12 @@
-import { checkActivation, type Activation } from './activation';
-import { convGeometry, expandKernelBlockMask, kernelMaskOf, outputSize } from './conv';
-import { HepexError } from './errors';
-import type { Mask } from './matrix';
+import { checkActivation, type Activation } from '../model/activation';
+import { convGeometry, expandKernelBlockMask, kernelMaskOf, outputSize } from '../model/conv';
+import { HepexError } from '../model/errors';
+import type { Mask } from '../model/matrix';
 import type { HepexModel } from './model';
-import { convolutionOf, layerSizes, type ConvGeometry, type Network, type Task } from './network';
-import { checkPermutation, type NetworkPermutation } from './permutation';
-import { countTileNonZeros, tileLayer, type LayerTiling } from './tilePlan';
-import { createTileShape, type TileShape } from './tileShape';
+import { convolutionOf, layerSizes, type ConvGeometry, type Network, type Task } from '../model/network';
+import { checkPermutation, type NetworkPermutation } from '../model/permutation';
+import { countTileNonZeros, tileLayer, type LayerTiling } from '../tiling/tilePlan';
+import { createTileShape, type TileShape } from '../tiling/tileShape';
 
 /**
  * The HE-PEx part of a model file: TF.js LayersModel `userDefinedMetadata.hepex`. Canonical,

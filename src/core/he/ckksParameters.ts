@@ -1,5 +1,5 @@
-import { HepexError } from './errors';
-import { RING_DEGREES, type RingDegree } from './tileShape';
+import { HepexError } from '../model/errors';
+import { RING_DEGREES, type RingDegree } from '../tiling/tileShape';
 
 /**
  * Largest total coefficient-modulus size (bits) SEAL allows at 128-bit security for each

@@ -1,7 +1,7 @@
-import type { Mask } from './matrix';
-import type { Network } from './network';
-import type { NetworkPermutation } from './permutation';
-import type { TileShape } from './tileShape';
+import type { Mask } from '../model/matrix';
+import type { Network } from '../model/network';
+import type { NetworkPermutation } from '../model/permutation';
+import type { TileShape } from '../tiling/tileShape';
 
 /**
  * A network with what HE-PEx knows about it: the weights exactly as the server runs them

@@ -1,11 +1,11 @@
-import type { Activation } from './activation';
+import type { Activation } from '../model/activation';
 import {
   chooseCkksParameters,
   ckksParametersFor,
   fitsSecurity,
   type CkksParameters,
 } from './ckksParameters';
-import { HepexError } from './errors';
+import { HepexError } from '../model/errors';
 import {
   OP_KINDS,
   addOps,
@@ -14,11 +14,11 @@ import {
   type ExecutionPlan,
   type HeMode,
   type OpCounts,
-} from './executionPlan';
-import { fullKernelTileFlags } from './convTiling';
-import type { ConvGeometry } from './network';
-import type { TilePlan } from './tilePlan';
-import type { RingDegree } from './tileShape';
+} from '../tiling/executionPlan';
+import { fullKernelTileFlags } from '../tiling/convTiling';
+import type { ConvGeometry } from '../model/network';
+import type { TilePlan } from '../tiling/tilePlan';
+import type { RingDegree } from '../tiling/tileShape';
 
 /**
  * Milliseconds per operation, measured at `dataPrimes` data primes (the fresh ciphertext level)
