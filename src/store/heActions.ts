@@ -3,7 +3,7 @@ import { runRingDegree } from '../core/he/heModel';
 import { outputMetric } from '../core/model/outputMetric';
 import type { OpTimingTable } from '../core/he/costModel';
 import { RING_DEGREES, type RingDegree } from '../core/tiling/tileShape';
-import { applyMasks, masksOf } from './analysis';
+import { applyMasks, masksOf } from '../core/analysis/studioAnalysis';
 import type { CalibratedTimings } from './heSlice';
 import { errorMessage, type StoreRuntime } from './runtime';
 import { selectRing, selectTimings } from './selectors';

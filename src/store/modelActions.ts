@@ -1,6 +1,6 @@
 import type { HepexModel } from '../core/io/model';
 import { inputWidth } from '../core/model/network';
-import { applyMasks, masksOf } from './analysis';
+import { applyMasks, masksOf } from '../core/analysis/studioAnalysis';
 import { exportBaseName, exportNamePartsOf, modelFileNames } from './exportNames';
 import { errorMessage, type StoreRuntime } from './runtime';
 import { PRESET_LABELS, type LoadedModels, type Preset, type Shown } from './types';

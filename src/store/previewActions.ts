@@ -6,7 +6,7 @@ import { planTiles } from '../core/tiling/tilePlan';
 import type { RingChoice } from '../core/he/heModel';
 import type { Orientation } from '../core/tiling/tileShape';
 import { thetaLabel } from '../core/prune/thetaSteps';
-import { applyMasks } from './analysis';
+import { applyMasks } from '../core/analysis/studioAnalysis';
 import { markCounts, markInput } from './perfMarks';
 import { buildMagnitudeRanks, previewFromRanks } from '../core/prune/magnitudeRanks';
 import { MAX_TILE_BUDGET } from './pruningSlice';

@@ -1,5 +1,5 @@
 import { tileShapeLabel } from '../core/tiling/tileShape';
-import { analyse } from './analysis';
+import { analyse } from '../core/analysis/studioAnalysis';
 import { selectTimings } from './selectors';
 import { MNIST_DATA_NAME } from './modelSlice';
 import type { StoreRuntime } from './runtime';

@@ -1,6 +1,6 @@
 import type { StoreApi } from 'zustand/vanilla';
 import { isHepexError } from '../core/model/errors';
-import { analyse } from './analysis';
+import { analyse } from '../core/analysis/studioAnalysis';
 import { selectTimings } from './selectors';
 import type { AppState } from './appStore';
 import type { StoreDeps } from './deps';

@@ -1,10 +1,8 @@
-import type { CostReport } from '../core/he/costModel';
 import type { Mask } from '../core/model/matrix';
-import type { ConvGeometry, Network } from '../core/model/network';
+import type { Network } from '../core/model/network';
 import type { NetworkPermutation } from '../core/model/permutation';
 import type { PruneScope } from '../core/prune/common';
 import type { TileScore } from '../core/prune/tilePrune';
-import type { LayerTiling, TilePlan } from '../core/tiling/tilePlan';
 import type { RingDegree } from '../core/tiling/tileShape';
 
 /** The models shipped in public/models/<preset>/ (made by the project's CLI). */
@@ -50,43 +48,7 @@ export interface Shown {
   readonly theta?: number;
 }
 
-/** Everything derived from (shown, tile): recomputed together, replaced together. */
-export interface Analysis {
-  readonly plan: TilePlan;
-  /** Per layer, kept weights per W-frame tile. */
-  readonly counts: readonly Uint32Array[];
-  /**
-   * Per layer, 1 per W-frame tile that is a weight ciphertext: non-zero, its input live and its
-   * output needed (executionPlan.ts). Non-zero tiles of dead neurons fold into constants. The
-   * headline count is the sum over all layers.
-   */
-  readonly active: readonly Uint8Array[];
-  readonly cost: CostReport;
-  readonly denseCost: CostReport;
-  /** Fraction of zero weights over all layers (a convolution's kernel entries once per position). */
-  readonly sparsity: number;
-  /** Per layer: what the grids paint for a convolution (its kernel block), null for dense layers. */
-  readonly kernels: readonly (KernelView | null)[];
-}
-
-/**
- * A conv layer as the studio shows it: position 0's kernel block (filters x patchWidth, the
- * padding columns kernel*kernel*channels.. last and always 0), tiled with the layer's blockOut x
- * blockIn. Every kernel tile repeats at each of `positions` positions, so the layer's non-zero
- * tiles (the core's count over the expanded matrix) = positions x nonZeroTiles when blockOut
- * divides filters and blockIn divides patchWidth.
- */
-export interface KernelView {
-  readonly geometry: ConvGeometry;
-  readonly positions: number;
-  readonly tiling: LayerTiling;
-  /** filters x patchWidth, row-major. */
-  readonly weights: Float32Array;
-  readonly mask: Uint8Array;
-  /** Kept weights per kernel tile (tiling's W-frame index). */
-  readonly counts: Uint32Array;
-  readonly nonZeroTiles: number;
-}
+export type { Analysis, KernelView } from '../core/analysis/studioAnalysis';
 
 export interface RunRecord {
   readonly id: number;

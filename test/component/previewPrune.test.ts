@@ -11,7 +11,7 @@ import {
   magnitudeMasksFromRanks,
   previewFromRanks,
 } from '../../src/core/prune/magnitudeRanks';
-import { analyse } from '../../src/store/analysis';
+import { analyse } from '../../src/core/analysis/studioAnalysis';
 import { seededCnn, seededNetwork } from './fixtures';
 
 describe('slider-speed magnitude masks', () => {
@@ -143,7 +143,7 @@ describe('slider-speed previews of a convolution (tied over positions)', () => {
     ] as const) {
       const got = previewFromRanks(cnn, ranks, plan, sparsity, 'local', theta);
       const a = analyse(
-        { network: got.network, masks: got.masks, origin: 'preview', label: 'p' },
+        { network: got.network, masks: got.masks },
         tile,
         got.counts,
       );
@@ -172,7 +172,7 @@ describe('slider-speed previews of a convolution (tied over positions)', () => {
       t = performance.now();
       const p = previewFromRanks(big, ranks, bigPlan, 0.5 + i / 20, 'local', 0.0625);
       const a = analyse(
-        { network: p.network, masks: p.masks, origin: 'preview', label: 'p' },
+        { network: p.network, masks: p.masks },
         bigPlan.tile,
         p.counts,
       );

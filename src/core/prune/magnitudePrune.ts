@@ -1,3 +1,4 @@
+import { kernelMask, outputSize } from '../model/conv';
 import type { Mask } from '../model/matrix';
 import { validateNetwork, type Network } from '../model/network';
 import {
@@ -91,13 +92,22 @@ export function magnitudePrune(network: Network, options: MagnitudePruneOptions)
   return expanded();
 }
 
-/** Fraction of zeros over all masks (weights), the sparsity figure the UI shows. */
-export function maskSparsity(masks: readonly Mask[]): number {
+/**
+ * Fraction of zero weights over all layers. A convolution counts its kernel entries once per
+ * position (the weights it really has); the zeros between positions and in the patch padding are
+ * structure, not pruning.
+ */
+export function maskSparsity(network: Network, masks: readonly Mask[]): number {
   let zeros = 0;
   let total = 0;
-  for (const m of masks) {
-    total += m.data.length;
-    for (let k = 0; k < m.data.length; k++) zeros += m.data[k] ? 0 : 1;
-  }
+  masks.forEach((m, l) => {
+    const layer = network.layers[l];
+    const copies = layer.kind === 'conv' ? outputSize(layer.geometry).positions : 1;
+    const data = layer.kind === 'conv' ? kernelMask(layer.geometry, m).data : m.data;
+    let z = 0;
+    for (let k = 0; k < data.length; k++) z += 1 - data[k];
+    zeros += z * copies;
+    total += data.length * copies;
+  });
   return total ? zeros / total : 0;
 }

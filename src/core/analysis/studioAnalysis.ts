@@ -1,5 +1,5 @@
-import { kernelEntries, kernelMask, outputSize } from '../core/model/conv';
-import { kernelTiling } from '../core/tiling/convTiling';
+import { kernelEntries, outputSize } from '../model/conv';
+import { kernelTiling } from '../tiling/convTiling';
 import {
   costOf,
   costOfExecution,
@@ -7,20 +7,64 @@ import {
   unprunedTileFlags,
   type CostReport,
   type OpTimingTable,
-} from '../core/he/costModel';
-import { planExecution } from '../core/tiling/executionPlan';
-import type { Mask } from '../core/model/matrix';
-import { maskNetwork, masksOfNonZeros } from '../core/prune/common';
-import { convolutionOf, layerSizes, type ConvLayer, type Network } from '../core/model/network';
+} from '../he/costModel';
+import { planExecution } from '../tiling/executionPlan';
+import type { Mask } from '../model/matrix';
+import { maskNetwork, masksOfNonZeros } from '../prune/common';
+import { maskSparsity } from '../prune/magnitudePrune';
+import {
+  convolutionOf,
+  layerSizes,
+  type ConvGeometry,
+  type ConvLayer,
+  type Network,
+} from '../model/network';
 import {
   countTileNonZeros,
   nonZeroTileFlags,
   planTiles,
   type LayerTiling,
   type TilePlan,
-} from '../core/tiling/tilePlan';
-import type { TileShape } from '../core/tiling/tileShape';
-import type { Analysis, KernelView, Shown } from './types';
+} from '../tiling/tilePlan';
+import type { TileShape } from '../tiling/tileShape';
+
+/** Everything derived from (a network and its masks, tile): recomputed together, replaced together. */
+export interface Analysis {
+  readonly plan: TilePlan;
+  /** Per layer, kept weights per W-frame tile. */
+  readonly counts: readonly Uint32Array[];
+  /**
+   * Per layer, 1 per W-frame tile that is a weight ciphertext: non-zero, its input live and its
+   * output needed (executionPlan.ts). Non-zero tiles of dead neurons fold into constants. The
+   * headline count is the sum over all layers.
+   */
+  readonly active: readonly Uint8Array[];
+  readonly cost: CostReport;
+  readonly denseCost: CostReport;
+  /** Fraction of zero weights over all layers (a convolution's kernel entries once per position). */
+  readonly sparsity: number;
+  /** Per layer: what the grids paint for a convolution (its kernel block), null for dense layers. */
+  readonly kernels: readonly (KernelView | null)[];
+}
+
+/**
+ * A conv layer as the studio shows it: position 0's kernel block (filters x patchWidth, the
+ * padding columns kernel*kernel*channels.. last and always 0), tiled with the layer's blockOut x
+ * blockIn. Every kernel tile repeats at each of `positions` positions, so the layer's non-zero
+ * tiles (the core's count over the expanded matrix) = positions x nonZeroTiles when blockOut
+ * divides filters and blockIn divides patchWidth.
+ */
+export interface KernelView {
+  readonly geometry: ConvGeometry;
+  readonly positions: number;
+  readonly tiling: LayerTiling;
+  /** filters x patchWidth, row-major. */
+  readonly weights: Float32Array;
+  readonly mask: Uint8Array;
+  /** Kept weights per kernel tile (tiling's W-frame index). */
+  readonly counts: Uint32Array;
+  readonly nonZeroTiles: number;
+}
 
 /**
  * Counts and predicted cost of what is shown: per-tile kept weights (the grids' colours), the
@@ -60,7 +104,7 @@ function denseCostFor(
  * `timings`: the tables the cost model prices with (calibrated here, else reference).
  */
 export function analyse(
-  shown: Shown,
+  shown: { readonly network: Network; readonly masks: readonly Mask[] },
   tile: TileShape,
   knownCounts?: readonly Uint32Array[],
   timings: readonly OpTimingTable[] = REFERENCE_TIMINGS,
@@ -79,7 +123,7 @@ export function analyse(
     active: exec.layers.map((l) => l.activeTiles),
     cost: costOfExecution(exec, { timings }),
     denseCost: denseCostFor(plan, network, timings),
-    sparsity: maskSparsityOf(network, masks),
+    sparsity: maskSparsity(network, masks),
     kernels: network.layers.map((l, i) =>
       l.kind === 'conv' ? kernelViewOf(l, masks[i], plan.layers[i]) : null,
     ),
@@ -112,26 +156,6 @@ function kernelViewOf(layer: ConvLayer, mask: Mask, tiling: LayerTiling): Kernel
     counts,
     nonZeroTiles,
   };
-}
-
-/**
- * Fraction of zero weights over all layers. A convolution counts its kernel entries once per
- * position (the weights it really has); the zeros between positions and in the patch padding are
- * structure, not pruning.
- */
-export function maskSparsityOf(network: Network, masks: readonly Mask[]): number {
-  let zeros = 0;
-  let total = 0;
-  masks.forEach((m, l) => {
-    const layer = network.layers[l];
-    const copies = layer.kind === 'conv' ? outputSize(layer.geometry).positions : 1;
-    const data = layer.kind === 'conv' ? kernelMask(layer.geometry, m).data : m.data;
-    let z = 0;
-    for (let k = 0; k < data.length; k++) z += 1 - data[k];
-    zeros += z * copies;
-    total += data.length * copies;
-  });
-  return total ? zeros / total : 0;
 }
 
 /** Keep-masks of a model: its stored masks, else its non-zero weights. */
