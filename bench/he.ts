@@ -10,7 +10,7 @@ import {
   methodSteps,
 } from '../src/core/prune/methodSteps';
 import { runPipeline } from '../src/core/prune/pipeline';
-import { createTileShape } from '../src/core/tiling/tileShape';
+import { DEFAULT_TILE_SIDES, placeTile } from '../src/core/tiling/tileShape';
 import type { Trainer } from '../src/core/model/trainer';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
@@ -71,7 +71,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     typeof flags.pruned === 'string' ? flags.pruned : fileURLToPath(new URL('mlp/hepex', models));
   const dense = await readModelDir(denseDir);
   const twin = await readModelDir(prunedDir);
-  const sides = twin.tile ?? createTileShape(4, 8);
+  const sides = twin.tile ?? DEFAULT_TILE_SIDES;
   // A deeper HE-PEx cut of the same dense network (prune -> permute -> drop tiles <= theta +
   // expand, no retraining: the HE cost depends only on which tiles are zero).
   const sparsity = optionalNumber(flags, 'sparsity', 0.95);
@@ -81,7 +81,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     evaluate: () => Promise.reject(new Error('the HE bench does not evaluate')),
   };
   const deeper = await runPipeline({ network: dense.network }, noTraining, {
-    tile: createTileShape(sides.t1, sides.t2, { ringDegree: 16384, first: sides.first }),
+    tile: placeTile(sides, { ringDegree: 16384 }),
     steps: methodSteps('hepex', { sparsity, retrainEpochs: 0, seed: 1 }),
     evaluate: false,
   });
@@ -94,7 +94,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
   progress(`HE-PEx + group lasso at ${lassoSparsity} (tfjs training, 48 epochs)`);
   const split = await loadMnistSplit();
   const lasso = await runPipeline({ network: dense.network }, createTfjsTrainer(split), {
-    tile: createTileShape(sides.t1, sides.t2, { ringDegree: 16384, first: sides.first }),
+    tile: placeTile(sides, { ringDegree: 16384 }),
     steps: methodSteps('hepex', {
       sparsity: lassoSparsity,
       groupLasso: GROUP_LASSO_STRENGTHS.classification.light,

@@ -132,7 +132,7 @@ function planRun(
   timings: readonly OpTimingTable[],
   weights: 'resident' | 'streamed' | undefined,
 ) {
-  const he = heModelOf(point.network, point.permutation, tileShapeLabel(tile), ringDegree);
+  const he = heModelOf(point.network, point.permutation, tile, ringDegree);
   const storage = chooseWeightStorage(he, { weights });
   const tables = timings.some((t) => t.ringDegree === ringDegree) ? timings : REFERENCE_TIMINGS;
   const table = tables.find((t) => t.ringDegree === ringDegree)!;
@@ -295,7 +295,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
           {
             network: p.s.point.network,
             permutation: p.s.point.permutation,
-            tile: p.label,
+            tile: { t1: p.s.tile.t1, t2: p.s.tile.t2, first: p.s.tile.first },
             ringDegree: p.N,
             weights: p.weights!,
             inputs,

@@ -4,7 +4,7 @@ import { HepexError, type HepexErrorCode } from '../src/core/model/errors';
 import { prepareHeModel, type HeModel } from '../src/core/he/heModel';
 import type { Network } from '../src/core/model/network';
 import type { NetworkPermutation } from '../src/core/model/permutation';
-import { parseTileShape, type RingDegree } from '../src/core/tiling/tileShape';
+import { placeTile, type RingDegree, type TileSides } from '../src/core/tiling/tileShape';
 import { runHeInference } from '../src/engines/seal/heInference';
 import { SealHeSession } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';
@@ -21,8 +21,8 @@ import type { MeasuredHe } from './paperTable';
 export interface HeJob {
   readonly network: Network;
   readonly permutation?: NetworkPermutation;
-  /** Tile label ("4x8", "4x8:A"), placed on ring degree `ringDegree`. */
-  readonly tile: string;
+  /** Tile sides, placed on ring degree `ringDegree`. */
+  readonly tile: TileSides;
   readonly ringDegree: RingDegree;
   readonly weights: 'resident' | 'streamed';
   /** samples x inputs, row-major. */
@@ -31,14 +31,14 @@ export interface HeJob {
   readonly timings: readonly OpTimingTable[];
 }
 
-/** The HE model of a network at a tile label and ring degree (what the engine would build). */
+/** The HE model of a network at tile sides and a ring degree (what the engine would build). */
 export function heModelOf(
   network: Network,
   permutation: NetworkPermutation | undefined,
-  tile: string,
+  tile: TileSides,
   ringDegree: RingDegree,
 ): HeModel {
-  return prepareHeModel(network, parseTileShape(tile, { ringDegree }), { permutation });
+  return prepareHeModel(network, placeTile(tile, { ringDegree }), { permutation });
 }
 
 /** One encrypted round trip on real SEAL in this thread (the engine's report); all deleted after. */

@@ -8,7 +8,8 @@ import type { ErrorSource, Shown } from './types';
 import type { PendingLink } from './hashActions';
 import { resolveRing, type RingChoice } from '../core/he/heModel';
 import {
-  createTileShape,
+  createTileSides,
+  placeTile,
   DEFAULT_RING_DEGREE,
   type Orientation,
   type TileShape,
@@ -96,14 +97,14 @@ export function createRuntime(
     },
     resolveTile(t1, t2, first, ring) {
       // Validate the sides first (a plain-words error), then price the ring degree.
-      const sides = createTileShape(t1, t2, { ringDegree: DEFAULT_RING_DEGREE, first });
+      const sides = createTileSides(t1, t2, first);
       const network = get().dense?.network;
       const ringDegree = network
         ? resolveRing(network, sides, ring).ringDegree
         : ring === 'auto'
           ? DEFAULT_RING_DEGREE
           : ring;
-      return createTileShape(t1, t2, { ringDegree, first });
+      return placeTile(sides, { ringDegree });
     },
     show(shown, counts) {
       try {

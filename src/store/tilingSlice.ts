@@ -1,6 +1,11 @@
 import type { StateCreator } from 'zustand';
 import type { RingChoice } from '../core/he/heModel';
-import { createTileShape, DEFAULT_RING_DEGREE, type TileShape } from '../core/tiling/tileShape';
+import {
+  DEFAULT_RING_DEGREE,
+  DEFAULT_TILE_SIDES,
+  placeTile,
+  type TileShape,
+} from '../core/tiling/tileShape';
 import type { AppState } from './appStore';
 
 /**
@@ -15,7 +20,9 @@ export interface TilingSlice {
 }
 
 /** 4x8 tiles, the paper's demo shape; the ring degree follows the model until one loads. */
-export const DEFAULT_TILE: TileShape = createTileShape(4, 8, { ringDegree: DEFAULT_RING_DEGREE });
+export const DEFAULT_TILE: TileShape = placeTile(DEFAULT_TILE_SIDES, {
+  ringDegree: DEFAULT_RING_DEGREE,
+});
 
 export const createTilingSlice: StateCreator<AppState, [], [], TilingSlice> = () => ({
   tile: DEFAULT_TILE,

@@ -3,7 +3,7 @@ import { STRUCTURE_LEVELS, type StructureLevel } from '../core/prune/methodSteps
 import {
   DEFAULT_FIRST_ORIENTATION,
   RING_DEGREES,
-  isPowerOfTwo,
+  parseTileSides,
   type Orientation,
 } from '../core/tiling/tileShape';
 import {
@@ -150,15 +150,13 @@ export function parseHash(hash: string): ParsedHash {
   const tile = read(
     'tile',
     (v) => {
-      const m = /^(\d{1,3})x(\d{1,3})(?::([AB]))?$/.exec(v);
-      if (!m || !isPowerOfTwo(Number(m[1])) || !isPowerOfTwo(Number(m[2]))) return undefined;
-      return {
-        t1: Number(m[1]),
-        t2: Number(m[2]),
-        first: (m[3] ?? DEFAULT_FIRST_ORIENTATION) as Orientation,
-      };
+      try {
+        return parseTileSides(v);
+      } catch {
+        return undefined;
+      }
     },
-    'a tile is T1xT2 with powers of two (4x8, or 4x8:A)',
+    'a tile is T1xT2 with powers of two that fit a ciphertext (4x8, or 4x8:A)',
   );
   if (tile) Object.assign(out, tile);
   const ring = read(

@@ -33,6 +33,13 @@ beforeAll(async () => {
     permutation: randomPermutation(sizes, 202),
   };
   await writeModelDir(join(dir, 'mlp'), model);
+  // Four square layers: more levels than N = 8192 carries at 128-bit security.
+  const deep = [16, 8, 8, 8, 16];
+  await writeModelDir(join(dir, 'deep'), {
+    name: 'deep',
+    network: randomNetwork(deep, [SQUARE, SQUARE, SQUARE, LINEAR], 203),
+    tile,
+  });
 });
 
 afterAll(async () => {
@@ -97,6 +104,31 @@ describe('hepex infer --he', () => {
       json.inferMs as number,
     );
     expect(result.text).toMatch(/measured\s+predicted/);
+  });
+
+  it('honours --ring-degree and --batch, and refuses a ring degree too small in words', async () => {
+    const run = (extra: string[]) =>
+      inferCommand.run(
+        ['--model', join(dir, 'mlp'), '--he', '--samples', '2', '--timings', 'reference', ...extra],
+        io,
+      );
+    const at32768 = (await run(['--ring-degree', '32768'])).json as {
+      parameters: { ringDegree: number; tile: { batch: number } };
+    };
+    expect(at32768.parameters.ringDegree).toBe(32768);
+    expect(at32768.parameters.tile.batch).toBe(512);
+    // --batch 256 with 4x8 tiles fills 8192 slots: N = 16384.
+    const batched = (await run(['--batch', '256'])).json as typeof at32768;
+    expect(batched.parameters).toMatchObject({ ringDegree: 16384, tile: { batch: 256 } });
+    await expect(run(['--ring-degree', '16384', '--batch', '256'])).rejects.toMatchObject({
+      code: 'invalid-argument',
+    });
+    await expect(run(['--ring-degree', '1234'])).rejects.toMatchObject({
+      code: 'invalid-tile-shape',
+    });
+    await expect(
+      inferCommand.run(['--model', join(dir, 'deep'), '--he', '--ring-degree', '8192'], io),
+    ).rejects.toThrow(/Ring degree 8192 cannot carry this model's \d+ levels/);
   });
 
   it('fails in words on a missing model directory', async () => {

@@ -4,7 +4,7 @@ import type { HeMode } from '../../core/tiling/executionPlan';
 import type { HepexModel } from '../../core/io/model';
 import { forward, inputWidth } from '../../core/model/network';
 import { createRng } from '../../core/model/random';
-import { parseTileShape } from '../../core/tiling/tileShape';
+import { DEFAULT_TILE_SIDES, parseTileSides, placeTile } from '../../core/tiling/tileShape';
 import { inferEncrypted } from '../../engines/seal/heInference';
 import { loadSeal } from '../../engines/seal/loadSeal';
 import { readModelDir } from '../../engines/tfjs/modelDir';
@@ -49,7 +49,7 @@ export const command: Command = {
   summary:
     'Encrypted inference of a model with SEAL CKKS: latency, peak memory, operation counts, error vs plaintext.',
   usage:
-    'npm run hepex -- infer --model DIR --he [--mode plain-model|encrypted-model] [--samples N] [--tile T1xT2] [--timings calibrated|reference] [--seed S] [--json]',
+    'npm run hepex -- infer --model DIR --he [--mode plain-model|encrypted-model] [--samples N] [--tile T1xT2[:A|:B]] [--ring-degree N | --batch B] [--timings calibrated|reference] [--seed S] [--json]',
   async run(argv, io) {
     const flags = parseFlags(argv, {
       model: 'string',
@@ -57,6 +57,8 @@ export const command: Command = {
       mode: 'string',
       samples: 'string',
       tile: 'string',
+      'ring-degree': 'string',
+      batch: 'string',
       timings: 'string',
       seed: 'string',
     });
@@ -81,7 +83,22 @@ export const command: Command = {
         `Option --samples must be a whole number of at least 1, got ${samples}.`,
       );
     }
+    // Tile and ring degree parsed once, before any work: --batch B places the tile in the ring
+    // degree 2 t1 t2 B; without either, the smallest ring degree that carries the depth.
+    const sides = typeof flags.tile === 'string' ? parseTileSides(flags.tile) : undefined;
+    const ringFlag = optionalNumber(flags, 'ring-degree');
+    const batchFlag = optionalNumber(flags, 'batch');
+    if (ringFlag !== undefined && batchFlag !== undefined)
+      throw new HepexError(
+        'invalid-argument',
+        'Give --ring-degree or --batch, not both: each fixes the other.',
+      );
     const model = await readModelDir(dir);
+    const placedSides = sides ?? model.tile ?? DEFAULT_TILE_SIDES;
+    const ringDegree =
+      ringFlag !== undefined || batchFlag !== undefined
+        ? placeTile(placedSides, { ringDegree: ringFlag, batch: batchFlag }).ringDegree
+        : undefined;
     const { x, source } = await inputsFor(model, samples, seed);
     if (!flags.he) {
       const t0 = performance.now();
@@ -92,12 +109,12 @@ export const command: Command = {
         text: `${model.name}: plaintext forward pass of ${samples} samples in ${formatMs(latencyMs)} (add --he for encrypted inference)`,
       };
     }
-    const tile = typeof flags.tile === 'string' ? parseTileShape(flags.tile) : undefined;
     const { seal } = await loadSeal();
     let lastProgress = performance.now();
     const { summary } = await inferEncrypted(seal, model, x, samples, {
       mode,
-      tile,
+      tile: sides,
+      ringDegree,
       timings,
       signal: io.signal,
       log: io.progress,

@@ -4,7 +4,7 @@ import { HepexError } from '../model/errors';
 import { applyMask, nonZeroMask, type Mask, type Matrix } from '../model/matrix';
 import { layerSizes, type Network } from '../model/network';
 import { planTiles, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
-import { createTileShape, type TileShape } from '../tiling/tileShape';
+import { checkTileShape, type TileShape } from '../tiling/tileShape';
 
 /**
  * Shared checks and small helpers of the pruning engine. Every check runs before any work, so a
@@ -91,21 +91,10 @@ export function checkGroupLasso(strength: number, where = 'The group-lasso stren
 
 /**
  * Re-validates a tile shape (it may come from a file or a worker message, not from
- * createTileShape) and returns the network's tile plan in the orientations the HE runtime uses.
+ * checkTileShape) and returns the network's tile plan in the orientations the HE runtime uses.
  */
 export function planFor(network: Network, tile: TileShape): TilePlan {
-  if (!tile || typeof tile !== 'object') {
-    throw new HepexError(
-      'invalid-tile-shape',
-      'A tile shape {t1, t2, batch, ringDegree} is required.',
-    );
-  }
-  const checked = createTileShape(tile.t1, tile.t2, {
-    batch: tile.batch,
-    ringDegree: tile.ringDegree,
-    first: tile.first,
-  });
-  return planTiles(layerSizes(network), checked);
+  return planTiles(layerSizes(network), checkTileShape(tile));
 }
 
 /** Checks masks[l] has layer l's weight shape and holds only 0 and 1. */

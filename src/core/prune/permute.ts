@@ -3,10 +3,14 @@ import { HepexError, throwIfAborted } from '../model/errors';
 import type { Mask } from '../model/matrix';
 import type { ConvGeometry } from '../model/network';
 import { permuteMatrixData } from './applyPermutation';
-import { identityPermutation, type NetworkPermutation, type Permutation } from '../model/permutation';
+import {
+  identityPermutation,
+  type NetworkPermutation,
+  type Permutation,
+} from '../model/permutation';
 import { createRng } from '../model/random';
 import { planTiles, type TilePlan } from '../tiling/tilePlan';
-import { createTileShape, type TileShape } from '../tiling/tileShape';
+import { checkTileShape, type TileShape } from '../tiling/tileShape';
 import { checkTheta } from './common';
 import {
   sizesOfMasks,
@@ -148,11 +152,7 @@ export function findPermutation(
 ): PermutationSearchResult {
   const started = performance.now();
   const sizes = sizesOfMasks(masks);
-  const checkedTile = createTileShape(tile?.t1, tile?.t2, {
-    batch: tile?.batch,
-    ringDegree: tile?.ringDegree,
-    first: tile?.first,
-  });
+  const checkedTile = checkTileShape(tile);
   if (options.conv) return findConvPermutation(masks, checkedTile, options.conv, options, started);
   const plan = planTiles(sizes, checkedTile);
   const L = plan.layers.length;
@@ -359,11 +359,8 @@ function findConvPermutation(
         orders[1],
       ),
     };
-    const rest = createTileShape(tile.t1, tile.t2, {
-      batch: tile.batch,
-      ringDegree: tile.ringDegree,
-      first: tile.first === 'A' ? 'B' : 'A',
-    });
+    // The dense layers after the convolution start their chain in the other orientation.
+    const rest: TileShape = { ...tile, first: tile.first === 'A' ? 'B' : 'A' };
     const b = findPermutation([m1, ...masks.slice(2)], rest, {
       ...sub,
       permuteInput: false,

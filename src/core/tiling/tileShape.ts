@@ -32,31 +32,44 @@ export type Orientation = 'A' | 'B';
 export const DEFAULT_FIRST_ORIENTATION: Orientation = 'B';
 
 /**
- * A 3-D tile [t1, t2, batch] filling every slot of one ciphertext: t1 * t2 * batch = ringDegree / 2.
- * Weight matrices are cut into t1 x t2 tiles (duplicated over the batch dim); inputs carry
- * `batch` samples per ciphertext.
+ * How weight matrices are cut: t1 x t2 tiles, and the orientation of layer 0 (later layers
+ * alternate, tilePlan.orientationOf). What pruning, permutation and a model file depend on.
  */
-export interface TileShape {
+export interface TileSides {
   readonly t1: number;
   readonly t2: number;
-  readonly batch: number;
-  readonly ringDegree: RingDegree;
-  /** Orientation of layer 0; later layers alternate (tilePlan.orientationOf). */
   readonly first: Orientation;
 }
 
-export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+/**
+ * Tile sides placed in a CKKS ciphertext: a 3-D tile [t1, t2, batch] filling every slot,
+ * t1 * t2 * batch = ringDegree / 2. Weight tiles are duplicated over the batch dim; inputs carry
+ * `batch` samples per ciphertext. What the execution plan, the cost model and SEAL depend on.
+ */
+export interface TileShape extends TileSides {
+  readonly batch: number;
+  readonly ringDegree: RingDegree;
+}
+
+/** The studio's and the CLI's tile when none is given: 4 x 8, layer 0 in the default orientation. */
+export const DEFAULT_TILE_SIDES: TileSides = { t1: 4, t2: 8, first: DEFAULT_FIRST_ORIENTATION };
+
+export const isPowerOfTwo = (n: number): boolean =>
+  Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
 export const tileSlots = (tile: TileShape): number => tile.ringDegree / 2;
 
-/** "4x8", or "4x8:B" when the chain does not start with the default orientation. */
-export function tileShapeLabel(tile: TileShape): string {
+/** "4x8", or "4x8:A" when the chain does not start with the default orientation. */
+export function tileShapeLabel(tile: TileSides): string {
   return `${tile.t1}x${tile.t2}${tile.first === DEFAULT_FIRST_ORIENTATION ? '' : `:${tile.first}`}`;
 }
 
 export function checkOrientation(value: string): Orientation {
   if (value !== 'A' && value !== 'B') {
-    throw new HepexError('invalid-tile-shape', `The first layer's orientation is "${value}"; it must be A or B.`);
+    throw new HepexError(
+      'invalid-tile-shape',
+      `The first layer's orientation is "${value}"; it must be A or B.`,
+    );
   }
   return value;
 }
@@ -88,7 +101,8 @@ export function createTileShape(t1: number, t2: number, options: TileShapeOption
     throw new HepexError('invalid-tile-shape', `The batch is ${batch}; it must be a power of two.`);
   }
   let ringDegree = options.ringDegree;
-  if (ringDegree === undefined) ringDegree = batch === undefined ? DEFAULT_RING_DEGREE : 2 * t1 * t2 * batch;
+  if (ringDegree === undefined)
+    ringDegree = batch === undefined ? DEFAULT_RING_DEGREE : 2 * t1 * t2 * batch;
   if (!(RING_DEGREES as readonly number[]).includes(ringDegree)) {
     const slotsWanted = ringDegree / 2;
     throw new HepexError(
@@ -141,4 +155,56 @@ export function allTileShapes(
     }
   }
   return shapes;
+}
+
+/** Validated tile sides (powers of two, orientation A or B). Throws `invalid-tile-shape`. */
+export function createTileSides(
+  t1: number,
+  t2: number,
+  first: string = DEFAULT_FIRST_ORIENTATION,
+): TileSides {
+  const {
+    t1: a,
+    t2: b,
+    first: f,
+  } = createTileShape(t1, t2, { ringDegree: DEFAULT_RING_DEGREE, first });
+  return { t1: a, t2: b, first: f };
+}
+
+/** Parses "4x8" or "4x8:A" into tile sides (a batch, "4x8x512", is not sides: refused). */
+export function parseTileSides(text: string): TileSides {
+  const m = /^\s*(\d+)\s*[xX*]\s*(\d+)\s*(?::\s*([ABab]))?\s*$/.exec(text);
+  if (!m) {
+    throw new HepexError(
+      'invalid-tile-shape',
+      `"${text}" is not a tile shape; write it as T1xT2, like 4x8 (or 4x8:A to start the chain with orientation A).`,
+    );
+  }
+  return createTileSides(Number(m[1]), Number(m[2]), m[3]?.toUpperCase());
+}
+
+/**
+ * Tile sides placed in a ciphertext of `ringDegree` (default: the one `batch` implies, else
+ * DEFAULT_RING_DEGREE). Throws `invalid-tile-shape` when they do not fill it exactly.
+ */
+export function placeTile(
+  sides: TileSides,
+  options: Omit<TileShapeOptions, 'first'> = {},
+): TileShape {
+  return createTileShape(sides.t1, sides.t2, { ...options, first: sides.first });
+}
+
+/** A tile shape from elsewhere (a worker message, a caller) checked field by field. */
+export function checkTileShape(tile: TileShape): TileShape {
+  if (!tile || typeof tile !== 'object') {
+    throw new HepexError(
+      'invalid-tile-shape',
+      'A tile shape {t1, t2, batch, ringDegree, first} is required.',
+    );
+  }
+  return createTileShape(tile.t1, tile.t2, {
+    batch: tile.batch,
+    ringDegree: tile.ringDegree,
+    first: tile.first,
+  });
 }

@@ -1,6 +1,25 @@
-import { REFERENCE_TIMINGS, costOfExecution, opsMs, type OpTimingTable } from '../../core/he/costModel';
-import { OP_KINDS, addOps, zeroOps, type HeMode, type OpCounts } from '../../core/tiling/executionPlan';
-import { chooseHeTile, expectedOps, prepareHeModel, referenceOutputs } from '../../core/he/heModel';
+import {
+  REFERENCE_TIMINGS,
+  costOfExecution,
+  opsMs,
+  type OpTimingTable,
+} from '../../core/he/costModel';
+import {
+  OP_KINDS,
+  addOps,
+  zeroOps,
+  type HeMode,
+  type OpCounts,
+} from '../../core/tiling/executionPlan';
+import {
+  chooseHeTile,
+  expectedOps,
+  heDepth,
+  prepareHeModel,
+  referenceOutputs,
+} from '../../core/he/heModel';
+import { HepexError } from '../../core/model/errors';
+import { DEFAULT_TILE_SIDES, type RingDegree, type TileSides } from '../../core/tiling/tileShape';
 import type { HepexModel } from '../../core/io/model';
 import type { Network } from '../../core/model/network';
 import { calibrate } from './calibrate';
@@ -150,9 +169,14 @@ export async function runHeInference(
 
 export interface EncryptedInferenceOptions extends SessionOptions {
   readonly mode?: HeMode;
-  /** Tile sides; default the model's own tile (what it was pruned for), else 4 x 8. */
-  readonly tile?: { readonly t1: number; readonly t2: number };
-  /** 'calibrated' (default): time the primitives here first; 'reference': NODE-SEAL.md tables. */
+  /** Tile sides; default the model's own tile (what it was pruned for), else DEFAULT_TILE_SIDES. */
+  readonly tile?: TileSides;
+  /**
+   * The least ring degree to use (--ring-degree); default the smallest that carries the depth.
+   * One too small for the depth is refused in words, not raised silently.
+   */
+  readonly ringDegree?: RingDegree;
+  /** 'calibrated' (default): time the primitives here first; 'reference': the reference tables. */
   readonly timings?: 'calibrated' | 'reference';
   /** Status lines for people. */
   readonly log?: (message: string) => void;
@@ -215,8 +239,14 @@ export async function inferEncrypted(
   options: EncryptedInferenceOptions = {},
 ): Promise<{ summary: EncryptedInferenceSummary; report: HeInferenceReport }> {
   const { network } = hepexModel;
-  const sides = options.tile ?? hepexModel.tile ?? { t1: 4, t2: 8 };
-  const tile = chooseHeTile(network, sides);
+  const sides = options.tile ?? hepexModel.tile ?? DEFAULT_TILE_SIDES;
+  const tile = chooseHeTile(network, sides, options.ringDegree);
+  if (options.ringDegree !== undefined && tile.ringDegree !== options.ringDegree) {
+    throw new HepexError(
+      'he-parameters',
+      `Ring degree ${options.ringDegree} cannot carry this model's ${heDepth(network, sides)} levels at 128-bit security; use ${tile.ringDegree} or leave --ring-degree out.`,
+    );
+  }
   const model = prepareHeModel(network, tile, {
     mode: options.mode,
     permutation: hepexModel.permutation,
