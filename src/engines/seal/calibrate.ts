@@ -19,6 +19,8 @@ export interface CalibrateOptions {
   readonly statistic?: 'median' | 'min';
   /** Label for the table's source. */
   readonly runtime?: string;
+  /** Each timed sample runs enough calls of a primitive to last at least this long (ms). Default 20. */
+  readonly minSampleMs?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number, op: OpKind) => void;
 }
@@ -142,15 +144,24 @@ export async function calibrate(
     const copies = { copy3: () => product.copy().delete(), copy2: () => product2.copy().delete() };
     const kinds = [...OP_KINDS, 'copy3', 'copy2'] as const;
     // Interleaved passes (every op once per pass, one warm-up pass): on a shared, noisy
-    // machine a slow spell then hits all primitives alike instead of one of them.
+    // machine a slow spell then hits all primitives alike instead of one of them. Each sample
+    // times a batch of calls lasting at least minSampleMs: a single 1-2 ms call usually fits in
+    // one uncontended scheduler slice and reads as if the machine were idle, while a run gets
+    // only its share of a busy CPU; and a browser worker's clock ticks in 0.1 ms, coarser than an
+    // addition. The batch size comes from the warm-up pass.
+    const minSampleMs = options.minSampleMs ?? 20;
+    const calls = new Map<string, number>(kinds.map((k) => [k, 1]));
     const samples = new Map<string, number[]>(kinds.map((k) => [k, []]));
     for (let pass = 0; pass <= reps; pass++) {
       throwIfAborted(options.signal);
       for (const op of kinds) {
         const body = op === 'copy3' || op === 'copy2' ? copies[op] : bodies[op];
+        const n = calls.get(op)!;
         const t0 = performance.now();
-        body();
-        if (pass > 0) samples.get(op)!.push(performance.now() - t0);
+        for (let i = 0; i < n; i++) body();
+        const elapsed = performance.now() - t0;
+        if (pass > 0) samples.get(op)!.push(elapsed / n);
+        else calls.set(op, Math.min(200, Math.max(1, Math.ceil(minSampleMs / Math.max(elapsed, 0.01)))));
       }
       options.onProgress?.((pass + 1) / (reps + 1), OP_KINDS[pass % OP_KINDS.length]);
       await new Promise((r) => setTimeout(r, 0));
