@@ -15,7 +15,16 @@ const heavyLibraries = [
 ];
 
 const CORE_ZONES = ['model', 'tiling', 'he', 'prune', 'io', 'analysis'];
-const OUTSIDE_CORE = ['**/engines/**', '**/services/**', '**/store/**', '**/viz/**', '**/components/**', '**/app/**', '**/cli/**', '**/workers/**'];
+const OUTSIDE_CORE = [
+  '**/engines/**',
+  '**/services/**',
+  '**/store/**',
+  '**/viz/**',
+  '**/components/**',
+  '**/app/**',
+  '**/cli/**',
+  '**/workers/**',
+];
 
 /** One config per core zone: pure TypeScript, nothing above core, only the zones listed below it. */
 const coreZones = (zones) =>
@@ -40,7 +49,10 @@ const coreZones = (zones) =>
   }));
 
 const layer = (patterns) => ({
-  'no-restricted-imports': ['error', { patterns: patterns.map((group) => ({ group: [group.from], message: group.message })) }],
+  'no-restricted-imports': [
+    'error',
+    { patterns: patterns.map((group) => ({ group: [group.from], message: group.message })) },
+  ],
 });
 
 export default tseslint.config(
@@ -50,7 +62,10 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.browser, ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
@@ -119,11 +134,17 @@ export default tseslint.config(
   {
     files: ['src/components/**/*.tsx', 'src/components/**/*.ts'],
     rules: layer([
-      { from: '**/engines/**', message: 'components reach engines through the store and services.' },
+      {
+        from: '**/engines/**',
+        message: 'components reach engines through the store and services.',
+      },
       { from: '**/workers/**', message: 'components never touch workers directly.' },
       { from: '**/app/**', message: 'components sit below the app.' },
       { from: 'comlink', message: 'components never wrap workers: use a service.' },
-      { from: '**/services/**', message: 'components reach services through the store (app wires them in).' },
+      {
+        from: '**/services/**',
+        message: 'components reach services through the store (app wires them in).',
+      },
     ]),
   },
 );

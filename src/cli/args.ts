@@ -12,13 +12,21 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): ParsedFlags
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
     if (!token.startsWith('--')) {
-      throw new HepexError('invalid-argument', `Unexpected argument "${token}"; options start with --.`);
+      throw new HepexError(
+        'invalid-argument',
+        `Unexpected argument "${token}"; options start with --.`,
+      );
     }
     const [name, inline] = token.slice(2).split('=', 2);
     const kind = spec[name];
     if (!kind) {
-      const known = Object.keys(spec).map((k) => `--${k}`).join(', ');
-      throw new HepexError('invalid-argument', `Unknown option --${name}. Known options: ${known}.`);
+      const known = Object.keys(spec)
+        .map((k) => `--${k}`)
+        .join(', ');
+      throw new HepexError(
+        'invalid-argument',
+        `Unknown option --${name}. Known options: ${known}.`,
+      );
     }
     if (kind === 'boolean') {
       out[name] = true;
@@ -35,27 +43,43 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec): ParsedFlags
 
 export function requireString(flags: ParsedFlags, name: string): string {
   const v = flags[name];
-  if (typeof v !== 'string') throw new HepexError('invalid-argument', `Option --${name} is required.`);
+  if (typeof v !== 'string')
+    throw new HepexError('invalid-argument', `Option --${name} is required.`);
   return v;
 }
 
 export function optionalNumber(flags: ParsedFlags, name: string, fallback: number): number;
 export function optionalNumber(flags: ParsedFlags, name: string): number | undefined;
-export function optionalNumber(flags: ParsedFlags, name: string, fallback?: number): number | undefined {
+export function optionalNumber(
+  flags: ParsedFlags,
+  name: string,
+  fallback?: number,
+): number | undefined {
   const v = flags[name];
   if (v === undefined) return fallback;
   const n = Number(v);
   if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n)) {
-    throw new HepexError('invalid-argument', `Option --${name} must be a number, got "${String(v)}".`);
+    throw new HepexError(
+      'invalid-argument',
+      `Option --${name} must be a number, got "${String(v)}".`,
+    );
   }
   return n;
 }
 
-export function optionalChoice<T extends string>(flags: ParsedFlags, name: string, choices: readonly T[], fallback: T): T {
+export function optionalChoice<T extends string>(
+  flags: ParsedFlags,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const v = flags[name];
   if (v === undefined) return fallback;
   if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) {
-    throw new HepexError('invalid-argument', `Option --${name} must be one of ${choices.join(', ')}, got "${String(v)}".`);
+    throw new HepexError(
+      'invalid-argument',
+      `Option --${name} must be one of ${choices.join(', ')}, got "${String(v)}".`,
+    );
   }
   return v as T;
 }

@@ -53,7 +53,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (isHepexError(error)) {
-      if (json) process.stdout.write(JSON.stringify({ error: { code: error.code, message: error.message } }) + '\n');
+      if (json)
+        process.stdout.write(
+          JSON.stringify({ error: { code: error.code, message: error.message } }) + '\n',
+        );
       process.stderr.write(`hepex ${name}: ${error.message}\n`);
       return 1;
     }

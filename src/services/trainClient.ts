@@ -20,7 +20,11 @@ export interface TrainClientOptions {
   readonly createWorker?: () => Worker;
 }
 
-const defaultWorker = (): Worker => new Worker(new URL('../../workers/train.worker.ts', import.meta.url), { type: 'module', name: 'train' });
+const defaultWorker = (): Worker =>
+  new Worker(new URL('../../workers/train.worker.ts', import.meta.url), {
+    type: 'module',
+    name: 'train',
+  });
 
 const cancelled = (): HepexError => new HepexError('cancelled', 'The job was cancelled.');
 
@@ -31,7 +35,11 @@ function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer
     const data = Float32Array.from(layer.weights.data);
     const bias = Float32Array.from(layer.bias);
     buffers.push(data.buffer, bias.buffer);
-    return { ...layer, weights: { rows: layer.weights.rows, cols: layer.weights.cols, data }, bias };
+    return {
+      ...layer,
+      weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
+      bias,
+    };
   });
   return { network: { task: network.task, layers }, buffers };
 }
@@ -61,21 +69,46 @@ export class TrainClient {
   }
 
   /** Masked fine-tuning (pruned weights stay exactly zero). */
-  fineTune(network: Network, masks: readonly Mask[], request: Omit<FineTuneRequest, 'network' | 'masks'> = {}, options: TrainJobOptions = {}): Promise<Network> {
+  fineTune(
+    network: Network,
+    masks: readonly Mask[],
+    request: Omit<FineTuneRequest, 'network' | 'masks'> = {},
+    options: TrainJobOptions = {},
+  ): Promise<Network> {
     const n = copyNetwork(network);
-    const m = masks.map((mask) => ({ rows: mask.rows, cols: mask.cols, data: Uint8Array.from(mask.data) }));
+    const m = masks.map((mask) => ({
+      rows: mask.rows,
+      cols: mask.cols,
+      data: Uint8Array.from(mask.data),
+    }));
     const payload = { ...request, network: n.network, masks: m };
-    return this.run((api, id, progress) => api.fineTune(id, transfer(payload, [...n.buffers, ...m.map((x) => x.data.buffer)]), progress), options);
+    return this.run(
+      (api, id, progress) =>
+        api.fineTune(
+          id,
+          transfer(payload, [...n.buffers, ...m.map((x) => x.data.buffer)]),
+          progress,
+        ),
+      options,
+    );
   }
 
-  evaluate(network: Network, evalOptions: { noise?: number; seed?: number; data?: IdxData } = {}, options: Pick<TrainJobOptions, 'signal'> = {}): Promise<Metric> {
+  evaluate(
+    network: Network,
+    evalOptions: { noise?: number; seed?: number; data?: IdxData } = {},
+    options: Pick<TrainJobOptions, 'signal'> = {},
+  ): Promise<Metric> {
     const n = copyNetwork(network);
-    return this.run((api, id) => api.evaluate(id, transfer(n.network, n.buffers), evalOptions), options);
+    return this.run(
+      (api, id) => api.evaluate(id, transfer(n.network, n.buffers), evalOptions),
+      options,
+    );
   }
 
   dispose(): void {
     this.disposed = true;
-    for (const reject of this.pending.values()) reject(new HepexError('cancelled', 'The training engine was shut down.'));
+    for (const reject of this.pending.values())
+      reject(new HepexError('cancelled', 'The training engine was shut down.'));
     this.pending.clear();
     this.remote?.[releaseProxy]();
     this.worker?.terminate();
@@ -92,14 +125,21 @@ export class TrainClient {
   }
 
   private run<T>(
-    call: (api: Remote<TrainApi>, id: number, progress: ((p: TrainProgress) => void) | undefined) => Promise<T>,
+    call: (
+      api: Remote<TrainApi>,
+      id: number,
+      progress: ((p: TrainProgress) => void) | undefined,
+    ) => Promise<T>,
     options: TrainJobOptions,
   ): Promise<T> {
-    if (this.disposed) return Promise.reject(new HepexError('cancelled', 'The training engine was shut down.'));
+    if (this.disposed)
+      return Promise.reject(new HepexError('cancelled', 'The training engine was shut down.'));
     if (options.signal?.aborted) return Promise.reject(cancelled());
     const id = this.nextId++;
     const api = this.ensureRemote();
-    const progress = options.onProgress ? proxy((p: TrainProgress) => options.onProgress?.(p)) : undefined;
+    const progress = options.onProgress
+      ? proxy((p: TrainProgress) => options.onProgress?.(p))
+      : undefined;
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = (f: () => void): void => {

@@ -142,11 +142,7 @@ describe('slider-speed previews of a convolution (tied over positions)', () => {
       [0.9, 0.1],
     ] as const) {
       const got = previewFromRanks(cnn, ranks, plan, sparsity, 'local', theta);
-      const a = analyse(
-        { network: got.network, masks: got.masks },
-        tile,
-        got.counts,
-      );
+      const a = analyse({ network: got.network, masks: got.masks }, tile, got.counts);
       const k = a.kernels[0]!;
       expect(k.tiling.outputs).toBe(g.filters);
       expect(k.tiling.inputs).toBe(g.patchWidth);
@@ -171,11 +167,7 @@ describe('slider-speed previews of a convolution (tied over positions)', () => {
     for (let i = 0; i < 5; i++) {
       t = performance.now();
       const p = previewFromRanks(big, ranks, bigPlan, 0.5 + i / 20, 'local', 0.0625);
-      const a = analyse(
-        { network: p.network, masks: p.masks },
-        bigPlan.tile,
-        p.counts,
-      );
+      const a = analyse({ network: p.network, masks: p.masks }, bigPlan.tile, p.counts);
       times.push(performance.now() - t);
       kept = a.kernels[0]!.nonZeroTiles;
     }

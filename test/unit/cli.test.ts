@@ -27,7 +27,15 @@ describe('hepex cost', () => {
   });
 
   it('honours --batch and prints a readable table without --json', async () => {
-    const r = await hepex('cost', '--layers', '784,128,32,128,784', '--tile', '4x4', '--batch', '512');
+    const r = await hepex(
+      'cost',
+      '--layers',
+      '784,128,32,128,784',
+      '--tile',
+      '4x4',
+      '--batch',
+      '512',
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/ring degree 16384/);
     expect(r.stdout).toMatch(/^total\s+13056\b/m);
@@ -68,6 +76,7 @@ describe('hepex advise', () => {
     expect(shapes.length).toBeGreaterThan(20);
     const fitting = shapes.filter((s: { fits: boolean }) => s.fits);
     expect(shapes.slice(0, fitting.length).every((s: { fits: boolean }) => s.fits)).toBe(true);
-    for (let i = 1; i < fitting.length; i++) expect(fitting[i].predictedMs).toBeGreaterThanOrEqual(fitting[i - 1].predictedMs);
+    for (let i = 1; i < fitting.length; i++)
+      expect(fitting[i].predictedMs).toBeGreaterThanOrEqual(fitting[i - 1].predictedMs);
   });
 });

@@ -14,7 +14,12 @@ import { chooseHeTile, prepareHeModel } from '../../src/core/he/heModel';
 import { expectedOps, referenceOutputs } from '../../src/core/he/heModel';
 import { simulateInference } from '../../src/core/he/heSimulator';
 import { createMatrix } from '../../src/core/model/matrix';
-import { forward, validateNetwork, type ConvGeometry, type Network } from '../../src/core/model/network';
+import {
+  forward,
+  validateNetwork,
+  type ConvGeometry,
+  type Network,
+} from '../../src/core/model/network';
 import { applyPermutation } from '../../src/core/prune/applyPermutation';
 import { createRng, shuffleInPlace } from '../../src/core/model/random';
 import { runHeInference } from '../../src/engines/seal/heInference';

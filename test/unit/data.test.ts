@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { imagesToFloat, meanImage, meanImageMse, splitDataset, checkDatasetFits, type Dataset } from '../../src/core/io/dataset';
+import {
+  imagesToFloat,
+  meanImage,
+  meanImageMse,
+  splitDataset,
+  checkDatasetFits,
+  type Dataset,
+} from '../../src/core/io/dataset';
 import { MNIST_COUNT, mnistSplit } from '../../src/core/io/mnist';
 import { HepexError } from '../../src/core/model/errors';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
@@ -54,12 +61,20 @@ describe('dataset helpers', () => {
     const { train, test } = splitDataset(data, { seed: 3, testFraction: 0.3 });
     expect(train.count + test.count).toBe(50);
     const seen = new Set<number>();
-    for (const part of [train, test]) for (let s = 0; s < part.count; s++) seen.add(part.images[s * 4] + 256 * part.labels[s]);
+    for (const part of [train, test])
+      for (let s = 0; s < part.count; s++) seen.add(part.images[s * 4] + 256 * part.labels[s]);
     expect(seen.size).toBe(50);
   });
 
   it('scales pixels to [0, 1] and computes the mean-image baseline', () => {
-    const data: Dataset = { name: 't', count: 2, rows: 1, cols: 2, images: Uint8Array.from([0, 255, 255, 255]), labels: Uint8Array.from([0, 1]) };
+    const data: Dataset = {
+      name: 't',
+      count: 2,
+      rows: 1,
+      cols: 2,
+      images: Uint8Array.from([0, 255, 255, 255]),
+      labels: Uint8Array.from([0, 1]),
+    };
     expect(Array.from(imagesToFloat(data))).toEqual([0, 1, 1, 1]);
     const mean = meanImage(data);
     expect(Array.from(mean)).toEqual([0.5, 1]);
@@ -68,7 +83,9 @@ describe('dataset helpers', () => {
 
   it('rejects images the model cannot take and bad split fractions', () => {
     expect(() => checkDatasetFits(toy(3), 784)).toThrow(HepexError);
-    expect(() => checkDatasetFits(toy(3), 784)).toThrow(/2 x 2 = 4-pixel images but the model takes 784/);
+    expect(() => checkDatasetFits(toy(3), 784)).toThrow(
+      /2 x 2 = 4-pixel images but the model takes 784/,
+    );
     expect(() => splitDataset(toy(10), { seed: 1, testFraction: 1 })).toThrow(/between 0 and 1/);
   });
 });

@@ -39,7 +39,9 @@ describe('execution plan, counted by hand', () => {
     expect([a.levelIn, b.levelIn]).toEqual([0, 3]);
     // A reduces with steps b * 2^k and duplicates with -b * 2^k; B reduces with t2 * b * 2^k.
     expect(exec.rotationSteps).toEqual([-1024, -512, 512, 1024, 2048]);
-    expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([2, 1, 6]);
+    expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([
+      2, 1, 6,
+    ]);
   });
 
   it('starts the chain with B when the tile says so: no mask, no duplication', () => {
@@ -61,11 +63,20 @@ describe('execution plan, counted by hand', () => {
       multiply: 1,
       relinearize: 1,
     });
-    expect(a.ops).toEqual({ ...zeroOps(), multiplyPlain: 1, add: 2, rotate: 2, rescale: 1, addPlain: 1 });
+    expect(a.ops).toEqual({
+      ...zeroOps(),
+      multiplyPlain: 1,
+      add: 2,
+      rotate: 2,
+      rescale: 1,
+      addPlain: 1,
+    });
     expect([b.depth, a.depth, exec.depth]).toEqual([2, 1, 3]);
     // B reduces with t2 * b * 2^k = 2048; A with b * 2^k = 512, 1024; nothing duplicates.
     expect(exec.rotationSteps).toEqual([512, 1024, 2048]);
-    expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([4, 1, 5]);
+    expect([exec.inputCiphertexts, exec.outputCiphertexts, exec.weightCiphertexts]).toEqual([
+      4, 1, 5,
+    ]);
   });
 
   it('splits the ops of each layer by the level they run at', () => {
@@ -73,13 +84,20 @@ describe('execution plan, counted by hand', () => {
     // A: products at +0; reduction, bias and square at +1; mask at +2; duplication at +3.
     expect(a.phases.map((p) => p.levelOffset)).toEqual([0, 1, 2, 3]);
     expect(a.phases[0].ops).toMatchObject({ multiplyPlain: 4, add: 2, rescale: 2, rotate: 0 });
-    expect(a.phases[1].ops).toMatchObject({ rotate: 4, addPlain: 2, multiply: 2, relinearize: 2, rescale: 2 });
+    expect(a.phases[1].ops).toMatchObject({
+      rotate: 4,
+      addPlain: 2,
+      multiply: 2,
+      relinearize: 2,
+      rescale: 2,
+    });
     expect(a.phases[2].ops).toMatchObject({ maskMultiply: 2, rescale: 2, rotate: 0 });
     expect(a.phases[3].ops).toMatchObject({ rotate: 4, add: 4, rescale: 0 });
     expect(b.phases.map((p) => p.levelOffset)).toEqual([0, 1]);
     for (const layer of [a, b]) {
       const total = zeroOps();
-      for (const p of layer.phases) for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += p.ops[k];
+      for (const p of layer.phases)
+        for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += p.ops[k];
       expect(total).toEqual(layer.ops);
       expect(layer.phases.at(-1)?.levelOffset).toBe(layer.depth);
     }
@@ -87,12 +105,21 @@ describe('execution plan, counted by hand', () => {
 
   it('multiplies and relinearizes once per sum in the encrypted-model mode', () => {
     const exec = planExecution(plan, dense, [SQUARE, LINEAR], 'encrypted-model');
-    expect(exec.layers[0].ops).toMatchObject({ multiplyPlain: 0, multiply: 4 + 2, relinearize: 2 + 2, add: 2 + 2 + 4 + 4, addPlain: 0 });
+    expect(exec.layers[0].ops).toMatchObject({
+      multiplyPlain: 0,
+      multiply: 4 + 2,
+      relinearize: 2 + 2,
+      add: 2 + 2 + 4 + 4,
+      addPlain: 0,
+    });
     expect(exec.layers[1].ops).toMatchObject({ multiply: 2, relinearize: 1, add: 1 + 1 + 1 });
   });
 
   it('counts a quadratic polynomial activation with its constant terms', () => {
-    const exec = planExecution(plan, dense, [{ type: 'poly', coefficients: [0.25, 0.5, 0.125] }, LINEAR]);
+    const exec = planExecution(plan, dense, [
+      { type: 'poly', coefficients: [0.25, 0.5, 0.125] },
+      LINEAR,
+    ]);
     // bias + (x' + c1/sqrt(c2)) + c0 per output block
     expect(exec.layers[0].ops.addPlain).toBe(2 * 3);
     expect(exec.layers[0].depth).toBe(3);
@@ -127,7 +154,11 @@ describe('execution plan, counted by hand', () => {
   it('needs no mask when t1 is 1: the reduction wraps the whole ciphertext', () => {
     const t = parseTileShape('1x4:A', { ringDegree: 8192 });
     const p = planTiles([8, 4, 2], t);
-    const exec = planExecution(p, p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)), [SQUARE, LINEAR]);
+    const exec = planExecution(
+      p,
+      p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)),
+      [SQUARE, LINEAR],
+    );
     expect(exec.layers[0].masked).toBe(false);
     expect(exec.layers[0].duplicationSteps).toEqual([]);
     expect(exec.layers[0].ops).toMatchObject({ maskMultiply: 0, rotate: 4 * 2 }); // 4 out blocks x log2(4)
@@ -137,7 +168,11 @@ describe('execution plan, counted by hand', () => {
   it('needs no mask when t2 is 1 and no rotations when the summed dim is 1', () => {
     const t = parseTileShape('4x1:A', { ringDegree: 8192 });
     const p = planTiles([8, 4, 2], t);
-    const exec = planExecution(p, p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)), [SQUARE, LINEAR]);
+    const exec = planExecution(
+      p,
+      p.layers.map((l) => new Uint8Array(l.tileCount).fill(1)),
+      [SQUARE, LINEAR],
+    );
     expect(exec.layers[0].masked).toBe(false);
     expect(exec.layers[0].ops.rotate).toBe(0);
     expect(exec.layers[1].ops.rotate).toBe(2 * 2); // 2 output blocks (t2 = 1) x log2(t1 = 4)
@@ -160,7 +195,11 @@ describe('cost model', () => {
     expect(c.total.rotations).toBe(c.layers.reduce((s, l) => s + l.rotations, 0));
     expect(c.heParameters.coeffModulusBits).toEqual([60, 40, 40, 40, 40, 60]);
     expect(c.heParameters.fits).toBe(false); // 280 bits > 218 at N = 8192
-    const pruned = costOf(plan, [SQUARE, LINEAR], [Uint8Array.from([0, 1, 0, 0]), Uint8Array.from([1, 1])]);
+    const pruned = costOf(
+      plan,
+      [SQUARE, LINEAR],
+      [Uint8Array.from([0, 1, 0, 0]), Uint8Array.from([1, 1])],
+    );
     expect(pruned.total.predictedMs).toBeLessThan(c.total.predictedMs);
     expect(pruned.total.modelBytes).toBeLessThan(c.total.modelBytes);
   });

@@ -126,7 +126,9 @@ describe('HE model preparation', () => {
     expect(heDepth(net, { t1: 4, t2: 8, first: 'A' })).toBe(3 + 2 + 1);
     expect(heDepth(net, { t1: 4, t2: 1, first: 'A' })).toBe(2 + 2 + 1);
     expect(chooseHeTile(net, { t1: 4, t2: 8 }).ringDegree).toBe(16384);
-    expect(chooseHeTile(randomNetwork([8, 2], [LINEAR], 1), { t1: 4, t2: 8 }).ringDegree).toBe(8192);
+    expect(chooseHeTile(randomNetwork([8, 2], [LINEAR], 1), { t1: 4, t2: 8 }).ringDegree).toBe(
+      8192,
+    );
   });
 
   it('rejects a network too deep for any parameter set, and a tile whose ring degree is too small', () => {
@@ -214,7 +216,12 @@ describe('the plan interpreter on exact slot arithmetic', () => {
   });
 
   it("hands each finished layer its own operations and the injected clock's elapsed ms", async () => {
-    const net = randomNetwork([16, 8, 4, 8, 16], [SQUARE, LINEAR, POLY, LINEAR], 40, 'reconstruction');
+    const net = randomNetwork(
+      [16, 8, 4, 8, 16],
+      [SQUARE, LINEAR, POLY, LINEAR],
+      40,
+      'reconstruction',
+    );
     const model = prepareHeModel(net, chooseHeTile(net, { t1: 4, t2: 4 }));
     const inputs = Array.from(model.exec.layers[0].liveInputs, (live) =>
       live ? new Float64Array(model.tile.ringDegree / 2).fill(0.5) : null,
@@ -256,7 +263,11 @@ describe('the plan interpreter on exact slot arithmetic', () => {
 
 describe('level-aware latency prediction', () => {
   // The cost model's prediction for the plan the engine runs.
-  const predict = (model: { exec: Parameters<typeof costOfExecution>[0] }, samples: number, table: OpTimingTable) => ({
+  const predict = (
+    model: { exec: Parameters<typeof costOfExecution>[0] },
+    samples: number,
+    table: OpTimingTable,
+  ) => ({
     ms: costOfExecution(model.exec, { samples, timings: [table] }).total.predictedMs,
   });
   const unit = (op: string, dataPrimes: number) => ({
@@ -284,10 +295,7 @@ describe('level-aware latency prediction', () => {
       9,
     );
     // Encryption at the top level: one unit per input ciphertext.
-    expect(predict(model, samples, unit('encrypt', P)).ms).toBeCloseTo(
-      ops.encrypt,
-      9,
-    );
+    expect(predict(model, samples, unit('encrypt', P)).ms).toBeCloseTo(ops.encrypt, 9);
     // Rotations happen below the top level and key switching shrinks superlinearly.
     const rot = predict(model, samples, unit('rotate', P));
     expect(rot.ms).toBeLessThan(ops.rotate * keySwitchScale(P - 1, P) + 1e-9);

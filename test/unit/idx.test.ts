@@ -53,8 +53,12 @@ describe('IDX', () => {
   });
 
   it('names a truncated file and trailing bytes', () => {
-    expect(errorOf(() => parseIdx(imageFile.subarray(0, imageFile.length - 1))).message).toMatch(/truncated: sizes 3 x 4 x 5 need 60 data bytes but only 59/);
-    expect(errorOf(() => parseIdx(imageFile.subarray(0, 10))).message).toMatch(/truncated inside its header/);
+    expect(errorOf(() => parseIdx(imageFile.subarray(0, imageFile.length - 1))).message).toMatch(
+      /truncated: sizes 3 x 4 x 5 need 60 data bytes but only 59/,
+    );
+    expect(errorOf(() => parseIdx(imageFile.subarray(0, 10))).message).toMatch(
+      /truncated inside its header/,
+    );
     const long = new Uint8Array(imageFile.length + 2);
     long.set(imageFile);
     expect(errorOf(() => parseIdx(long)).message).toMatch(/2 unexpected bytes/);
@@ -72,9 +76,13 @@ describe('IDX', () => {
   });
 
   it('names mismatched counts, swapped files and bad labels', () => {
-    expect(errorOf(() => datasetFromIdx(imageFile, encodeIdx([2], Uint8Array.from([1, 2])))).message).toMatch(/3 images but 2 labels/);
+    expect(
+      errorOf(() => datasetFromIdx(imageFile, encodeIdx([2], Uint8Array.from([1, 2])))).message,
+    ).toMatch(/3 images but 2 labels/);
     expect(errorOf(() => datasetFromIdx(labelFile, imageFile)).message).toMatch(/swapped/);
-    expect(errorOf(() => datasetFromIdx(imageFile, encodeIdx([3], Uint8Array.from([1, 12, 2])))).message).toMatch(/label 1 is 12/);
+    expect(
+      errorOf(() => datasetFromIdx(imageFile, encodeIdx([3], Uint8Array.from([1, 12, 2])))).message,
+    ).toMatch(/label 1 is 12/);
   });
 
   it('loads gzipped and plain files from disk alike, and reports damaged gzip', async () => {
@@ -87,8 +95,12 @@ describe('IDX', () => {
       expect(Array.from(data.images)).toEqual(Array.from(images));
       const gz = gzipSync(imageFile);
       await writeFile(join(dir, 'bad.gz'), gz.subarray(0, gz.length - 6));
-      await expect(loadIdxPair(join(dir, 'bad.gz'), join(dir, 'l'))).rejects.toThrow(/gzip data is damaged/);
-      await expect(loadIdxPair(join(dir, 'missing'), join(dir, 'l'))).rejects.toThrow(/Cannot read images file/);
+      await expect(loadIdxPair(join(dir, 'bad.gz'), join(dir, 'l'))).rejects.toThrow(
+        /gzip data is damaged/,
+      );
+      await expect(loadIdxPair(join(dir, 'missing'), join(dir, 'l'))).rejects.toThrow(
+        /Cannot read images file/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,11 @@ import { HepexError } from '../../src/core/model/errors';
 import { modelFromFiles } from '../../src/engines/tfjs/modelFiles';
 
 /** Expects modelFromFiles to refuse the files with an `invalid-model-file` error matching `pattern`. */
-export async function expectInvalidModelFile(json: string, weights: Uint8Array, pattern: RegExp): Promise<void> {
+export async function expectInvalidModelFile(
+  json: string,
+  weights: Uint8Array,
+  pattern: RegExp,
+): Promise<void> {
   const error = await modelFromFiles(json, weights).then(
     () => undefined,
     (e: unknown) => e,

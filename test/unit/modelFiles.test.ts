@@ -12,7 +12,11 @@ import { createRng } from '../../src/core/model/random';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
-import { modelFromFiles, modelFromLayersModel, modelToFiles } from '../../src/engines/tfjs/modelFiles';
+import {
+  modelFromFiles,
+  modelFromLayersModel,
+  modelToFiles,
+} from '../../src/engines/tfjs/modelFiles';
 import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
 import { expectInvalidModelFile } from './invalidModelFile';
 
@@ -26,7 +30,11 @@ function randomNetwork(sizes: number[], activations: Activation[], seed: number)
       const cols = sizes[l];
       return {
         kind: 'dense' as const,
-        weights: { rows, cols, data: Float32Array.from({ length: rows * cols }, () => rng.normal() / Math.sqrt(cols)) },
+        weights: {
+          rows,
+          cols,
+          data: Float32Array.from({ length: rows * cols }, () => rng.normal() / Math.sqrt(cols)),
+        },
         bias: Float32Array.from({ length: rows }, () => rng.normal() * 0.1),
         activation: activations[l],
       };
@@ -55,7 +63,10 @@ const model: HepexModel = {
   network: pruned.network,
   masks: pruned.masks,
   tile: createTileShape(4, 8, { ringDegree: 8192 }),
-  permutation: { input: Uint32Array.from({ length: 20 }, (_, i) => 19 - i), output: Uint32Array.from([4, 3, 2, 1, 0]) },
+  permutation: {
+    input: Uint32Array.from({ length: 20 }, (_, i) => 19 - i),
+    output: Uint32Array.from([4, 3, 2, 1, 0]),
+  },
   metrics: { accuracy: 0.5 },
   provenance: { method: 'test', seed: 7, dense: false },
 };
@@ -105,7 +116,9 @@ describe('model files', () => {
   });
 
   it('refuses to export what it could not read back', async () => {
-    await expect(modelToFiles({ ...model, metrics: { accuracy: NaN } })).rejects.toThrow(/Cannot export this model: metrics.accuracy/);
+    await expect(modelToFiles({ ...model, metrics: { accuracy: NaN } })).rejects.toThrow(
+      /Cannot export this model: metrics.accuracy/,
+    );
     await expect(modelToFiles({ ...model, name: 'x'.repeat(500) })).rejects.toThrow(/name/);
     await expect(modelToFiles({ ...model, network: net })).rejects.toThrow(/pruned by the mask/);
   });
@@ -117,8 +130,16 @@ describe('model files', () => {
     const m0 = createMask(8, 16, 0);
     for (let r = 0; r < 4; r++) for (let c = 8; c < 16; c++) m0.data[r * 16 + c] = 1;
     const m1 = createMask(4, 8, 1);
-    const layers = dense.layers.map((l, i) => ({ ...l, weights: { ...l.weights, data: l.weights.data.map((w, k) => ([m0, m1][i].data[k] ? w : 0)) } }));
-    const files = await modelToFiles({ name: 'tiles', network: { ...dense, layers }, masks: [m0, m1], tile });
+    const layers = dense.layers.map((l, i) => ({
+      ...l,
+      weights: { ...l.weights, data: l.weights.data.map((w, k) => ([m0, m1][i].data[k] ? w : 0)) },
+    }));
+    const files = await modelToFiles({
+      name: 'tiles',
+      network: { ...dense, layers },
+      masks: [m0, m1],
+      tile,
+    });
     const meta = JSON.parse(files.modelJson).userDefinedMetadata.hepex;
     expect(meta.masks[0].encoding).toBe('tiles');
     expect(meta.masks[0].ones).toBe(32);
@@ -138,7 +159,8 @@ describe('model files', () => {
       expect(maxDiff).toBeLessThanOrEqual(1e-6);
       // ...and both agree with the core's float64 reference forward pass.
       const ref = forward(model.network, inputs, 6);
-      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - ref[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(ref[i])));
+      for (let i = 0; i < a.length; i++)
+        expect(Math.abs(a[i] - ref[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(ref[i])));
       expect(plain.getUserDefinedMetadata()).toHaveProperty('hepex.schemaVersion', 1);
     } finally {
       plain.dispose();
@@ -147,19 +169,39 @@ describe('model files', () => {
     const live = networkToLayersModel(model.network);
     const fromLive = await modelFromLayersModel(live);
     live.dispose();
-    expect(fromLive.network.layers.map((l) => l.activation)).toEqual(model.network.layers.map((l) => l.activation));
-    expect(Array.from(fromLive.network.layers[0].weights.data)).toEqual(Array.from(model.network.layers[0].weights.data));
+    expect(fromLive.network.layers.map((l) => l.activation)).toEqual(
+      model.network.layers.map((l) => l.activation),
+    );
+    expect(Array.from(fromLive.network.layers[0].weights.data)).toEqual(
+      Array.from(model.network.layers[0].weights.data),
+    );
     const back = await readModelDir(dir);
-    expect(Array.from(back.network.layers[1].weights.data)).toEqual(Array.from(model.network.layers[1].weights.data));
+    expect(Array.from(back.network.layers[1].weights.data)).toEqual(
+      Array.from(model.network.layers[1].weights.data),
+    );
   });
 
   it('reads a plain tfjs Sequential model (no hepex metadata) and drops a final softmax', async () => {
     const seq = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [6], units: 4, name: 'd1' }), tf.layers.dense({ units: 3, activation: 'softmax', name: 'd2' })],
+      layers: [
+        tf.layers.dense({ inputShape: [6], units: 4, name: 'd1' }),
+        tf.layers.dense({ units: 3, activation: 'softmax', name: 'd2' }),
+      ],
     });
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await seq.save(tf.io.withSaveHandler(async (a) => ((artifacts = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
-    const json = JSON.stringify({ modelTopology: artifacts!.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['w.bin'], weights: artifacts!.weightSpecs }] });
+    await seq.save(
+      tf.io.withSaveHandler(
+        async (a) => (
+          (artifacts = a),
+          { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+        ),
+      ),
+    );
+    const json = JSON.stringify({
+      modelTopology: artifacts!.modelTopology,
+      format: 'layers-model',
+      weightsManifest: [{ paths: ['w.bin'], weights: artifacts!.weightSpecs }],
+    });
     const back = await modelFromFiles(json, new Uint8Array(artifacts!.weightData as ArrayBuffer));
     expect(back.network.layers.map((l) => l.weights.rows)).toEqual([4, 3]);
     expect(back.provenance).toEqual({ importedSoftmaxDropped: true });
@@ -182,7 +224,8 @@ describe('hostile model files', () => {
     good = await modelToFiles(model);
   });
 
-  it('rejects a byte length mismatch', () => expectInvalid(good.modelJson, good.weights.subarray(0, good.weights.length - 4), /bytes/));
+  it('rejects a byte length mismatch', () =>
+    expectInvalid(good.modelJson, good.weights.subarray(0, good.weights.length - 4), /bytes/));
   it('rejects NaN weights', async () => {
     const w = good.weights.slice();
     new DataView(w.buffer).setFloat32(8, NaN, true);
@@ -194,33 +237,85 @@ describe('hostile model files', () => {
     await expectInvalid(good.modelJson, w, /pruned by the mask/);
   });
   it('rejects missing weights', () =>
-    expectInvalid(edit((j) => (j.weightsManifest[0].weights = j.weightsManifest[0].weights.filter((w: { name: string }) => w.name !== 'dense_2/bias'))), good.weights.subarray(0, good.weights.length - 32), /dense_2\/bias/));
-  it('rejects wrong shapes', () => expectInvalid(edit((j) => (j.weightsManifest[0].weights[0].shape = [12, 20])), good.weights, /shape|units|inputs/));
-  it('rejects absurd sizes', () => expectInvalid(edit((j) => (j.weightsManifest[0].weights[0].shape = [100000, 100000])), good.weights, /sizes must be/));
+    expectInvalid(
+      edit(
+        (j) =>
+          (j.weightsManifest[0].weights = j.weightsManifest[0].weights.filter(
+            (w: { name: string }) => w.name !== 'dense_2/bias',
+          )),
+      ),
+      good.weights.subarray(0, good.weights.length - 32),
+      /dense_2\/bias/,
+    ));
+  it('rejects wrong shapes', () =>
+    expectInvalid(
+      edit((j) => (j.weightsManifest[0].weights[0].shape = [12, 20])),
+      good.weights,
+      /shape|units|inputs/,
+    ));
+  it('rejects absurd sizes', () =>
+    expectInvalid(
+      edit((j) => (j.weightsManifest[0].weights[0].shape = [100000, 100000])),
+      good.weights,
+      /sizes must be/,
+    ));
   it('rejects unknown layer types', () =>
-    expectInvalid(edit((j) => (j.modelTopology.config.layers[1].class_name = 'Conv2D')), good.weights, /Conv2D/));
+    expectInvalid(
+      edit((j) => (j.modelTopology.config.layers[1].class_name = 'Conv2D')),
+      good.weights,
+      /Conv2D/,
+    ));
   it('rejects input preprocessing before the first Dense layer', () =>
     expectInvalid(
       edit((j) => {
         const layers = j.modelTopology.config.layers;
-        layers.splice(1, 0, { name: 'pre', class_name: 'Rescaling', config: { scale: 1 / 255, offset: 0, name: 'pre' }, inbound_nodes: [[['input', 0, 0, {}]]] });
+        layers.splice(1, 0, {
+          name: 'pre',
+          class_name: 'Rescaling',
+          config: { scale: 1 / 255, offset: 0, name: 'pre' },
+          inbound_nodes: [[['input', 0, 0, {}]]],
+        });
         layers[2].inbound_nodes = [[['pre', 0, 0, {}]]];
       }),
       good.weights,
       /before the first Dense/,
     ));
   it('rejects ReLU activations', () =>
-    expectInvalid(edit((j) => (j.modelTopology.config.layers[1].config.activation = 'relu')), good.weights, /relu/));
+    expectInvalid(
+      edit((j) => (j.modelTopology.config.layers[1].config.activation = 'relu')),
+      good.weights,
+      /relu/,
+    ));
   it('rejects a newer schema version and unknown metadata fields', async () => {
-    await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.schemaVersion = 2)), good.weights, /newer/);
-    await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.extra = 1)), good.weights, /unknown field/);
+    await expectInvalid(
+      edit((j) => (j.userDefinedMetadata.hepex.schemaVersion = 2)),
+      good.weights,
+      /newer/,
+    );
+    await expectInvalid(
+      edit((j) => (j.userDefinedMetadata.hepex.extra = 1)),
+      good.weights,
+      /unknown field/,
+    );
   });
   it('rejects a mask of the wrong length and a bad permutation', async () => {
-    await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.masks[0].bits = 'AAAA')), good.weights, /bitset/);
-    await expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.permutation.input[0] = 5)), good.weights, /permutation/);
+    await expectInvalid(
+      edit((j) => (j.userDefinedMetadata.hepex.masks[0].bits = 'AAAA')),
+      good.weights,
+      /bitset/,
+    );
+    await expectInvalid(
+      edit((j) => (j.userDefinedMetadata.hepex.permutation.input[0] = 5)),
+      good.weights,
+      /permutation/,
+    );
   });
   it('rejects an activation that disagrees with the graph', () =>
-    expectInvalid(edit((j) => (j.userDefinedMetadata.hepex.layers[1].activation = { type: 'linear' })), good.weights, /metadata says/));
+    expectInvalid(
+      edit((j) => (j.userDefinedMetadata.hepex.layers[1].activation = { type: 'linear' })),
+      good.weights,
+      /metadata says/,
+    ));
   it('rejects non-JSON', () => expectInvalid('{"modelTopology": ', good.weights, /not valid JSON/));
   it('a failed read leaves an existing model directory untouched', async () => {
     const sub = join(dir, 'keep');

@@ -9,8 +9,18 @@ describe('model files without prior backend set-up', () => {
     const network = {
       task: 'classification' as const,
       layers: [
-        { kind: 'dense' as const, weights: { rows: 2, cols: 3, data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, bias: Float32Array.from([0.5, -0.5]), activation: SQUARE },
-        { kind: 'dense' as const, weights: { rows: 1, cols: 2, data: Float32Array.from([1, -1]) }, bias: new Float32Array(1), activation: { type: 'linear' as const } },
+        {
+          kind: 'dense' as const,
+          weights: { rows: 2, cols: 3, data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+          bias: Float32Array.from([0.5, -0.5]),
+          activation: SQUARE,
+        },
+        {
+          kind: 'dense' as const,
+          weights: { rows: 1, cols: 2, data: Float32Array.from([1, -1]) },
+          bias: new Float32Array(1),
+          activation: { type: 'linear' as const },
+        },
       ],
     };
     const files = await modelToFiles({ name: 'standalone', network });

@@ -1,16 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateActivation, LINEAR, SQUARE } from '../../src/core/model/activation';
 import { HepexError } from '../../src/core/model/errors';
-import { applyMask, createMask, createMatrix, nonZeroMask, transpose } from '../../src/core/model/matrix';
-import { forward, parseLayerSizes, validateNetwork, type Network } from '../../src/core/model/network';
-import { identityPermutation, invertPermutation, permuteRows, unpermuteRows } from '../../src/core/model/permutation';
+import {
+  applyMask,
+  createMask,
+  createMatrix,
+  nonZeroMask,
+  transpose,
+} from '../../src/core/model/matrix';
+import {
+  forward,
+  parseLayerSizes,
+  validateNetwork,
+  type Network,
+} from '../../src/core/model/network';
+import {
+  identityPermutation,
+  invertPermutation,
+  permuteRows,
+  unpermuteRows,
+} from '../../src/core/model/permutation';
 import { createRng } from '../../src/core/model/random';
 
 const tiny = (): Network => ({
   task: 'classification',
   layers: [
-    { kind: 'dense', weights: createMatrix(2, 3, Float32Array.from([1, 0, -1, 2, 1, 0])), bias: Float32Array.from([0.5, -1]), activation: SQUARE },
-    { kind: 'dense', weights: createMatrix(1, 2, Float32Array.from([1, -2])), bias: Float32Array.from([0.25]), activation: LINEAR },
+    {
+      kind: 'dense',
+      weights: createMatrix(2, 3, Float32Array.from([1, 0, -1, 2, 1, 0])),
+      bias: Float32Array.from([0.5, -1]),
+      activation: SQUARE,
+    },
+    {
+      kind: 'dense',
+      weights: createMatrix(1, 2, Float32Array.from([1, -2])),
+      bias: Float32Array.from([0.25]),
+      activation: LINEAR,
+    },
   ],
 });
 
@@ -26,13 +52,25 @@ describe('network', () => {
 
   it('names the first problem of a broken network', () => {
     const n = tiny();
-    const nan = { ...n, layers: [{ ...n.layers[0], weights: createMatrix(2, 3, Float32Array.from([1, NaN, 0, 0, 0, 0])) }, n.layers[1]] };
+    const nan = {
+      ...n,
+      layers: [
+        { ...n.layers[0], weights: createMatrix(2, 3, Float32Array.from([1, NaN, 0, 0, 0, 0])) },
+        n.layers[1],
+      ],
+    };
     expect(() => validateNetwork(nan)).toThrow(/Layer 1: weight 1 is NaN/);
     const chain = { ...n, layers: [n.layers[0], { ...n.layers[1], weights: createMatrix(1, 3) }] };
     expect(() => validateNetwork(chain)).toThrow(/Layer 2 takes 3 inputs but layer 1 gives 2/);
     const bias = { ...n, layers: [{ ...n.layers[0], bias: new Float32Array(5) }, n.layers[1]] };
     expect(() => validateNetwork(bias)).toThrow(/bias has 5 values for 2 outputs/);
-    const poly = { ...n, layers: [{ ...n.layers[0], activation: { type: 'poly' as const, coefficients: [0, 0, 0, 1] } }, n.layers[1]] };
+    const poly = {
+      ...n,
+      layers: [
+        { ...n.layers[0], activation: { type: 'poly' as const, coefficients: [0, 0, 0, 1] } },
+        n.layers[1],
+      ],
+    };
     expect(() => validateNetwork(poly)).toThrow(HepexError);
     expect(validateNetwork(n)).toBe(n);
   });

@@ -2,14 +2,43 @@ import { describe, expect, it } from 'vitest';
 import { HepexError } from '../../src/core/model/errors';
 import { createMask } from '../../src/core/model/matrix';
 import { createRng } from '../../src/core/model/random';
-import { countNonZeroTiles, countTileNonZeros, planTiles, runtimeGrid, tileArea } from '../../src/core/tiling/tilePlan';
-import { allTileShapes, createTileShape, parseTileShape, tileShapeLabel } from '../../src/core/tiling/tileShape';
+import {
+  countNonZeroTiles,
+  countTileNonZeros,
+  planTiles,
+  runtimeGrid,
+  tileArea,
+} from '../../src/core/tiling/tilePlan';
+import {
+  allTileShapes,
+  createTileShape,
+  parseTileShape,
+  tileShapeLabel,
+} from '../../src/core/tiling/tileShape';
 
 describe('tile shapes', () => {
   it('fills the slots of the ring degree', () => {
-    expect(parseTileShape('4x8')).toEqual({ t1: 4, t2: 8, batch: 512, ringDegree: 32768, first: 'B' });
-    expect(parseTileShape('4x8', { ringDegree: 8192 })).toEqual({ t1: 4, t2: 8, batch: 128, ringDegree: 8192, first: 'B' });
-    expect(parseTileShape('16x16x32:a')).toEqual({ t1: 16, t2: 16, batch: 32, ringDegree: 16384, first: 'A' });
+    expect(parseTileShape('4x8')).toEqual({
+      t1: 4,
+      t2: 8,
+      batch: 512,
+      ringDegree: 32768,
+      first: 'B',
+    });
+    expect(parseTileShape('4x8', { ringDegree: 8192 })).toEqual({
+      t1: 4,
+      t2: 8,
+      batch: 128,
+      ringDegree: 8192,
+      first: 'B',
+    });
+    expect(parseTileShape('16x16x32:a')).toEqual({
+      t1: 16,
+      t2: 16,
+      batch: 32,
+      ringDegree: 16384,
+      first: 'A',
+    });
     expect(tileShapeLabel(parseTileShape('4x8:B'))).toBe('4x8');
     expect(tileShapeLabel(parseTileShape('4x8:A'))).toBe('4x8:A');
     expect(createTileShape(2, 4, { batch: 512 }).ringDegree).toBe(8192);
@@ -29,8 +58,12 @@ describe('tile shapes', () => {
   });
 
   it('rejects an unsupported ring degree and a tile larger than the slots', () => {
-    expect(() => parseTileShape('4x8', { ringDegree: 1000 })).toThrow(/Ring degree 1000 is not supported/);
-    expect(() => parseTileShape('128x128', { ringDegree: 8192 })).toThrow(/must fill exactly 4096 slots/);
+    expect(() => parseTileShape('4x8', { ringDegree: 1000 })).toThrow(
+      /Ring degree 1000 is not supported/,
+    );
+    expect(() => parseTileShape('128x128', { ringDegree: 8192 })).toThrow(
+      /must fill exactly 4096 slots/,
+    );
   });
 
   it('enumerates every power-of-two shape that fits', () => {
@@ -58,7 +91,11 @@ describe('tile plan', () => {
   it('alternates orientations and swaps the block sides', () => {
     const plan = planTiles([784, 256, 64, 10], parseTileShape('4x8:A'));
     expect(plan.layers.map((l) => l.orientation)).toEqual(['A', 'B', 'A']);
-    expect(plan.layers.map((l) => [l.blockOut, l.blockIn])).toEqual([[4, 8], [8, 4], [4, 8]]);
+    expect(plan.layers.map((l) => [l.blockOut, l.blockIn])).toEqual([
+      [4, 8],
+      [8, 4],
+      [4, 8],
+    ]);
     // A's output block (t1 rows) is B's input block (t1), B's output block (t2) is A's input block.
     expect(plan.layers[0].outBlocks).toBe(plan.layers[1].inBlocks);
     expect(plan.layers[1].outBlocks).toBe(plan.layers[2].inBlocks);
@@ -81,14 +118,23 @@ describe('tile plan', () => {
       for (const tiling of plan.layers) {
         const mask = createMask(tiling.outputs, tiling.inputs, 0);
         const density = rng.next();
-        for (let k = 0; k < mask.data.length; k++) mask.data[k] = rng.next() < density * 0.3 ? 1 : 0;
+        for (let k = 0; k < mask.data.length; k++)
+          mask.data[k] = rng.next() < density * 0.3 ? 1 : 0;
         const counts = countTileNonZeros(mask, tiling);
         let nonZeroTiles = 0;
         for (let o = 0; o < tiling.outBlocks; o++) {
           for (let i = 0; i < tiling.inBlocks; i++) {
             let n = 0;
-            for (let r = o * tiling.blockOut; r < Math.min((o + 1) * tiling.blockOut, tiling.outputs); r++) {
-              for (let c = i * tiling.blockIn; c < Math.min((i + 1) * tiling.blockIn, tiling.inputs); c++) {
+            for (
+              let r = o * tiling.blockOut;
+              r < Math.min((o + 1) * tiling.blockOut, tiling.outputs);
+              r++
+            ) {
+              for (
+                let c = i * tiling.blockIn;
+                c < Math.min((i + 1) * tiling.blockIn, tiling.inputs);
+                c++
+              ) {
                 n += mask.data[r * tiling.inputs + c];
               }
             }
@@ -97,7 +143,10 @@ describe('tile plan', () => {
           }
         }
         expect(countNonZeroTiles(mask, tiling)).toBe(nonZeroTiles);
-        const area = Array.from({ length: tiling.tileCount }, (_, t) => tileArea(tiling, t)).reduce((s, a) => s + a, 0);
+        const area = Array.from({ length: tiling.tileCount }, (_, t) => tileArea(tiling, t)).reduce(
+          (s, a) => s + a,
+          0,
+        );
         expect(area).toBe(tiling.inputs * tiling.outputs);
       }
     }
@@ -105,7 +154,9 @@ describe('tile plan', () => {
 
   it('rejects a mask of the wrong shape', () => {
     const plan = planTiles([8, 4], parseTileShape('2x4', { ringDegree: 8192 }));
-    expect(() => countTileNonZeros(createMask(4, 7), plan.layers[0])).toThrow(/mask is 4 x 7 but the weights are 4 x 8/);
+    expect(() => countTileNonZeros(createMask(4, 7), plan.layers[0])).toThrow(
+      /mask is 4 x 7 but the weights are 4 x 8/,
+    );
   });
 
   it('lays B out transposed in the runtime grid', () => {

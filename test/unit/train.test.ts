@@ -37,7 +37,11 @@ describe('tfjs training', () => {
     const start = initNetwork(mlpSpec, 1);
     const before = await evaluateNetwork(start, small.train, small.test);
     const progress: number[] = [];
-    const result = await trainNetwork(start, small.train, small.test, { epochs: 3, learningRate: 3e-3, onProgress: (p) => progress.push(p.loss) });
+    const result = await trainNetwork(start, small.train, small.test, {
+      epochs: 3,
+      learningRate: 3e-3,
+      onProgress: (p) => progress.push(p.loss),
+    });
     expect(progress).toHaveLength(3);
     expect(progress[2]).toBeLessThan(progress[0]);
     expect(before.metric.value).toBeLessThan(0.3);
@@ -52,19 +56,58 @@ describe('tfjs training', () => {
   });
 
   it('is reproducible: the same seed gives identical weights', async () => {
-    const a = await trainNetwork(initNetwork(mlpSpec, 5), small.train, small.test, { epochs: 1, seed: 9, maxShift: 1, evaluateEachEpoch: false });
-    const b = await trainNetwork(initNetwork(mlpSpec, 5), small.train, small.test, { epochs: 1, seed: 9, maxShift: 1, evaluateEachEpoch: false });
-    expect(Buffer.from(a.network.layers[0].weights.data.buffer).equals(Buffer.from(b.network.layers[0].weights.data.buffer))).toBe(true);
-    const c = await trainNetwork(initNetwork(mlpSpec, 5), small.train, small.test, { epochs: 1, seed: 10, maxShift: 1, evaluateEachEpoch: false });
-    expect(Buffer.from(a.network.layers[0].weights.data.buffer).equals(Buffer.from(c.network.layers[0].weights.data.buffer))).toBe(false);
+    const a = await trainNetwork(initNetwork(mlpSpec, 5), small.train, small.test, {
+      epochs: 1,
+      seed: 9,
+      maxShift: 1,
+      evaluateEachEpoch: false,
+    });
+    const b = await trainNetwork(initNetwork(mlpSpec, 5), small.train, small.test, {
+      epochs: 1,
+      seed: 9,
+      maxShift: 1,
+      evaluateEachEpoch: false,
+    });
+    expect(
+      Buffer.from(a.network.layers[0].weights.data.buffer).equals(
+        Buffer.from(b.network.layers[0].weights.data.buffer),
+      ),
+    ).toBe(true);
+    const c = await trainNetwork(initNetwork(mlpSpec, 5), small.train, small.test, {
+      epochs: 1,
+      seed: 10,
+      maxShift: 1,
+      evaluateEachEpoch: false,
+    });
+    expect(
+      Buffer.from(a.network.layers[0].weights.data.buffer).equals(
+        Buffer.from(c.network.layers[0].weights.data.buffer),
+      ),
+    ).toBe(false);
   });
 
   it('fine-tuning holds the masks: pruned weights are exactly zero AFTER training, kept ones moved', async () => {
-    const dense = (await trainNetwork(initNetwork(mlpSpec, 2), small.train, small.test, { epochs: 3, learningRate: 3e-3, evaluateEachEpoch: false })).network;
+    const dense = (
+      await trainNetwork(initNetwork(mlpSpec, 2), small.train, small.test, {
+        epochs: 3,
+        learningRate: 3e-3,
+        evaluateEachEpoch: false,
+      })
+    ).network;
     const masks = randomMasks([784, 32, 10], 0.3, 4);
     const trainer = createTfjsTrainer(small);
-    const prunedMetric = await trainer.evaluate({ ...dense, layers: dense.layers.map((l, i) => ({ ...l, weights: { ...l.weights, data: l.weights.data.map((w, k) => (masks[i].data[k] ? w : 0)) } })) });
-    const tuned = await trainer.fineTune(dense, masks, { epochs: 3, learningRate: 2e-3, batchSize: 32 });
+    const prunedMetric = await trainer.evaluate({
+      ...dense,
+      layers: dense.layers.map((l, i) => ({
+        ...l,
+        weights: { ...l.weights, data: l.weights.data.map((w, k) => (masks[i].data[k] ? w : 0)) },
+      })),
+    });
+    const tuned = await trainer.fineTune(dense, masks, {
+      epochs: 3,
+      learningRate: 2e-3,
+      batchSize: 32,
+    });
     let pruned = 0;
     let moved = 0;
     tuned.layers.forEach((layer, l) => {
@@ -86,27 +129,57 @@ describe('tfjs training', () => {
   });
 
   it('group lasso zeroes whole pixels and neurons: after magnitude pruning far more of them are dead', async () => {
-    const start = (await trainNetwork(initNetwork(mlpSpec, 3), small.train, small.test, { epochs: 3, learningRate: 3e-3, evaluateEachEpoch: false })).network;
+    const start = (
+      await trainNetwork(initNetwork(mlpSpec, 3), small.train, small.test, {
+        epochs: 3,
+        learningRate: 3e-3,
+        evaluateEachEpoch: false,
+      })
+    ).network;
     const deadLines = (net: Network): number => {
       // Input pixels (columns of W1) and hidden neurons (rows of W1) with no weight left at 0.9.
       const [m] = magnitudePrune(net, { sparsity: 0.9, scope: 'global' });
       let dead = 0;
       for (let c = 0; c < m.cols; c++) if (!m.data.some((v, k) => v && k % m.cols === c)) dead++;
-      for (let r = 0; r < m.rows; r++) if (!m.data.subarray(r * m.cols, (r + 1) * m.cols).some((v) => v)) dead++;
+      for (let r = 0; r < m.rows; r++)
+        if (!m.data.subarray(r * m.cols, (r + 1) * m.cols).some((v) => v)) dead++;
       return dead;
     };
-    const plain = await trainNetwork(start, small.train, small.test, { epochs: 8, learningRate: 2e-3, evaluateEachEpoch: false });
-    const lasso = await trainNetwork(start, small.train, small.test, { epochs: 8, learningRate: 2e-3, groupLasso: 5e-3, evaluateEachEpoch: false });
+    const plain = await trainNetwork(start, small.train, small.test, {
+      epochs: 8,
+      learningRate: 2e-3,
+      evaluateEachEpoch: false,
+    });
+    const lasso = await trainNetwork(start, small.train, small.test, {
+      epochs: 8,
+      learningRate: 2e-3,
+      groupLasso: 5e-3,
+      evaluateEachEpoch: false,
+    });
     expect(deadLines(lasso.network)).toBeGreaterThan(deadLines(plain.network) + 100);
     expect(lasso.metric.value).toBeGreaterThan(0.6);
-    await expect(trainNetwork(start, small.train, small.test, { groupLasso: 1.5 })).rejects.toThrow(/group-lasso/);
+    await expect(trainNetwork(start, small.train, small.test, { groupLasso: 1.5 })).rejects.toThrow(
+      /group-lasso/,
+    );
   });
 
   it('distillation pulls a pruned student towards its teacher, and checks what it is given', async () => {
-    const teacher = (await trainNetwork(initNetwork(mlpSpec, 3), small.train, small.test, { epochs: 4, learningRate: 3e-3, evaluateEachEpoch: false })).network;
+    const teacher = (
+      await trainNetwork(initNetwork(mlpSpec, 3), small.train, small.test, {
+        epochs: 4,
+        learningRate: 3e-3,
+        evaluateEachEpoch: false,
+      })
+    ).network;
     const masks = magnitudePrune(teacher, { sparsity: 0.9, scope: 'global' });
     const student = (options: { distill?: { teacher: Network; weight: number } }) =>
-      trainNetwork(teacher, small.train, small.test, { epochs: 3, learningRate: 3e-3, masks, evaluateEachEpoch: false, ...options });
+      trainNetwork(teacher, small.train, small.test, {
+        epochs: 3,
+        learningRate: 3e-3,
+        masks,
+        evaluateEachEpoch: false,
+        ...options,
+      });
     // What distillation minimises: the divergence KL(teacher || student) of the outputs
     // softened at the default temperature 4, averaged over the 200 test digits.
     const inputs = Float32Array.from(small.test.images, (v) => v / 255);
@@ -122,7 +195,10 @@ describe('tfjs training', () => {
     };
     const reference = softened(teacher);
     const divergence = (net: Network) =>
-      softened(net).reduce((acc, q, n) => acc + reference[n].reduce((a, p, k) => a + p * Math.log(p / q[k]), 0), 0) / small.test.count;
+      softened(net).reduce(
+        (acc, q, n) => acc + reference[n].reduce((a, p, k) => a + p * Math.log(p / q[k]), 0),
+        0,
+      ) / small.test.count;
     const plain = await student({});
     const tensorsBefore = tf.memory().numTensors;
     const distilled = await student({ distill: { teacher, weight: 1 } });
@@ -133,15 +209,25 @@ describe('tfjs training', () => {
     const off = await student({ distill: { teacher, weight: 0 } });
     expect(off.network.layers[0].weights.data).toEqual(plain.network.layers[0].weights.data);
     const ae = initNetwork(createSpec('ae', [784, 16, 784]), 1);
-    await expect(trainNetwork(ae, small.train, small.test, { distill: { teacher: ae } })).rejects.toThrow(/classifier/);
+    await expect(
+      trainNetwork(ae, small.train, small.test, { distill: { teacher: ae } }),
+    ).rejects.toThrow(/classifier/);
     const other = initNetwork(createSpec('mlp', [784, 16, 10]), 1);
-    await expect(student({ distill: { teacher: other, weight: 1 } })).rejects.toThrow(/layer sizes/);
-    await expect(trainNetwork(teacher, small.train, small.test, { distill: { teacher, temperature: 0 } })).rejects.toBeInstanceOf(HepexError);
+    await expect(student({ distill: { teacher: other, weight: 1 } })).rejects.toThrow(
+      /layer sizes/,
+    );
+    await expect(
+      trainNetwork(teacher, small.train, small.test, { distill: { teacher, temperature: 0 } }),
+    ).rejects.toBeInstanceOf(HepexError);
   });
 
   it('does not leak tensors across repeated training calls', async () => {
     const masks = randomMasks([784, 32, 10], 0.5, 1);
-    const run = (): Promise<unknown> => trainNetwork(initNetwork(mlpSpec, 3), takeSamples(small.train, 128), small.test, { epochs: 1, masks });
+    const run = (): Promise<unknown> =>
+      trainNetwork(initNetwork(mlpSpec, 3), takeSamples(small.train, 128), small.test, {
+        epochs: 1,
+        masks,
+      });
     await run();
     const after1 = tf.memory().numTensors;
     await run();
@@ -152,14 +238,22 @@ describe('tfjs training', () => {
 
   it('trains an autoencoder below the mean-image baseline and a denoiser on noisy inputs', async () => {
     const spec = createSpec('ae', [784, 64, 32, 64, 784], parseActivation('poly:0,0.5,0.25'));
-    const ae = await trainNetwork(initNetwork(spec, 1), small.train, small.test, { epochs: 3, learningRate: 3e-3 });
+    const ae = await trainNetwork(initNetwork(spec, 1), small.train, small.test, {
+      epochs: 3,
+      learningRate: 3e-3,
+    });
     const evalAe = await evaluateNetwork(ae.network, small.train, small.test);
     expect(evalAe.metric.name).toBe('mse');
     expect(evalAe.meanImageMse).toBeGreaterThan(0.05);
     expect(evalAe.metric.value).toBeLessThan(evalAe.meanImageMse!);
     const noisy = await evaluateNetwork(ae.network, small.train, small.test, { noise: 0.5 });
     expect(noisy.metric.value).toBeGreaterThan(evalAe.metric.value);
-    const dae = await trainNetwork(initNetwork(createSpec('dae', [784, 64, 32, 64, 784]), 1), small.train, small.test, { epochs: 1, noise: 0.3 });
+    const dae = await trainNetwork(
+      initNetwork(createSpec('dae', [784, 64, 32, 64, 784]), 1),
+      small.train,
+      small.test,
+      { epochs: 1, noise: 0.3 },
+    );
     expect(dae.metric.value).toBeLessThan(evalAe.meanImageMse! * 1.5);
   });
 
@@ -174,13 +268,28 @@ describe('tfjs training', () => {
     await expect(job).rejects.toMatchObject({ code: 'cancelled' });
     expect(tf.memory().numTensors).toBe(before);
     const net = initNetwork(mlpSpec, 1);
-    await expect(createTfjsTrainer(small).fineTune(net, randomMasks([784, 32, 10], 1, 1).slice(0, 1))).rejects.toBeInstanceOf(HepexError);
+    await expect(
+      createTfjsTrainer(small).fineTune(net, randomMasks([784, 32, 10], 1, 1).slice(0, 1)),
+    ).rejects.toBeInstanceOf(HepexError);
     const wrong = randomMasks([784, 16, 10], 1, 1);
-    await expect(trainNetwork(net, small.train, small.test, { masks: wrong })).rejects.toMatchObject({ code: 'invalid-mask' });
-    const tiny = { ...small.test, rows: 2, cols: 2, images: small.test.images.subarray(0, 4 * small.test.count) };
-    await expect(trainNetwork(net, tiny, tiny)).rejects.toMatchObject({ code: 'invalid-data-file' });
+    await expect(
+      trainNetwork(net, small.train, small.test, { masks: wrong }),
+    ).rejects.toMatchObject({ code: 'invalid-mask' });
+    const tiny = {
+      ...small.test,
+      rows: 2,
+      cols: 2,
+      images: small.test.images.subarray(0, 4 * small.test.count),
+    };
+    await expect(trainNetwork(net, tiny, tiny)).rejects.toMatchObject({
+      code: 'invalid-data-file',
+    });
     expect(subsetDataset(small.test, [0]).count).toBe(1);
-    await expect(trainNetwork(net, small.train, small.test, { batchSize: 0.5 })).rejects.toThrow(/batch size/);
-    await expect(trainNetwork(net, small.train, small.test, { noise: -1 })).rejects.toThrow(/noise/);
+    await expect(trainNetwork(net, small.train, small.test, { batchSize: 0.5 })).rejects.toThrow(
+      /batch size/,
+    );
+    await expect(trainNetwork(net, small.train, small.test, { noise: -1 })).rejects.toThrow(
+      /noise/,
+    );
   });
 });

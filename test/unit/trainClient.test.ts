@@ -22,7 +22,12 @@ function fakeWorker(log: string[]): Worker {
       for (let epoch = 1; epoch <= epochs; epoch++) {
         await new Promise((r) => setTimeout(r, 5));
         if (cancelled.has(id)) throw new HepexError('cancelled', 'The job was cancelled.');
-        await onProgress?.({ epoch, epochs, loss: 1 / epoch, metric: { name: 'accuracy', value: epoch / epochs } });
+        await onProgress?.({
+          epoch,
+          epochs,
+          loss: 1 / epoch,
+          metric: { name: 'accuracy', value: epoch / epochs },
+        });
       }
       return { name: 'fake', epochs };
     },
@@ -54,7 +59,10 @@ describe('TrainClient', () => {
     client = new TrainClient({ createWorker: () => (started++, fakeWorker(log)) });
     expect(started).toBe(0);
     const epochs: number[] = [];
-    const model = await client.train({ arch: 'mlp', epochs: 3 }, { onProgress: (p) => epochs.push(p.epoch) });
+    const model = await client.train(
+      { arch: 'mlp', epochs: 3 },
+      { onProgress: (p) => epochs.push(p.epoch) },
+    );
     expect(model).toMatchObject({ name: 'fake' });
     expect(epochs).toEqual([1, 2, 3]);
     await client.train({ arch: 'mlp', epochs: 1 });
@@ -65,11 +73,16 @@ describe('TrainClient', () => {
     const log: string[] = [];
     client = new TrainClient({ createWorker: () => fakeWorker(log) });
     const controller = new AbortController();
-    const job = client.train({ arch: 'mlp', epochs: 1000 }, { signal: controller.signal, onProgress: (p) => p.epoch === 2 && controller.abort() });
+    const job = client.train(
+      { arch: 'mlp', epochs: 1000 },
+      { signal: controller.signal, onProgress: (p) => p.epoch === 2 && controller.abort() },
+    );
     await expect(job).rejects.toMatchObject({ code: 'cancelled' });
     await new Promise((r) => setTimeout(r, 20));
     expect(log).toContain('cancel 1');
-    await expect(client.evaluate({ task: 'classification', layers: [] })).rejects.toMatchObject({ code: 'invalid-network' });
+    await expect(client.evaluate({ task: 'classification', layers: [] })).rejects.toMatchObject({
+      code: 'invalid-network',
+    });
   });
 
   it('dispose terminates the worker and refuses new jobs', async () => {

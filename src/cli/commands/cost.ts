@@ -139,4 +139,3 @@ function sizesAfterConv(flags: ParsedFlags, conv: ConvGeometry | undefined): num
   const text = requireString(flags, 'layers');
   return parseLayerSizes(`${outputSize(conv).positions * conv.filters},${text}`);
 }
-

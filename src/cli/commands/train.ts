@@ -2,7 +2,15 @@ import { HepexError } from '../../core/model/errors';
 import { parseLayerSizes } from '../../core/model/network';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
 import { writeModelDir } from '../../engines/tfjs/modelDir';
-import { ARCHITECTURES, DEFAULT_CONV, DEFAULT_LAYERS, createSpec, parseActivation, specName, type Architecture } from '../../engines/tfjs/models';
+import {
+  ARCHITECTURES,
+  DEFAULT_CONV,
+  DEFAULT_LAYERS,
+  createSpec,
+  parseActivation,
+  specName,
+  type Architecture,
+} from '../../engines/tfjs/models';
 import { TRAINING_DEFAULTS, trainModel } from '../../engines/tfjs/trainer';
 import { optionalChoice, optionalNumber, parseFlags, requireString } from '../args';
 import type { Command } from '../command';
@@ -10,7 +18,8 @@ import { formatMs } from '../format';
 import { convFlags, convFromFlags } from '../networkOptions';
 
 export const command: Command = {
-  summary: 'Train an HE-friendly MLP, CNN, autoencoder or denoising autoencoder on MNIST (or IDX files) and save it as a TF.js model.',
+  summary:
+    'Train an HE-friendly MLP, CNN, autoencoder or denoising autoencoder on MNIST (or IDX files) and save it as a TF.js model.',
   usage: [
     'npm run hepex -- train --arch mlp|cnn|ae|dae [--layers 784,128,10] --out DIR',
     '  [--activation poly|square|poly:c0,c1,c2] [--epochs E] [--lr R] [--batch-size B] [--seed S]',
@@ -40,8 +49,10 @@ export const command: Command = {
     });
     const arch = optionalChoice<Architecture>(flags, 'arch', ARCHITECTURES, 'mlp');
     const out = requireString(flags, 'out');
-    const layers = typeof flags.layers === 'string' ? parseLayerSizes(flags.layers) : [...DEFAULT_LAYERS[arch]];
-    const activation = typeof flags.activation === 'string' ? parseActivation(flags.activation) : undefined;
+    const layers =
+      typeof flags.layers === 'string' ? parseLayerSizes(flags.layers) : [...DEFAULT_LAYERS[arch]];
+    const activation =
+      typeof flags.activation === 'string' ? parseActivation(flags.activation) : undefined;
     const spec = createSpec(arch, layers, activation, convFromFlags(flags, arch === 'cnn'));
     const seed = optionalNumber(flags, 'seed', 1);
     const d = TRAINING_DEFAULTS[arch];
@@ -53,10 +64,21 @@ export const command: Command = {
       maxShift: optionalNumber(flags, 'shift', d.maxShift),
       noise: optionalNumber(flags, 'noise', d.noise),
     };
-    if (!Number.isInteger(seed)) throw new HepexError('invalid-argument', `Option --seed must be a whole number, got ${seed}.`);
-    if (options.noise < 0 || options.noise > 10) throw new HepexError('invalid-argument', `Option --noise must be between 0 and 10, got ${options.noise}.`);
+    if (!Number.isInteger(seed))
+      throw new HepexError(
+        'invalid-argument',
+        `Option --seed must be a whole number, got ${seed}.`,
+      );
+    if (options.noise < 0 || options.noise > 10)
+      throw new HepexError(
+        'invalid-argument',
+        `Option --noise must be between 0 and 10, got ${options.noise}.`,
+      );
     if (!Number.isInteger(options.maxShift) || options.maxShift < 0 || options.maxShift > 8) {
-      throw new HepexError('invalid-argument', `Option --shift must be a whole number of pixels from 0 to 8, got ${options.maxShift}.`);
+      throw new HepexError(
+        'invalid-argument',
+        `Option --shift must be a whole number of pixels from 0 to 8, got ${options.maxShift}.`,
+      );
     }
     const data = await loadDataSplit({
       data: typeof flags.data === 'string' ? flags.data : undefined,
@@ -69,7 +91,9 @@ export const command: Command = {
       seed,
       signal: io.signal,
       onProgress: (p) =>
-        io.progress(`epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  test ${p.metric.name} ${p.metric.name === 'accuracy' ? p.metric.value.toFixed(4) : p.metric.value.toExponential(3)}`),
+        io.progress(
+          `epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  test ${p.metric.name} ${p.metric.name === 'accuracy' ? p.metric.value.toFixed(4) : p.metric.value.toExponential(3)}`,
+        ),
     });
     await writeModelDir(out, trained.model);
     const { metric, meanImageMse } = trained.evaluation;
@@ -77,15 +101,29 @@ export const command: Command = {
       out,
       arch,
       layers,
-      ...(spec.conv ? { conv: { filters: spec.conv.filters, kernel: spec.conv.kernel, stride: spec.conv.stride } } : {}),
+      ...(spec.conv
+        ? {
+            conv: {
+              filters: spec.conv.filters,
+              kernel: spec.conv.kernel,
+              stride: spec.conv.stride,
+            },
+          }
+        : {}),
       activation: spec.activation,
       data: data.label,
       [metric.name]: metric.value,
-      ...(meanImageMse !== undefined ? { meanImageMse, baselineRatio: meanImageMse / metric.value } : {}),
+      ...(meanImageMse !== undefined
+        ? { meanImageMse, baselineRatio: meanImageMse / metric.value }
+        : {}),
       epochs: trained.history.length,
       msPerEpoch: trained.msPerEpoch,
       totalMs: trained.totalMs,
-      history: trained.history.map((h) => ({ epoch: h.epoch, loss: h.loss, [h.metric.name]: h.metric.value })),
+      history: trained.history.map((h) => ({
+        epoch: h.epoch,
+        loss: h.loss,
+        [h.metric.name]: h.metric.value,
+      })),
     };
     const figure =
       metric.name === 'accuracy'

@@ -41,7 +41,9 @@ export function adviseTileShapes(
     for (const tile of allTileShapes(ringDegree, options.maxTileSide ?? 64)) {
       const plan = planTiles(sizes, tile);
       const flags = plan.layers.map((t, l) =>
-        masks ? nonZeroTileFlags(countTileNonZeros(masks[l], t)) : new Uint8Array(t.tileCount).fill(1),
+        masks
+          ? nonZeroTileFlags(countTileNonZeros(masks[l], t))
+          : new Uint8Array(t.tileCount).fill(1),
       );
       const exec = planExecution(plan, flags, activations, options.mode);
       const report = costOfExecution(exec, { ...options, samples });
@@ -56,6 +58,7 @@ export function adviseTileShapes(
     }
   }
   return advice.sort(
-    (a, b) => Number(b.fits) - Number(a.fits) || a.predictedMs - b.predictedMs || a.peakBytes - b.peakBytes,
+    (a, b) =>
+      Number(b.fits) - Number(a.fits) || a.predictedMs - b.predictedMs || a.peakBytes - b.peakBytes,
   );
 }

@@ -32,8 +32,16 @@ export const SPECIAL_PRIME_BITS = 60;
  */
 export const OUTPUT_INTEGER_BITS = 10;
 
-export function ckksParametersFor(depth: number, ringDegree: RingDegree, scaleBits = DEFAULT_SCALE_BITS): CkksParameters {
-  const chain = (first: number) => [first, ...Array<number>(depth).fill(scaleBits), SPECIAL_PRIME_BITS];
+export function ckksParametersFor(
+  depth: number,
+  ringDegree: RingDegree,
+  scaleBits = DEFAULT_SCALE_BITS,
+): CkksParameters {
+  const chain = (first: number) => [
+    first,
+    ...Array<number>(depth).fill(scaleBits),
+    SPECIAL_PRIME_BITS,
+  ];
   const roomy = chain(FIRST_PRIME_BITS);
   const tight = chain(scaleBits + OUTPUT_INTEGER_BITS);
   const fits = (bits: number[]) => bits.reduce((s, b) => s + b, 0) <= MAX_COEFF_BITS[ringDegree];
@@ -64,9 +72,15 @@ export function maxDepth(ringDegree: RingDegree, scaleBits = DEFAULT_SCALE_BITS)
  * The smallest ring degree (at least `minRingDegree`) whose modulus chain carries `depth`
  * rescales at 128-bit security. Throws `he-parameters` when none does.
  */
-export function chooseCkksParameters(depth: number, minRingDegree: RingDegree = 8192): CkksParameters {
+export function chooseCkksParameters(
+  depth: number,
+  minRingDegree: RingDegree = 8192,
+): CkksParameters {
   if (!Number.isInteger(depth) || depth < 1) {
-    throw new HepexError('he-parameters', `A network needs a multiplicative depth of at least 1, got ${depth}.`);
+    throw new HepexError(
+      'he-parameters',
+      `A network needs a multiplicative depth of at least 1, got ${depth}.`,
+    );
   }
   for (const n of RING_DEGREES) {
     if (n < minRingDegree) continue;

@@ -35,15 +35,24 @@ export function checkDataset(data: Dataset): Dataset {
     throw new HepexError('invalid-data-file', `${data.name}: ${message}`);
   };
   if (!Number.isInteger(data.count) || data.count < 1) fail('it holds no images.');
-  if (!Number.isInteger(data.rows) || !Number.isInteger(data.cols) || data.rows < 1 || data.cols < 1) {
+  if (
+    !Number.isInteger(data.rows) ||
+    !Number.isInteger(data.cols) ||
+    data.rows < 1 ||
+    data.cols < 1
+  ) {
     fail(`images of ${data.rows} x ${data.cols} pixels are not valid.`);
   }
   if (data.images.length !== data.count * data.rows * data.cols) {
-    fail(`${data.count} images of ${data.rows} x ${data.cols} need ${data.count * data.rows * data.cols} bytes, got ${data.images.length}.`);
+    fail(
+      `${data.count} images of ${data.rows} x ${data.cols} need ${data.count * data.rows * data.cols} bytes, got ${data.images.length}.`,
+    );
   }
-  if (data.labels.length !== data.count) fail(`${data.count} images but ${data.labels.length} labels.`);
+  if (data.labels.length !== data.count)
+    fail(`${data.count} images but ${data.labels.length} labels.`);
   for (let s = 0; s < data.count; s++) {
-    if (data.labels[s] >= NUM_CLASSES) fail(`label ${s} is ${data.labels[s]}; labels must be digits 0 to 9.`);
+    if (data.labels[s] >= NUM_CLASSES)
+      fail(`label ${s} is ${data.labels[s]}; labels must be digits 0 to 9.`);
   }
   return data;
 }
@@ -53,7 +62,11 @@ export function checkDataset(data: Dataset): Dataset {
  * decompressed. Throws `invalid-data-file` naming the problem: magic number, truncation,
  * mismatched counts, labels out of range.
  */
-export function datasetFromIdx(imageBytes: Uint8Array, labelBytes: Uint8Array, name = 'IDX data'): Dataset {
+export function datasetFromIdx(
+  imageBytes: Uint8Array,
+  labelBytes: Uint8Array,
+  name = 'IDX data',
+): Dataset {
   const images = parseIdx(imageBytes, `${name} images`);
   const labels = parseIdx(labelBytes, `${name} labels`);
   if (images.dims.length !== 3) {
@@ -70,10 +83,20 @@ export function datasetFromIdx(imageBytes: Uint8Array, labelBytes: Uint8Array, n
   }
   const [count, rows, cols] = images.dims;
   if (labels.dims[0] !== count) {
-    throw new HepexError('invalid-data-file', `${name}: ${count} images but ${labels.dims[0]} labels; the counts must match.`);
+    throw new HepexError(
+      'invalid-data-file',
+      `${name}: ${count} images but ${labels.dims[0]} labels; the counts must match.`,
+    );
   }
   // Copies, so the caller's (possibly large, possibly shared) buffers are not retained.
-  return checkDataset({ name, count, rows, cols, images: images.data.slice(), labels: labels.data.slice() });
+  return checkDataset({
+    name,
+    count,
+    rows,
+    cols,
+    images: images.data.slice(),
+    labels: labels.data.slice(),
+  });
 }
 
 /** Throws `invalid-data-file` when the images cannot feed a model with `inputs` inputs. */
@@ -87,7 +110,11 @@ export function checkDatasetFits(data: Dataset, inputs: number): void {
 }
 
 /** The samples at `indices`, in that order. */
-export function subsetDataset(data: Dataset, indices: ArrayLike<number>, name = data.name): Dataset {
+export function subsetDataset(
+  data: Dataset,
+  indices: ArrayLike<number>,
+  name = data.name,
+): Dataset {
   const p = pixelsOf(data);
   const images = new Uint8Array(indices.length * p);
   const labels = new Uint8Array(indices.length);
@@ -102,7 +129,10 @@ export function subsetDataset(data: Dataset, indices: ArrayLike<number>, name = 
 /** The first `n` samples (all when n >= count): small sets for quick tests and previews. */
 export function takeSamples(data: Dataset, n: number): Dataset {
   const k = Math.max(1, Math.min(data.count, Math.floor(n)));
-  return subsetDataset(data, Uint32Array.from({ length: k }, (_, i) => i));
+  return subsetDataset(
+    data,
+    Uint32Array.from({ length: k }, (_, i) => i),
+  );
 }
 
 export interface SplitOptions {
@@ -121,9 +151,13 @@ export function splitDataset(data: Dataset, options: SplitOptions): DatasetSplit
   const { seed } = options;
   const testFraction = options.testFraction ?? 0.2;
   if (!(testFraction > 0 && testFraction < 1)) {
-    throw new HepexError('invalid-argument', `The test fraction must be between 0 and 1 (exclusive), got ${testFraction}.`);
+    throw new HepexError(
+      'invalid-argument',
+      `The test fraction must be between 0 and 1 (exclusive), got ${testFraction}.`,
+    );
   }
-  if (!Number.isInteger(seed)) throw new HepexError('invalid-argument', `The split seed must be a whole number, got ${seed}.`);
+  if (!Number.isInteger(seed))
+    throw new HepexError('invalid-argument', `The split seed must be a whole number, got ${seed}.`);
   const rng = createRng(seed);
   const byClass: number[][] = Array.from({ length: NUM_CLASSES }, () => []);
   for (let s = 0; s < data.count; s++) byClass[data.labels[s]].push(s);
@@ -136,7 +170,10 @@ export function splitDataset(data: Dataset, options: SplitOptions): DatasetSplit
     train.push(...members.slice(nTest));
   }
   if (!train.length || !test.length) {
-    throw new HepexError('invalid-data-file', `${data.name} has too few samples (${data.count}) to split into train and test.`);
+    throw new HepexError(
+      'invalid-data-file',
+      `${data.name} has too few samples (${data.count}) to split into train and test.`,
+    );
   }
   shuffleInPlace(train, rng);
   shuffleInPlace(test, rng);
@@ -156,7 +193,12 @@ export function explicitSplit(train: Dataset, test: Dataset): DatasetSplit {
       `The training images are ${train.rows} x ${train.cols} but the test images are ${test.rows} x ${test.cols}.`,
     );
   }
-  return { train, test, label: `${train.name} (${train.count}) / ${test.name} (${test.count})`, seed: 0 };
+  return {
+    train,
+    test,
+    label: `${train.name} (${train.count}) / ${test.name} (${test.count})`,
+    seed: 0,
+  };
 }
 
 /** Images as floats in [0, 1], count x pixels row-major (the model's input scaling). */

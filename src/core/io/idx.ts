@@ -35,7 +35,8 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
     throw new HepexError('invalid-data-file', `${what}: ${message}`);
   };
   if (isGzip(bytes)) fail('the file is still gzip-compressed; decompress it first.');
-  if (bytes.length < 4) fail(`the file is ${bytes.length} bytes long, too short for an IDX header.`);
+  if (bytes.length < 4)
+    fail(`the file is ${bytes.length} bytes long, too short for an IDX header.`);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     fail(
       `wrong magic number ${hex(bytes, 0, 4)}; an IDX file starts with 00 00 08 then the number of dimensions (images: 00 00 08 03, labels: 00 00 08 01).`,
@@ -52,7 +53,8 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
   const k = bytes[3];
   if (k < 1 || k > 4) fail(`it declares ${k} dimensions; expected 1 (labels) or 3 (images).`);
   const headerBytes = 4 + 4 * k;
-  if (bytes.length < headerBytes) fail(`the file is truncated inside its header (${bytes.length} of ${headerBytes} bytes).`);
+  if (bytes.length < headerBytes)
+    fail(`the file is truncated inside its header (${bytes.length} of ${headerBytes} bytes).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dims: number[] = [];
   let count = 1;
@@ -62,11 +64,15 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
     count *= n;
   }
   if (count > MAX_IDX_ELEMENTS) {
-    fail(`its sizes ${dims.join(' x ')} describe ${count} values, more than the ${MAX_IDX_ELEMENTS} the studio accepts.`);
+    fail(
+      `its sizes ${dims.join(' x ')} describe ${count} values, more than the ${MAX_IDX_ELEMENTS} the studio accepts.`,
+    );
   }
   const available = bytes.length - headerBytes;
   if (available < count) {
-    fail(`the file is truncated: sizes ${dims.join(' x ')} need ${count} data bytes but only ${available} follow the header.`);
+    fail(
+      `the file is truncated: sizes ${dims.join(' x ')} need ${count} data bytes but only ${available} follow the header.`,
+    );
   }
   if (available > count) {
     fail(`the file has ${available - count} unexpected bytes after the ${dims.join(' x ')} data.`);
@@ -78,7 +84,10 @@ export function parseIdx(bytes: Uint8Array, what = 'IDX file'): IdxArray {
 export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== data.length) {
-    throw new HepexError('invalid-argument', `IDX sizes ${dims.join(' x ')} need ${count} bytes, got ${data.length}.`);
+    throw new HepexError(
+      'invalid-argument',
+      `IDX sizes ${dims.join(' x ')} need ${count} bytes, got ${data.length}.`,
+    );
   }
   const out = new Uint8Array(4 + 4 * dims.length + count);
   const view = new DataView(out.buffer);

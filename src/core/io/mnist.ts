@@ -27,6 +27,10 @@ export function mnistFromIdx(imageBytes: Uint8Array, labelBytes: Uint8Array): Da
  * The seeded MNIST train/test split every part of the studio uses (CLI, UI, benches), so a
  * figure measured anywhere is on the same held-out digits.
  */
-export function mnistSplit(data: Dataset, seed = DEFAULT_SPLIT_SEED, testFraction = DEFAULT_TEST_FRACTION): DatasetSplit {
+export function mnistSplit(
+  data: Dataset,
+  seed = DEFAULT_SPLIT_SEED,
+  testFraction = DEFAULT_TEST_FRACTION,
+): DatasetSplit {
   return splitDataset(data, { seed, testFraction });
 }

@@ -43,7 +43,10 @@ export function checkActivation(activation: Activation): Activation {
       );
     }
   } else if (activation.type !== 'linear' && activation.type !== 'square') {
-    throw new HepexError('invalid-network', `Unknown activation "${(activation as { type: string }).type}".`);
+    throw new HepexError(
+      'invalid-network',
+      `Unknown activation "${(activation as { type: string }).type}".`,
+    );
   }
   return activation;
 }

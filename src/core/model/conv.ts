@@ -52,7 +52,9 @@ export function convGeometry(opts: {
   for (const name of names) {
     const v = opts[name];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_LAYER_SIZE) {
-      throw invalid(`The convolution's ${name} is ${String(v)}; it must be a whole number from 1 to ${MAX_LAYER_SIZE}.`);
+      throw invalid(
+        `The convolution's ${name} is ${String(v)}; it must be a whole number from 1 to ${MAX_LAYER_SIZE}.`,
+      );
     }
   }
   const { height, width, channels, kernel, stride, filters } = opts;
@@ -69,7 +71,9 @@ export function convGeometry(opts: {
   ];
   for (const [what, n] of limits) {
     if (n > MAX_LAYER_SIZE) {
-      throw invalid(`The convolution has ${what} = ${n}; the studio accepts at most ${MAX_LAYER_SIZE} per layer.`);
+      throw invalid(
+        `The convolution has ${what} = ${n}; the studio accepts at most ${MAX_LAYER_SIZE} per layer.`,
+      );
     }
   }
   return g;
@@ -88,7 +92,8 @@ export function checkGeometry(g: ConvGeometry): ConvGeometry {
 
 function checkFinite(values: Float32Array, what: string): void {
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) throw invalid(`${what} ${i} is ${values[i]} (must be a finite number).`);
+    if (!Number.isFinite(values[i]))
+      throw invalid(`${what} ${i} is ${values[i]} (must be a finite number).`);
   }
 }
 
@@ -97,12 +102,20 @@ function checkFinite(values: Float32Array, what: string): void {
  * positions*patchWidth array at every output position, starting each copy at column
  * p*patchWidth; everything else stays 0. The one place that knows the tied layout.
  */
-function tileOverPositions<T extends Float32Array | Uint8Array>(g: ConvGeometry, block: T, blockWidth: number, out: T): T {
+function tileOverPositions<T extends Float32Array | Uint8Array>(
+  g: ConvGeometry,
+  block: T,
+  blockWidth: number,
+  out: T,
+): T {
   const { positions } = outputSize(g);
   const cols = positions * g.patchWidth;
   for (let p = 0; p < positions; p++) {
     for (let f = 0; f < g.filters; f++) {
-      out.set(block.subarray(f * blockWidth, (f + 1) * blockWidth), (p * g.filters + f) * cols + p * g.patchWidth);
+      out.set(
+        block.subarray(f * blockWidth, (f + 1) * blockWidth),
+        (p * g.filters + f) * cols + p * g.patchWidth,
+      );
     }
   }
   return out;
@@ -113,13 +126,22 @@ function tileOverPositions<T extends Float32Array | Uint8Array>(g: ConvGeometry,
  * included), filterBias has filters values. Returns positions*filters x positions*patchWidth
  * weights with the block on the diagonal at every position, zeros elsewhere.
  */
-export function expandTied(g: ConvGeometry, block: Matrix, filterBias: Float32Array, activation: Activation): ConvLayer {
+export function expandTied(
+  g: ConvGeometry,
+  block: Matrix,
+  filterBias: Float32Array,
+  activation: Activation,
+): ConvLayer {
   checkGeometry(g);
   if (block.rows !== g.filters || block.cols !== g.patchWidth) {
-    throw invalid(`The kernel block is ${block.rows} x ${block.cols}; this convolution needs ${g.filters} x ${g.patchWidth}.`);
+    throw invalid(
+      `The kernel block is ${block.rows} x ${block.cols}; this convolution needs ${g.filters} x ${g.patchWidth}.`,
+    );
   }
   if (filterBias.length !== g.filters) {
-    throw invalid(`The convolution's bias has ${filterBias.length} values for ${g.filters} filters.`);
+    throw invalid(
+      `The convolution's bias has ${filterBias.length} values for ${g.filters} filters.`,
+    );
   }
   checkFinite(block.data, 'Kernel weight');
   checkFinite(filterBias, 'Filter bias');
@@ -138,14 +160,22 @@ export function expandTied(g: ConvGeometry, block: Matrix, filterBias: Float32Ar
  * row-major with column j = (dy * kernel + dx) * channels + c, filterBias has filters values.
  * The kernel is zero-padded to patchWidth columns and tied over every output position.
  */
-export function convLayer(g: ConvGeometry, kernel: Float32Array, filterBias: Float32Array, activation: Activation): ConvLayer {
+export function convLayer(
+  g: ConvGeometry,
+  kernel: Float32Array,
+  filterBias: Float32Array,
+  activation: Activation,
+): ConvLayer {
   checkGeometry(g);
   const kkc = g.kernel * g.kernel * g.channels;
   if (kernel.length !== g.filters * kkc) {
-    throw invalid(`A ${g.filters}-filter ${g.kernel} x ${g.kernel} x ${g.channels} kernel needs ${g.filters * kkc} values, got ${kernel.length}.`);
+    throw invalid(
+      `A ${g.filters}-filter ${g.kernel} x ${g.kernel} x ${g.channels} kernel needs ${g.filters * kkc} values, got ${kernel.length}.`,
+    );
   }
   const block = new Float32Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++) block.set(kernel.subarray(f * kkc, (f + 1) * kkc), f * g.patchWidth);
+  for (let f = 0; f < g.filters; f++)
+    block.set(kernel.subarray(f * kkc, (f + 1) * kkc), f * g.patchWidth);
   return expandTied(g, createMatrix(g.filters, g.patchWidth, block), filterBias, activation);
 }
 
@@ -171,7 +201,10 @@ export function kernelEntries<T extends Float32Array | Uint8Array>(
  */
 export function kernelOf(layer: ConvLayer): { kernel: Float32Array; bias: Float32Array } {
   const g = layer.geometry;
-  return { kernel: kernelEntries(g, layer.weights.data, layer.weights.cols), bias: layer.bias.slice(0, g.filters) };
+  return {
+    kernel: kernelEntries(g, layer.weights.data, layer.weights.cols),
+    bias: layer.bias.slice(0, g.filters),
+  };
 }
 
 /** The kernel as a matrix: filters x kernel*kernel*channels (what pruning scores and drops). */
@@ -182,7 +215,11 @@ export function kernelMatrix(layer: ConvLayer): Matrix {
 
 /** Position 0's part of a conv layer's mask: filters x kernel*kernel*channels. */
 export function kernelMask(g: ConvGeometry, mask: Mask): Mask {
-  return { rows: g.filters, cols: g.kernel * g.kernel * g.channels, data: kernelEntries(g, mask.data, mask.cols) };
+  return {
+    rows: g.filters,
+    cols: g.kernel * g.kernel * g.channels,
+    data: kernelEntries(g, mask.data, mask.cols),
+  };
 }
 
 /**
@@ -192,7 +229,10 @@ export function kernelMask(g: ConvGeometry, mask: Mask): Mask {
 export function expandKernelMask(g: ConvGeometry, kmask: Mask): Mask {
   const kkc = g.kernel * g.kernel * g.channels;
   if (kmask.rows !== g.filters || kmask.cols !== kkc) {
-    throw new HepexError('invalid-mask', `A kernel mask is ${g.filters} x ${kkc}, got ${kmask.rows} x ${kmask.cols}.`);
+    throw new HepexError(
+      'invalid-mask',
+      `A kernel mask is ${g.filters} x ${kkc}, got ${kmask.rows} x ${kmask.cols}.`,
+    );
   }
   const { positions } = outputSize(g);
   const rows = positions * g.filters;
@@ -208,7 +248,11 @@ export function expandKernelBlockMask(g: ConvGeometry, block: Mask): Mask {
   const { positions } = outputSize(g);
   const rows = positions * g.filters;
   const cols = positions * g.patchWidth;
-  return { rows, cols, data: tileOverPositions(g, block.data, g.patchWidth, new Uint8Array(rows * cols)) };
+  return {
+    rows,
+    cols,
+    data: tileOverPositions(g, block.data, g.patchWidth, new Uint8Array(rows * cols)),
+  };
 }
 
 /**
@@ -220,12 +264,21 @@ export function expandKernelBlockMask(g: ConvGeometry, block: Mask): Mask {
  */
 export function kernelMaskOf(g: ConvGeometry, mask: Mask): Mask {
   const positions = mask.rows / g.filters;
-  if (mask.rows !== positions * g.filters || mask.cols !== positions * g.patchWidth || !Number.isInteger(positions)) {
-    throw new HepexError('invalid-mask', `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`);
+  if (
+    mask.rows !== positions * g.filters ||
+    mask.cols !== positions * g.patchWidth ||
+    !Number.isInteger(positions)
+  ) {
+    throw new HepexError(
+      'invalid-mask',
+      `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`,
+    );
   }
   const taps = g.kernel * g.kernel * g.channels;
   const block = new Uint8Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++) for (let j = 0; j < taps; j++) block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
+  for (let f = 0; f < g.filters; f++)
+    for (let j = 0; j < taps; j++)
+      block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
   for (let p = 1; p < positions; p++) {
     for (let f = 0; f < g.filters; f++) {
       const row = (p * g.filters + f) * mask.cols + p * g.patchWidth;
@@ -297,13 +350,16 @@ export function checkTied(layer: ConvLayer, name = 'The convolution'): void {
       `${name} has ${layer.weights.rows} x ${layer.weights.cols} weights; ${positions} positions of ${g.filters} filters over ${g.patchWidth}-wide patches need ${rows} x ${cols}.`,
     );
   }
-  if (layer.bias.length !== rows) throw invalid(`${name}'s bias has ${layer.bias.length} values for ${rows} outputs.`);
+  if (layer.bias.length !== rows)
+    throw invalid(`${name}'s bias has ${layer.bias.length} values for ${rows} outputs.`);
   const kkc = g.kernel * g.kernel * g.channels;
   for (let r = 0; r < rows; r++) {
     const p = Math.floor(r / g.filters);
     const f = r % g.filters;
     if (layer.bias[r] !== layer.bias[f]) {
-      throw invalid(`${name}'s bias of filter ${f + 1} differs between position 1 and position ${p + 1}; a convolution shares its bias over positions.`);
+      throw invalid(
+        `${name}'s bias of filter ${f + 1} differs between position 1 and position ${p + 1}; a convolution shares its bias over positions.`,
+      );
     }
     const ro = r * cols;
     for (let c = 0; c < cols; c++) {
@@ -312,11 +368,18 @@ export function checkTied(layer: ConvLayer, name = 'The convolution'): void {
       const j = c - q * g.patchWidth;
       if (q !== p || j >= kkc) {
         if (v !== 0) {
-          const where = q !== p ? `connects position ${p + 1} to position ${q + 1}'s patch` : `sits in patch padding column ${j + 1}`;
-          throw invalid(`${name}: weight (${r}, ${c}) is ${v} but ${where}; only a position's own patch may be weighted.`);
+          const where =
+            q !== p
+              ? `connects position ${p + 1} to position ${q + 1}'s patch`
+              : `sits in patch padding column ${j + 1}`;
+          throw invalid(
+            `${name}: weight (${r}, ${c}) is ${v} but ${where}; only a position's own patch may be weighted.`,
+          );
         }
       } else if (v !== data[f * cols + j]) {
-        throw invalid(`${name}: kernel weight (filter ${f + 1}, ${j + 1}) differs between position 1 and position ${p + 1}; a convolution shares its kernel over positions.`);
+        throw invalid(
+          `${name}: kernel weight (filter ${f + 1}, ${j + 1}) differs between position 1 and position ${p + 1}; a convolution shares its kernel over positions.`,
+        );
       }
     }
   }
@@ -345,7 +408,8 @@ export function expandFilterOrder(g: ConvGeometry, filterOrder: ArrayLike<number
   checkPermutation(filterOrder, g.filters, 'The filter order');
   const { positions } = outputSize(g);
   const order = new Uint32Array(positions * g.filters);
-  for (let p = 0; p < positions; p++) for (let k = 0; k < g.filters; k++) order[p * g.filters + k] = p * g.filters + filterOrder[k];
+  for (let p = 0; p < positions; p++)
+    for (let k = 0; k < g.filters; k++) order[p * g.filters + k] = p * g.filters + filterOrder[k];
   return order;
 }
 
@@ -354,13 +418,21 @@ export function expandFilterOrder(g: ConvGeometry, filterOrder: ArrayLike<number
  * for outputs), or throws when it moves values between positions, differs between positions,
  * or (inputs) moves a padding column: a convolution's orders must keep its weights tied.
  */
-export function tiedOrderOf(g: ConvGeometry, order: ArrayLike<number>, side: 'inputs' | 'outputs'): Uint32Array {
+export function tiedOrderOf(
+  g: ConvGeometry,
+  order: ArrayLike<number>,
+  side: 'inputs' | 'outputs',
+): Uint32Array {
   const stride = side === 'inputs' ? g.patchWidth : g.filters;
   const width = side === 'inputs' ? g.kernel * g.kernel * g.channels : g.filters;
   const { positions } = outputSize(g);
-  const what = side === 'inputs' ? 'The input order of a convolution' : "The order of a convolution's outputs";
+  const what =
+    side === 'inputs' ? 'The input order of a convolution' : "The order of a convolution's outputs";
   if (order.length !== positions * stride) {
-    throw new HepexError('invalid-argument', `${what} has ${order.length} entries; ${positions} positions x ${stride} need ${positions * stride}.`);
+    throw new HepexError(
+      'invalid-argument',
+      `${what} has ${order.length} entries; ${positions} positions x ${stride} need ${positions * stride}.`,
+    );
   }
   const local = new Uint32Array(width);
   for (let k = 0; k < width; k++) local[k] = order[k];
@@ -379,7 +451,6 @@ export function tiedOrderOf(g: ConvGeometry, order: ArrayLike<number>, side: 'in
   return local;
 }
 
-
 /**
  * A convolution deeper in the network, as a plain dense layer over the previous layer's output
  * (which must be height x width x channels in NHWC order, as a conv's (p, f) rows are): the
@@ -390,11 +461,18 @@ export function tiedOrderOf(g: ConvGeometry, order: ArrayLike<number>, side: 'in
  * first layer's block-diagonal form because neighbouring positions share input columns
  * (docs/convolution.md). kernel: filters x kernel*kernel*channels; filterBias: filters.
  */
-export function convAsDense(g: ConvGeometry, kernel: Float32Array, filterBias: Float32Array, activation: Activation): DenseLayer {
+export function convAsDense(
+  g: ConvGeometry,
+  kernel: Float32Array,
+  filterBias: Float32Array,
+  activation: Activation,
+): DenseLayer {
   checkGeometry(g);
   const kkc = g.kernel * g.kernel * g.channels;
   if (kernel.length !== g.filters * kkc || filterBias.length !== g.filters) {
-    throw invalid(`A ${g.filters}-filter ${g.kernel} x ${g.kernel} x ${g.channels} kernel needs ${g.filters * kkc} weights and ${g.filters} biases, got ${kernel.length} and ${filterBias.length}.`);
+    throw invalid(
+      `A ${g.filters}-filter ${g.kernel} x ${g.kernel} x ${g.channels} kernel needs ${g.filters * kkc} weights and ${g.filters} biases, got ${kernel.length} and ${filterBias.length}.`,
+    );
   }
   checkFinite(kernel, 'Kernel weight');
   checkFinite(filterBias, 'Filter bias');

@@ -66,4 +66,3 @@ export interface Network {
 
 /** Largest layer width accepted anywhere: a guard against absurd or hostile sizes. */
 export const MAX_LAYER_SIZE = 1 << 16;
-

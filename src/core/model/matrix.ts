@@ -16,7 +16,10 @@ export interface Mask {
 
 function checkShape(rows: number, cols: number): void {
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0) {
-    throw new HepexError('invalid-argument', `A matrix needs positive whole dimensions, got ${rows} x ${cols}.`);
+    throw new HepexError(
+      'invalid-argument',
+      `A matrix needs positive whole dimensions, got ${rows} x ${cols}.`,
+    );
   }
 }
 
@@ -43,7 +46,11 @@ export function nonZeroMask(matrix: Matrix): Mask {
   return { rows: matrix.rows, cols: matrix.cols, data };
 }
 
-export function assertSameShape(a: { rows: number; cols: number }, b: { rows: number; cols: number }, what: string): void {
+export function assertSameShape(
+  a: { rows: number; cols: number },
+  b: { rows: number; cols: number },
+  what: string,
+): void {
   if (a.rows !== b.rows || a.cols !== b.cols) {
     throw new HepexError(
       'invalid-mask',
@@ -63,7 +70,8 @@ export function applyMask(matrix: Matrix, mask: Mask): Matrix {
 export function transpose(matrix: Matrix): Matrix {
   const { rows, cols, data } = matrix;
   const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
   return { rows: cols, cols: rows, data: out };
 }
 

@@ -22,7 +22,10 @@ export function parseLayerSizes(text: string): number[] {
 
 export function checkLayerSizes(sizes: readonly number[]): void {
   if (sizes.length < 2) {
-    throw new HepexError('invalid-layer-size', 'A network needs at least an input size and an output size.');
+    throw new HepexError(
+      'invalid-layer-size',
+      'A network needs at least an input size and an output size.',
+    );
   }
   for (const [i, n] of sizes.entries()) {
     if (!Number.isInteger(n) || n <= 0) {
@@ -72,10 +75,17 @@ export function inputWidth(network: Network): number {
  * The first layer's inputs from raw samples: im2col patches (batch x positions * patchWidth)
  * for a conv-first network, the samples themselves otherwise. inputs: batch x inputWidth.
  */
-export function firstLayerInputs(network: Network, inputs: Float32Array, batch: number): Float32Array {
+export function firstLayerInputs(
+  network: Network,
+  inputs: Float32Array,
+  batch: number,
+): Float32Array {
   const width = inputWidth(network);
   if (inputs.length !== batch * width) {
-    throw new HepexError('invalid-argument', `Expected ${batch} x ${width} inputs, got ${inputs.length} values.`);
+    throw new HepexError(
+      'invalid-argument',
+      `Expected ${batch} x ${width} inputs, got ${inputs.length} values.`,
+    );
   }
   const first = network.layers[0];
   return first.kind === 'conv' ? im2col(first.geometry, inputs, batch) : inputs;
@@ -93,7 +103,10 @@ export function validateNetwork(network: Network): Network {
   network.layers.forEach((layer, i) => {
     const name = `Layer ${i + 1}`;
     if (layer.kind !== 'dense' && layer.kind !== 'conv') {
-      throw new HepexError('invalid-network', `${name} has unsupported kind "${String((layer as Layer).kind)}".`);
+      throw new HepexError(
+        'invalid-network',
+        `${name} has unsupported kind "${String((layer as Layer).kind)}".`,
+      );
     }
     if (layer.kind === 'conv' && i > 0) {
       // im2col happens on the client before encryption, so only the raw input can be patched.
@@ -105,10 +118,16 @@ export function validateNetwork(network: Network): Network {
     const { rows, cols, data } = layer.weights;
     checkLayerSizes([cols, rows]);
     if (data.length !== rows * cols) {
-      throw new HepexError('invalid-network', `${name}: ${rows} x ${cols} weights need ${rows * cols} values, got ${data.length}.`);
+      throw new HepexError(
+        'invalid-network',
+        `${name}: ${rows} x ${cols} weights need ${rows * cols} values, got ${data.length}.`,
+      );
     }
     if (layer.bias.length !== rows) {
-      throw new HepexError('invalid-network', `${name}: the bias has ${layer.bias.length} values for ${rows} outputs.`);
+      throw new HepexError(
+        'invalid-network',
+        `${name}: the bias has ${layer.bias.length} values for ${rows} outputs.`,
+      );
     }
     if (i > 0 && cols !== network.layers[i - 1].weights.rows) {
       throw new HepexError(
@@ -118,12 +137,18 @@ export function validateNetwork(network: Network): Network {
     }
     for (let k = 0; k < data.length; k++) {
       if (!Number.isFinite(data[k])) {
-        throw new HepexError('invalid-network', `${name}: weight ${k} is ${data[k]} (weights must be finite numbers).`);
+        throw new HepexError(
+          'invalid-network',
+          `${name}: weight ${k} is ${data[k]} (weights must be finite numbers).`,
+        );
       }
     }
     for (let k = 0; k < layer.bias.length; k++) {
       if (!Number.isFinite(layer.bias[k])) {
-        throw new HepexError('invalid-network', `${name}: bias ${k} is ${layer.bias[k]} (must be a finite number).`);
+        throw new HepexError(
+          'invalid-network',
+          `${name}: bias ${k} is ${layer.bias[k]} (must be a finite number).`,
+        );
       }
     }
     checkActivation(layer.activation);
@@ -146,10 +171,17 @@ export function forward(network: Network, inputs: Float32Array, batch: number): 
  * possibly in a client-permuted column order, for a conv-first network). What the HE runtime
  * computes on what the client encrypts.
  */
-export function forwardDenseView(network: Network, inputs: Float32Array, batch: number): Float32Array {
+export function forwardDenseView(
+  network: Network,
+  inputs: Float32Array,
+  batch: number,
+): Float32Array {
   const width = network.layers[0].weights.cols;
   if (inputs.length !== batch * width) {
-    throw new HepexError('invalid-argument', `Expected ${batch} x ${width} first-layer inputs, got ${inputs.length} values.`);
+    throw new HepexError(
+      'invalid-argument',
+      `Expected ${batch} x ${width} first-layer inputs, got ${inputs.length} values.`,
+    );
   }
   let x: Float64Array = Float64Array.from(inputs);
   for (const layer of network.layers) {

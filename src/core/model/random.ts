@@ -33,7 +33,10 @@ export function createRng(seed: number): Rng {
 }
 
 /** Fisher-Yates shuffle of a typed or plain array, in place; returns it. */
-export function shuffleInPlace<T extends { length: number; [i: number]: unknown }>(array: T, rng: Rng): T {
+export function shuffleInPlace<T extends { length: number; [i: number]: unknown }>(
+  array: T,
+  rng: Rng,
+): T {
   for (let i = array.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     const tmp = array[i];

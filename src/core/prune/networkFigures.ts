@@ -4,7 +4,12 @@ import { fullKernelTileFlags } from '../tiling/convTiling';
 import { outputSize } from '../model/conv';
 import { nonZeroMask } from '../model/matrix';
 import { type Layer, type Network } from '../model/network';
-import { countTileNonZeros, nonZeroTileFlags, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
+import {
+  countTileNonZeros,
+  nonZeroTileFlags,
+  type LayerTiling,
+  type TilePlan,
+} from '../tiling/tilePlan';
 
 export interface LayerFigures {
   readonly layer: number;

@@ -1,7 +1,12 @@
 import { HepexError } from '../model/errors';
 import type { Mask, Matrix } from '../model/matrix';
 import { validateNetwork, type Network } from '../model/network';
-import { countTileNonZeros, nonZeroTileFlags, tileArea, type LayerTiling } from '../tiling/tilePlan';
+import {
+  countTileNonZeros,
+  nonZeroTileFlags,
+  tileArea,
+  type LayerTiling,
+} from '../tiling/tilePlan';
 import type { TileShape } from '../tiling/tileShape';
 import {
   checkMasks,

@@ -20,9 +20,19 @@ export function fullKernelTileFlags(g: ConvGeometry, tiling: LayerTiling): Uint8
  * sits at every position; when blockOut divides filters and blockIn divides patchWidth each copy
  * is exactly one tile of the layer's plan.
  */
-export function kernelTiling(g: ConvGeometry, tiling: LayerTiling, inputs = g.kernel * g.kernel * g.channels): LayerTiling {
+export function kernelTiling(
+  g: ConvGeometry,
+  tiling: LayerTiling,
+  inputs = g.kernel * g.kernel * g.channels,
+): LayerTiling {
   const outBlocks = Math.ceil(g.filters / tiling.blockOut);
   const inBlocks = Math.ceil(inputs / tiling.blockIn);
-  return { ...tiling, outputs: g.filters, inputs, outBlocks, inBlocks, tileCount: outBlocks * inBlocks };
+  return {
+    ...tiling,
+    outputs: g.filters,
+    inputs,
+    outBlocks,
+    inBlocks,
+    tileCount: outBlocks * inBlocks,
+  };
 }
-

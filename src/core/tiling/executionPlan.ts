@@ -1,4 +1,8 @@
-import { activationCoefficients, activationIsQuadratic, type Activation } from '../model/activation';
+import {
+  activationCoefficients,
+  activationIsQuadratic,
+  type Activation,
+} from '../model/activation';
 import { HepexError } from '../model/errors';
 import { orientationOf, type LayerTiling, type TilePlan } from './tilePlan';
 import type { TileShape } from './tileShape';
@@ -48,8 +52,7 @@ export const OP_KINDS = [
 export type OpKind = (typeof OP_KINDS)[number];
 export type OpCounts = Record<OpKind, number>;
 
-export const zeroOps = (): OpCounts =>
-  Object.fromEntries(OP_KINDS.map((k) => [k, 0])) as OpCounts;
+export const zeroOps = (): OpCounts => Object.fromEntries(OP_KINDS.map((k) => [k, 0])) as OpCounts;
 
 export function addOps(into: OpCounts, ops: OpCounts, times = 1): OpCounts {
   for (const k of OP_KINDS) into[k] += ops[k] * times;
@@ -125,7 +128,10 @@ export function needsMaskAndDuplicate(
   tile: Pick<TileShape, 't1' | 't2' | 'first'>,
 ): boolean {
   return (
-    orientationOf(layerIndex, tile.first) === 'A' && layerIndex < layerCount - 1 && tile.t1 > 1 && tile.t2 > 1
+    orientationOf(layerIndex, tile.first) === 'A' &&
+    layerIndex < layerCount - 1 &&
+    tile.t1 > 1 &&
+    tile.t2 > 1
   );
 }
 const powerSteps = (count: number, stride: number, sign: 1 | -1): number[] =>
@@ -143,11 +149,17 @@ export function planExecution(
 ): ExecutionPlan {
   const L = plan.layers.length;
   if (nonZeroTiles.length !== L || activations.length !== L) {
-    throw new HepexError('invalid-argument', `Expected tile flags and activations for ${L} layers.`);
+    throw new HepexError(
+      'invalid-argument',
+      `Expected tile flags and activations for ${L} layers.`,
+    );
   }
   plan.layers.forEach((t, l) => {
     if (nonZeroTiles[l].length !== t.tileCount) {
-      throw new HepexError('invalid-mask', `Layer ${l + 1} has ${t.tileCount} tiles but ${nonZeroTiles[l].length} flags were given.`);
+      throw new HepexError(
+        'invalid-mask',
+        `Layer ${l + 1} has ${t.tileCount} tiles but ${nonZeroTiles[l].length} flags were given.`,
+      );
     }
   });
   const { t1, t2, batch } = plan.tile;
@@ -216,7 +228,9 @@ export function planExecution(
     const quadraticActivation = activationIsQuadratic(activations[l]);
     const masked = needsMaskAndDuplicate(l, L, plan.tile);
     const reductionSteps =
-      tiling.orientation === 'A' ? powerSteps(log2(t2), batch, 1) : powerSteps(log2(t1), t2 * batch, 1);
+      tiling.orientation === 'A'
+        ? powerSteps(log2(t2), batch, 1)
+        : powerSteps(log2(t1), t2 * batch, 1);
     const duplicationSteps = masked ? powerSteps(log2(t2), batch, -1) : [];
     const depth = 1 + (quadraticActivation ? 1 : 0) + (masked ? 1 : 0);
     const phases = countLayerOps({
@@ -250,9 +264,9 @@ export function planExecution(
     level += depth;
   }
 
-  const rotationSteps = [...new Set(layers.flatMap((l) => [...l.reductionSteps, ...l.duplicationSteps]))].sort(
-    (a, b) => a - b,
-  );
+  const rotationSteps = [
+    ...new Set(layers.flatMap((l) => [...l.reductionSteps, ...l.duplicationSteps])),
+  ].sort((a, b) => a - b);
   const inputCiphertexts = layers[0].liveInputs.reduce((s, v) => s + v, 0);
   const outputCiphertexts = layers[L - 1].computedOutputs.reduce((s, v) => s + v, 0);
   const clientOps = zeroOps();

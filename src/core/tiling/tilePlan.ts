@@ -38,13 +38,28 @@ export interface TilePlan {
 export const orientationOf = (layerIndex: number, first: Orientation): Orientation =>
   (layerIndex % 2 === 0) === (first === 'A') ? 'A' : 'B';
 
-export function tileLayer(layerIndex: number, inputs: number, outputs: number, tile: TileShape): LayerTiling {
+export function tileLayer(
+  layerIndex: number,
+  inputs: number,
+  outputs: number,
+  tile: TileShape,
+): LayerTiling {
   const orientation = orientationOf(layerIndex, tile.first);
   const blockOut = orientation === 'A' ? tile.t1 : tile.t2;
   const blockIn = orientation === 'A' ? tile.t2 : tile.t1;
   const outBlocks = Math.ceil(outputs / blockOut);
   const inBlocks = Math.ceil(inputs / blockIn);
-  return { layerIndex, orientation, outputs, inputs, blockOut, blockIn, outBlocks, inBlocks, tileCount: outBlocks * inBlocks };
+  return {
+    layerIndex,
+    orientation,
+    outputs,
+    inputs,
+    blockOut,
+    blockIn,
+    outBlocks,
+    inBlocks,
+    tileCount: outBlocks * inBlocks,
+  };
 }
 
 /** The tile plan of a network given by its layer sizes [in, h1, ..., out]. */
@@ -66,7 +81,8 @@ export function countTileNonZeros(mask: Mask, tiling: LayerTiling, out?: Uint32A
       `Layer ${tiling.layerIndex + 1}: the mask is ${mask.rows} x ${mask.cols} but the weights are ${tiling.outputs} x ${tiling.inputs}.`,
     );
   }
-  const counts = out && out.length === tiling.tileCount ? out.fill(0) : new Uint32Array(tiling.tileCount);
+  const counts =
+    out && out.length === tiling.tileCount ? out.fill(0) : new Uint32Array(tiling.tileCount);
   const { cols, data } = mask;
   const colBlock = columnBlocks(cols, tiling.blockIn);
   for (let r = 0; r < mask.rows; r++) {
@@ -122,6 +138,14 @@ export function runtimeGrid(tiling: LayerTiling): {
   tileIndexAt: (gridRow: number, gridCol: number) => number;
 } {
   return tiling.orientation === 'A'
-    ? { rows: tiling.outBlocks, cols: tiling.inBlocks, tileIndexAt: (r, c) => r * tiling.inBlocks + c }
-    : { rows: tiling.inBlocks, cols: tiling.outBlocks, tileIndexAt: (r, c) => c * tiling.inBlocks + r };
+    ? {
+        rows: tiling.outBlocks,
+        cols: tiling.inBlocks,
+        tileIndexAt: (r, c) => r * tiling.inBlocks + c,
+      }
+    : {
+        rows: tiling.inBlocks,
+        cols: tiling.outBlocks,
+        tileIndexAt: (r, c) => c * tiling.inBlocks + r,
+      };
 }

@@ -161,7 +161,11 @@ export async function calibrate(
         for (let i = 0; i < n; i++) body();
         const elapsed = performance.now() - t0;
         if (pass > 0) samples.get(op)!.push(elapsed / n);
-        else calls.set(op, Math.min(200, Math.max(1, Math.ceil(minSampleMs / Math.max(elapsed, 0.01)))));
+        else
+          calls.set(
+            op,
+            Math.min(200, Math.max(1, Math.ceil(minSampleMs / Math.max(elapsed, 0.01)))),
+          );
       }
       options.onProgress?.((pass + 1) / (reps + 1), OP_KINDS[pass % OP_KINDS.length]);
       await new Promise((r) => setTimeout(r, 0));

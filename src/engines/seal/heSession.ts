@@ -633,7 +633,8 @@ export function chooseWeightStorage(
   const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET;
   const total = costOfExecution(model.exec).total;
   const resident = total.peakBytes;
-  const streamed = total.keyBytes + total.inputBytes + total.workingSetBytes + total.streamedModelBytes;
+  const streamed =
+    total.keyBytes + total.inputBytes + total.workingSetBytes + total.streamedModelBytes;
   const choice = options.weights ?? (resident <= budget ? 'resident' : 'streamed');
   const need = choice === 'resident' ? resident : streamed;
   if (need > budget) {

@@ -13,7 +13,12 @@ export interface BackendOptions {
   /** Wanted backend; default 'wasm' with fallback to 'cpu'. */
   readonly prefer?: BackendName;
   /** Browser only: the emitted URLs of the tfjs-backend-wasm binaries. */
-  readonly wasmPaths?: Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>;
+  readonly wasmPaths?: Record<
+    | 'tfjs-backend-wasm.wasm'
+    | 'tfjs-backend-wasm-simd.wasm'
+    | 'tfjs-backend-wasm-threaded-simd.wasm',
+    string
+  >;
 }
 
 let ready: Promise<BackendName> | undefined;

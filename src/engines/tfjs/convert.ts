@@ -28,12 +28,29 @@ export function networkToLayersModel(network: Network): tf.LayersModel {
     let d: tf.SymbolicTensor;
     if (layer.kind === 'conv') {
       const g = layer.geometry;
-      const image = tf.layers.reshape({ targetShape: [g.height, g.width, g.channels], name: `reshape_${l + 1}` }).apply(x) as tf.SymbolicTensor;
-      const conv = tf.layers.conv2d({ filters: g.filters, kernelSize: g.kernel, strides: g.stride, padding: 'valid', name: `conv_${l + 1}`, useBias: true, kernelInitializer: 'zeros' });
+      const image = tf.layers
+        .reshape({ targetShape: [g.height, g.width, g.channels], name: `reshape_${l + 1}` })
+        .apply(x) as tf.SymbolicTensor;
+      const conv = tf.layers.conv2d({
+        filters: g.filters,
+        kernelSize: g.kernel,
+        strides: g.stride,
+        padding: 'valid',
+        name: `conv_${l + 1}`,
+        useBias: true,
+        kernelInitializer: 'zeros',
+      });
       weighted.push(conv);
-      d = tf.layers.flatten({ name: `flatten_${l + 1}` }).apply(conv.apply(image)) as tf.SymbolicTensor;
+      d = tf.layers
+        .flatten({ name: `flatten_${l + 1}` })
+        .apply(conv.apply(image)) as tf.SymbolicTensor;
     } else {
-      const dense = tf.layers.dense({ units: layer.weights.rows, name: `dense_${l + 1}`, useBias: true, kernelInitializer: 'zeros' });
+      const dense = tf.layers.dense({
+        units: layer.weights.rows,
+        name: `dense_${l + 1}`,
+        useBias: true,
+        kernelInitializer: 'zeros',
+      });
       weighted.push(dense);
       d = dense.apply(x) as tf.SymbolicTensor;
     }
@@ -44,14 +61,23 @@ export function networkToLayersModel(network: Network): tf.LayersModel {
   return model;
 }
 
-function applyActivation(d: tf.SymbolicTensor, activation: Activation, index: number): tf.SymbolicTensor {
+function applyActivation(
+  d: tf.SymbolicTensor,
+  activation: Activation,
+  index: number,
+): tf.SymbolicTensor {
   if (activation.type === 'linear') return d;
-  if (activation.type === 'square') return tf.layers.multiply({ name: `square_${index}` }).apply([d, d]) as tf.SymbolicTensor;
+  if (activation.type === 'square')
+    return tf.layers.multiply({ name: `square_${index}` }).apply([d, d]) as tf.SymbolicTensor;
   const [c0 = 0, c1 = 0, c2 = 0] = activationCoefficients(activation);
-  const linear = tf.layers.rescaling({ scale: c1, offset: c0, name: `lin_${index}` }).apply(d) as tf.SymbolicTensor;
+  const linear = tf.layers
+    .rescaling({ scale: c1, offset: c0, name: `lin_${index}` })
+    .apply(d) as tf.SymbolicTensor;
   if (c2 === 0) return linear;
   const square = tf.layers.multiply({ name: `square_${index}` }).apply([d, d]) as tf.SymbolicTensor;
-  const quad = tf.layers.rescaling({ scale: c2, name: `quad_${index}` }).apply(square) as tf.SymbolicTensor;
+  const quad = tf.layers
+    .rescaling({ scale: c2, name: `quad_${index}` })
+    .apply(square) as tf.SymbolicTensor;
   return tf.layers.add({ name: `act_${index}` }).apply([quad, linear]) as tf.SymbolicTensor;
 }
 
@@ -63,7 +89,10 @@ function setNetworkWeights(layers: readonly tf.layers.Layer[], network: Network)
         const g = layer.geometry;
         const { kernel, bias } = kernelOf(layer);
         // filters x k*k*C -> (k*k*C) x filters = HWIO flattened (j = (dy*k + dx)*C + c).
-        const hwio = tf.tensor2d(kernel, [g.filters, g.kernel * g.kernel * g.channels]).transpose().reshape([g.kernel, g.kernel, g.channels, g.filters]);
+        const hwio = tf
+          .tensor2d(kernel, [g.filters, g.kernel * g.kernel * g.channels])
+          .transpose()
+          .reshape([g.kernel, g.kernel, g.channels, g.filters]);
         layers[l].setWeights([hwio, tf.tensor1d(bias)]);
         return;
       }
@@ -75,7 +104,11 @@ function setNetworkWeights(layers: readonly tf.layers.Layer[], network: Network)
 }
 
 /** Kernel (inputs x outputs, row-major) -> W (outputs x inputs, row-major). */
-export function kernelToWeights(kernel: Float32Array, inputs: number, outputs: number): Float32Array {
+export function kernelToWeights(
+  kernel: Float32Array,
+  inputs: number,
+  outputs: number,
+): Float32Array {
   const w = new Float32Array(inputs * outputs);
   for (let i = 0; i < inputs; i++) {
     const ko = i * outputs;
@@ -95,7 +128,12 @@ export function weightsToKernel(w: Float32Array, inputs: number, outputs: number
 }
 
 /** Runs a LayersModel on count x inputs floats in batches; returns count x outputs. */
-export function predictFlat(model: tf.LayersModel, inputs: Float32Array, count: number, batchSize = 500): Float32Array {
+export function predictFlat(
+  model: tf.LayersModel,
+  inputs: Float32Array,
+  count: number,
+  batchSize = 500,
+): Float32Array {
   const width = inputs.length / count;
   const chunks: Float32Array[] = [];
   for (let s = 0; s < count; s += batchSize) {

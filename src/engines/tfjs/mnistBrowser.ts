@@ -12,9 +12,15 @@ import { HepexError } from '../../core/model/errors';
 /** Largest decompressed file accepted: 512 MiB (a gzip bomb stops there, not at memory's end). */
 const MAX_DECOMPRESSED_BYTES = 512 * 2 ** 20;
 
-export async function gunzipIfNeeded(bytes: Uint8Array, maxBytes = MAX_DECOMPRESSED_BYTES): Promise<Uint8Array> {
+export async function gunzipIfNeeded(
+  bytes: Uint8Array,
+  maxBytes = MAX_DECOMPRESSED_BYTES,
+): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
-  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+  const reader = new Blob([bytes as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'))
+    .getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -24,13 +30,19 @@ export async function gunzipIfNeeded(bytes: Uint8Array, maxBytes = MAX_DECOMPRES
       total += value.length;
       if (total > maxBytes) {
         await reader.cancel();
-        throw new HepexError('invalid-data-file', `The gzip data expands to more than ${maxBytes} bytes.`);
+        throw new HepexError(
+          'invalid-data-file',
+          `The gzip data expands to more than ${maxBytes} bytes.`,
+        );
       }
       chunks.push(value);
     }
   } catch (error) {
     if (error instanceof HepexError) throw error;
-    throw new HepexError('invalid-data-file', `The gzip data is damaged or truncated (${(error as Error).message}).`);
+    throw new HepexError(
+      'invalid-data-file',
+      `The gzip data is damaged or truncated (${(error as Error).message}).`,
+    );
   }
   const out = new Uint8Array(total);
   let at = 0;
@@ -48,7 +60,8 @@ async function fetchBytes(url: string, signal?: AbortSignal): Promise<Uint8Array
   } catch (error) {
     throw new HepexError('invalid-data-file', `Cannot fetch ${url} (${(error as Error).message}).`);
   }
-  if (!response.ok) throw new HepexError('invalid-data-file', `Cannot fetch ${url}: HTTP ${response.status}.`);
+  if (!response.ok)
+    throw new HepexError('invalid-data-file', `Cannot fetch ${url}: HTTP ${response.status}.`);
   return gunzipIfNeeded(new Uint8Array(await response.arrayBuffer()));
 }
 
@@ -59,18 +72,29 @@ export function fetchMnist(baseUrl: string, signal?: AbortSignal): Promise<Datas
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   let promise = cache.get(base);
   if (!promise) {
-    promise = Promise.all([fetchBytes(base + MNIST_ASSET.images, signal), fetchBytes(base + MNIST_ASSET.labels, signal)]).then(([i, l]) => mnistFromIdx(i, l));
+    promise = Promise.all([
+      fetchBytes(base + MNIST_ASSET.images, signal),
+      fetchBytes(base + MNIST_ASSET.labels, signal),
+    ]).then(([i, l]) => mnistFromIdx(i, l));
     cache.set(base, promise);
     promise.catch(() => cache.delete(base));
   }
   return promise;
 }
 
-export async function fetchMnistSplit(baseUrl: string, seed = DEFAULT_SPLIT_SEED, signal?: AbortSignal): Promise<DatasetSplit> {
+export async function fetchMnistSplit(
+  baseUrl: string,
+  seed = DEFAULT_SPLIT_SEED,
+  signal?: AbortSignal,
+): Promise<DatasetSplit> {
   return mnistSplit(await fetchMnist(baseUrl, signal), seed);
 }
 
 /** A dataset from IDX files a person opened (bytes, gzipped or not). */
-export async function datasetFromIdxFiles(images: Uint8Array, labels: Uint8Array, name: string): Promise<Dataset> {
+export async function datasetFromIdxFiles(
+  images: Uint8Array,
+  labels: Uint8Array,
+  name: string,
+): Promise<Dataset> {
   return datasetFromIdx(await gunzipIfNeeded(images), await gunzipIfNeeded(labels), name);
 }

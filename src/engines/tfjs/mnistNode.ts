@@ -1,9 +1,20 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { datasetFromIdx, explicitSplit, type Dataset, type DatasetSplit } from '../../core/io/dataset';
+import {
+  datasetFromIdx,
+  explicitSplit,
+  type Dataset,
+  type DatasetSplit,
+} from '../../core/io/dataset';
 import { isGzip } from '../../core/io/idx';
-import { MNIST_ASSET, mnistFromIdx, mnistSplit as splitMnist, DEFAULT_SPLIT_SEED, DEFAULT_TEST_FRACTION } from '../../core/io/mnist';
+import {
+  MNIST_ASSET,
+  mnistFromIdx,
+  mnistSplit as splitMnist,
+  DEFAULT_SPLIT_SEED,
+  DEFAULT_TEST_FRACTION,
+} from '../../core/io/mnist';
 import { HepexError } from '../../core/model/errors';
 
 /**
@@ -21,7 +32,10 @@ export function maybeGunzip(bytes: Uint8Array, what: string): Uint8Array {
   try {
     return new Uint8Array(gunzipSync(bytes, { maxOutputLength: MAX_FILE_BYTES }));
   } catch (error) {
-    throw new HepexError('invalid-data-file', `${what}: the gzip data is damaged or truncated (${(error as Error).message}).`);
+    throw new HepexError(
+      'invalid-data-file',
+      `${what}: the gzip data is damaged or truncated (${(error as Error).message}).`,
+    );
   }
 }
 
@@ -30,9 +44,13 @@ async function readDataFile(path: string, what: string): Promise<Uint8Array> {
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (error) {
-    throw new HepexError('invalid-data-file', `Cannot read ${what} "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`);
+    throw new HepexError(
+      'invalid-data-file',
+      `Cannot read ${what} "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
+    );
   }
-  if (bytes.length > MAX_FILE_BYTES) throw new HepexError('invalid-data-file', `${what} "${path}" is larger than 512 MiB.`);
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new HepexError('invalid-data-file', `${what} "${path}" is larger than 512 MiB.`);
   return maybeGunzip(bytes, `${what} "${path}"`);
 }
 
@@ -62,7 +80,10 @@ export function loadMnist(): Promise<Dataset> {
 }
 
 /** The standard seeded MNIST split (see core/data/mnist.ts): default seed 1, 8000 / 2000. */
-export async function loadMnistSplit(seed = DEFAULT_SPLIT_SEED, testFraction = DEFAULT_TEST_FRACTION): Promise<DatasetSplit> {
+export async function loadMnistSplit(
+  seed = DEFAULT_SPLIT_SEED,
+  testFraction = DEFAULT_TEST_FRACTION,
+): Promise<DatasetSplit> {
   return splitMnist(await loadMnist(), seed, testFraction);
 }
 
@@ -70,7 +91,11 @@ export async function loadMnistSplit(seed = DEFAULT_SPLIT_SEED, testFraction = D
 export const mnistSplit = loadMnistSplit;
 
 /** An IDX images + labels pair from disk, each gzipped or not. */
-export async function loadIdxPair(imagesPath: string, labelsPath: string, name?: string): Promise<Dataset> {
+export async function loadIdxPair(
+  imagesPath: string,
+  labelsPath: string,
+  name?: string,
+): Promise<Dataset> {
   const images = await readDataFile(imagesPath, 'images file');
   const labels = await readDataFile(labelsPath, 'labels file');
   return datasetFromIdx(images, labels, name ?? imagesPath.replace(/^.*[\\/]/, ''));
@@ -80,7 +105,10 @@ export async function loadIdxPair(imagesPath: string, labelsPath: string, name?:
 export function parseIdxPairArg(text: string, option: string): [string, string] {
   const parts = text.split(',');
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new HepexError('invalid-argument', `--${option} takes two IDX files separated by a comma: IMAGES,LABELS; got "${text}".`);
+    throw new HepexError(
+      'invalid-argument',
+      `--${option} takes two IDX files separated by a comma: IMAGES,LABELS; got "${text}".`,
+    );
   }
   return [parts[0], parts[1]];
 }
@@ -89,7 +117,11 @@ export function parseIdxPairArg(text: string, option: string): [string, string] 
  * The data a CLI command trains or evaluates on: the built-in MNIST split (default), one IDX
  * pair split by the seed, or two pairs used as train and test.
  */
-export async function loadDataSplit(options: { data?: string; testData?: string; seed?: number }): Promise<DatasetSplit> {
+export async function loadDataSplit(options: {
+  data?: string;
+  testData?: string;
+  seed?: number;
+}): Promise<DatasetSplit> {
   const seed = options.seed ?? DEFAULT_SPLIT_SEED;
   if (!options.data) {
     if (options.testData) throw new HepexError('invalid-argument', '--test-data needs --data too.');

@@ -2,7 +2,14 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HepexError } from '../../core/model/errors';
 import type { HepexModel } from '../../core/io/model';
-import { MAX_MODEL_JSON_CHARS, MAX_WEIGHT_BYTES, MODEL_FILE, WEIGHTS_FILE, modelFromFiles, modelToFiles } from './modelFiles';
+import {
+  MAX_MODEL_JSON_CHARS,
+  MAX_WEIGHT_BYTES,
+  MODEL_FILE,
+  WEIGHTS_FILE,
+  modelFromFiles,
+  modelToFiles,
+} from './modelFiles';
 
 /**
  * Node only: a model directory DIR/model.json + DIR/weights.bin, the layout
@@ -13,11 +20,18 @@ export async function readModelDir(dir: string): Promise<HepexModel> {
   const read = async (path: string, limit: number): Promise<Buffer> => {
     try {
       const info = await stat(path);
-      if (info.size > limit) throw new HepexError('invalid-model-file', `Model file: ${path} is larger than ${limit} bytes.`);
+      if (info.size > limit)
+        throw new HepexError(
+          'invalid-model-file',
+          `Model file: ${path} is larger than ${limit} bytes.`,
+        );
       return await readFile(path);
     } catch (error) {
       if (error instanceof HepexError) throw error;
-      throw new HepexError('invalid-model-file', `Cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); a model directory holds model.json and weights.bin.`);
+      throw new HepexError(
+        'invalid-model-file',
+        `Cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); a model directory holds model.json and weights.bin.`,
+      );
     }
   };
   const json = (await read(jsonPath, MAX_MODEL_JSON_CHARS)).toString('utf8');
@@ -47,7 +61,10 @@ function weightPaths(json: string): string[] {
     if (!Array.isArray(list)) continue;
     for (const p of list) {
       if (typeof p !== 'string' || !/^(\.\/)?[\w.-]+$/.test(p) || p.includes('..')) {
-        throw new HepexError('invalid-model-file', `Model file: weight path ${JSON.stringify(p)} must be a plain file name in the model directory.`);
+        throw new HepexError(
+          'invalid-model-file',
+          `Model file: weight path ${JSON.stringify(p)} must be a plain file name in the model directory.`,
+        );
       }
       paths.push(p.replace(/^\.\//, ''));
     }

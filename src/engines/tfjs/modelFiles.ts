@@ -9,7 +9,15 @@ import {
   parseHepexMetadata,
   type ParsedMetadata,
 } from '../../core/io/modelMetadata';
-import { MAX_LAYER_SIZE, validateNetwork, type ConvGeometry, type ConvLayer, type Layer, type Network, type Task } from '../../core/model/network';
+import {
+  MAX_LAYER_SIZE,
+  validateNetwork,
+  type ConvGeometry,
+  type ConvLayer,
+  type Layer,
+  type Network,
+  type Task,
+} from '../../core/model/network';
 import { setupBackend, tf } from './backend';
 import { kernelToWeights, networkToLayersModel } from './convert';
 
@@ -35,9 +43,15 @@ export const MAX_WEIGHT_BYTES = 2 ** 30;
  * `weightsFile` is the name model.json's manifest gives the weights (tf.loadLayersModel fetches
  * it next to model.json): a download must be saved under exactly that name.
  */
-export async function modelToFiles(model: HepexModel, weightsFile = WEIGHTS_FILE): Promise<{ modelJson: string; weights: Uint8Array }> {
+export async function modelToFiles(
+  model: HepexModel,
+  weightsFile = WEIGHTS_FILE,
+): Promise<{ modelJson: string; weights: Uint8Array }> {
   if (!/^[\w.-]+$/.test(weightsFile) || weightsFile.includes('..')) {
-    throw new HepexError('invalid-argument', `Cannot export this model: the weights file name ${JSON.stringify(weightsFile)} must be a plain file name.`);
+    throw new HepexError(
+      'invalid-argument',
+      `Cannot export this model: the weights file name ${JSON.stringify(weightsFile)} must be a plain file name.`,
+    );
   }
   validateNetwork(model.network);
   // tfjs refuses ops until a backend is ready (memoised; a caller's earlier choice stands).
@@ -47,7 +61,10 @@ export async function modelToFiles(model: HepexModel, weightsFile = WEIGHTS_FILE
   try {
     assembleHepexModel(parseHepexMetadata(JSON.parse(JSON.stringify(hepex))), model.network);
   } catch (error) {
-    throw new HepexError('invalid-argument', `Cannot export this model: ${(error as Error).message.replace(/^Model file: /, '')}`);
+    throw new HepexError(
+      'invalid-argument',
+      `Cannot export this model: ${(error as Error).message.replace(/^Model file: /, '')}`,
+    );
   }
   await setupBackend();
   const layersModel = networkToLayersModel(model.network);
@@ -60,8 +77,11 @@ export async function modelToFiles(model: HepexModel, weightsFile = WEIGHTS_FILE
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
-    if (!artifacts?.weightData || !artifacts.weightSpecs) throw new HepexError('invalid-model-file', 'tfjs produced no weights.');
-    const weights = new Uint8Array(tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]));
+    if (!artifacts?.weightData || !artifacts.weightSpecs)
+      throw new HepexError('invalid-model-file', 'tfjs produced no weights.');
+    const weights = new Uint8Array(
+      tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]),
+    );
     // The same fields, in the same order, as tf.io's getModelJSONForModelArtifacts writes.
     const json = {
       modelTopology: artifacts.modelTopology,
@@ -83,7 +103,8 @@ function invalid(message: string): HepexError {
   return new HepexError('invalid-model-file', `Model file: ${message}`);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface WeightEntry {
   readonly shape: readonly number[];
@@ -93,35 +114,51 @@ interface WeightEntry {
 }
 
 /** Reads weightsManifest; checks dtype, shapes and that the byte lengths add up exactly. */
-function readManifest(json: Record<string, unknown>, weightBytes: number): Map<string, WeightEntry> {
+function readManifest(
+  json: Record<string, unknown>,
+  weightBytes: number,
+): Map<string, WeightEntry> {
   const manifest = json.weightsManifest;
-  if (!Array.isArray(manifest) || manifest.length === 0) throw invalid('model.json has no weightsManifest.');
+  if (!Array.isArray(manifest) || manifest.length === 0)
+    throw invalid('model.json has no weightsManifest.');
   const entries = new Map<string, WeightEntry>();
   let offset = 0;
   for (const group of manifest) {
-    if (!isObject(group) || !Array.isArray(group.weights)) throw invalid('a weightsManifest group has no weights list.');
+    if (!isObject(group) || !Array.isArray(group.weights))
+      throw invalid('a weightsManifest group has no weights list.');
     for (const spec of group.weights) {
-      if (!isObject(spec) || typeof spec.name !== 'string') throw invalid('a weight entry has no name.');
+      if (!isObject(spec) || typeof spec.name !== 'string')
+        throw invalid('a weight entry has no name.');
       const name = spec.name;
-      if (spec.dtype !== 'float32') throw invalid(`weight "${name}" has dtype ${JSON.stringify(spec.dtype)}; only float32 is supported.`);
-      if (spec.quantization !== undefined) throw invalid(`weight "${name}" is quantized; only plain float32 weights are supported.`);
+      if (spec.dtype !== 'float32')
+        throw invalid(
+          `weight "${name}" has dtype ${JSON.stringify(spec.dtype)}; only float32 is supported.`,
+        );
+      if (spec.quantization !== undefined)
+        throw invalid(`weight "${name}" is quantized; only plain float32 weights are supported.`);
       // Dense kernels are 2-D, biases 1-D, conv kernels 4-D (k x k x C x filters).
-      if (!Array.isArray(spec.shape) || spec.shape.length > 4) throw invalid(`weight "${name}" has an invalid shape.`);
+      if (!Array.isArray(spec.shape) || spec.shape.length > 4)
+        throw invalid(`weight "${name}" has an invalid shape.`);
       let size = 1;
       for (const n of spec.shape) {
         if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_LAYER_SIZE) {
-          throw invalid(`weight "${name}" has shape ${JSON.stringify(spec.shape)}; sizes must be whole numbers from 1 to ${MAX_LAYER_SIZE}.`);
+          throw invalid(
+            `weight "${name}" has shape ${JSON.stringify(spec.shape)}; sizes must be whole numbers from 1 to ${MAX_LAYER_SIZE}.`,
+          );
         }
         size *= n;
       }
       if (entries.has(name)) throw invalid(`weight "${name}" appears twice in the manifest.`);
       entries.set(name, { shape: spec.shape as number[], offset, size, used: false });
       offset += size * 4;
-      if (offset > MAX_WEIGHT_BYTES) throw invalid(`the manifest describes more than ${MAX_WEIGHT_BYTES} bytes of weights.`);
+      if (offset > MAX_WEIGHT_BYTES)
+        throw invalid(`the manifest describes more than ${MAX_WEIGHT_BYTES} bytes of weights.`);
     }
   }
   if (offset !== weightBytes) {
-    throw invalid(`the manifest describes ${offset} bytes of weights but weights.bin has ${weightBytes} bytes.`);
+    throw invalid(
+      `the manifest describes ${offset} bytes of weights but weights.bin has ${weightBytes} bytes.`,
+    );
   }
   return entries;
 }
@@ -155,27 +192,45 @@ interface LayerJson {
   readonly inbound: string[];
 }
 
-function readLayers(topology: Record<string, unknown>): { layers: LayerJson[]; sequential: boolean; inputs: string[]; outputs: string[] } {
+function readLayers(topology: Record<string, unknown>): {
+  layers: LayerJson[];
+  sequential: boolean;
+  inputs: string[];
+  outputs: string[];
+} {
   const className = topology.class_name;
   const config = topology.config;
   const sequential = className === 'Sequential';
   if (!sequential && className !== 'Model' && className !== 'Functional') {
-    throw invalid(`the model is a ${JSON.stringify(className)}; expected a Sequential or functional Model.`);
+    throw invalid(
+      `the model is a ${JSON.stringify(className)}; expected a Sequential or functional Model.`,
+    );
   }
   const rawLayers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
-  if (!Array.isArray(rawLayers) || rawLayers.length === 0 || rawLayers.length > 1000) throw invalid('the topology has no layer list.');
+  if (!Array.isArray(rawLayers) || rawLayers.length === 0 || rawLayers.length > 1000)
+    throw invalid('the topology has no layer list.');
   const layers = rawLayers.map((raw, k): LayerJson => {
-    if (!isObject(raw) || typeof raw.class_name !== 'string' || !isObject(raw.config)) throw invalid(`layer ${k + 1} of the topology is malformed.`);
-    const name = typeof raw.name === 'string' ? raw.name : typeof raw.config.name === 'string' ? raw.config.name : `layer_${k + 1}`;
+    if (!isObject(raw) || typeof raw.class_name !== 'string' || !isObject(raw.config))
+      throw invalid(`layer ${k + 1} of the topology is malformed.`);
+    const name =
+      typeof raw.name === 'string'
+        ? raw.name
+        : typeof raw.config.name === 'string'
+          ? raw.config.name
+          : `layer_${k + 1}`;
     const inbound: string[] = [];
     if (!sequential) {
       const nodes = raw.inbound_nodes;
       if (!Array.isArray(nodes)) throw invalid(`layer "${name}" has no inbound_nodes.`);
-      if (nodes.length > 1) throw invalid(`layer "${name}" is shared between several calls; the studio reads simple chains.`);
+      if (nodes.length > 1)
+        throw invalid(
+          `layer "${name}" is shared between several calls; the studio reads simple chains.`,
+        );
       for (const node of nodes) {
         if (!Array.isArray(node)) throw invalid(`layer "${name}" has a malformed inbound node.`);
         for (const ref of node) {
-          if (!Array.isArray(ref) || typeof ref[0] !== 'string' || ref[1] !== 0 || ref[2] !== 0) throw invalid(`layer "${name}" has a malformed inbound reference.`);
+          if (!Array.isArray(ref) || typeof ref[0] !== 'string' || ref[1] !== 0 || ref[2] !== 0)
+            throw invalid(`layer "${name}" has a malformed inbound reference.`);
           inbound.push(ref[0]);
         }
       }
@@ -185,25 +240,39 @@ function readLayers(topology: Record<string, unknown>): { layers: LayerJson[]; s
   const refs = (v: unknown, what: string): string[] => {
     if (!Array.isArray(v)) throw invalid(`the model's ${what} are missing.`);
     return v.map((r) => {
-      if (!Array.isArray(r) || typeof r[0] !== 'string') throw invalid(`the model's ${what} are malformed.`);
+      if (!Array.isArray(r) || typeof r[0] !== 'string')
+        throw invalid(`the model's ${what} are malformed.`);
       return r[0];
     });
   };
   if (sequential) return { layers, sequential, inputs: [], outputs: [] };
   const cfg = config as Record<string, unknown>;
-  return { layers, sequential, inputs: refs(cfg.input_layers, 'inputs'), outputs: refs(cfg.output_layers, 'outputs') };
+  return {
+    layers,
+    sequential,
+    inputs: refs(cfg.input_layers, 'inputs'),
+    outputs: refs(cfg.output_layers, 'outputs'),
+  };
 }
 
 const mulPoly = (a: Sym, b: Sym, where: string): Sym => {
   if (a.dense !== b.dense || String(a.image) !== String(b.image)) {
-    throw invalid(`"${where}" multiplies outputs of different layers; only element-wise polynomials of one layer are supported.`);
+    throw invalid(
+      `"${where}" multiplies outputs of different layers; only element-wise polynomials of one layer are supported.`,
+    );
   }
   const [a0, a1, a2] = a.c;
   const [b0, b1, b2] = b.c;
   if ((a2 !== 0 && (b1 !== 0 || b2 !== 0)) || (b2 !== 0 && a1 !== 0)) {
-    throw invalid(`"${where}" makes an activation of degree above 2; the HE engine evaluates degree <= 2.`);
+    throw invalid(
+      `"${where}" makes an activation of degree above 2; the HE engine evaluates degree <= 2.`,
+    );
   }
-  return { dense: a.dense, c: [a0 * b0, a0 * b1 + a1 * b0, a0 * b2 + a1 * b1 + a2 * b0], ...(a.image ? { image: a.image } : {}) };
+  return {
+    dense: a.dense,
+    c: [a0 * b0, a0 * b1 + a1 * b0, a0 * b2 + a1 * b1 + a2 * b0],
+    ...(a.image ? { image: a.image } : {}),
+  };
 };
 
 /**
@@ -211,7 +280,11 @@ const mulPoly = (a: Sym, b: Sym, where: string): Sym => {
  * polynomial of the last Dense output. Returns the Dense layers in order and the output
  * polynomial (the last layer's activation).
  */
-function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[]; output: Sym; inputSize: number | undefined } {
+function interpretGraph(topology: Record<string, unknown>): {
+  denses: DenseNode[];
+  output: Sym;
+  inputSize: number | undefined;
+} {
   const { layers, sequential, inputs, outputs } = readLayers(topology);
   const values = new Map<string, Sym>();
   const denses: DenseNode[] = [];
@@ -223,36 +296,52 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
   let inputImage: [number, number, number] | undefined;
   const shapeFrom = (config: Record<string, unknown>): void => {
     const shape = config.batch_input_shape ?? config.batchInputShape;
-    if (Array.isArray(shape) && shape.length === 2 && typeof shape[1] === 'number') inputSize = shape[1];
+    if (Array.isArray(shape) && shape.length === 2 && typeof shape[1] === 'number')
+      inputSize = shape[1];
     if (Array.isArray(shape) && shape.length === 4) {
       inputImage = imageShape(shape.slice(1), 'the input shape');
       inputSize = inputImage[0] * inputImage[1] * inputImage[2];
     }
   };
   for (const layer of layers) {
-    const args = sequential ? [previous] : layer.inbound.map((n) => {
-      const v = values.get(n);
-      if (!v) throw invalid(`layer "${layer.name}" reads "${n}", which comes later or does not exist.`);
-      return v;
-    });
+    const args = sequential
+      ? [previous]
+      : layer.inbound.map((n) => {
+          const v = values.get(n);
+          if (!v)
+            throw invalid(
+              `layer "${layer.name}" reads "${n}", which comes later or does not exist.`,
+            );
+          return v;
+        });
     const one = (): Sym => {
-      if (args.length !== 1) throw invalid(`layer "${layer.name}" (${layer.className}) needs exactly one input.`);
+      if (args.length !== 1)
+        throw invalid(`layer "${layer.name}" (${layer.className}) needs exactly one input.`);
       return args[0];
     };
     let out: Sym;
     switch (layer.className) {
       case 'InputLayer':
-        if (!sequential && layer.inbound.length) throw invalid(`input layer "${layer.name}" has inputs.`);
+        if (!sequential && layer.inbound.length)
+          throw invalid(`input layer "${layer.name}" has inputs.`);
         shapeFrom(layer.config);
         out = inputImage ? { ...identityOf(-1), image: inputImage } : identityOf(-1);
         break;
       case 'Reshape': {
         // Only the studio's own use: the flat input viewed as an image for the conv.
         const input = one();
-        if (input.dense !== -1 || input.c.join() !== '0,1,0' || input.image) throw invalid(`Reshape layer "${layer.name}" is only accepted on the flat input, right before a convolution.`);
-        const image = imageShape(layer.config.target_shape ?? layer.config.targetShape, `Reshape layer "${layer.name}"`);
+        if (input.dense !== -1 || input.c.join() !== '0,1,0' || input.image)
+          throw invalid(
+            `Reshape layer "${layer.name}" is only accepted on the flat input, right before a convolution.`,
+          );
+        const image = imageShape(
+          layer.config.target_shape ?? layer.config.targetShape,
+          `Reshape layer "${layer.name}"`,
+        );
         if (inputSize !== undefined && image[0] * image[1] * image[2] !== inputSize) {
-          throw invalid(`Reshape layer "${layer.name}" views ${inputSize} inputs as ${image.join(' x ')} = ${image[0] * image[1] * image[2]} values.`);
+          throw invalid(
+            `Reshape layer "${layer.name}" views ${inputSize} inputs as ${image.join(' x ')} = ${image[0] * image[1] * image[2]} values.`,
+          );
         }
         inputSize = image[0] * image[1] * image[2];
         out = { ...input, image };
@@ -261,36 +350,65 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
       case 'Conv2D': {
         shapeFrom(layer.config);
         let input = one();
-        if (sequential && input.dense === -1 && !input.image && inputImage) input = { ...input, image: inputImage };
-        if (input.dense !== -1 || denses.length) throw invalid(`Conv2D layer "${layer.name}" is not the first layer; the studio runs one convolution, on the client-packed image.`);
-        if (input.c.join() !== '0,1,0' || !input.image) throw invalid(`Conv2D layer "${layer.name}" must read the image itself (shape height x width x channels).`);
+        if (sequential && input.dense === -1 && !input.image && inputImage)
+          input = { ...input, image: inputImage };
+        if (input.dense !== -1 || denses.length)
+          throw invalid(
+            `Conv2D layer "${layer.name}" is not the first layer; the studio runs one convolution, on the client-packed image.`,
+          );
+        if (input.c.join() !== '0,1,0' || !input.image)
+          throw invalid(
+            `Conv2D layer "${layer.name}" must read the image itself (shape height x width x channels).`,
+          );
         const conv = conv2dGeometry(layer, input.image);
         const { outHeight, outWidth } = outputSize(conv);
-        denses.push({ name: layer.name, units: conv.filters, useBias: layer.config.use_bias !== false, input, softmax: false, conv });
+        denses.push({
+          name: layer.name,
+          units: conv.filters,
+          useBias: layer.config.use_bias !== false,
+          input,
+          softmax: false,
+          conv,
+        });
         out = { ...identityOf(0), image: [outHeight, outWidth, conv.filters] };
         break;
       }
       case 'Flatten': {
         const input = one();
-        if (!input.image) throw invalid(`Flatten layer "${layer.name}" reads a tensor that is already flat.`);
+        if (!input.image)
+          throw invalid(`Flatten layer "${layer.name}" reads a tensor that is already flat.`);
         out = { dense: input.dense, c: input.c };
         break;
       }
       case 'Dense': {
         shapeFrom(layer.config);
         const input = one();
-        if (input.image) throw invalid(`Dense layer "${layer.name}" reads an image-shaped tensor; flatten it first (Flatten layer).`);
-        if (input.dense !== denses.length - 1) throw invalid(`Dense layer "${layer.name}" does not continue the chain of Dense layers.`);
+        if (input.image)
+          throw invalid(
+            `Dense layer "${layer.name}" reads an image-shaped tensor; flatten it first (Flatten layer).`,
+          );
+        if (input.dense !== denses.length - 1)
+          throw invalid(`Dense layer "${layer.name}" does not continue the chain of Dense layers.`);
         if (input.dense === -1 && input.c.join() !== '0,1,0') {
-          throw invalid(`the input is rescaled or transformed before the first Dense layer "${layer.name}"; the studio feeds pixels scaled to [0, 1] straight into it.`);
+          throw invalid(
+            `the input is rescaled or transformed before the first Dense layer "${layer.name}"; the studio feeds pixels scaled to [0, 1] straight into it.`,
+          );
         }
         if (!sequential) {
           const key = `dense-input-of-${input.dense}`;
-          if (consumed.has(key)) throw invalid(`two Dense layers read the output of one layer; the studio reads simple chains.`);
+          if (consumed.has(key))
+            throw invalid(
+              `two Dense layers read the output of one layer; the studio reads simple chains.`,
+            );
           consumed.add(key);
         }
         const units = layer.config.units;
-        if (typeof units !== 'number' || !Number.isInteger(units) || units < 1 || units > MAX_LAYER_SIZE) {
+        if (
+          typeof units !== 'number' ||
+          !Number.isInteger(units) ||
+          units < 1 ||
+          units > MAX_LAYER_SIZE
+        ) {
           throw invalid(`Dense layer "${layer.name}" has ${JSON.stringify(units)} units.`);
         }
         const activation = layer.config.activation ?? 'linear';
@@ -299,38 +417,67 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
             `Dense layer "${layer.name}" uses activation "${String(activation)}", which CKKS cannot compute; use polynomial activations (square, or Multiply/Rescaling/Add layers).`,
           );
         }
-        denses.push({ name: layer.name, units, useBias: layer.config.use_bias !== false, input, softmax: activation === 'softmax' });
+        denses.push({
+          name: layer.name,
+          units,
+          useBias: layer.config.use_bias !== false,
+          input,
+          softmax: activation === 'softmax',
+        });
         out = identityOf(denses.length - 1);
         break;
       }
       case 'Multiply':
-        if (args.length !== 2) throw invalid(`Multiply layer "${layer.name}" must multiply exactly two tensors.`);
+        if (args.length !== 2)
+          throw invalid(`Multiply layer "${layer.name}" must multiply exactly two tensors.`);
         out = mulPoly(args[0], args[1], layer.name);
         break;
       case 'Add': {
         if (args.length < 2) throw invalid(`Add layer "${layer.name}" needs at least two inputs.`);
         const { dense, image } = args[0];
-        if (args.some((a) => a.dense !== dense || String(a.image) !== String(image))) throw invalid(`Add layer "${layer.name}" adds outputs of different layers.`);
-        out = { dense, c: [0, 1, 2].map((k) => args.reduce((s, a) => s + a.c[k], 0)) as unknown as [number, number, number], ...(image ? { image } : {}) };
+        if (args.some((a) => a.dense !== dense || String(a.image) !== String(image)))
+          throw invalid(`Add layer "${layer.name}" adds outputs of different layers.`);
+        out = {
+          dense,
+          c: [0, 1, 2].map((k) => args.reduce((s, a) => s + a.c[k], 0)) as unknown as [
+            number,
+            number,
+            number,
+          ],
+          ...(image ? { image } : {}),
+        };
         break;
       }
       case 'Rescaling': {
         const scale = layer.config.scale;
         const offset = layer.config.offset ?? 0;
-        if (typeof scale !== 'number' || typeof offset !== 'number' || !Number.isFinite(scale) || !Number.isFinite(offset)) {
+        if (
+          typeof scale !== 'number' ||
+          typeof offset !== 'number' ||
+          !Number.isFinite(scale) ||
+          !Number.isFinite(offset)
+        ) {
           throw invalid(`Rescaling layer "${layer.name}" needs a finite numeric scale and offset.`);
         }
         const a = one();
-        out = { dense: a.dense, c: [a.c[0] * scale + offset, a.c[1] * scale, a.c[2] * scale], ...(a.image ? { image: a.image } : {}) };
+        out = {
+          dense: a.dense,
+          c: [a.c[0] * scale + offset, a.c[1] * scale, a.c[2] * scale],
+          ...(a.image ? { image: a.image } : {}),
+        };
         break;
       }
       case 'Activation': {
         const a = layer.config.activation;
-        if (a !== 'linear' && a !== 'softmax') throw invalid(`Activation layer "${layer.name}" uses "${String(a)}", which CKKS cannot compute.`);
+        if (a !== 'linear' && a !== 'softmax')
+          throw invalid(
+            `Activation layer "${layer.name}" uses "${String(a)}", which CKKS cannot compute.`,
+          );
         out = one();
         if (a === 'softmax') {
           const last = denses[denses.length - 1];
-          if (!last || out.dense !== denses.length - 1 || out.c.join() !== '0,1,0') throw invalid(`softmax is only accepted right after the final Dense layer.`);
+          if (!last || out.dense !== denses.length - 1 || out.c.join() !== '0,1,0')
+            throw invalid(`softmax is only accepted right after the final Dense layer.`);
           denses[denses.length - 1] = { ...last, softmax: true };
         }
         break;
@@ -349,23 +496,35 @@ function interpretGraph(topology: Record<string, unknown>): { denses: DenseNode[
   if (!denses.length) throw invalid('the model has no Dense layers.');
   let output = previous;
   if (!sequential) {
-    if (inputs.length !== 1 || outputs.length !== 1) throw invalid('the model must have exactly one input and one output.');
+    if (inputs.length !== 1 || outputs.length !== 1)
+      throw invalid('the model must have exactly one input and one output.');
     const o = values.get(outputs[0]);
     if (!o) throw invalid(`the output layer "${outputs[0]}" does not exist.`);
     output = o;
   }
-  if (output.dense !== denses.length - 1) throw invalid('the model output is not computed from its last Dense layer.');
-  if (output.image) throw invalid('the model output is image-shaped; the studio reads models whose output is a flat vector.');
+  if (output.dense !== denses.length - 1)
+    throw invalid('the model output is not computed from its last Dense layer.');
+  if (output.image)
+    throw invalid(
+      'the model output is image-shaped; the studio reads models whose output is a flat vector.',
+    );
   denses.forEach((d, l) => {
-    if (d.softmax && l !== denses.length - 1) throw invalid(`softmax is only accepted on the final layer, not "${d.name}".`);
+    if (d.softmax && l !== denses.length - 1)
+      throw invalid(`softmax is only accepted on the final layer, not "${d.name}".`);
   });
   return { denses, output, inputSize };
 }
 
 /** A [height, width, channels] shape of whole numbers. */
 function imageShape(v: unknown, what: string): [number, number, number] {
-  if (!Array.isArray(v) || v.length !== 3 || !v.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_LAYER_SIZE)) {
-    throw invalid(`${what} must be an image shape [height, width, channels] of whole numbers, got ${JSON.stringify(v)}.`);
+  if (
+    !Array.isArray(v) ||
+    v.length !== 3 ||
+    !v.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_LAYER_SIZE)
+  ) {
+    throw invalid(
+      `${what} must be an image shape [height, width, channels] of whole numbers, got ${JSON.stringify(v)}.`,
+    );
   }
   return v as [number, number, number];
 }
@@ -376,17 +535,34 @@ function conv2dGeometry(layer: LayerJson, image: readonly [number, number, numbe
   const where = `Conv2D layer "${layer.name}"`;
   const pair = (v: unknown, what: string): number => {
     const [a, b] = Array.isArray(v) ? v : [v, v];
-    if (typeof a !== 'number' || a !== b || !Number.isInteger(a) || a < 1 || a > MAX_LAYER_SIZE) throw invalid(`${where} needs a square ${what} of whole numbers, got ${JSON.stringify(v)}.`);
+    if (typeof a !== 'number' || a !== b || !Number.isInteger(a) || a < 1 || a > MAX_LAYER_SIZE)
+      throw invalid(`${where} needs a square ${what} of whole numbers, got ${JSON.stringify(v)}.`);
     return a;
   };
   const filters = c.filters;
-  if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1 || filters > MAX_LAYER_SIZE) throw invalid(`${where} has ${JSON.stringify(filters)} filters.`);
+  if (
+    typeof filters !== 'number' ||
+    !Number.isInteger(filters) ||
+    filters < 1 ||
+    filters > MAX_LAYER_SIZE
+  )
+    throw invalid(`${where} has ${JSON.stringify(filters)} filters.`);
   const kernel = pair(c.kernel_size, 'kernel');
   const stride = pair(c.strides ?? 1, 'stride');
-  if ((c.padding ?? 'valid') !== 'valid') throw invalid(`${where} uses padding ${JSON.stringify(c.padding)}; the client packs 'valid' patches only.`);
-  if ((c.data_format ?? 'channels_last') !== 'channels_last') throw invalid(`${where} uses data format ${JSON.stringify(c.data_format)}; only channels_last (NHWC) is read.`);
-  if (pair(c.dilation_rate ?? 1, 'dilation rate') !== 1) throw invalid(`${where} is dilated; only dilation 1 is read.`);
-  if ((c.activation ?? 'linear') !== 'linear') throw invalid(`${where} uses activation "${String(c.activation)}", which CKKS cannot compute; use polynomial activations.`);
+  if ((c.padding ?? 'valid') !== 'valid')
+    throw invalid(
+      `${where} uses padding ${JSON.stringify(c.padding)}; the client packs 'valid' patches only.`,
+    );
+  if ((c.data_format ?? 'channels_last') !== 'channels_last')
+    throw invalid(
+      `${where} uses data format ${JSON.stringify(c.data_format)}; only channels_last (NHWC) is read.`,
+    );
+  if (pair(c.dilation_rate ?? 1, 'dilation rate') !== 1)
+    throw invalid(`${where} is dilated; only dilation 1 is read.`);
+  if ((c.activation ?? 'linear') !== 'linear')
+    throw invalid(
+      `${where} uses activation "${String(c.activation)}", which CKKS cannot compute; use polynomial activations.`,
+    );
   const [height, width, channels] = image;
   try {
     return convGeometry({ height, width, channels, kernel, stride, filters });
@@ -396,20 +572,31 @@ function conv2dGeometry(layer: LayerJson, image: readonly [number, number, numbe
 }
 
 /** Turns polynomial coefficients back into the activation the metadata names, or the simplest one. */
-function activationFor(c: readonly [number, number, number], declared: Activation | undefined, layer: number): Activation {
+function activationFor(
+  c: readonly [number, number, number],
+  declared: Activation | undefined,
+  layer: number,
+): Activation {
   const trimmed = [...c];
   while (trimmed.length > 1 && trimmed[trimmed.length - 1] === 0) trimmed.pop();
   if (declared) {
     const want = activationCoefficients(declared);
-    const same = [0, 1, 2].every((k) => Math.abs((want[k] ?? 0) - c[k]) <= 1e-12 * Math.max(1, Math.abs(c[k])));
+    const same = [0, 1, 2].every(
+      (k) => Math.abs((want[k] ?? 0) - c[k]) <= 1e-12 * Math.max(1, Math.abs(c[k])),
+    );
     if (!same) {
-      throw invalid(`layer ${layer + 1}: the graph computes the activation ${c.join(', ')} but the metadata says ${want.join(', ')}.`);
+      throw invalid(
+        `layer ${layer + 1}: the graph computes the activation ${c.join(', ')} but the metadata says ${want.join(', ')}.`,
+      );
     }
     return declared;
   }
   if (c.join() === '0,1,0') return { type: 'linear' };
   if (c.join() === '0,0,1') return { type: 'square' };
-  if (c[2] < 0) throw invalid(`layer ${layer + 1}: a quadratic activation needs a non-negative x^2 coefficient.`);
+  if (c[2] < 0)
+    throw invalid(
+      `layer ${layer + 1}: a quadratic activation needs a non-negative x^2 coefficient.`,
+    );
   return { type: 'poly', coefficients: trimmed };
 }
 
@@ -423,16 +610,28 @@ function convFromFile(
   activation: Activation,
 ): ConvLayer {
   const want = [g.kernel, g.kernel, g.channels, g.filters];
-  if (!kernel) throw invalid(`the weights of Conv2D layer "${d.name}" (${d.name}/kernel) are missing.`);
+  if (!kernel)
+    throw invalid(`the weights of Conv2D layer "${d.name}" (${d.name}/kernel) are missing.`);
   if (kernel.shape.join() !== want.join()) {
-    throw invalid(`${d.name}/kernel has shape [${kernel.shape.join(', ')}] but a ${g.kernel} x ${g.kernel} convolution of ${g.channels}-channel images into ${g.filters} filters needs [${want.join(', ')}].`);
+    throw invalid(
+      `${d.name}/kernel has shape [${kernel.shape.join(', ')}] but a ${g.kernel} x ${g.kernel} convolution of ${g.channels}-channel images into ${g.filters} filters needs [${want.join(', ')}].`,
+    );
   }
-  if (d.useBias && !bias) throw invalid(`the bias of Conv2D layer "${d.name}" (${d.name}/bias) is missing.`);
-  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units)) throw invalid(`${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} filters.`);
+  if (d.useBias && !bias)
+    throw invalid(`the bias of Conv2D layer "${d.name}" (${d.name}/bias) is missing.`);
+  if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units))
+    throw invalid(
+      `${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} filters.`,
+    );
   const taps = g.kernel * g.kernel * g.channels;
   // HWIO flattened is (k*k*C) x filters; the core's kernel is filters x (k*k*C).
   const filterBias = bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units);
-  return convLayer(g, kernelToWeights(readFloats(weights, kernel), taps, d.units), filterBias, activation);
+  return convLayer(
+    g,
+    kernelToWeights(readFloats(weights, kernel), taps, d.units),
+    filterBias,
+    activation,
+  );
 }
 
 function readFloats(weights: Uint8Array, entry: WeightEntry): Float32Array {
@@ -449,7 +648,8 @@ function readFloats(weights: Uint8Array, entry: WeightEntry): Float32Array {
  * shape (outputs = inputs: reconstruction) and a final softmax is dropped (logits keep argmax).
  */
 export async function modelFromFiles(modelJson: string, weights: Uint8Array): Promise<HepexModel> {
-  if (typeof modelJson !== 'string' || modelJson.length > MAX_MODEL_JSON_CHARS) throw invalid(`model.json is larger than ${MAX_MODEL_JSON_CHARS} characters.`);
+  if (typeof modelJson !== 'string' || modelJson.length > MAX_MODEL_JSON_CHARS)
+    throw invalid(`model.json is larger than ${MAX_MODEL_JSON_CHARS} characters.`);
   let json: unknown;
   try {
     json = JSON.parse(modelJson);
@@ -457,16 +657,24 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
     throw invalid(`model.json is not valid JSON (${(error as Error).message}).`);
   }
   if (!isObject(json)) throw invalid('model.json is not a JSON object.');
-  if (json.format !== undefined && json.format !== 'layers-model') throw invalid(`model.json has format ${JSON.stringify(json.format)}; expected a layers-model (graph models are not supported).`);
+  if (json.format !== undefined && json.format !== 'layers-model')
+    throw invalid(
+      `model.json has format ${JSON.stringify(json.format)}; expected a layers-model (graph models are not supported).`,
+    );
   if (!isObject(json.modelTopology)) throw invalid('model.json has no modelTopology.');
-  const topology = isObject(json.modelTopology.model_config) ? json.modelTopology.model_config : json.modelTopology;
+  const topology = isObject(json.modelTopology.model_config)
+    ? json.modelTopology.model_config
+    : json.modelTopology;
   const entries = readManifest(json, weights.length);
   const { denses, output, inputSize } = interpretGraph(topology);
 
   const hepex = isObject(json.userDefinedMetadata) ? json.userDefinedMetadata.hepex : undefined;
-  const meta: ParsedMetadata | undefined = hepex === undefined ? undefined : parseHepexMetadata(hepex);
+  const meta: ParsedMetadata | undefined =
+    hepex === undefined ? undefined : parseHepexMetadata(hepex);
   if (meta && meta.layers.length !== denses.length) {
-    throw invalid(`the metadata lists ${meta.layers.length} layers but the graph has ${denses.length} Dense layers.`);
+    throw invalid(
+      `the metadata lists ${meta.layers.length} layers but the graph has ${denses.length} Dense layers.`,
+    );
   }
 
   const layers: Layer[] = [];
@@ -474,34 +682,57 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
   denses.forEach((d, l) => {
     const kernel = entries.get(`${d.name}/kernel`);
     const next = denses[l + 1];
-    const activation = activationFor((next ? next.input.c : output.c) as [number, number, number], meta?.layers[l].activation, l);
+    const activation = activationFor(
+      (next ? next.input.c : output.c) as [number, number, number],
+      meta?.layers[l].activation,
+      l,
+    );
     if (d.conv) {
-      const conv = convFromFile(d, d.conv, kernel, entries.get(`${d.name}/bias`), weights, activation);
+      const conv = convFromFile(
+        d,
+        d.conv,
+        kernel,
+        entries.get(`${d.name}/bias`),
+        weights,
+        activation,
+      );
       layers.push(conv);
       inputs = conv.weights.rows;
       return;
     }
-    if (!kernel) throw invalid(`the weights of Dense layer "${d.name}" (${d.name}/kernel) are missing.`);
+    if (!kernel)
+      throw invalid(`the weights of Dense layer "${d.name}" (${d.name}/kernel) are missing.`);
     if (kernel.shape.length !== 2 || kernel.shape[1] !== d.units) {
-      throw invalid(`${d.name}/kernel has shape [${kernel.shape.join(', ')}] but the layer has ${d.units} units.`);
+      throw invalid(
+        `${d.name}/kernel has shape [${kernel.shape.join(', ')}] but the layer has ${d.units} units.`,
+      );
     }
     const fanIn = kernel.shape[0];
-    if (inputs !== undefined && fanIn !== inputs) throw invalid(`${d.name}/kernel takes ${fanIn} inputs but the layer before gives ${inputs}.`);
+    if (inputs !== undefined && fanIn !== inputs)
+      throw invalid(`${d.name}/kernel takes ${fanIn} inputs but the layer before gives ${inputs}.`);
     const bias = entries.get(`${d.name}/bias`);
-    if (d.useBias && !bias) throw invalid(`the bias of Dense layer "${d.name}" (${d.name}/bias) is missing.`);
+    if (d.useBias && !bias)
+      throw invalid(`the bias of Dense layer "${d.name}" (${d.name}/bias) is missing.`);
     if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units)) {
-      throw invalid(`${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} units.`);
+      throw invalid(
+        `${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} units.`,
+      );
     }
     layers.push({
       kind: 'dense',
-      weights: createMatrix(d.units, fanIn, kernelToWeights(readFloats(weights, kernel), fanIn, d.units)),
+      weights: createMatrix(
+        d.units,
+        fanIn,
+        kernelToWeights(readFloats(weights, kernel), fanIn, d.units),
+      ),
       bias: bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units),
       activation,
     });
     inputs = d.units;
   });
   const unused = [...entries.entries()].filter(([, e]) => !e.used).map(([n]) => n);
-  if (unused.length) throw invalid(`weights.bin holds weights no layer uses: ${unused.slice(0, 5).join(', ')}.`);
+  if (unused.length)
+    throw invalid(`weights.bin holds weights no layer uses: ${unused.slice(0, 5).join(', ')}.`);
 
   const sizes = [layers[0].weights.cols, layers[layers.length - 1].weights.rows];
   const task: Task = meta?.task ?? (sizes[0] === sizes[1] ? 'reconstruction' : 'classification');
@@ -513,7 +744,11 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
   }
   if (!meta) {
     const softmax = denses[denses.length - 1].softmax;
-    return { name: 'imported model', network, ...(softmax ? { provenance: { importedSoftmaxDropped: true } } : {}) };
+    return {
+      name: 'imported model',
+      network,
+      ...(softmax ? { provenance: { importedSoftmaxDropped: true } } : {}),
+    };
   }
   return assembleHepexModel(meta, network);
 }
@@ -527,12 +762,18 @@ export async function modelFromLayersModel(model: tf.LayersModel): Promise<Hepex
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
-  if (!artifacts?.weightSpecs || !artifacts.weightData) throw invalid('the tfjs model has no weights.');
+  if (!artifacts?.weightSpecs || !artifacts.weightData)
+    throw invalid('the tfjs model has no weights.');
   const json = {
     modelTopology: artifacts.modelTopology,
     format: 'layers-model',
     weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs }],
     userDefinedMetadata: artifacts.userDefinedMetadata,
   };
-  return modelFromFiles(JSON.stringify(json), new Uint8Array(tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[])));
+  return modelFromFiles(
+    JSON.stringify(json),
+    new Uint8Array(
+      tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]),
+    ),
+  );
 }

@@ -2,7 +2,13 @@ import { checkActivation, type Activation } from '../../core/model/activation';
 import { HepexError } from '../../core/model/errors';
 import { createMatrix } from '../../core/model/matrix';
 import { convGeometry, convLayer, outputSize } from '../../core/model/conv';
-import { checkLayerSizes, type ConvGeometry, type Layer, type Network, type Task } from '../../core/model/network';
+import {
+  checkLayerSizes,
+  type ConvGeometry,
+  type Layer,
+  type Network,
+  type Task,
+} from '../../core/model/network';
 import { createRng, type Rng } from '../../core/model/random';
 
 /**
@@ -57,19 +63,39 @@ export const DEFAULT_LAYERS: Record<Architecture, readonly number[]> = {
   cnn: [784, 64, 10],
 };
 
-export const taskOf = (arch: Architecture): Task => (arch === 'mlp' || arch === 'cnn' ? 'classification' : 'reconstruction');
+export const taskOf = (arch: Architecture): Task =>
+  arch === 'mlp' || arch === 'cnn' ? 'classification' : 'reconstruction';
 
-export function createSpec(arch: Architecture, layers?: readonly number[], activation: Activation = DEFAULT_POLY, conv: ConvOptions = {}): ModelSpec {
-  if (!ARCHITECTURES.includes(arch)) throw new HepexError('invalid-argument', `Unknown architecture "${arch}"; use mlp, ae, dae or cnn.`);
+export function createSpec(
+  arch: Architecture,
+  layers?: readonly number[],
+  activation: Activation = DEFAULT_POLY,
+  conv: ConvOptions = {},
+): ModelSpec {
+  if (!ARCHITECTURES.includes(arch))
+    throw new HepexError(
+      'invalid-argument',
+      `Unknown architecture "${arch}"; use mlp, ae, dae or cnn.`,
+    );
   const sizes = [...(layers ?? DEFAULT_LAYERS[arch])];
   checkLayerSizes(sizes);
   // A cnn's conv is a hidden layer of its own, so [784, 10] (conv -> dense 10) is a cnn too.
-  if (sizes.length < (arch === 'cnn' ? 2 : 3)) throw new HepexError('invalid-layer-size', `A ${arch} needs at least one hidden layer, like ${DEFAULT_LAYERS[arch].join(',')}.`);
+  if (sizes.length < (arch === 'cnn' ? 2 : 3))
+    throw new HepexError(
+      'invalid-layer-size',
+      `A ${arch} needs at least one hidden layer, like ${DEFAULT_LAYERS[arch].join(',')}.`,
+    );
   if ((arch === 'mlp' || arch === 'cnn') && sizes[sizes.length - 1] !== 10) {
-    throw new HepexError('invalid-layer-size', `An MNIST classifier has 10 outputs (one per digit); got ${sizes[sizes.length - 1]}.`);
+    throw new HepexError(
+      'invalid-layer-size',
+      `An MNIST classifier has 10 outputs (one per digit); got ${sizes[sizes.length - 1]}.`,
+    );
   }
   if ((arch === 'ae' || arch === 'dae') && sizes[0] !== sizes[sizes.length - 1]) {
-    throw new HepexError('invalid-layer-size', `An autoencoder's output size must equal its input size; got ${sizes[0]} and ${sizes[sizes.length - 1]}.`);
+    throw new HepexError(
+      'invalid-layer-size',
+      `An autoencoder's output size must equal its input size; got ${sizes[0]} and ${sizes[sizes.length - 1]}.`,
+    );
   }
   const spec = { arch, layers: sizes, activation: checkActivation(activation) };
   return arch === 'cnn' ? { ...spec, conv: cnnGeometry(sizes[0], conv) } : spec;
@@ -77,7 +103,9 @@ export function createSpec(arch: Architecture, layers?: readonly number[], activ
 
 /** "mlp 784-128-10", "cnn 784-64-10 (conv 8 x 5x5 stride 2)": how the CLI and model names say a spec. */
 export function specName(spec: ModelSpec): string {
-  const conv = spec.conv ? ` (conv ${spec.conv.filters} x ${spec.conv.kernel}x${spec.conv.kernel} stride ${spec.conv.stride})` : '';
+  const conv = spec.conv
+    ? ` (conv ${spec.conv.filters} x ${spec.conv.kernel}x${spec.conv.kernel} stride ${spec.conv.stride})`
+    : '';
   return `${spec.arch} ${spec.layers.join('-')}${conv}`;
 }
 
@@ -92,7 +120,14 @@ function cnnGeometry(pixels: number, options: ConvOptions): ConvGeometry {
       `A cnn's first size is the image's pixel count; ${pixels} is not ${height} x ${width} x ${channels} (give a square image, like 784 = 28 x 28).`,
     );
   }
-  return convGeometry({ height, width, channels, kernel: options.kernel ?? DEFAULT_CONV.kernel, stride: options.stride ?? DEFAULT_CONV.stride, filters: options.filters ?? DEFAULT_CONV.filters });
+  return convGeometry({
+    height,
+    width,
+    channels,
+    kernel: options.kernel ?? DEFAULT_CONV.kernel,
+    stride: options.stride ?? DEFAULT_CONV.stride,
+    filters: options.filters ?? DEFAULT_CONV.filters,
+  });
 }
 
 /** Glorot-uniform values for a fan-in x fan-out layer. */
@@ -141,5 +176,8 @@ export function parseActivation(text: string): Activation {
     const coefficients = m[1].split(',').map((s) => Number(s.trim()));
     return checkActivation({ type: 'poly', coefficients });
   }
-  throw new HepexError('invalid-argument', `Unknown activation "${text}"; use square, poly (0 + 0.5x + 0.25x^2) or poly:c0,c1,c2.`);
+  throw new HepexError(
+    'invalid-argument',
+    `Unknown activation "${text}"; use square, poly (0 + 0.5x + 0.25x^2) or poly:c0,c1,c2.`,
+  );
 }

@@ -1,9 +1,25 @@
 import type { Activation } from '../../core/model/activation';
-import { NUM_CLASSES, imagesToFloat, meanImage, meanImageMse, pixelsOf, checkDatasetFits, type Dataset } from '../../core/io/dataset';
+import {
+  NUM_CLASSES,
+  imagesToFloat,
+  meanImage,
+  meanImageMse,
+  pixelsOf,
+  checkDatasetFits,
+  type Dataset,
+} from '../../core/io/dataset';
 import { HepexError, throwIfAborted } from '../../core/model/errors';
 import { convLayer, im2col, kernelMask, kernelMaskOf, kernelOf } from '../../core/model/conv';
 import { assertSameShape, type Mask } from '../../core/model/matrix';
-import { convolutionOf, inputWidth, validateNetwork, type ConvGeometry, type ConvLayer, type DenseLayer, type Network } from '../../core/model/network';
+import {
+  convolutionOf,
+  inputWidth,
+  validateNetwork,
+  type ConvGeometry,
+  type ConvLayer,
+  type DenseLayer,
+  type Network,
+} from '../../core/model/network';
 import { checkGroupLasso } from '../../core/prune/common';
 import { createRng, shuffleInPlace, type Rng } from '../../core/model/random';
 import type { Metric, TrainProgress } from '../../core/model/trainer';
@@ -55,7 +71,11 @@ export interface TrainOptions {
    * (softmax(logits / T)), T = temperature. The teacher has the student's layer sizes (the
    * dense network the pruning started from) and is not trained.
    */
-  readonly distill?: { readonly teacher: Network; readonly temperature?: number; readonly weight?: number };
+  readonly distill?: {
+    readonly teacher: Network;
+    readonly temperature?: number;
+    readonly weight?: number;
+  };
   /** Evaluate on `test` after each epoch for the progress metric; default true. */
   readonly evaluateEachEpoch?: boolean;
   readonly signal?: AbortSignal;
@@ -94,17 +114,28 @@ const tapsOf = (g: ConvGeometry): number => g.kernel * g.kernel * g.channels;
 function checkImagesFit(network: Network, data: Dataset): void {
   const g = convolutionOf(network);
   if (g && (data.rows !== g.height || data.cols !== g.width || g.channels !== 1)) {
-    throw new HepexError('invalid-data-file', `${data.name} has ${data.rows} x ${data.cols} grey images but the model's convolution reads ${g.height} x ${g.width} x ${g.channels} images.`);
+    throw new HepexError(
+      'invalid-data-file',
+      `${data.name} has ${data.rows} x ${data.cols} grey images but the model's convolution reads ${g.height} x ${g.width} x ${g.channels} images.`,
+    );
   }
   checkDatasetFits(data, inputWidth(network));
 }
 
 /** A layer's trained kernel, as in Params (row-major). */
-function kernelOfLayer(layer: DenseLayer | ConvLayer): { data: Float32Array; shape: [number, number]; bias: Float32Array } {
+function kernelOfLayer(layer: DenseLayer | ConvLayer): {
+  data: Float32Array;
+  shape: [number, number];
+  bias: Float32Array;
+} {
   if (layer.kind === 'conv') {
     const { kernel, bias } = kernelOf(layer);
     const taps = tapsOf(layer.geometry);
-    return { data: weightsToKernel(kernel, taps, layer.geometry.filters), shape: [taps, layer.geometry.filters], bias };
+    return {
+      data: weightsToKernel(kernel, taps, layer.geometry.filters),
+      shape: [taps, layer.geometry.filters],
+      bias,
+    };
   }
   const { rows, cols, data } = layer.weights;
   return { data: weightsToKernel(data, cols, rows), shape: [cols, rows], bias: layer.bias };
@@ -130,30 +161,64 @@ function fromParams(params: Params, task: Network['task']): Network {
       const kernel = kernelToWeights(k.dataSync() as Float32Array, inputs, outputs);
       const bias = Float32Array.from(params.biases[l].dataSync());
       // The conv comes back in its tied dense form, expanded from the trained kernel.
-      if (l === 0 && params.conv) return convLayer(params.conv, kernel, bias, params.activations[l]);
-      return { kind: 'dense' as const, weights: { rows: outputs, cols: inputs, data: kernel }, bias, activation: params.activations[l] };
+      if (l === 0 && params.conv)
+        return convLayer(params.conv, kernel, bias, params.activations[l]);
+      return {
+        kind: 'dense' as const,
+        weights: { rows: outputs, cols: inputs, data: kernel },
+        bias,
+        activation: params.activations[l],
+      };
     }),
   };
 }
 
 /** Sum over kernels of the L2 norms of their rows (inputs) and columns (outputs); the 1e-12 keeps sqrt's gradient finite at 0. */
 function groupNorms(kernels: readonly tf.Variable[]): tf.Scalar {
-  return tf.addN(kernels.map((k) => {
-    const sq = k.square();
-    return sq.sum(1).add(1e-12).sqrt().sum().add(sq.sum(0).add(1e-12).sqrt().sum());
-  })) as tf.Scalar;
+  return tf.addN(
+    kernels.map((k) => {
+      const sq = k.square();
+      return sq.sum(1).add(1e-12).sqrt().sum().add(sq.sum(0).add(1e-12).sqrt().sum());
+    }),
+  ) as tf.Scalar;
 }
 
 /** Validates a distillation teacher and fills the defaults (T = 4, weight 0.7). */
-function checkDistill(network: Network, distill: NonNullable<TrainOptions['distill']>): { teacher: Network; temperature: number; weight: number } {
-  if (network.task !== 'classification') throw new HepexError('invalid-argument', 'Distillation needs a classifier: an autoencoder has no soft labels to learn from.');
+function checkDistill(
+  network: Network,
+  distill: NonNullable<TrainOptions['distill']>,
+): { teacher: Network; temperature: number; weight: number } {
+  if (network.task !== 'classification')
+    throw new HepexError(
+      'invalid-argument',
+      'Distillation needs a classifier: an autoencoder has no soft labels to learn from.',
+    );
   validateNetwork(distill.teacher);
-  const same = (a: Network, b: Network) => a.layers.length === b.layers.length && a.layers.every((l, i) => l.kind === b.layers[i].kind && l.weights.rows === b.layers[i].weights.rows && l.weights.cols === b.layers[i].weights.cols);
-  if (!same(network, distill.teacher)) throw new HepexError('invalid-network', 'The distillation teacher must have the student\'s layer sizes (the dense network before pruning).');
+  const same = (a: Network, b: Network) =>
+    a.layers.length === b.layers.length &&
+    a.layers.every(
+      (l, i) =>
+        l.kind === b.layers[i].kind &&
+        l.weights.rows === b.layers[i].weights.rows &&
+        l.weights.cols === b.layers[i].weights.cols,
+    );
+  if (!same(network, distill.teacher))
+    throw new HepexError(
+      'invalid-network',
+      "The distillation teacher must have the student's layer sizes (the dense network before pruning).",
+    );
   const temperature = distill.temperature ?? 4;
   const weight = distill.weight ?? 0.7;
-  if (!(temperature >= 1 && temperature <= 100)) throw new HepexError('invalid-argument', `The distillation temperature must be between 1 and 100, got ${temperature}.`);
-  if (!(weight >= 0 && weight <= 1)) throw new HepexError('invalid-argument', `The distillation weight must be between 0 and 1, got ${weight}.`);
+  if (!(temperature >= 1 && temperature <= 100))
+    throw new HepexError(
+      'invalid-argument',
+      `The distillation temperature must be between 1 and 100, got ${temperature}.`,
+    );
+  if (!(weight >= 0 && weight <= 1))
+    throw new HepexError(
+      'invalid-argument',
+      `The distillation weight must be between 0 and 1, got ${weight}.`,
+    );
   return { teacher: distill.teacher, temperature, weight };
 }
 
@@ -180,7 +245,13 @@ function activate(z: tf.Tensor2D, activation: Activation): tf.Tensor2D {
  * The conv's pre-activations, batch x positions*filters (NHWC flatten order, as the core's rows),
  * from either 'patches' (batch x positions*patchWidth, core im2col) or 'images' (batch x H*W*C).
  */
-function convForward(g: ConvGeometry, kernel: tf.Variable, bias: tf.Variable, x: tf.Tensor2D, input: 'patches' | 'images'): tf.Tensor2D {
+function convForward(
+  g: ConvGeometry,
+  kernel: tf.Variable,
+  bias: tf.Variable,
+  x: tf.Tensor2D,
+  input: 'patches' | 'images',
+): tf.Tensor2D {
   const n = x.shape[0];
   if (input === 'patches') {
     // (batch * positions) x patchWidth, less the zero padding columns, times k*k*C x filters.
@@ -193,17 +264,33 @@ function convForward(g: ConvGeometry, kernel: tf.Variable, bias: tf.Variable, x:
 }
 
 /** The network on x: images (batch x H*W*C) or, for a conv-first network in training, patches. */
-function forwardParams(params: Params, x: tf.Tensor2D, input: 'patches' | 'images' = 'images'): tf.Tensor2D {
+function forwardParams(
+  params: Params,
+  x: tf.Tensor2D,
+  input: 'patches' | 'images' = 'images',
+): tf.Tensor2D {
   let h = x;
   params.kernels.forEach((k, l) => {
-    const z = l === 0 && params.conv ? convForward(params.conv, k, params.biases[0], h, input) : (h.matMul(k).add(params.biases[l]) as tf.Tensor2D);
+    const z =
+      l === 0 && params.conv
+        ? convForward(params.conv, k, params.biases[0], h, input)
+        : (h.matMul(k).add(params.biases[l]) as tf.Tensor2D);
     h = activate(z, params.activations[l]);
   });
   return h;
 }
 
 /** Copies samples `order[from..from+n)` into a batch, optionally shifted by up to maxShift px. */
-function fillBatch(data: Dataset, pixels: Float32Array, order: Uint32Array, from: number, n: number, maxShift: number, rng: Rng, out: Float32Array): void {
+function fillBatch(
+  data: Dataset,
+  pixels: Float32Array,
+  order: Uint32Array,
+  from: number,
+  n: number,
+  maxShift: number,
+  rng: Rng,
+  out: Float32Array,
+): void {
   const p = pixelsOf(data);
   const { rows, cols } = data;
   for (let k = 0; k < n; k++) {
@@ -219,7 +306,8 @@ function fillBatch(data: Dataset, pixels: Float32Array, order: Uint32Array, from
       const sr = r - dy;
       for (let c = 0; c < cols; c++) {
         const sc = c - dx;
-        out[dst + r * cols + c] = sr >= 0 && sr < rows && sc >= 0 && sc < cols ? pixels[s * p + sr * cols + sc] : 0;
+        out[dst + r * cols + c] =
+          sr >= 0 && sr < rows && sc >= 0 && sc < cols ? pixels[s * p + sr * cols + sc] : 0;
       }
     }
   }
@@ -242,7 +330,13 @@ export function noisyImages(clean: Float32Array, std: number, seed: number): Flo
 const EVAL_BATCH = 500;
 
 /** Forward pass of `params` over count x p inputs, reduced to a metric by `reduce` per batch. */
-function evaluateParams(params: Params, task: Network['task'], test: Dataset, inputs: Float32Array, targets: Float32Array): Metric {
+function evaluateParams(
+  params: Params,
+  task: Network['task'],
+  test: Dataset,
+  inputs: Float32Array,
+  targets: Float32Array,
+): Metric {
   const p = pixelsOf(test);
   let acc = 0;
   for (let s = 0; s < test.count; s += EVAL_BATCH) {
@@ -258,18 +352,27 @@ function evaluateParams(params: Params, task: Network['task'], test: Dataset, in
       return y.sub(t).square().sum().dataSync()[0];
     });
   }
-  return task === 'classification' ? { name: 'accuracy', value: acc / test.count } : { name: 'mse', value: acc / (test.count * p) };
+  return task === 'classification'
+    ? { name: 'accuracy', value: acc / test.count }
+    : { name: 'mse', value: acc / (test.count * p) };
 }
 
 /** One mask per layer, each of its layer's shape; a conv's tied over positions. Throws `invalid-mask`. */
 export function checkMasks(network: Network, masks: readonly Mask[] | undefined): void {
   if (!masks) return;
   if (masks.length !== network.layers.length) {
-    throw new HepexError('invalid-mask', `Expected one mask per layer (${network.layers.length}), got ${masks.length}.`);
+    throw new HepexError(
+      'invalid-mask',
+      `Expected one mask per layer (${network.layers.length}), got ${masks.length}.`,
+    );
   }
   masks.forEach((m, l) => {
     assertSameShape(network.layers[l].weights, m, `Layer ${l + 1} mask`);
-    if (m.data.length !== m.rows * m.cols) throw new HepexError('invalid-mask', `Layer ${l + 1}: the mask has ${m.data.length} entries for ${m.rows} x ${m.cols}.`);
+    if (m.data.length !== m.rows * m.cols)
+      throw new HepexError(
+        'invalid-mask',
+        `Layer ${l + 1}: the mask has ${m.data.length} entries for ${m.rows} x ${m.cols}.`,
+      );
     const layer = network.layers[l];
     if (layer.kind === 'conv') kernelMaskOf(layer.geometry, m); // throws when not tied
   });
@@ -279,11 +382,19 @@ export function checkMasks(network: Network, masks: readonly Mask[] | undefined)
 function kernelFrameMask(layer: DenseLayer | ConvLayer, mask: Mask): tf.Tensor2D {
   // A conv trains its kernel: position 0's filters x k*k*C mask (checkMasks checked the tie).
   const { rows, cols, data } = layer.kind === 'conv' ? kernelMask(layer.geometry, mask) : mask;
-  return tf.tensor2d(weightsToKernel(Float32Array.from(data, (v) => (v ? 1 : 0)), cols, rows), [cols, rows]);
+  return tf.tensor2d(
+    weightsToKernel(
+      Float32Array.from(data, (v) => (v ? 1 : 0)),
+      cols,
+      rows,
+    ),
+    [cols, rows],
+  );
 }
 
 const positive = (v: number, name: string): number => {
-  if (!(Number.isFinite(v) && v > 0)) throw new HepexError('invalid-argument', `${name} must be a positive number, got ${v}.`);
+  if (!(Number.isFinite(v) && v > 0))
+    throw new HepexError('invalid-argument', `${name} must be a positive number, got ${v}.`);
   return v;
 };
 
@@ -291,23 +402,45 @@ const positive = (v: number, name: string): number => {
  * Trains `network` on `train`, reporting per-epoch loss and test metric. With `masks`, masked
  * weights are zero from the start and after every step. Never mutates its inputs.
  */
-export async function trainNetwork(network: Network, train: Dataset, test: Dataset, options: TrainOptions = {}): Promise<TrainResult> {
+export async function trainNetwork(
+  network: Network,
+  train: Dataset,
+  test: Dataset,
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   validateNetwork(network);
   checkImagesFit(network, train);
   checkImagesFit(network, test);
   checkMasks(network, options.masks);
   const epochs = options.epochs ?? 10;
-  if (!Number.isInteger(epochs) || epochs < 0 || epochs > 10_000) throw new HepexError('invalid-argument', `Epochs must be a whole number from 0 to 10000, got ${epochs}.`);
+  if (!Number.isInteger(epochs) || epochs < 0 || epochs > 10_000)
+    throw new HepexError(
+      'invalid-argument',
+      `Epochs must be a whole number from 0 to 10000, got ${epochs}.`,
+    );
   const requestedBatch = options.batchSize ?? 64;
   if (!Number.isInteger(requestedBatch) || requestedBatch < 1 || requestedBatch > 65_536) {
-    throw new HepexError('invalid-argument', `The batch size must be a whole number from 1 to 65536, got ${requestedBatch}.`);
+    throw new HepexError(
+      'invalid-argument',
+      `The batch size must be a whole number from 1 to 65536, got ${requestedBatch}.`,
+    );
   }
   const batchSize = Math.min(train.count, requestedBatch);
   const lr0 = positive(options.learningRate ?? 1e-3, 'The learning rate');
   const noise = options.noise ?? 0;
-  if (!(noise >= 0 && noise <= 10)) throw new HepexError('invalid-argument', `The input noise must be between 0 and 10, got ${noise}.`);
-  if (network.task === 'classification' && network.layers[network.layers.length - 1].weights.rows < NUM_CLASSES) {
-    throw new HepexError('invalid-layer-size', `A digit classifier needs ${NUM_CLASSES} outputs, one per digit.`);
+  if (!(noise >= 0 && noise <= 10))
+    throw new HepexError(
+      'invalid-argument',
+      `The input noise must be between 0 and 10, got ${noise}.`,
+    );
+  if (
+    network.task === 'classification' &&
+    network.layers[network.layers.length - 1].weights.rows < NUM_CLASSES
+  ) {
+    throw new HepexError(
+      'invalid-layer-size',
+      `A digit classifier needs ${NUM_CLASSES} outputs, one per digit.`,
+    );
   }
   const maxShift = network.task === 'classification' ? Math.floor(options.maxShift ?? 0) : 0;
   const groupLasso = checkGroupLasso(options.groupLasso ?? 0);
@@ -336,14 +469,20 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
   const vars = [...params.kernels, ...params.biases];
   const history: TrainProgress[] = [];
   const xBatch = new Float32Array(batchSize * p);
-  const yBatch = task === 'classification' ? new Float32Array(batchSize * outputs) : new Float32Array(batchSize * p);
+  const yBatch =
+    task === 'classification'
+      ? new Float32Array(batchSize * outputs)
+      : new Float32Array(batchSize * p);
   const order = Uint32Array.from({ length: train.count }, (_, i) => i);
   let trainMs = 0;
   try {
     applyMasks();
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const t0 = performance.now();
-      const lr = options.schedule === 'constant' || epochs <= 1 ? lr0 : lr0 * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / (epochs - 1))));
+      const lr =
+        options.schedule === 'constant' || epochs <= 1
+          ? lr0
+          : lr0 * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / (epochs - 1))));
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
       shuffleInPlace(order, rng);
       let lossSum = 0;
@@ -357,28 +496,48 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
         fillBatch(train, trainPixels, order, from, batchSize, maxShift, rng, xBatch);
         if (task === 'classification') {
           yBatch.fill(0);
-          for (let k = 0; k < batchSize; k++) yBatch[k * outputs + train.labels[order[from + k]]] = 1;
+          for (let k = 0; k < batchSize; k++)
+            yBatch[k * outputs + train.labels[order[from + k]]] = 1;
         } else {
           yBatch.set(xBatch);
           if (noise > 0) addNoise(xBatch, xBatch.length, noise, rng);
         }
         const loss = tf.tidy(() => {
           // A conv-first network trains on the batch's im2col patches (see the header).
-          const x = params.conv ? tf.tensor2d(im2col(params.conv, xBatch, batchSize), [batchSize, network.layers[0].weights.cols]) : tf.tensor2d(xBatch, [batchSize, p]);
+          const x = params.conv
+            ? tf.tensor2d(im2col(params.conv, xBatch, batchSize), [
+                batchSize,
+                network.layers[0].weights.cols,
+              ])
+            : tf.tensor2d(xBatch, [batchSize, p]);
           const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
           // The teacher's softened outputs are targets: computed outside the gradient tape.
-          const soft = teacher && distill ? tf.softmax(forwardParams(teacher, x, params.conv ? 'patches' : 'images').div(distill.temperature)) : undefined;
+          const soft =
+            teacher && distill
+              ? tf.softmax(
+                  forwardParams(teacher, x, params.conv ? 'patches' : 'images').div(
+                    distill.temperature,
+                  ),
+                )
+              : undefined;
           const { value, grads } = tf.variableGrads(() => {
             const out = forwardParams(params, x, params.conv ? 'patches' : 'images');
-            let fit = (task === 'classification' ? tf.losses.softmaxCrossEntropy(y, out) : tf.losses.meanSquaredError(y, out)) as tf.Scalar;
+            let fit = (
+              task === 'classification'
+                ? tf.losses.softmaxCrossEntropy(y, out)
+                : tf.losses.meanSquaredError(y, out)
+            ) as tf.Scalar;
             if (soft && distill) {
               const { temperature: t, weight } = distill;
               const kd = tf.losses.softmaxCrossEntropy(soft, out.div(t)).mul(t * t);
               fit = fit.mul(1 - weight).add(kd.mul(weight)) as tf.Scalar;
             }
-            return groupLasso > 0 ? (fit.add(groupNorms(params.kernels).mul(groupLasso)) as tf.Scalar) : fit;
+            return groupLasso > 0
+              ? (fit.add(groupNorms(params.kernels).mul(groupLasso)) as tf.Scalar)
+              : fit;
           }, vars);
-          if (maskTensors) params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
+          if (maskTensors)
+            params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
           optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
           return value.dataSync()[0];
         });
@@ -394,13 +553,27 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
       }
       trainMs += performance.now() - t0;
       const evaluate = options.evaluateEachEpoch !== false || epoch === epochs;
-      const metric: Metric = evaluate ? evaluateParams(params, task, test, testInputs, testClean) : { name: task === 'classification' ? 'accuracy' : 'mse', value: NaN };
-      const progress: TrainProgress = { epoch, epochs, loss: lossSum / Math.max(1, batches), metric };
+      const metric: Metric = evaluate
+        ? evaluateParams(params, task, test, testInputs, testClean)
+        : { name: task === 'classification' ? 'accuracy' : 'mse', value: NaN };
+      const progress: TrainProgress = {
+        epoch,
+        epochs,
+        loss: lossSum / Math.max(1, batches),
+        metric,
+      };
       history.push(progress);
       options.onProgress?.(progress);
     }
-    const metric = history.length ? history[history.length - 1].metric : evaluateParams(params, task, test, testInputs, testClean);
-    return { network: fromParams(params, task), history, metric, msPerEpoch: epochs ? trainMs / epochs : 0 };
+    const metric = history.length
+      ? history[history.length - 1].metric
+      : evaluateParams(params, task, test, testInputs, testClean);
+    return {
+      network: fromParams(params, task),
+      history,
+      metric,
+      msPerEpoch: epochs ? trainMs / epochs : 0,
+    };
   } finally {
     optimizer.dispose();
     disposeParams(params);
@@ -414,7 +587,12 @@ export async function trainNetwork(network: Network, train: Dataset, test: Datas
  * the training set's mean image, the scale an MSE is judged against. `noise` > 0 evaluates a
  * denoiser: noisy inputs (fixed seed), clean targets.
  */
-export async function evaluateNetwork(network: Network, train: Dataset | undefined, test: Dataset, options: { noise?: number; seed?: number; signal?: AbortSignal } = {}): Promise<Evaluation> {
+export async function evaluateNetwork(
+  network: Network,
+  train: Dataset | undefined,
+  test: Dataset,
+  options: { noise?: number; seed?: number; signal?: AbortSignal } = {},
+): Promise<Evaluation> {
   validateNetwork(network);
   checkImagesFit(network, test);
   throwIfAborted(options.signal);
@@ -431,4 +609,3 @@ export async function evaluateNetwork(network: Network, train: Dataset | undefin
     disposeParams(params);
   }
 }
-

@@ -63,11 +63,18 @@ export function createTfjsTrainer(data: DatasetSplit, options: TfjsTrainerOption
   const seed = options.seed ?? 1;
   let calls = 0;
   return {
-    async fineTune(network: Network, masks: readonly Mask[], opts: FineTuneOptions = {}): Promise<Network> {
+    async fineTune(
+      network: Network,
+      masks: readonly Mask[],
+      opts: FineTuneOptions = {},
+    ): Promise<Network> {
       // Before masking: a conv's mask must be tied, or masking would untie its weights.
       checkMasks(network, masks);
       // Start from exactly-zero pruned weights; a new network, the input is not mutated.
-      const start: Network = { ...network, layers: network.layers.map((l, i) => ({ ...l, weights: applyMask(l.weights, masks[i]) })) };
+      const start: Network = {
+        ...network,
+        layers: network.layers.map((l, i) => ({ ...l, weights: applyMask(l.weights, masks[i]) })),
+      };
       calls++;
       const result = await trainNetwork(start, data.train, data.test, {
         epochs: opts.epochs ?? options.epochs ?? FINE_TUNE_DEFAULTS.epochs,
@@ -88,7 +95,8 @@ export function createTfjsTrainer(data: DatasetSplit, options: TfjsTrainerOption
       return result.network;
     },
     async evaluate(network: Network, signal?: AbortSignal): Promise<Metric> {
-      return (await evaluateNetwork(network, data.train, data.test, { noise, seed, signal })).metric;
+      return (await evaluateNetwork(network, data.train, data.test, { noise, seed, signal }))
+        .metric;
     },
   };
 }
@@ -114,7 +122,11 @@ export interface TrainedModel {
 }
 
 /** Trains a spec from a seeded initialisation; the model carries metrics and provenance. */
-export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: TrainModelOptions = {}): Promise<TrainedModel> {
+export async function trainModel(
+  spec: ModelSpec,
+  data: DatasetSplit,
+  options: TrainModelOptions = {},
+): Promise<TrainedModel> {
   const checked = createSpec(spec.arch, spec.layers, spec.activation, spec.conv);
   const d = TRAINING_DEFAULTS[checked.arch];
   const seed = options.seed ?? 1;
@@ -151,7 +163,13 @@ export async function trainModel(spec: ModelSpec, data: DatasetSplit, options: T
         method: 'train',
         arch: checked.arch,
         layers: checked.layers.join(','),
-        ...(checked.conv ? { convFilters: checked.conv.filters, convKernel: checked.conv.kernel, convStride: checked.conv.stride } : {}),
+        ...(checked.conv
+          ? {
+              convFilters: checked.conv.filters,
+              convKernel: checked.conv.kernel,
+              convStride: checked.conv.stride,
+            }
+          : {}),
         activation: JSON.stringify(checked.activation),
         data: data.label,
         // The HE client must encode inputs the same way: pixel values / 255, row-major.
