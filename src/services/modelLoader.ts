@@ -1,5 +1,6 @@
 import { HepexError } from '../core/model/errors';
 import type { HepexModel } from '../core/io/model';
+import { modelFromFiles } from '../core/io/layersModelFile';
 
 /**
  * Loads models into the studio: the presets shipped in public/models/ and files a person opens.
@@ -146,7 +147,6 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
         return new Uint8Array(await r.arrayBuffer());
       }),
     );
-    const { modelFromFiles } = await modelFiles();
     return modelFromFiles(modelJson, concat(parts));
   }
 
@@ -208,7 +208,6 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
           return new Uint8Array(await file.arrayBuffer());
         }),
       );
-      const { modelFromFiles } = await modelFiles();
       return { dense: await modelFromFiles(modelJson, concat(parts)), twin: null };
     },
 

@@ -14,11 +14,8 @@ import {
 import { createRng } from '../../src/core/model/random';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
-import {
-  modelFromFiles,
-  modelFromLayersModel,
-  modelToFiles,
-} from '../../src/engines/tfjs/modelFiles';
+import { modelFromFiles } from '../../src/core/io/layersModelFile';
+import { modelFromLayersModel, modelToFiles } from '../../src/engines/tfjs/modelFiles';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork } from '../../src/engines/tfjs/models';
 import { evaluateNetwork, trainNetwork } from '../../src/engines/tfjs/train';

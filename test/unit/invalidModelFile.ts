@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { HepexError } from '../../src/core/model/errors';
-import { modelFromFiles } from '../../src/engines/tfjs/modelFiles';
+import { modelFromFiles } from '../../src/core/io/layersModelFile';
 
 /** Expects modelFromFiles to refuse the files with an `invalid-model-file` error matching `pattern`. */
 export async function expectInvalidModelFile(

@@ -12,11 +12,8 @@ import { createRng } from '../../src/core/model/random';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
-import {
-  modelFromFiles,
-  modelFromLayersModel,
-  modelToFiles,
-} from '../../src/engines/tfjs/modelFiles';
+import { modelFromFiles } from '../../src/core/io/layersModelFile';
+import { modelFromLayersModel, modelToFiles } from '../../src/engines/tfjs/modelFiles';
 import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
 import { expectInvalidModelFile } from './invalidModelFile';
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SQUARE } from '../../src/core/model/activation';
-import { modelFromFiles, modelToFiles } from '../../src/engines/tfjs/modelFiles';
+import { modelFromFiles } from '../../src/core/io/layersModelFile';
+import { modelToFiles } from '../../src/engines/tfjs/modelFiles';
 
 // A fresh module realm where nothing set up a tfjs backend before: export must do it itself
 // (tfjs refuses every op while the registered WASM backend is not initialised).

@@ -80,3 +80,28 @@ export function countOnes(mask: Mask): number {
   for (let i = 0; i < mask.data.length; i++) n += mask.data[i];
   return n;
 }
+
+/** tfjs stores a Dense kernel as inputs x outputs; the core's W is outputs x inputs. */
+/** Kernel (inputs x outputs, row-major) -> W (outputs x inputs, row-major). */
+export function kernelToWeights(
+  kernel: Float32Array,
+  inputs: number,
+  outputs: number,
+): Float32Array {
+  const w = new Float32Array(inputs * outputs);
+  for (let i = 0; i < inputs; i++) {
+    const ko = i * outputs;
+    for (let o = 0; o < outputs; o++) w[o * inputs + i] = kernel[ko + o];
+  }
+  return w;
+}
+
+/** W (outputs x inputs) -> kernel (inputs x outputs), both row-major. */
+export function weightsToKernel(w: Float32Array, inputs: number, outputs: number): Float32Array {
+  const kernel = new Float32Array(inputs * outputs);
+  for (let o = 0; o < outputs; o++) {
+    const wo = o * inputs;
+    for (let i = 0; i < inputs; i++) kernel[i * outputs + o] = w[wo + i];
+  }
+  return kernel;
+}

@@ -103,30 +103,6 @@ function setNetworkWeights(layers: readonly tf.layers.Layer[], network: Network)
   });
 }
 
-/** Kernel (inputs x outputs, row-major) -> W (outputs x inputs, row-major). */
-export function kernelToWeights(
-  kernel: Float32Array,
-  inputs: number,
-  outputs: number,
-): Float32Array {
-  const w = new Float32Array(inputs * outputs);
-  for (let i = 0; i < inputs; i++) {
-    const ko = i * outputs;
-    for (let o = 0; o < outputs; o++) w[o * inputs + i] = kernel[ko + o];
-  }
-  return w;
-}
-
-/** W (outputs x inputs) -> kernel (inputs x outputs), both row-major. */
-export function weightsToKernel(w: Float32Array, inputs: number, outputs: number): Float32Array {
-  const kernel = new Float32Array(inputs * outputs);
-  for (let o = 0; o < outputs; o++) {
-    const wo = o * inputs;
-    for (let i = 0; i < inputs; i++) kernel[i * outputs + o] = w[wo + i];
-  }
-  return kernel;
-}
-
 /** Runs a LayersModel on count x inputs floats in batches; returns count x outputs. */
 export function predictFlat(
   model: tf.LayersModel,

@@ -5,11 +5,9 @@ import type { HepexModel } from '../../core/io/model';
 import {
   MAX_MODEL_JSON_CHARS,
   MAX_WEIGHT_BYTES,
-  MODEL_FILE,
-  WEIGHTS_FILE,
   modelFromFiles,
-  modelToFiles,
-} from './modelFiles';
+} from '../../core/io/layersModelFile';
+import { MODEL_FILE, WEIGHTS_FILE, modelToFiles } from './modelFiles';
 
 /**
  * Node only: a model directory DIR/model.json + DIR/weights.bin, the layout

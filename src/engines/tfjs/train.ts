@@ -24,7 +24,7 @@ import { checkGroupLasso } from '../../core/prune/common';
 import { createRng, shuffleInPlace, type Rng } from '../../core/model/random';
 import type { Metric, TrainProgress } from '../../core/model/trainer';
 import { setupBackend, tf } from './backend';
-import { kernelToWeights, weightsToKernel } from './convert';
+import { kernelToWeights, weightsToKernel } from '../../core/model/matrix';
 
 /**
  * The tfjs training loop behind training from scratch and masked fine-tuning. A custom loop

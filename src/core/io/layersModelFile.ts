@@ -1,0 +1,164 @@
+import { activationCoefficients, type Activation } from '../model/activation';
+import type { HepexModel } from './model';
+import { assembleHepexModel, parseHepexMetadata, type ParsedMetadata } from './modelMetadata';
+import { validateNetwork, type Layer, type Network, type Task } from '../model/network';
+import { createMatrix, kernelToWeights } from '../model/matrix';
+import { invalid, isObject, readFloats, readManifest } from './layersModelManifest';
+import { interpretGraph } from './layersModelGraph';
+import { convFromFile } from './layersModelConv';
+
+/**
+ * TF.js LayersModel files, as tf.io writes them: model.json (topology, weightsManifest,
+ * userDefinedMetadata.hepex) + weights.bin (float32 little-endian, manifest order).
+ *
+ * Export (engines/tfjs/modelFiles.ts) builds the model from built-in layers only, so plain
+ * `tf.loadLayersModel('.../model.json')` loads it and computes the same outputs.
+ * Import does NOT hand the file to tfjs: it parses the JSON strictly and interprets the layer
+ * graph symbolically (each tensor = a polynomial of one Dense layer's output), so a hostile file
+ * (unknown layer types, wrong shapes, missing or extra weights, NaN, absurd sizes, byte-length
+ * mismatches) fails with a HepexError 'invalid-model-file' before anything is allocated or changed.
+ */
+
+/** Largest model.json accepted (characters) and largest weights.bin (bytes): 64 MiB / 1 GiB. */
+export const MAX_MODEL_JSON_CHARS = 64 * 2 ** 20;
+export const MAX_WEIGHT_BYTES = 2 ** 30;
+
+/** Turns polynomial coefficients back into the activation the metadata names, or the simplest one. */
+export function activationFor(
+  c: readonly [number, number, number],
+  declared: Activation | undefined,
+  layer: number,
+): Activation {
+  const trimmed = [...c];
+  while (trimmed.length > 1 && trimmed[trimmed.length - 1] === 0) trimmed.pop();
+  if (declared) {
+    const want = activationCoefficients(declared);
+    const same = [0, 1, 2].every(
+      (k) => Math.abs((want[k] ?? 0) - c[k]) <= 1e-12 * Math.max(1, Math.abs(c[k])),
+    );
+    if (!same) {
+      throw invalid(
+        `layer ${layer + 1}: the graph computes the activation ${c.join(', ')} but the metadata says ${want.join(', ')}.`,
+      );
+    }
+    return declared;
+  }
+  if (c.join() === '0,1,0') return { type: 'linear' };
+  if (c.join() === '0,0,1') return { type: 'square' };
+  if (c[2] < 0)
+    throw invalid(
+      `layer ${layer + 1}: a quadratic activation needs a non-negative x^2 coefficient.`,
+    );
+  return { type: 'poly', coefficients: trimmed };
+}
+
+/**
+ * Reads a TF.js LayersModel (model.json text + the concatenated weight files) into a HepexModel.
+ * Without `userDefinedMetadata.hepex` (a model made elsewhere), the task is guessed from the
+ * shape (outputs = inputs: reconstruction) and a final softmax is dropped (logits keep argmax).
+ */
+export async function modelFromFiles(modelJson: string, weights: Uint8Array): Promise<HepexModel> {
+  if (typeof modelJson !== 'string' || modelJson.length > MAX_MODEL_JSON_CHARS)
+    throw invalid(`model.json is larger than ${MAX_MODEL_JSON_CHARS} characters.`);
+  let json: unknown;
+  try {
+    json = JSON.parse(modelJson);
+  } catch (error) {
+    throw invalid(`model.json is not valid JSON (${(error as Error).message}).`);
+  }
+  if (!isObject(json)) throw invalid('model.json is not a JSON object.');
+  if (json.format !== undefined && json.format !== 'layers-model')
+    throw invalid(
+      `model.json has format ${JSON.stringify(json.format)}; expected a layers-model (graph models are not supported).`,
+    );
+  if (!isObject(json.modelTopology)) throw invalid('model.json has no modelTopology.');
+  const topology = isObject(json.modelTopology.model_config)
+    ? json.modelTopology.model_config
+    : json.modelTopology;
+  const entries = readManifest(json, weights.length);
+  const { denses, output, inputSize } = interpretGraph(topology);
+
+  const hepex = isObject(json.userDefinedMetadata) ? json.userDefinedMetadata.hepex : undefined;
+  const meta: ParsedMetadata | undefined =
+    hepex === undefined ? undefined : parseHepexMetadata(hepex);
+  if (meta && meta.layers.length !== denses.length) {
+    throw invalid(
+      `the metadata lists ${meta.layers.length} layers but the graph has ${denses.length} Dense layers.`,
+    );
+  }
+
+  const layers: Layer[] = [];
+  let inputs = inputSize;
+  denses.forEach((d, l) => {
+    const kernel = entries.get(`${d.name}/kernel`);
+    const next = denses[l + 1];
+    const activation = activationFor(
+      (next ? next.input.c : output.c) as [number, number, number],
+      meta?.layers[l].activation,
+      l,
+    );
+    if (d.conv) {
+      const conv = convFromFile(
+        d,
+        d.conv,
+        kernel,
+        entries.get(`${d.name}/bias`),
+        weights,
+        activation,
+      );
+      layers.push(conv);
+      inputs = conv.weights.rows;
+      return;
+    }
+    if (!kernel)
+      throw invalid(`the weights of Dense layer "${d.name}" (${d.name}/kernel) are missing.`);
+    if (kernel.shape.length !== 2 || kernel.shape[1] !== d.units) {
+      throw invalid(
+        `${d.name}/kernel has shape [${kernel.shape.join(', ')}] but the layer has ${d.units} units.`,
+      );
+    }
+    const fanIn = kernel.shape[0];
+    if (inputs !== undefined && fanIn !== inputs)
+      throw invalid(`${d.name}/kernel takes ${fanIn} inputs but the layer before gives ${inputs}.`);
+    const bias = entries.get(`${d.name}/bias`);
+    if (d.useBias && !bias)
+      throw invalid(`the bias of Dense layer "${d.name}" (${d.name}/bias) is missing.`);
+    if (bias && (bias.shape.length !== 1 || bias.shape[0] !== d.units)) {
+      throw invalid(
+        `${d.name}/bias has shape [${bias.shape.join(', ')}] but the layer has ${d.units} units.`,
+      );
+    }
+    layers.push({
+      kind: 'dense',
+      weights: createMatrix(
+        d.units,
+        fanIn,
+        kernelToWeights(readFloats(weights, kernel), fanIn, d.units),
+      ),
+      bias: bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units),
+      activation,
+    });
+    inputs = d.units;
+  });
+  const unused = [...entries.entries()].filter(([, e]) => !e.used).map(([n]) => n);
+  if (unused.length)
+    throw invalid(`weights.bin holds weights no layer uses: ${unused.slice(0, 5).join(', ')}.`);
+
+  const sizes = [layers[0].weights.cols, layers[layers.length - 1].weights.rows];
+  const task: Task = meta?.task ?? (sizes[0] === sizes[1] ? 'reconstruction' : 'classification');
+  const network: Network = { task, layers };
+  try {
+    validateNetwork(network);
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+  if (!meta) {
+    const softmax = denses[denses.length - 1].softmax;
+    return {
+      name: 'imported model',
+      network,
+      ...(softmax ? { provenance: { importedSoftmaxDropped: true } } : {}),
+    };
+  }
+  return assembleHepexModel(meta, network);
+}
