@@ -4,12 +4,15 @@ import { LINEAR, SQUARE, type Activation } from '../../src/core/model/activation
 import { costOfExecution } from '../../src/core/he/costModel';
 import { HepexError } from '../../src/core/model/errors';
 import { OP_KINDS, type HeMode } from '../../src/core/tiling/executionPlan';
-import { chooseHeTile, prepareHeModel } from '../../src/core/he/heModel';
+import { chooseHeTile, prepareHeModel, referenceOutputs } from '../../src/core/he/heModel';
 import type { Network } from '../../src/core/model/network';
 import { planTiles } from '../../src/core/tiling/tilePlan';
 import { calibrate } from '../../src/engines/seal/calibrate';
 import { runHeInference } from '../../src/engines/seal/heInference';
 import { SealHeSession } from '../../src/engines/seal/heSession';
+import { HeClientSide } from '../../src/engines/seal/heClientSide';
+import { HeServerSide } from '../../src/engines/seal/heServerSide';
+import { SessionContext } from '../../src/engines/seal/sessionContext';
 import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
 import { randomInputs, randomNetwork, randomPermutation, tilePrune } from './heNetworks';
 
@@ -128,6 +131,40 @@ describe('encrypted inference with SEAL CKKS', () => {
       }
     }
   }
+
+  it('the client and server sides split cleanly: the server holds no secret key, inputs travel as bytes', async () => {
+    const { network, model } = build(MLP, true, 'plain-model');
+    const context = new SessionContext(seal, model);
+    try {
+      const client = new HeClientSide(context);
+      const server = new HeServerSide(
+        context,
+        client.evaluationKeys,
+        client.publicEncryptor,
+        false,
+      );
+      await server.encodeModel({});
+      // Nothing the server side holds is a secret key or can decrypt.
+      const held = Object.values(server as unknown as Record<string, unknown>);
+      for (const v of held) {
+        expect(v).not.toBeInstanceOf(seal.SecretKey);
+        expect(v).not.toBeInstanceOf(seal.Decryptor);
+      }
+      const samples = 6;
+      const inputs = randomInputs(samples, 20, 105);
+      const uploaded = client.serialize(client.encrypt(inputs, samples));
+      const { result } = await server.infer(server.deserialize(uploaded));
+      const outputs = client.decrypt(result);
+      const expected = referenceOutputs(model, network, inputs, samples);
+      let worst = 0;
+      for (let k = 0; k < outputs.length; k++)
+        worst = Math.max(worst, Math.abs(outputs[k] - expected[k]));
+      expect(worst).toBeLessThan(1e-3);
+    } finally {
+      context.delete();
+    }
+    expect(context.tracker.liveCount).toBe(0);
+  });
 
   it('handles several batch chunks (the last partial)', async () => {
     const { network, model } = build(MLP, true, 'plain-model');
