@@ -1,30 +1,35 @@
-import type { Activation } from '../../core/model/activation';
 import {
   NUM_CLASSES,
   imagesToFloat,
   meanImage,
   meanImageMse,
   pixelsOf,
-  checkDatasetFits,
   type Dataset,
 } from '../../core/io/dataset';
 import { HepexError, throwIfAborted } from '../../core/model/errors';
-import { convLayer, im2col, kernelMask, kernelMaskOf, kernelOf } from '../../core/model/conv';
+import { im2col, kernelMask, kernelMaskOf } from '../../core/model/conv';
 import { assertSameShape, type Mask } from '../../core/model/matrix';
 import {
-  convolutionOf,
-  inputWidth,
   validateNetwork,
-  type ConvGeometry,
   type ConvLayer,
   type DenseLayer,
   type Network,
 } from '../../core/model/network';
 import { checkGroupLasso } from '../../core/prune/common';
-import { createRng, shuffleInPlace, type Rng } from '../../core/model/random';
+import { createRng, shuffleInPlace } from '../../core/model/random';
 import type { Metric, TrainProgress } from '../../core/model/trainer';
 import { setupBackend, tf } from './backend';
-import { kernelToWeights, weightsToKernel } from '../../core/model/matrix';
+import { weightsToKernel } from '../../core/model/matrix';
+import {
+  checkDistill,
+  checkImagesFit,
+  disposeParams,
+  forwardParams,
+  fromParams,
+  groupNorms,
+  toParams,
+} from './trainParams';
+import { addNoise, evaluateParams, fillBatch, noisyImages } from './trainData';
 
 /**
  * The tfjs training loop behind training from scratch and masked fine-tuning. A custom loop
@@ -94,267 +99,6 @@ export interface Evaluation {
   readonly metric: Metric;
   /** Reconstruction only: MSE of predicting the training mean image for every test image. */
   readonly meanImageMse?: number;
-}
-
-/**
- * One variable per trained tensor. kernels[l] is layer l's kernel: a Dense layer's inputs x
- * outputs (W^T), a conv's k*k*C x filters (row j = (dy*k + dx)*C + c, tfjs's HWIO order).
- */
-interface Params {
-  readonly kernels: tf.Variable[];
-  readonly biases: tf.Variable[];
-  readonly activations: readonly Activation[];
-  /** The first layer's geometry when it is a conv. */
-  readonly conv?: ConvGeometry;
-}
-
-const tapsOf = (g: ConvGeometry): number => g.kernel * g.kernel * g.channels;
-
-/** Throws `invalid-data-file` when the images cannot feed the network (conv: also their shape). */
-function checkImagesFit(network: Network, data: Dataset): void {
-  const g = convolutionOf(network);
-  if (g && (data.rows !== g.height || data.cols !== g.width || g.channels !== 1)) {
-    throw new HepexError(
-      'invalid-data-file',
-      `${data.name} has ${data.rows} x ${data.cols} grey images but the model's convolution reads ${g.height} x ${g.width} x ${g.channels} images.`,
-    );
-  }
-  checkDatasetFits(data, inputWidth(network));
-}
-
-/** A layer's trained kernel, as in Params (row-major). */
-function kernelOfLayer(layer: DenseLayer | ConvLayer): {
-  data: Float32Array;
-  shape: [number, number];
-  bias: Float32Array;
-} {
-  if (layer.kind === 'conv') {
-    const { kernel, bias } = kernelOf(layer);
-    const taps = tapsOf(layer.geometry);
-    return {
-      data: weightsToKernel(kernel, taps, layer.geometry.filters),
-      shape: [taps, layer.geometry.filters],
-      bias,
-    };
-  }
-  const { rows, cols, data } = layer.weights;
-  return { data: weightsToKernel(data, cols, rows), shape: [cols, rows], bias: layer.bias };
-}
-
-function toParams(network: Network): Params {
-  const kernels = network.layers.map(kernelOfLayer);
-  const conv = convolutionOf(network);
-  return {
-    // tidy disposes the initial tensors; the variables (which share their data) survive it.
-    kernels: kernels.map((k) => tf.tidy(() => tf.variable(tf.tensor2d(k.data, k.shape)))),
-    biases: kernels.map((k) => tf.tidy(() => tf.variable(tf.tensor1d(k.bias)))),
-    activations: network.layers.map((l) => l.activation),
-    ...(conv ? { conv } : {}),
-  };
-}
-
-function fromParams(params: Params, task: Network['task']): Network {
-  return {
-    task,
-    layers: params.kernels.map((k, l) => {
-      const [inputs, outputs] = k.shape as [number, number];
-      const kernel = kernelToWeights(k.dataSync() as Float32Array, inputs, outputs);
-      const bias = Float32Array.from(params.biases[l].dataSync());
-      // The conv comes back in its tied dense form, expanded from the trained kernel.
-      if (l === 0 && params.conv)
-        return convLayer(params.conv, kernel, bias, params.activations[l]);
-      return {
-        kind: 'dense' as const,
-        weights: { rows: outputs, cols: inputs, data: kernel },
-        bias,
-        activation: params.activations[l],
-      };
-    }),
-  };
-}
-
-/** Sum over kernels of the L2 norms of their rows (inputs) and columns (outputs); the 1e-12 keeps sqrt's gradient finite at 0. */
-function groupNorms(kernels: readonly tf.Variable[]): tf.Scalar {
-  return tf.addN(
-    kernels.map((k) => {
-      const sq = k.square();
-      return sq.sum(1).add(1e-12).sqrt().sum().add(sq.sum(0).add(1e-12).sqrt().sum());
-    }),
-  ) as tf.Scalar;
-}
-
-/** Validates a distillation teacher and fills the defaults (T = 4, weight 0.7). */
-function checkDistill(
-  network: Network,
-  distill: NonNullable<TrainOptions['distill']>,
-): { teacher: Network; temperature: number; weight: number } {
-  if (network.task !== 'classification')
-    throw new HepexError(
-      'invalid-argument',
-      'Distillation needs a classifier: an autoencoder has no soft labels to learn from.',
-    );
-  validateNetwork(distill.teacher);
-  const same = (a: Network, b: Network) =>
-    a.layers.length === b.layers.length &&
-    a.layers.every(
-      (l, i) =>
-        l.kind === b.layers[i].kind &&
-        l.weights.rows === b.layers[i].weights.rows &&
-        l.weights.cols === b.layers[i].weights.cols,
-    );
-  if (!same(network, distill.teacher))
-    throw new HepexError(
-      'invalid-network',
-      "The distillation teacher must have the student's layer sizes (the dense network before pruning).",
-    );
-  const temperature = distill.temperature ?? 4;
-  const weight = distill.weight ?? 0.7;
-  if (!(temperature >= 1 && temperature <= 100))
-    throw new HepexError(
-      'invalid-argument',
-      `The distillation temperature must be between 1 and 100, got ${temperature}.`,
-    );
-  if (!(weight >= 0 && weight <= 1))
-    throw new HepexError(
-      'invalid-argument',
-      `The distillation weight must be between 0 and 1, got ${weight}.`,
-    );
-  return { teacher: distill.teacher, temperature, weight };
-}
-
-function disposeParams(params: Params): void {
-  for (const v of [...params.kernels, ...params.biases]) v.dispose();
-}
-
-function activate(z: tf.Tensor2D, activation: Activation): tf.Tensor2D {
-  switch (activation.type) {
-    case 'linear':
-      return z;
-    case 'square':
-      return z.square();
-    case 'poly': {
-      const [c0 = 0, c1 = 0, c2 = 0] = activation.coefficients;
-      let y = z.mul(c1) as tf.Tensor2D;
-      if (c2 !== 0) y = y.add(z.square().mul(c2));
-      return c0 !== 0 ? y.add(c0) : y;
-    }
-  }
-}
-
-/**
- * The conv's pre-activations, batch x positions*filters (NHWC flatten order, as the core's rows),
- * from either 'patches' (batch x positions*patchWidth, core im2col) or 'images' (batch x H*W*C).
- */
-function convForward(
-  g: ConvGeometry,
-  kernel: tf.Variable,
-  bias: tf.Variable,
-  x: tf.Tensor2D,
-  input: 'patches' | 'images',
-): tf.Tensor2D {
-  const n = x.shape[0];
-  if (input === 'patches') {
-    // (batch * positions) x patchWidth, less the zero padding columns, times k*k*C x filters.
-    const patches = x.reshape([-1, g.patchWidth]).slice([0, 0], [-1, tapsOf(g)]);
-    return patches.matMul(kernel).add(bias).reshape([n, -1]);
-  }
-  const images = x.reshape([n, g.height, g.width, g.channels]) as tf.Tensor4D;
-  const filter = kernel.reshape([g.kernel, g.kernel, g.channels, g.filters]) as tf.Tensor4D;
-  return tf.conv2d(images, filter, g.stride, 'valid').add(bias).reshape([n, -1]);
-}
-
-/** The network on x: images (batch x H*W*C) or, for a conv-first network in training, patches. */
-function forwardParams(
-  params: Params,
-  x: tf.Tensor2D,
-  input: 'patches' | 'images' = 'images',
-): tf.Tensor2D {
-  let h = x;
-  params.kernels.forEach((k, l) => {
-    const z =
-      l === 0 && params.conv
-        ? convForward(params.conv, k, params.biases[0], h, input)
-        : (h.matMul(k).add(params.biases[l]) as tf.Tensor2D);
-    h = activate(z, params.activations[l]);
-  });
-  return h;
-}
-
-/** Copies samples `order[from..from+n)` into a batch, optionally shifted by up to maxShift px. */
-function fillBatch(
-  data: Dataset,
-  pixels: Float32Array,
-  order: Uint32Array,
-  from: number,
-  n: number,
-  maxShift: number,
-  rng: Rng,
-  out: Float32Array,
-): void {
-  const p = pixelsOf(data);
-  const { rows, cols } = data;
-  for (let k = 0; k < n; k++) {
-    const s = order[from + k];
-    const dst = k * p;
-    if (maxShift <= 0) {
-      out.set(pixels.subarray(s * p, (s + 1) * p), dst);
-      continue;
-    }
-    const dx = rng.int(2 * maxShift + 1) - maxShift;
-    const dy = rng.int(2 * maxShift + 1) - maxShift;
-    for (let r = 0; r < rows; r++) {
-      const sr = r - dy;
-      for (let c = 0; c < cols; c++) {
-        const sc = c - dx;
-        out[dst + r * cols + c] =
-          sr >= 0 && sr < rows && sc >= 0 && sc < cols ? pixels[s * p + sr * cols + sc] : 0;
-      }
-    }
-  }
-}
-
-function addNoise(x: Float32Array, length: number, std: number, rng: Rng): void {
-  for (let i = 0; i < length; i++) {
-    const v = x[i] + std * rng.normal();
-    x[i] = v < 0 ? 0 : v > 1 ? 1 : v;
-  }
-}
-
-/** Noisy copies of test images (fixed seed), so every evaluation of a denoiser sees the same noise. */
-export function noisyImages(clean: Float32Array, std: number, seed: number): Float32Array {
-  const out = clean.slice();
-  addNoise(out, out.length, std, createRng(seed ^ 0x9015e));
-  return out;
-}
-
-const EVAL_BATCH = 500;
-
-/** Forward pass of `params` over count x p inputs, reduced to a metric by `reduce` per batch. */
-function evaluateParams(
-  params: Params,
-  task: Network['task'],
-  test: Dataset,
-  inputs: Float32Array,
-  targets: Float32Array,
-): Metric {
-  const p = pixelsOf(test);
-  let acc = 0;
-  for (let s = 0; s < test.count; s += EVAL_BATCH) {
-    const n = Math.min(EVAL_BATCH, test.count - s);
-    acc += tf.tidy(() => {
-      const x = tf.tensor2d(inputs.subarray(s * p, (s + n) * p), [n, p]);
-      const y = forwardParams(params, x);
-      if (task === 'classification') {
-        const labels = tf.tensor1d(test.labels.subarray(s, s + n), 'int32');
-        return y.argMax(1).equal(labels).sum().dataSync()[0];
-      }
-      const t = tf.tensor2d(targets.subarray(s * p, (s + n) * p), [n, p]);
-      return y.sub(t).square().sum().dataSync()[0];
-    });
-  }
-  return task === 'classification'
-    ? { name: 'accuracy', value: acc / test.count }
-    : { name: 'mse', value: acc / (test.count * p) };
 }
 
 /** One mask per layer, each of its layer's shape; a conv's tied over positions. Throws `invalid-mask`. */
