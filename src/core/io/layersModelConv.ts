@@ -2,8 +2,9 @@ import type { Activation } from '../model/activation';
 import { convGeometry, convLayer } from '../model/conv';
 import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer } from '../model/network';
 import { kernelToWeights } from '../model/matrix';
-import { type WeightEntry, invalid, readFloats } from './layersModelManifest';
-import { type DenseNode, type LayerJson } from './layersModelGraph';
+import { readFloats, type WeightEntry } from './layersModelManifest';
+import { invalid } from './modelFileChecks';
+import type { DenseNode, LayerJson } from './layersModelGraph';
 
 /** A Conv2D layer of a TF.js model file: its geometry and its tied weights. */
 

@@ -3,7 +3,8 @@ import type { HepexModel } from './model';
 import { assembleHepexModel, parseHepexMetadata, type ParsedMetadata } from './modelMetadata';
 import { validateNetwork, type Layer, type Network, type Task } from '../model/network';
 import { createMatrix, kernelToWeights } from '../model/matrix';
-import { invalid, isObject, readFloats, readManifest } from './layersModelManifest';
+import { readFloats, readManifest } from './layersModelManifest';
+import { invalid, isObject, MAX_MODEL_JSON_CHARS } from './modelFileChecks';
 import { interpretGraph } from './layersModelGraph';
 import { convFromFile } from './layersModelConv';
 
@@ -18,10 +19,6 @@ import { convFromFile } from './layersModelConv';
  * (unknown layer types, wrong shapes, missing or extra weights, NaN, absurd sizes, byte-length
  * mismatches) fails with a HepexError 'invalid-model-file' before anything is allocated or changed.
  */
-
-/** Largest model.json accepted (characters) and largest weights.bin (bytes): 64 MiB / 1 GiB. */
-export const MAX_MODEL_JSON_CHARS = 64 * 2 ** 20;
-export const MAX_WEIGHT_BYTES = 2 ** 30;
 
 /** Turns polynomial coefficients back into the activation the metadata names, or the simplest one. */
 export function activationFor(

@@ -1,6 +1,6 @@
 import { outputSize } from '../model/conv';
 import { MAX_LAYER_SIZE, type ConvGeometry } from '../model/network';
-import { invalid, isObject } from './layersModelManifest';
+import { invalid, isObject } from './modelFileChecks';
 import { conv2dGeometry, imageShape } from './layersModelConv';
 
 /**

@@ -1,15 +1,7 @@
-import { HepexError } from '../model/errors';
 import { MAX_LAYER_SIZE } from '../model/network';
-import { MAX_WEIGHT_BYTES } from './layersModelFile';
+import { invalid, isObject, MAX_WEIGHT_BYTES } from './modelFileChecks';
 
 /** The weightsManifest of a TF.js model.json: entries checked against the bytes of weights.bin. */
-
-export function invalid(message: string): HepexError {
-  return new HepexError('invalid-model-file', `Model file: ${message}`);
-}
-
-export const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface WeightEntry {
   readonly shape: readonly number[];

@@ -2,11 +2,8 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HepexError } from '../../core/model/errors';
 import type { HepexModel } from '../../core/io/model';
-import {
-  MAX_MODEL_JSON_CHARS,
-  MAX_WEIGHT_BYTES,
-  modelFromFiles,
-} from '../../core/io/layersModelFile';
+import { modelFromFiles } from '../../core/io/layersModelFile';
+import { MAX_MODEL_JSON_CHARS, MAX_WEIGHT_BYTES } from '../../core/io/modelFileChecks';
 import { MODEL_FILE, WEIGHTS_FILE, modelToFiles } from './modelFiles';
 
 /**

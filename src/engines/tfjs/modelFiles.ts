@@ -8,7 +8,7 @@ import {
 import { validateNetwork } from '../../core/model/network';
 import { setupBackend, tf } from './backend';
 import { networkToLayersModel } from './convert';
-import { invalid } from '../../core/io/layersModelManifest';
+import { invalid } from '../../core/io/modelFileChecks';
 import { modelFromFiles } from '../../core/io/layersModelFile';
 
 /**
