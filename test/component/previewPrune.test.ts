@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { kernelMask, kernelOf } from '../../src/core/model/conv';
+import { kernelMask } from '../../src/core/model/convMasks';
+import { kernelOf } from '../../src/core/model/conv';
 import { layerSizes, validateNetwork } from '../../src/core/model/network';
 import { pruneAndExpand, selectTilesByDensity } from '../../src/core/prune/expand';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';

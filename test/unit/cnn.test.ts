@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkTied, convLayer, expandKernelBlockMask, kernelOf } from '../../src/core/model/conv';
+import { checkTied, convLayer, kernelOf } from '../../src/core/model/conv';
+import { expandKernelBlockMask } from '../../src/core/model/convMasks';
 import { imagesToFloat, takeSamples, type DatasetSplit } from '../../src/core/io/dataset';
 import { mnistSplit } from '../../src/core/io/mnist';
 import { HepexError } from '../../src/core/model/errors';

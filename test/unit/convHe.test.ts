@@ -1,14 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LINEAR, SQUARE } from '../../src/core/model/activation';
-import {
-  convGeometry,
-  convLayer,
-  expandFilterOrder,
-  expandPatchOrder,
-  kernelOf,
-  outputSize,
-} from '../../src/core/model/conv';
+import { convGeometry, convLayer, kernelOf, outputSize } from '../../src/core/model/conv';
+import { expandFilterOrder, expandPatchOrder } from '../../src/core/model/convOrders';
 import { OP_KINDS, type HeMode } from '../../src/core/tiling/executionPlan';
 import { chooseHeTile, prepareHeModel } from '../../src/core/he/heModel';
 import { expectedOps, referenceOutputs } from '../../src/core/he/heModel';

@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LINEAR, SQUARE } from '../../src/core/model/activation';
-import {
-  checkTied,
-  convGeometry,
-  convLayer,
-  expandPatchOrder,
-  im2col,
-  kernelMask,
-  outputSize,
-} from '../../src/core/model/conv';
+import { checkTied, convGeometry, convLayer, im2col, outputSize } from '../../src/core/model/conv';
+import { expandPatchOrder } from '../../src/core/model/convOrders';
+import { kernelMask } from '../../src/core/model/convMasks';
 import { HepexError } from '../../src/core/model/errors';
 import { countOnes, createMatrix, type Mask } from '../../src/core/model/matrix';
 import {

@@ -1,5 +1,6 @@
 import { checkActivation, type Activation } from '../model/activation';
-import { convGeometry, expandKernelBlockMask, kernelMaskOf, outputSize } from '../model/conv';
+import { convGeometry, outputSize } from '../model/conv';
+import { expandKernelBlockMask, kernelMaskOf } from '../model/convMasks';
 import { HepexError } from '../model/errors';
 import type { Mask } from '../model/matrix';
 import type { ConvGeometry } from '../model/network';

@@ -1,8 +1,7 @@
 import { checkActivation, type Activation } from './activation';
 import { HepexError } from './errors';
-import { createMatrix, type Mask, type Matrix } from './matrix';
+import { createMatrix, type Matrix } from './matrix';
 import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer, type DenseLayer } from './layers';
-import { checkPermutation } from './permutation';
 
 /**
  * The first convolution of a CNN in the dense, block-diagonal form the tile plan and the HE
@@ -102,7 +101,7 @@ function checkFinite(values: Float32Array, what: string): void {
  * positions*patchWidth array at every output position, starting each copy at column
  * p*patchWidth; everything else stays 0. The one place that knows the tied layout.
  */
-function tileOverPositions<T extends Float32Array | Uint8Array>(
+export function tileOverPositions<T extends Float32Array | Uint8Array>(
   g: ConvGeometry,
   block: T,
   blockWidth: number,
@@ -213,88 +212,6 @@ export function kernelMatrix(layer: ConvLayer): Matrix {
   return createMatrix(g.filters, g.kernel * g.kernel * g.channels, kernelOf(layer).kernel);
 }
 
-/** Position 0's part of a conv layer's mask: filters x kernel*kernel*channels. */
-export function kernelMask(g: ConvGeometry, mask: Mask): Mask {
-  return {
-    rows: g.filters,
-    cols: g.kernel * g.kernel * g.channels,
-    data: kernelEntries(g, mask.data, mask.cols),
-  };
-}
-
-/**
- * The tied layer mask of a kernel mask (filters x kernel*kernel*channels): the kernel mask at
- * every position, 0 between positions and over the padding columns (weights that are always 0).
- */
-export function expandKernelMask(g: ConvGeometry, kmask: Mask): Mask {
-  const kkc = g.kernel * g.kernel * g.channels;
-  if (kmask.rows !== g.filters || kmask.cols !== kkc) {
-    throw new HepexError(
-      'invalid-mask',
-      `A kernel mask is ${g.filters} x ${kkc}, got ${kmask.rows} x ${kmask.cols}.`,
-    );
-  }
-  const { positions } = outputSize(g);
-  const rows = positions * g.filters;
-  const cols = positions * g.patchWidth;
-  return { rows, cols, data: tileOverPositions(g, kmask.data, kkc, new Uint8Array(rows * cols)) };
-}
-
-/**
- * The expanded mask of a filters x patchWidth kernel block mask (padding columns included, as
- * kernelMaskOf returns it and model files store it).
- */
-export function expandKernelBlockMask(g: ConvGeometry, block: Mask): Mask {
-  const { positions } = outputSize(g);
-  const rows = positions * g.filters;
-  const cols = positions * g.patchWidth;
-  return {
-    rows,
-    cols,
-    data: tileOverPositions(g, block.data, g.patchWidth, new Uint8Array(rows * cols)),
-  };
-}
-
-/**
- * A conv layer's keep-mask (expanded frame, positions*filters x positions*patchWidth) as its
- * kernel block: the filters x patchWidth block of position 0, with the padding columns
- * (j >= k*k*C) set to 0 since their weights are always 0 (checkTied). Throws `invalid-mask`
- * unless every position's diagonal block keeps the same kernel weights (a tied conv keeps or
- * prunes a kernel weight everywhere). Off-block and padding bits are not read.
- */
-export function kernelMaskOf(g: ConvGeometry, mask: Mask): Mask {
-  const positions = mask.rows / g.filters;
-  if (
-    mask.rows !== positions * g.filters ||
-    mask.cols !== positions * g.patchWidth ||
-    !Number.isInteger(positions)
-  ) {
-    throw new HepexError(
-      'invalid-mask',
-      `A ${g.filters}-filter convolution's mask cannot be ${mask.rows} x ${mask.cols}.`,
-    );
-  }
-  const taps = g.kernel * g.kernel * g.channels;
-  const block = new Uint8Array(g.filters * g.patchWidth);
-  for (let f = 0; f < g.filters; f++)
-    for (let j = 0; j < taps; j++)
-      block[f * g.patchWidth + j] = mask.data[f * mask.cols + j] ? 1 : 0;
-  for (let p = 1; p < positions; p++) {
-    for (let f = 0; f < g.filters; f++) {
-      const row = (p * g.filters + f) * mask.cols + p * g.patchWidth;
-      for (let j = 0; j < taps; j++) {
-        if ((mask.data[row + j] ? 1 : 0) !== block[f * g.patchWidth + j]) {
-          throw new HepexError(
-            'invalid-mask',
-            `The convolution's mask differs between output positions 0 and ${p} (filter ${f + 1}, kernel entry ${j + 1}); a convolution's weights are shared, so prune its kernel and expand the mask.`,
-          );
-        }
-      }
-    }
-  }
-  return { rows: g.filters, cols: g.patchWidth, data: block };
-}
-
 /**
  * Client-side patch packing. images: batch x height*width*channels (NHWC, row-major per image);
  * returns batch x positions*patchWidth with patch p at columns p*patchWidth.., value j =
@@ -383,72 +300,6 @@ export function checkTied(layer: ConvLayer, name = 'The convolution'): void {
       }
     }
   }
-}
-
-/**
- * The client-side input order of a conv-first network from an order of the kernel's columns:
- * patchOrder has kernel*kernel*channels entries (y[k] = x[patchOrder[k]] within a patch), the
- * same at every position; padding columns stay last, in place. Returns positions*patchWidth
- * entries: order[p*patchWidth + k] = p*patchWidth + patchOrder[k].
- */
-export function expandPatchOrder(g: ConvGeometry, patchOrder: ArrayLike<number>): Uint32Array {
-  const kkc = g.kernel * g.kernel * g.channels;
-  checkPermutation(patchOrder, kkc, 'The patch order');
-  const { positions } = outputSize(g);
-  const order = new Uint32Array(positions * g.patchWidth);
-  for (let p = 0; p < positions; p++) {
-    const base = p * g.patchWidth;
-    for (let k = 0; k < g.patchWidth; k++) order[base + k] = base + (k < kkc ? patchOrder[k] : k);
-  }
-  return order;
-}
-
-/** The order of a conv layer's outputs from a filter order: order[p*filters + k] = p*filters + filterOrder[k]. */
-export function expandFilterOrder(g: ConvGeometry, filterOrder: ArrayLike<number>): Uint32Array {
-  checkPermutation(filterOrder, g.filters, 'The filter order');
-  const { positions } = outputSize(g);
-  const order = new Uint32Array(positions * g.filters);
-  for (let p = 0; p < positions; p++)
-    for (let k = 0; k < g.filters; k++) order[p * g.filters + k] = p * g.filters + filterOrder[k];
-  return order;
-}
-
-/**
- * The per-position order an expanded order repeats (width: kernel columns for inputs, filters
- * for outputs), or throws when it moves values between positions, differs between positions,
- * or (inputs) moves a padding column: a convolution's orders must keep its weights tied.
- */
-export function tiedOrderOf(
-  g: ConvGeometry,
-  order: ArrayLike<number>,
-  side: 'inputs' | 'outputs',
-): Uint32Array {
-  const stride = side === 'inputs' ? g.patchWidth : g.filters;
-  const width = side === 'inputs' ? g.kernel * g.kernel * g.channels : g.filters;
-  const { positions } = outputSize(g);
-  const what =
-    side === 'inputs' ? 'The input order of a convolution' : "The order of a convolution's outputs";
-  if (order.length !== positions * stride) {
-    throw new HepexError(
-      'invalid-argument',
-      `${what} has ${order.length} entries; ${positions} positions x ${stride} need ${positions * stride}.`,
-    );
-  }
-  const local = new Uint32Array(width);
-  for (let k = 0; k < width; k++) local[k] = order[k];
-  checkPermutation(local, width, `${what} (within a position)`);
-  for (let p = 0; p < positions; p++) {
-    for (let k = 0; k < stride; k++) {
-      const want = p * stride + (k < width ? local[k] : k);
-      if (order[p * stride + k] !== want) {
-        throw new HepexError(
-          'invalid-argument',
-          `${what} must permute every position the same way${side === 'inputs' ? ' and keep patch padding last' : ''}; entry ${p * stride + k} breaks that.`,
-        );
-      }
-    }
-  }
-  return local;
 }
 
 /**

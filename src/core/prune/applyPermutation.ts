@@ -1,4 +1,4 @@
-import { tiedOrderOf } from '../model/conv';
+import { tiedOrderOf } from '../model/convOrders';
 import { HepexError } from '../model/errors';
 import type { Mask } from '../model/matrix';
 import { convolutionOf, validateNetwork, type Network } from '../model/network';

@@ -1,4 +1,5 @@
-import { expandKernelMask, kernelMask, kernelMatrix, outputSize } from '../model/conv';
+import { expandKernelMask, kernelMask } from '../model/convMasks';
+import { kernelMatrix, outputSize } from '../model/conv';
 import { kernelTiling } from '../tiling/convTiling';
 import { HepexError } from '../model/errors';
 import { applyMask, nonZeroMask, type Mask, type Matrix } from '../model/matrix';

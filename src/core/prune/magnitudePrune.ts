@@ -1,4 +1,5 @@
-import { kernelMask, outputSize } from '../model/conv';
+import { kernelMask } from '../model/convMasks';
+import { outputSize } from '../model/conv';
 import type { Mask } from '../model/matrix';
 import { validateNetwork, type Network } from '../model/network';
 import {

@@ -1,4 +1,6 @@
-import { expandFilterOrder, expandPatchOrder, kernelMask, outputSize } from '../model/conv';
+import { expandFilterOrder, expandPatchOrder } from '../model/convOrders';
+import { kernelMask } from '../model/convMasks';
+import { outputSize } from '../model/conv';
 import { HepexError, throwIfAborted } from '../model/errors';
 import type { Mask } from '../model/matrix';
 import type { ConvGeometry } from '../model/network';

@@ -1,4 +1,4 @@
-import { expandKernelMask } from '../model/conv';
+import { expandKernelMask } from '../model/convMasks';
 import { createMask } from '../model/matrix';
 import type { ConvGeometry } from '../model/layers';
 import { countTileNonZeros, nonZeroTileFlags, type LayerTiling } from './tilePlan';

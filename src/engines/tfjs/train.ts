@@ -7,7 +7,8 @@ import {
   type Dataset,
 } from '../../core/io/dataset';
 import { HepexError, throwIfAborted } from '../../core/model/errors';
-import { im2col, kernelMask, kernelMaskOf } from '../../core/model/conv';
+import { im2col } from '../../core/model/conv';
+import { kernelMask, kernelMaskOf } from '../../core/model/convMasks';
 import { assertSameShape, type Mask } from '../../core/model/matrix';
 import {
   validateNetwork,
