@@ -4,15 +4,8 @@ import { tileShapeLabel } from '../../core/tiling/tileShape';
 import { parseFlags, requireString, type ParsedFlags } from '../args';
 import type { Command } from '../command';
 import { networkLabel } from '../format';
-import {
-  formatMetric,
-  loadModelAndTrainer,
-  pruneFlags,
-  pruneModel,
-  settingsFromFlags,
-  stepsFor,
-  summarise,
-} from './prune';
+import { formatMetric, loadModelAndTrainer, pruneModel, stepsFor, summarise } from './prune';
+import { pruneFlags, settingsFromFlags } from '../pruneSettings';
 
 /** One run of the sweep: a method at a sparsity, and where it landed. */
 export interface FrontierPoint {
