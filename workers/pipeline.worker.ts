@@ -4,6 +4,7 @@ import type { Mask } from '../src/core/model/matrix';
 import type { NetworkPermutation } from '../src/core/model/permutation';
 import type { Network } from '../src/core/model/network';
 import { permuteAndCheck, type PermuteStepResult } from '../src/core/prune/permuteNetwork';
+import type { PermuteObjective } from '../src/core/prune/methodSteps';
 import { runPipeline, type StepRecord } from '../src/core/prune/pipeline';
 import { type PipelineStep } from '../src/core/prune/pipelineSteps';
 import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';
@@ -45,6 +46,8 @@ export interface PermuteJob {
   readonly tile: TileShape;
   /** The client permutation the network already carries (composed with the new one). */
   readonly permutation?: NetworkPermutation;
+  /** What the search optimises (core/prune/methodSteps permuteObjectiveFor); default tiles. */
+  readonly objective?: PermuteObjective;
 }
 
 /** Held-out samples the permutation's function check runs on. */
@@ -212,6 +215,7 @@ const api = {
       imagesToFloat(check),
       check.count,
       {
+        objective: job.objective,
         onProgress: (p) =>
           onProgress?.({
             fraction: null,

@@ -1,10 +1,9 @@
-import { proxy, wrap, type Remote } from 'comlink';
+import type { Remote } from 'comlink';
 import type { OpTimingTable } from '../core/he/costModel';
-import { HepexError } from '../core/model/errors';
 import type { RingDegree } from '../core/tiling/tileShape';
 import type { HeInferenceReport } from '../engines/seal/heInference';
 import type { InferStats, SerializedBatch, SessionInfo } from '../engines/seal/heSession';
-import { installHepexErrorTransfer } from '../../workers/errorTransfer';
+import { cancelledError, progressProxy, WorkerBridge } from './workerBridge';
 import type {
   HeApi,
   HeEngineInfo,
@@ -50,7 +49,7 @@ const defaultWorker = (): Worker =>
     name: 'he',
   });
 
-const cancelled = () => new HepexError('cancelled', 'The HE job was cancelled.');
+const cancelled = () => cancelledError('The HE job');
 
 /**
  * The one way the UI reaches the HE worker. The worker starts lazily on the first job; jobs run
@@ -60,20 +59,20 @@ const cancelled = () => new HepexError('cancelled', 'The HE job was cancelled.')
  * starts a fresh one (sessions are then gone). `dispose` terminates for good.
  */
 export class HeClient {
-  private worker: Worker | undefined;
-  private remote: Remote<HeApi> | undefined;
   private readonly queue: Job<unknown>[] = [];
   private running: Job<unknown> | undefined;
-  private disposed = false;
   private nextJobId = 1;
-  private readonly createWorker: () => Worker;
+  private readonly bridge: WorkerBridge<HeApi>;
   private readonly cancelGraceMs: number;
   private readonly engineInfoCache = new Map<RingDegree, Promise<HeEngineInfo>>();
 
   constructor(options: HeClientOptions = {}) {
-    this.createWorker = options.createWorker ?? defaultWorker;
+    this.bridge = new WorkerBridge<HeApi>({
+      createWorker: options.createWorker ?? defaultWorker,
+      engine: 'The HE engine',
+      shutDownCode: 'he-runtime',
+    });
     this.cancelGraceMs = options.cancelGraceMs ?? 3000;
-    installHepexErrorTransfer();
   }
 
   /** Loads SEAL in the worker and round-trips a vector: the engine's health check. */
@@ -98,7 +97,7 @@ export class HeClient {
     options: JobOptions = {},
   ): Promise<OpTimingTable> {
     return this.enqueue(
-      (api, id) => api.calibrate(ringDegree, depth, id, progressProxy(options)),
+      (api, id) => api.calibrate(ringDegree, depth, id, progressOf(options)),
       options,
       true,
     );
@@ -109,7 +108,7 @@ export class HeClient {
     options: JobOptions = {},
   ): Promise<{ sessionId: number; info: SessionInfo }> {
     return this.enqueue(
-      (api, id) => api.createSession(request, id, progressProxy(options)),
+      (api, id) => api.createSession(request, id, progressOf(options)),
       options,
       true,
     );
@@ -123,7 +122,7 @@ export class HeClient {
     options: JobOptions & { readonly timings?: readonly OpTimingTable[] } = {},
   ): Promise<HeInferenceReport> {
     return this.enqueue(
-      (api, id) => api.run(sessionId, inputs, samples, id, progressProxy(options), options.timings),
+      (api, id) => api.run(sessionId, inputs, samples, id, progressOf(options), options.timings),
       options,
       true,
     );
@@ -143,7 +142,7 @@ export class HeClient {
     options: JobOptions = {},
   ): Promise<{ resultId: number; stats: InferStats }> {
     return this.enqueue(
-      (api, id) => api.infer(sessionId, batchId, id, progressProxy(options)),
+      (api, id) => api.infer(sessionId, batchId, id, progressOf(options)),
       options,
       true,
     );
@@ -193,8 +192,7 @@ export class HeClient {
     cooperative = false,
   ): Promise<T> {
     const { signal } = options;
-    if (this.disposed)
-      return Promise.reject(new HepexError('he-runtime', 'The HE engine was shut down.'));
+    if (this.bridge.disposed) return Promise.reject(this.bridge.shutDown());
     if (signal?.aborted) return Promise.reject(cancelled());
     return new Promise<T>((resolve, reject) => {
       const job: Job<T> = { run, resolve, reject, id: this.nextJobId++, cooperative };
@@ -212,8 +210,8 @@ export class HeClient {
 
   dispose(): void {
     this.cancelAll();
-    this.disposed = true;
-    this.stopWorker();
+    this.bridge.dispose();
+    this.engineInfoCache.clear();
   }
 
   private abort(job: Job<unknown>): void {
@@ -224,9 +222,9 @@ export class HeClient {
       return;
     }
     if (this.running !== job) return;
-    if (job.cooperative && this.remote) {
+    if (job.cooperative && this.bridge.started) {
       // Ask the worker to stop between tiles; its rejection settles the job. Terminate if stuck.
-      void this.remote.cancel(job.id);
+      void this.bridge.remote().cancel(job.id);
       setTimeout(() => {
         if (this.running === job) this.hardStop(job);
       }, this.cancelGraceMs);
@@ -243,11 +241,11 @@ export class HeClient {
   }
 
   private pump(): void {
-    if (this.running || this.disposed) return;
+    if (this.running || this.bridge.disposed) return;
     const job = this.queue.shift();
     if (!job) return;
     this.running = job;
-    const api = this.ensureWorker();
+    const api = this.bridge.remote();
     job.run(api, job.id).then(
       (value) => this.settle(job, () => job.resolve(value)),
       (error: unknown) => this.settle(job, () => job.reject(error)),
@@ -262,24 +260,15 @@ export class HeClient {
     this.pump();
   }
 
-  private ensureWorker(): Remote<HeApi> {
-    if (!this.remote) {
-      this.worker = this.createWorker();
-      this.remote = wrap<HeApi>(this.worker);
-    }
-    return this.remote;
-  }
-
   private stopWorker(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
-    this.remote = undefined;
+    this.bridge.stop();
+    // Sessions and the memoised self-tests lived in the worker that is gone.
     this.engineInfoCache.clear();
   }
 }
 
-function progressProxy(options: JobOptions): ProgressCallback | undefined {
-  return options.onProgress ? proxy(options.onProgress) : undefined;
+function progressOf(options: JobOptions): ProgressCallback | undefined {
+  return progressProxy(options.onProgress);
 }
 
 let shared: HeClient | undefined;

@@ -1,9 +1,8 @@
-import { wrap, proxy, transfer, type Remote } from 'comlink';
-import { HepexError } from '../core/model/errors';
-import type { Mask } from '../core/model/matrix';
+import { transfer, type Remote } from 'comlink';
 import type { Network } from '../core/model/network';
 import type { NetworkPermutation } from '../core/model/permutation';
-import { installHepexErrorTransfer } from '../../workers/errorTransfer';
+import { copyMasks, copyNetwork, copyPermutation } from './transferCopies';
+import { cancelledError, progressProxy, WorkerBridge } from './workerBridge';
 import type {
   Evaluation,
   PipelineApi,
@@ -66,38 +65,6 @@ const defaultWorker = (): Worker =>
     name: 'pipeline',
   });
 
-const cancelled = () => new HepexError('cancelled', 'The job was cancelled.');
-
-/** Copies of the inputs the UI still shows, so transferring them does not empty the store's arrays. */
-function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer[] } {
-  const buffers: ArrayBuffer[] = [];
-  const layers = network.layers.map((layer) => {
-    const data = Float32Array.from(layer.weights.data);
-    const bias = Float32Array.from(layer.bias);
-    buffers.push(data.buffer, bias.buffer);
-    return {
-      ...layer,
-      weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
-      bias,
-    };
-  });
-  return { network: { task: network.task, layers }, buffers };
-}
-
-function copyMasks(masks: readonly Mask[]): { masks: Mask[]; buffers: ArrayBuffer[] } {
-  const copies = masks.map((m) => ({ rows: m.rows, cols: m.cols, data: Uint8Array.from(m.data) }));
-  return { masks: copies, buffers: copies.map((m) => m.data.buffer) };
-}
-
-function copyPermutation(permutation: NetworkPermutation): {
-  permutation: NetworkPermutation;
-  buffers: ArrayBuffer[];
-} {
-  const input = Uint32Array.from(permutation.input);
-  const output = Uint32Array.from(permutation.output);
-  return { permutation: { input, output }, buffers: [input.buffer, output.buffer] };
-}
-
 /**
  * The one way the UI reaches workers/pipeline.worker.ts. The worker starts on the first job.
  * Latest wins: a new job aborts the one running (the UI only wants the newest answer). Aborting
@@ -105,17 +72,25 @@ function copyPermutation(permutation: NetworkPermutation): {
  * next job starts a fresh one. `dispose` terminates for good.
  */
 export class PipelineClient implements PipelineService {
-  private worker: Worker | undefined;
-  private remote: Remote<PipelineApi> | undefined;
   private current: AbortController | undefined;
-  private disposed = false;
   /** Replayed into every new worker (aborts terminate workers; the data must survive that). */
   private data: IdxData | null = null;
-  private readonly createWorker: () => Worker;
+  private readonly bridge: WorkerBridge<PipelineApi>;
 
   constructor(options: PipelineClientOptions = {}) {
-    this.createWorker = options.createWorker ?? defaultWorker;
-    installHepexErrorTransfer();
+    this.bridge = new WorkerBridge<PipelineApi>({
+      createWorker: options.createWorker ?? defaultWorker,
+      engine: 'The pipeline worker',
+      shutDownCode: 'invalid-argument',
+      // Posted before any job on this worker, so the worker parses it first.
+      onStart: (remote) => {
+        const d = this.data;
+        if (d)
+          void remote
+            .setData(Uint8Array.from(d.images), Uint8Array.from(d.labels), d.name, d.inputs)
+            .catch(() => undefined);
+      },
+    });
   }
 
   permute(job: PermuteJob, options: JobOptions = {}): Promise<PermuteStepResult> {
@@ -164,42 +139,33 @@ export class PipelineClient implements PipelineService {
     permutation?: NetworkPermutation,
     noise?: number,
   ): Promise<Evaluation> {
-    if (this.disposed)
-      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
     const n = copyNetwork(network);
-    return this.ensureWorker().evaluate(transfer(n.network, n.buffers), permutation, noise);
+    return this.bridge.remote().evaluate(transfer(n.network, n.buffers), permutation, noise);
   }
 
   async testInputs(
     count: number,
   ): Promise<{ inputs: Float32Array; labels: Uint8Array; samples: number }> {
-    if (this.disposed)
-      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
-    return this.ensureWorker().testInputs(count);
+    return this.bridge.remote().testInputs(count);
   }
 
   async setData(data: IdxData | null): Promise<{ label: string; count: number } | null> {
-    if (this.disposed)
-      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    if (this.bridge.disposed) throw this.bridge.shutDown();
     if (!data) {
       this.data = null;
-      if (this.remote) await this.remote.clearData();
+      if (this.bridge.started) await this.bridge.remote().clearData();
       return null;
     }
-    const result = await this.ensureWorker().setData(
-      Uint8Array.from(data.images),
-      Uint8Array.from(data.labels),
-      data.name,
-      data.inputs,
-    );
+    const result = await this.bridge
+      .remote()
+      .setData(Uint8Array.from(data.images), Uint8Array.from(data.labels), data.name, data.inputs);
     this.data = data;
     return result;
   }
 
   dispose(): void {
-    this.disposed = true;
     this.current?.abort();
-    this.stopWorker();
+    this.bridge.dispose();
   }
 
   private async run<T>(
@@ -209,62 +175,42 @@ export class PipelineClient implements PipelineService {
     ) => Promise<T>,
     options: JobOptions,
   ): Promise<T> {
-    if (this.disposed)
-      throw new HepexError('invalid-argument', 'The pipeline worker was shut down.');
+    if (this.bridge.disposed) throw this.bridge.shutDown();
     // Latest wins: the previous job is no longer wanted.
     this.current?.abort();
     const controller = new AbortController();
     this.current = controller;
     const { signal, onProgress } = options;
-    if (signal?.aborted) throw cancelled();
-    const api = this.ensureWorker();
+    if (signal?.aborted) throw cancelledError();
+    const api = this.bridge.remote();
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         if (this.current === controller) this.current = undefined;
-        this.stopWorker();
-        reject(cancelled());
+        this.bridge.stop();
+        reject(cancelledError());
       };
       controller.signal.addEventListener('abort', onAbort, { once: true });
       signal?.addEventListener('abort', () => controller.abort(), { once: true });
-      const progress = onProgress
-        ? proxy((p: StepProgress) => {
+      const progress = progressProxy(
+        onProgress &&
+          ((p: StepProgress) => {
             if (!controller.signal.aborted) onProgress(p);
-          })
-        : undefined;
+          }),
+      );
       call(api, progress).then(
         (value) => {
           controller.signal.removeEventListener('abort', onAbort);
           if (this.current === controller) this.current = undefined;
-          if (controller.signal.aborted) reject(cancelled());
+          if (controller.signal.aborted) reject(cancelledError());
           else resolve(value);
         },
         (error: unknown) => {
           controller.signal.removeEventListener('abort', onAbort);
           if (this.current === controller) this.current = undefined;
-          reject(controller.signal.aborted ? cancelled() : error);
+          reject(controller.signal.aborted ? cancelledError() : error);
         },
       );
     });
-  }
-
-  private ensureWorker(): Remote<PipelineApi> {
-    if (!this.remote) {
-      this.worker = this.createWorker();
-      this.remote = wrap<PipelineApi>(this.worker);
-      const d = this.data;
-      // Posted before any job on this worker, so the worker parses it first.
-      if (d)
-        void this.remote
-          .setData(Uint8Array.from(d.images), Uint8Array.from(d.labels), d.name, d.inputs)
-          .catch(() => undefined);
-    }
-    return this.remote;
-  }
-
-  private stopWorker(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
-    this.remote = undefined;
   }
 }
 

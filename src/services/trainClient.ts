@@ -1,10 +1,10 @@
-import { proxy, releaseProxy, transfer, wrap, type Remote } from 'comlink';
-import { HepexError } from '../core/model/errors';
+import { transfer, type Remote } from 'comlink';
 import type { Mask } from '../core/model/matrix';
 import type { HepexModel } from '../core/io/model';
 import type { Network } from '../core/model/network';
 import type { Metric, TrainProgress } from '../core/model/trainer';
-import { installHepexErrorTransfer } from '../../workers/errorTransfer';
+import { copyNetwork } from './transferCopies';
+import { cancelledError, progressProxy, WorkerBridge } from './workerBridge';
 import type { FineTuneRequest, IdxData, TrainApi, TrainRequest } from '../../workers/train.worker';
 
 export type { FineTuneRequest, IdxData, TrainProgress, TrainRequest };
@@ -26,24 +26,6 @@ const defaultWorker = (): Worker =>
     name: 'train',
   });
 
-const cancelled = (): HepexError => new HepexError('cancelled', 'The job was cancelled.');
-
-/** Copies of a network's arrays (the UI still shows the originals) and their buffers to transfer. */
-function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer[] } {
-  const buffers: ArrayBuffer[] = [];
-  const layers = network.layers.map((layer) => {
-    const data = Float32Array.from(layer.weights.data);
-    const bias = Float32Array.from(layer.bias);
-    buffers.push(data.buffer, bias.buffer);
-    return {
-      ...layer,
-      weights: { rows: layer.weights.rows, cols: layer.weights.cols, data },
-      bias,
-    };
-  });
-  return { network: { task: network.task, layers }, buffers };
-}
-
 /**
  * The one way the UI reaches workers/train.worker.ts. The worker (and tfjs, and the MNIST
  * asset) starts lazily on the first job and stays warm. Aborting a job's signal asks the worker
@@ -51,16 +33,16 @@ function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer
  * terminates the worker and rejects what is still running.
  */
 export class TrainClient {
-  private worker: Worker | undefined;
-  private remote: Remote<TrainApi> | undefined;
   private nextId = 1;
-  private disposed = false;
   private readonly pending = new Map<number, (error: unknown) => void>();
-  private readonly createWorker: () => Worker;
+  private readonly bridge: WorkerBridge<TrainApi>;
 
   constructor(options: TrainClientOptions = {}) {
-    this.createWorker = options.createWorker ?? defaultWorker;
-    installHepexErrorTransfer();
+    this.bridge = new WorkerBridge<TrainApi>({
+      createWorker: options.createWorker ?? defaultWorker,
+      engine: 'The training engine',
+      shutDownCode: 'cancelled',
+    });
   }
 
   /** Trains a fresh model on the built-in MNIST split. */
@@ -106,22 +88,9 @@ export class TrainClient {
   }
 
   dispose(): void {
-    this.disposed = true;
-    for (const reject of this.pending.values())
-      reject(new HepexError('cancelled', 'The training engine was shut down.'));
+    for (const reject of this.pending.values()) reject(this.bridge.shutDown());
     this.pending.clear();
-    this.remote?.[releaseProxy]();
-    this.worker?.terminate();
-    this.worker = undefined;
-    this.remote = undefined;
-  }
-
-  private ensureRemote(): Remote<TrainApi> {
-    if (!this.remote) {
-      this.worker = this.createWorker();
-      this.remote = wrap<TrainApi>(this.worker);
-    }
-    return this.remote;
+    this.bridge.dispose();
   }
 
   private run<T>(
@@ -132,14 +101,11 @@ export class TrainClient {
     ) => Promise<T>,
     options: TrainJobOptions,
   ): Promise<T> {
-    if (this.disposed)
-      return Promise.reject(new HepexError('cancelled', 'The training engine was shut down.'));
-    if (options.signal?.aborted) return Promise.reject(cancelled());
+    if (this.bridge.disposed) return Promise.reject(this.bridge.shutDown());
+    if (options.signal?.aborted) return Promise.reject(cancelledError());
     const id = this.nextId++;
-    const api = this.ensureRemote();
-    const progress = options.onProgress
-      ? proxy((p: TrainProgress) => options.onProgress?.(p))
-      : undefined;
+    const api = this.bridge.remote();
+    const progress = progressProxy(options.onProgress);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const finish = (f: () => void): void => {
@@ -151,7 +117,7 @@ export class TrainClient {
       };
       const onAbort = (): void => {
         void api.cancel(id).catch(() => undefined);
-        finish(() => reject(cancelled()));
+        finish(() => reject(cancelledError()));
       };
       this.pending.set(id, (error) => finish(() => reject(error)));
       options.signal?.addEventListener('abort', onAbort, { once: true });

@@ -1,6 +1,6 @@
 import { inputWidth, layerSizes } from '../core/model/network';
 import { selectTrainArch } from './selectors';
-import { groupLassoFor, methodSteps } from '../core/prune/methodSteps';
+import { groupLassoFor, methodSteps, permuteObjectiveFor } from '../core/prune/methodSteps';
 import { type PipelineStep } from '../core/prune/pipelineSteps';
 import { tileShapeLabel } from '../core/tiling/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
@@ -113,6 +113,8 @@ export function createJobActions(rt: StoreRuntime): JobActions {
               network: working,
               masks,
               tile: s.tile,
+              // The Permute button optimises what the whole pipeline's permute step would.
+              objective: permuteObjectiveFor(s.method === 'tile' ? 'hepex' : s.method),
               ...(s.workingPermutation ? { permutation: s.workingPermutation } : {}),
             },
             {

@@ -50,7 +50,7 @@ const inThreadData = { label: MNIST_DATA_LABEL };
 
 const inThreadPipeline: PipelineService = {
   async permute(job) {
-    return permuteAndCheck(job, job.tile, probe, 8);
+    return permuteAndCheck(job, job.tile, probe, 8, { objective: job.objective });
   },
   async pipeline(job, options) {
     return runPipeline(

@@ -64,7 +64,19 @@ export interface MethodOptions {
    * pruning it leaves ~25% fewer surviving tiles than 'tiles' and about half as many as no
    * permutation ('tiles' merges stray weights into tiles that then survive theta).
    */
-  readonly permuteObjective?: 'tiles' | 'concentration';
+  readonly permuteObjective?: PermuteObjective;
+}
+
+export type PermuteObjective = 'tiles' | 'concentration';
+
+/**
+ * What a permutation should optimise for what comes after it: before HE-PEx's almost-zero tile
+ * step, concentration (see MethodOptions.permuteObjective); otherwise the fewest non-zero tiles
+ * (the paper's objective). The whole pipeline's permute step and the studio's Permute button
+ * both take it from here.
+ */
+export function permuteObjectiveFor(method: PruneMethod): PermuteObjective {
+  return method === 'hepex' ? 'concentration' : 'tiles';
 }
 
 /** Epochs of group-lasso training when a method asks for it and gives no trainEpochs. */
@@ -157,7 +169,7 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
     steps.push({
       kind: 'permute',
       seed: options.seed,
-      objective: options.permuteObjective ?? 'concentration',
+      objective: options.permuteObjective ?? permuteObjectiveFor('hepex'),
     });
     steps.push({
       kind: 'expand',
