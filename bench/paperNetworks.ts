@@ -1,6 +1,6 @@
 import { HepexError } from '../src/core/model/errors';
 import { layerSizes, type Network } from '../src/core/model/network';
-import type { PruneScope } from '../src/core/prune/common';
+import { PRUNE_SCOPES, type PruneScope } from '../src/core/prune/common';
 import { adviseTileShapes } from '../src/core/analysis/tileAdvisor';
 import { parseTileShape, tileShapeLabel, type TileShape } from '../src/core/tiling/tileShape';
 
@@ -119,7 +119,7 @@ export const QUICK_SHAPES = ['4x8'];
 export const FULL_BATCH = 512;
 /** HE-PEx's almost-zero tile threshold (the authors' demo). */
 export const THETA = 0.0625;
-export const SCOPES: readonly PruneScope[] = ['local', 'global'];
+export const SCOPES: readonly PruneScope[] = PRUNE_SCOPES;
 
 /** One pruned (or unpruned) model and what it scored. */
 /**

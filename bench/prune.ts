@@ -18,6 +18,7 @@ import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { createTfjsTrainer, FINE_TUNE_DEFAULTS } from '../src/engines/tfjs/trainer';
 import { defaultModelsDir, loadOrTrain } from './common';
 import type { BenchOptions } from './main';
+import type { PermuteObjective } from '../src/core/prune/permute';
 
 /**
  * Issue 4's figures, measured (nothing asserted):
@@ -122,7 +123,7 @@ interface RunPoint {
   readonly score?: TileScore;
   readonly theta?: number;
   readonly permute?: boolean;
-  readonly objective?: 'tiles' | 'concentration';
+  readonly objective?: PermuteObjective;
   readonly scope?: PruneScope;
   readonly ciphertexts: number;
   readonly nonZeroTiles: number;
@@ -148,7 +149,7 @@ async function endToEnd(
     scope?: PruneScope;
     theta?: number;
     permute?: boolean;
-    objective?: 'tiles' | 'concentration';
+    objective?: PermuteObjective;
     groupLasso?: number;
     /** Overrides the run's epochs per retrain (the tile baseline at HE-PEx + group lasso's budget). */
     retrainEpochs?: number;

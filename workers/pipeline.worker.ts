@@ -4,7 +4,7 @@ import type { Mask } from '../src/core/model/matrix';
 import type { NetworkPermutation } from '../src/core/model/permutation';
 import type { Network } from '../src/core/model/network';
 import { permuteAndCheck, type PermuteStepResult } from '../src/core/prune/permuteNetwork';
-import type { PermuteObjective } from '../src/core/prune/methodSteps';
+import type { PermuteObjective } from '../src/core/prune/permute';
 import { runPipeline, type StepRecord } from '../src/core/prune/pipeline';
 import { type PipelineStep } from '../src/core/prune/pipelineSteps';
 import { unfoldClientPermutation } from '../src/core/prune/clientPermutation';

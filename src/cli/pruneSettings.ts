@@ -10,6 +10,8 @@ import { TILE_SCORES, type TileScore } from '../core/prune/tilePrune';
 import { type TileShape } from '../core/tiling/tileShape';
 import { optionalChoice, optionalNumber, type FlagSpec, type ParsedFlags } from './args';
 import { tileFromFlags } from './networkOptions';
+import { PERMUTE_OBJECTIVES, type PermuteObjective } from '../core/prune/permute';
+import { permuteObjectiveFor } from '../core/prune/methodSteps';
 
 /** The flags `prune` and `sweep` share, read into settings once, before any work. */
 
@@ -55,7 +57,7 @@ export interface PruneSettings {
   readonly distill: boolean;
   /** hepex: tile budget of the expansion (at most this many weight tiles); undefined: none. */
   readonly maxTiles?: number;
-  readonly objective: 'tiles' | 'concentration';
+  readonly objective: PermuteObjective;
   readonly learningRate?: number;
   readonly seed: number;
   readonly mode: HeMode;
@@ -89,11 +91,11 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
     ...(finalEpochs === undefined ? {} : { finalEpochs }),
     distill: flags.distill === true,
     ...(maxTiles === undefined ? {} : { maxTiles }),
-    objective: optionalChoice<'tiles' | 'concentration'>(
+    objective: optionalChoice<PermuteObjective>(
       flags,
       'objective',
-      ['tiles', 'concentration'],
-      'concentration',
+      PERMUTE_OBJECTIVES,
+      permuteObjectiveFor('hepex'),
     ),
     learningRate: optionalNumber(flags, 'lr'),
     seed: optionalNumber(flags, 'seed', 1),

@@ -16,6 +16,7 @@ import { SegmentedControl } from './SegmentedControl';
 import { SelectField } from './SelectField';
 import { TrainPanel } from './TrainPanel';
 import { MNIST_DATA_LABEL, type PermutationFigures } from '../store/modelSlice';
+import { TILE_SCORES } from '../core/prune/tilePrune';
 
 /** Outputs may move by float32 rounding under a permutation (sums in another order), no more. */
 const PERMUTATION_TOLERANCE = 1e-4;
@@ -26,7 +27,8 @@ const RING_CHOICES: readonly RingChoice[] = ['auto', ...RING_DEGREES];
 const fmtTheta = (theta: number) => theta.toFixed(4).replace(/0+$/, '').replace(/\.$/, '');
 const ORIENTATIONS: readonly Orientation[] = ['B', 'A'];
 const ORIENTATION_LABELS: Record<Orientation, string> = { A: 'Layer 1 in A', B: 'Layer 1 in B' };
-const SCORES: readonly TileScore[] = ['l1', 'avg', 'max', 'min'];
+/** The tile scores, the default (l1) first. */
+const SCORES: readonly TileScore[] = [...TILE_SCORES].reverse();
 const METHOD_HINTS: Record<Method, string> = {
   magnitude: 'Zero the smallest single weights. Almost no tile becomes empty.',
   tile: 'Zero whole tiles with the lowest score (the Hunter baseline).',

@@ -2,6 +2,7 @@ import type { Mask } from '../core/model/matrix';
 import type { Network } from '../core/model/network';
 import type { NetworkPermutation } from '../core/model/permutation';
 import type { PruneScope } from '../core/prune/common';
+import { PRUNE_METHODS, type PruneMethod } from '../core/prune/pipelineSteps';
 import type { TileScore } from '../core/prune/tilePrune';
 import type { RingDegree } from '../core/tiling/tileShape';
 
@@ -16,8 +17,8 @@ export const PRESET_LABELS: Record<Preset, string> = {
 };
 
 /** magnitude: single weights; tile: whole tiles by score (Hunter baseline); hepex: magnitude + theta + expansion. */
-export type Method = 'magnitude' | 'tile' | 'hepex';
-export const METHODS: readonly Method[] = ['magnitude', 'tile', 'hepex'];
+export type Method = PruneMethod;
+export const METHODS: readonly Method[] = PRUNE_METHODS;
 export const METHOD_LABELS: Record<Method, string> = {
   magnitude: 'Magnitude',
   tile: 'Tile pruning',

@@ -16,6 +16,8 @@ import {
   type ViewMode,
 } from './types';
 import { MAX_TILE_BUDGET } from './pruningSlice';
+import { PRUNE_SCOPES } from '../core/prune/common';
+import { TILE_SCORES } from '../core/prune/tilePrune';
 
 /**
  * What a link reproduces: `#preset=ae&show=twin&tile=4x8&n=auto&method=hepex&scope=global&
@@ -55,8 +57,8 @@ export interface HashState {
 export type ShowChoice = 'dense' | 'twin' | 'preview' | 'step';
 const SHOW_CHOICES: readonly ShowChoice[] = ['dense', 'twin', 'preview', 'step'];
 
-const SCOPES: readonly PruneScope[] = ['local', 'global'];
-const SCORES: readonly TileScore[] = ['min', 'max', 'avg', 'l1'];
+const SCOPES = PRUNE_SCOPES;
+const SCORES = TILE_SCORES;
 const VIEWS: readonly ViewMode[] = ['weights', 'mask', 'density'];
 
 /** Sliders are stored to 4 decimals: enough for 1/32 theta steps and short links. */

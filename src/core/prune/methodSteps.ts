@@ -2,6 +2,7 @@ import { HepexError } from '../model/errors';
 import type { Task } from '../model/network';
 import type { PruneScope } from './common';
 import type { TileScore } from './tilePrune';
+import type { PermuteObjective } from './permute';
 import { PRUNE_METHODS, type PipelineStep, type PruneMethod } from './pipelineSteps';
 
 export interface MethodOptions {
@@ -66,8 +67,6 @@ export interface MethodOptions {
    */
   readonly permuteObjective?: PermuteObjective;
 }
-
-export type PermuteObjective = 'tiles' | 'concentration';
 
 /**
  * What a permutation should optimise for what comes after it: before HE-PEx's almost-zero tile

@@ -65,6 +65,10 @@ import { refineBySwaps, orderOfGroups } from './permuteSwaps';
  * find, and the lower bound ceil(non-zero weights / tile area) is far out of reach.
  */
 
+/** What the permutation search minimises or maximises (see PermuteOptions.objective). */
+export type PermuteObjective = 'tiles' | 'concentration';
+export const PERMUTE_OBJECTIVES: readonly PermuteObjective[] = ['tiles', 'concentration'];
+
 export interface PermuteOptions {
   /** Passes over all neuron sets (paper: 5). Stops early when a pass changes nothing. */
   readonly maxOuterIterations?: number;
@@ -88,7 +92,7 @@ export interface PermuteOptions {
    * theta pruning, about half the surviving tiles of no permutation; 'tiles' merges stray
    * weights into tiles that then survive theta).
    */
-  readonly objective?: 'tiles' | 'concentration';
+  readonly objective?: PermuteObjective;
   /** Permute the network inputs (the client applies it). Default true. */
   readonly permuteInput?: boolean;
   /** Permute the network outputs (the client undoes it). Default true. */

@@ -8,6 +8,7 @@ import {
   type PruneScope,
 } from './common';
 import { checkTileScore, type TileScore } from './tilePrune';
+import type { PermuteObjective } from './permute';
 
 /**
  * The pipeline's vocabulary: the methods and the steps a recipe is made of, and the checks
@@ -56,7 +57,7 @@ export type PipelineStep =
       /** Optimise for the expansion step's theta (tiles denser than theta); 0/absent: non-zero tiles. */
       readonly theta?: number;
       /** 'tiles' (the paper's, default) or 'concentration' (see permute.ts). */
-      readonly objective?: 'tiles' | 'concentration';
+      readonly objective?: PermuteObjective;
     }
   /** Drop tiles of density <= theta, expand the rest from the dense reference. */
   | {
