@@ -21,7 +21,7 @@ import { createAppStore } from '../../src/store/appStore';
 import { StoreProvider } from '../../src/store/storeContext';
 import { lightPalette } from '../../src/viz/palette';
 import { kernelElement, rasterizeTileGrid } from '../../src/viz/tileRaster';
-import { memoryLoader, seededCnn } from './fixtures';
+import { memoryLoader, seededCnn } from '../fixtures/studio';
 
 afterEach(cleanup);
 

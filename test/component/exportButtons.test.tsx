@@ -16,8 +16,8 @@ import { StoreProvider } from '../../src/store/storeContext';
 import { lightPalette } from '../../src/viz/palette';
 import { weightRampTicks } from '../../src/viz/rampTicks';
 import { rasterizeTileGrid, runtimeFrame } from '../../src/viz/tileRaster';
-import { canvasRecorder } from './canvasRecorder';
-import { memoryLoader, seededModel } from './fixtures';
+import { canvasRecorder } from '../fixtures/canvasRecorder';
+import { memoryLoader, seededModel } from '../fixtures/studio';
 
 const noPipeline = (): PipelineService => {
   throw new Error('no worker in this test');

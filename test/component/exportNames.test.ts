@@ -13,7 +13,7 @@ import {
   type ExportNameParts,
 } from '../../src/store/exportNames';
 import type { PipelineService } from '../../src/services/pipelineClient';
-import { memoryLoader, seededCnn, seededModel, seededNetwork } from './fixtures';
+import { memoryLoader, seededCnn, seededModel, seededNetwork } from '../fixtures/studio';
 
 const parts: ExportNameParts = {
   model: 'ae 784-256-64-256-784',

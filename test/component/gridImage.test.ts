@@ -12,7 +12,7 @@ import {
 import { cssRgb, darkPalette, lightPalette } from '../../src/viz/palette';
 import { densityRampTicks, weightRampTicks } from '../../src/viz/rampTicks';
 import { runtimeFrame, type GridViewMode } from '../../src/viz/tileRaster';
-import { canvasRecorder, type RecordedCall } from './canvasRecorder';
+import { canvasRecorder, type RecordedCall } from '../fixtures/canvasRecorder';
 
 const tile = createTileShape(2, 4, { ringDegree: 8192, first: 'A' });
 /** W is 6 x 10 (outputs x inputs), 2x4 tiles; orientation B shows it as 10 x 6. */

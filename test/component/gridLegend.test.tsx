@@ -8,7 +8,7 @@ import { StoreProvider } from '../../src/store/storeContext';
 import { cssRgb, lightPalette, paletteTables } from '../../src/viz/palette';
 import { densityRampTicks, weightRampTicks } from '../../src/viz/rampTicks';
 import { weightColourIndex } from '../../src/viz/tileRaster';
-import { memoryLoader, seededModel } from './fixtures';
+import { memoryLoader, seededModel } from '../fixtures/studio';
 
 afterEach(cleanup);
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { countNonZeroTiles, planTiles } from '../../src/core/tiling/tilePlan';
 import { layerSizes } from '../../src/core/model/network';
 import { createModelLoader, manifestPaths, parseModelIndex } from '../../src/services/modelLoader';
-import { seededModel } from './fixtures';
+import { seededModel } from '../fixtures/studio';
 
 // vitest runs from the repository root.
 const publicDir = join(process.cwd(), 'public') + '/';

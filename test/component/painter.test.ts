@@ -14,7 +14,7 @@ import {
   type TileGridData,
 } from '../../src/viz/tileRaster';
 import { fitViewport, panBy, pixelAt, zoomAt } from '../../src/viz/viewport';
-import { canvasRecorder } from './canvasRecorder';
+import { canvasRecorder } from '../fixtures/canvasRecorder';
 
 const tile = createTileShape(2, 4, { ringDegree: 8192, first: 'A' });
 

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HepexError } from '../../src/core/model/errors';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import { PipelineClient, type StepProgress } from '../../src/services/pipelineClient';
-import { seededNetwork } from './fixtures';
+import { seededNetwork } from '../fixtures/studio';
 
 /**
  * The client's scheduling (lazy start, latest wins, abort = terminate, fresh worker after) over

@@ -13,7 +13,7 @@ import {
   previewFromRanks,
 } from '../../src/core/prune/magnitudeRanks';
 import { analyse } from '../../src/core/analysis/studioAnalysis';
-import { seededCnn, seededNetwork } from './fixtures';
+import { seededCnn, seededNetwork } from '../fixtures/studio';
 
 describe('slider-speed magnitude masks', () => {
   const network = seededNetwork([48, 40, 12, 40, 48], 3);

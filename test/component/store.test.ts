@@ -21,7 +21,7 @@ import { MAX_SNAPSHOTS } from '../../src/store/runsSlice';
 import { outputMetric as decryptedMetric } from '../../src/core/model/outputMetric';
 import { MNIST_DATA_LABEL } from '../../src/store/modelSlice';
 import { formatHash, parseHash, type HashState } from '../../src/store/urlHash';
-import { manualScheduler, memoryLoader, seededModel } from './fixtures';
+import { manualScheduler, memoryLoader, seededModel } from '../fixtures/studio';
 
 const SIZES_IN = 64;
 const SIZES = [SIZES_IN, 48, 16, 48, SIZES_IN];

@@ -11,7 +11,7 @@ import { createModelLoader } from '../../src/services/modelLoader';
 import type { PipelineService } from '../../src/services/pipelineClient';
 import { createAppStore } from '../../src/store/appStore';
 import { StoreProvider } from '../../src/store/storeContext';
-import { memoryLoader, seededModel } from './fixtures';
+import { memoryLoader, seededModel } from '../fixtures/studio';
 
 afterEach(cleanup);
 

@@ -15,7 +15,7 @@ import { createAppStore } from '../../src/store/appStore';
 import type { KeyValueStorage } from '../../src/store/deps';
 import { runsToCsv } from '../../src/store/runsSlice';
 import { StoreProvider } from '../../src/store/storeContext';
-import { memoryLoader, seededModel } from './fixtures';
+import { memoryLoader, seededModel } from '../fixtures/studio';
 
 afterEach(cleanup);
 

@@ -21,7 +21,8 @@ import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork } from '../../src/engines/tfjs/models';
 import { evaluateNetwork, trainNetwork } from '../../src/engines/tfjs/train';
 import { createTfjsTrainer } from '../../src/engines/tfjs/trainer';
-import { expectInvalidModelFile } from './invalidModelFile';
+import { expectInvalidModelFile } from '../fixtures/invalidModelFile';
+import { maxAbsDiff } from '../fixtures/networks';
 
 // Real MNIST digits (400 train / 200 test of the seeded split) and a small CNN:
 // conv 4 filters 5x5 stride 2 (12 x 12 x 4 = 576 features) -> poly -> dense 16 -> poly -> dense 10.
@@ -52,9 +53,6 @@ function randomCnn(seed: number): Network {
     ),
   };
 }
-
-const maxAbsDiff = (a: Float32Array, b: Float32Array): number =>
-  a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 describe('tfjs CNN', () => {
   it('computes what the core forward pass computes on raw images (tf.conv2d vs float64 im2col, <= 1e-4)', () => {

@@ -19,7 +19,7 @@ import { createRng, shuffleInPlace } from '../../src/core/model/random';
 import { runHeInference } from '../../src/engines/seal/heInference';
 import { SealHeSession } from '../../src/engines/seal/heSession';
 import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
-import { randomInputs } from './heNetworks';
+import { randomInputs } from '../fixtures/networks';
 
 // Real node-seal CKKS on a small CNN: 12 x 12 x 1 images, 3 x 3 kernel, stride 2, 8 filters
 // (5 x 5 positions, patches padded 9 -> 16), square, then dense 200 -> 10. The conv is a

@@ -25,7 +25,7 @@ import { createRng } from '../../src/core/model/random';
 import { countNonZeroTiles, planTiles } from '../../src/core/tiling/tilePlan';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import type { Trainer } from '../../src/core/model/trainer';
-import { sameAsSnapshot, snapshot } from './pruneFixtures';
+import { sameAsSnapshot, snapshot } from '../fixtures/pruning';
 
 // A small CNN: 8 x 8 x 1 images, 3 x 3 kernel, stride 1, 8 filters (36 positions, patches
 // 9 -> 16), square, dense 288 -> 16 (square), dense 16 -> 10. Tiles 4 x 8 with layer 0 in B

@@ -5,7 +5,7 @@ import { createTileShape } from '../../src/core/tiling/tileShape';
 import { pruneAndExpand, selectTilesByDensity, tileDensities } from '../../src/core/prune/expand';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { maskNetwork } from '../../src/core/prune/common';
-import { randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
+import { randomNetwork, sameAsSnapshot, snapshot } from '../fixtures/pruning';
 
 const tile48 = createTileShape(4, 8, { first: 'A' });
 

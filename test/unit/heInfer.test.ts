@@ -10,7 +10,7 @@ import { planTiles } from '../../src/core/tiling/tilePlan';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import { setupBackend } from '../../src/engines/tfjs/backend';
 import { writeModelDir } from '../../src/engines/tfjs/modelDir';
-import { randomNetwork, randomPermutation, tilePrune } from './heNetworks';
+import { randomNetwork, randomPermutation, tilePrune } from '../fixtures/networks';
 
 const io = { progress: () => {}, signal: new AbortController().signal };
 let dir: string;

@@ -30,7 +30,7 @@ import {
   randomNetwork,
   randomPermutation,
   tilePrune,
-} from './heNetworks';
+} from '../fixtures/networks';
 
 const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
 

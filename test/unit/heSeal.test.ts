@@ -14,7 +14,13 @@ import { HeClientSide } from '../../src/engines/seal/heClientSide';
 import { HeServerSide } from '../../src/engines/seal/heServerSide';
 import { SessionContext } from '../../src/engines/seal/sessionContext';
 import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
-import { randomInputs, randomNetwork, randomPermutation, tilePrune } from './heNetworks';
+import {
+  maxAbsDiff,
+  randomInputs,
+  randomNetwork,
+  randomPermutation,
+  tilePrune,
+} from '../fixtures/networks';
 
 // Real node-seal (Node 24 via scripts/node). N = 16384 is the smallest ring degree that carries
 // these depths (3 to 8 levels, B-first chains); the networks are small so each case takes seconds.
@@ -156,10 +162,7 @@ describe('encrypted inference with SEAL CKKS', () => {
       const { result } = await server.infer(server.deserialize(uploaded));
       const outputs = client.decrypt(result);
       const expected = referenceOutputs(model, network, inputs, samples);
-      let worst = 0;
-      for (let k = 0; k < outputs.length; k++)
-        worst = Math.max(worst, Math.abs(outputs[k] - expected[k]));
-      expect(worst).toBeLessThan(1e-3);
+      expect(maxAbsDiff(outputs, expected)).toBeLessThan(1e-3);
     } finally {
       context.delete();
     }

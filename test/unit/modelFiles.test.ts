@@ -8,36 +8,25 @@ import { HepexError } from '../../src/core/model/errors';
 import { createMask, type Mask } from '../../src/core/model/matrix';
 import type { HepexModel } from '../../src/core/io/model';
 import { forward, type Network } from '../../src/core/model/network';
-import { createRng } from '../../src/core/model/random';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
 import { modelFromFiles } from '../../src/core/io/layersModelFile';
 import { modelFromLayersModel, modelToFiles } from '../../src/engines/tfjs/modelFiles';
 import { readModelDir, writeModelDir } from '../../src/engines/tfjs/modelDir';
-import { expectInvalidModelFile } from './invalidModelFile';
+import { expectInvalidModelFile } from '../fixtures/invalidModelFile';
+import { randomNetwork as seededNetwork } from '../fixtures/networks';
 
 const POLY: Activation = { type: 'poly', coefficients: [0.1, 0.5, 0.25] };
 
-function randomNetwork(sizes: number[], activations: Activation[], seed: number): Network {
-  const rng = createRng(seed);
-  return {
-    task: sizes[0] === sizes[sizes.length - 1] ? 'reconstruction' : 'classification',
-    layers: sizes.slice(1).map((rows, l) => {
-      const cols = sizes[l];
-      return {
-        kind: 'dense' as const,
-        weights: {
-          rows,
-          cols,
-          data: Float32Array.from({ length: rows * cols }, () => rng.normal() / Math.sqrt(cols)),
-        },
-        bias: Float32Array.from({ length: rows }, () => rng.normal() * 0.1),
-        activation: activations[l],
-      };
-    }),
-  };
-}
+/** A seeded network whose task follows its shape (outputs = inputs: an autoencoder). */
+const randomNetwork = (sizes: number[], activations: Activation[], seed: number): Network =>
+  seededNetwork(
+    sizes,
+    activations,
+    seed,
+    sizes[0] === sizes[sizes.length - 1] ? 'reconstruction' : 'classification',
+  );
 
 /** A mask pruning every third weight, with the weights zeroed to match. */
 function pruneEveryThird(network: Network): { network: Network; masks: Mask[] } {

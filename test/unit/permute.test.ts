@@ -18,7 +18,7 @@ import { selectTilesByDensity } from '../../src/core/prune/expand';
 import { createRng, shuffleInPlace } from '../../src/core/model/random';
 import { countTileNonZeros, planTiles } from '../../src/core/tiling/tilePlan';
 import { createTileShape } from '../../src/core/tiling/tileShape';
-import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
+import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from '../fixtures/pruning';
 
 const tile48 = createTileShape(4, 8, { first: 'A' });
 

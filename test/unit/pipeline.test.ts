@@ -7,7 +7,7 @@ import { foldClientPermutation } from '../../src/core/prune/clientPermutation';
 import { GROUP_LASSO_EPOCHS, methodSteps } from '../../src/core/prune/methodSteps';
 import { runPipeline, type PipelineProgress } from '../../src/core/prune/pipeline';
 import { createTileShape } from '../../src/core/tiling/tileShape';
-import { GradientTrainer, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
+import { GradientTrainer, randomNetwork, sameAsSnapshot, snapshot } from '../fixtures/pruning';
 
 const tile48 = createTileShape(4, 8);
 const POLY: Activation = { type: 'poly', coefficients: [0, 0.5, 0.25] };

@@ -6,7 +6,7 @@ import { tilePrune, tileScores } from '../../src/core/prune/tilePrune';
 import { createRng } from '../../src/core/model/random';
 import { countTileNonZeros, planTiles, tileLayer } from '../../src/core/tiling/tilePlan';
 import { createTileShape } from '../../src/core/tiling/tileShape';
-import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from './pruneFixtures';
+import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from '../fixtures/pruning';
 
 const tile48 = createTileShape(4, 8, { first: 'A' });
 

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { subsetDataset, takeSamples, type DatasetSplit } from '../../src/core/io/dataset';
 import { mnistSplit } from '../../src/core/io/mnist';
 import { HepexError } from '../../src/core/model/errors';
-import { createMask, type Mask } from '../../src/core/model/matrix';
+import type { Mask } from '../../src/core/model/matrix';
 import { forward, type Network } from '../../src/core/model/network';
 import { magnitudePrune } from '../../src/core/prune/magnitudePrune';
 import { createRng } from '../../src/core/model/random';
@@ -11,6 +11,7 @@ import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork, parseActivation } from '../../src/engines/tfjs/models';
 import { evaluateNetwork, trainNetwork } from '../../src/engines/tfjs/train';
 import { createTfjsTrainer } from '../../src/engines/tfjs/trainer';
+import { randomMasks as seededMasks } from '../fixtures/pruning';
 
 // Small real data: 400 training and 200 test digits from the seeded MNIST split.
 let small: DatasetSplit;
@@ -23,14 +24,8 @@ beforeAll(async () => {
 
 const mlpSpec = createSpec('mlp', [784, 32, 10]);
 
-function randomMasks(sizes: number[], keep: number, seed: number): Mask[] {
-  const rng = createRng(seed);
-  return sizes.slice(1).map((rows, l) => {
-    const m = createMask(rows, sizes[l], 0);
-    for (let k = 0; k < m.data.length; k++) m.data[k] = rng.next() < keep ? 1 : 0;
-    return m;
-  });
-}
+const randomMasks = (sizes: number[], keep: number, seed: number): Mask[] =>
+  seededMasks(sizes, keep, createRng(seed));
 
 describe('tfjs training', () => {
   it('learns MNIST digits (mechanics: 400 samples, 3 epochs, far above chance)', async () => {
