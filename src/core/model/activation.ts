@@ -57,8 +57,61 @@ export function activationIsQuadratic(activation: Activation): boolean {
   return c.length === 3 && c[2] !== 0;
 }
 
-export function evaluateActivation(activation: Activation, x: number): number {
+/**
+ * Activations trained models use that CKKS cannot evaluate (not polynomials). A network that has
+ * them is a SourceNetwork: it runs in plaintext (import, conversion) but must be converted to
+ * polynomial activations before any tile plan or HE run sees it.
+ */
+export type NonPolynomialActivation =
+  { readonly type: 'relu' } | { readonly type: 'sigmoid' } | { readonly type: 'tanh' };
+
+export type SourceActivation = Activation | NonPolynomialActivation;
+
+export const NON_POLYNOMIAL_TYPES: readonly NonPolynomialActivation['type'][] = [
+  'relu',
+  'sigmoid',
+  'tanh',
+];
+
+export function isPolynomialActivation(activation: SourceActivation): activation is Activation {
+  return activation.type === 'linear' || activation.type === 'square' || activation.type === 'poly';
+}
+
+/** Like checkActivation, but also accepts ReLU, sigmoid and tanh (plaintext-only). */
+export function checkSourceActivation(activation: SourceActivation): SourceActivation {
+  if (NON_POLYNOMIAL_TYPES.includes(activation.type as NonPolynomialActivation['type'])) {
+    return activation;
+  }
+  return checkActivation(activation as Activation);
+}
+
+/** How people name an activation in messages: "ReLU", "square", "0.1 + 0.5x + 0.2x^2". */
+export function activationLabel(activation: SourceActivation): string {
   switch (activation.type) {
+    case 'relu':
+      return 'ReLU';
+    case 'sigmoid':
+      return 'sigmoid';
+    case 'tanh':
+      return 'tanh';
+    case 'linear':
+    case 'square':
+      return activation.type;
+    case 'poly':
+      return activation.coefficients
+        .map((c, k) => (k === 0 ? `${c}` : k === 1 ? `${c}x` : `${c}x^${k}`))
+        .join(' + ');
+  }
+}
+
+export function evaluateActivation(activation: SourceActivation, x: number): number {
+  switch (activation.type) {
+    case 'relu':
+      return x > 0 ? x : 0;
+    case 'sigmoid':
+      return 1 / (1 + Math.exp(-x));
+    case 'tanh':
+      return Math.tanh(x);
     case 'linear':
       return x;
     case 'square':

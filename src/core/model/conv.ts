@@ -253,7 +253,10 @@ export function im2col(g: ConvGeometry, images: Float32Array, batch: number): Fl
  * padding columns, the bias repeated per position. Throws invalid-network naming the first
  * problem, in words.
  */
-export function checkTied(layer: ConvLayer, name = 'The convolution'): void {
+export function checkTied(
+  layer: Pick<ConvLayer, 'geometry' | 'weights' | 'bias'>,
+  name = 'The convolution',
+): void {
   if (!layer.geometry || typeof layer.geometry !== 'object') {
     throw invalid(`${name} has no geometry (height, width, channels, kernel, stride, filters).`);
   }

@@ -8,6 +8,7 @@ export type HepexErrorCode =
   | 'invalid-tile-shape'
   | 'invalid-layer-size'
   | 'invalid-network'
+  | 'needs-conversion'
   | 'invalid-mask'
   | 'invalid-model-file'
   | 'invalid-data-file'

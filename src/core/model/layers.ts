@@ -1,4 +1,4 @@
-import type { Activation } from './activation';
+import type { Activation, SourceActivation } from './activation';
 import type { Matrix } from './matrix';
 
 /**
@@ -62,6 +62,24 @@ export type Task = 'classification' | 'reconstruction';
 export interface Network {
   readonly task: Task;
   readonly layers: readonly Layer[];
+}
+
+/**
+ * A layer as a trained model brings it, before conversion: the same shapes, but its activation
+ * may be ReLU, sigmoid or tanh, which CKKS cannot evaluate.
+ */
+export type SourceLayer =
+  | (Omit<DenseLayer, 'activation'> & { readonly activation: SourceActivation })
+  | (Omit<ConvLayer, 'activation'> & { readonly activation: SourceActivation });
+
+/**
+ * A network as imported (ONNX, a TF.js model with ReLU): runs in plaintext (forward) and can be
+ * converted (hepex convert); validateNetwork turns it into a Network only when every activation
+ * is a polynomial. Every Network is a SourceNetwork.
+ */
+export interface SourceNetwork {
+  readonly task: Task;
+  readonly layers: readonly SourceLayer[];
 }
 
 /** Largest layer width accepted anywhere: a guard against absurd or hostile sizes. */

@@ -1,9 +1,30 @@
-import { checkActivation, evaluateActivation } from './activation';
+import {
+  activationLabel,
+  checkActivation,
+  checkSourceActivation,
+  evaluateActivation,
+  isPolynomialActivation,
+} from './activation';
 import { checkTied, im2col } from './conv';
 import { HepexError } from './errors';
-import { MAX_LAYER_SIZE, type ConvGeometry, type Layer, type Network } from './layers';
+import {
+  MAX_LAYER_SIZE,
+  type ConvGeometry,
+  type Layer,
+  type Network,
+  type SourceNetwork,
+} from './layers';
 
-export type { ConvGeometry, ConvLayer, DenseLayer, Layer, Network, Task } from './layers';
+export type {
+  ConvGeometry,
+  ConvLayer,
+  DenseLayer,
+  Layer,
+  Network,
+  SourceLayer,
+  SourceNetwork,
+  Task,
+} from './layers';
 export { MAX_LAYER_SIZE } from './layers';
 
 /** Parses "784,256,64" into validated layer sizes (inputs first). */
@@ -48,12 +69,12 @@ export function checkLayerSizes(sizes: readonly number[]): void {
  * conv-first network `in` is positions * patchWidth (the im2col patches the server sees), which
  * is what the tile plan needs; the width of the raw data the user gives is inputWidth.
  */
-export function layerSizes(network: Network): number[] {
+export function layerSizes(network: SourceNetwork): number[] {
   return [network.layers[0].weights.cols, ...network.layers.map((l) => l.weights.rows)];
 }
 
 /** The first layer's convolution geometry, if the network starts with one (only layer 1 may). */
-export function convolutionOf(network: Network): ConvGeometry | undefined {
+export function convolutionOf(network: SourceNetwork): ConvGeometry | undefined {
   const first = network.layers[0];
   return first.kind === 'conv' ? first.geometry : undefined;
 }
@@ -62,7 +83,7 @@ export function convolutionOf(network: Network): ConvGeometry | undefined {
  * Values per input sample the user gives: height * width * channels raw pixels (NHWC) for a
  * conv-first network (the client packs patches itself), else the first layer's columns.
  */
-export function inputWidth(network: Network): number {
+export function inputWidth(network: SourceNetwork): number {
   const first = network.layers[0];
   if (first.kind === 'conv') {
     const g = first.geometry;
@@ -76,7 +97,7 @@ export function inputWidth(network: Network): number {
  * for a conv-first network, the samples themselves otherwise. inputs: batch x inputWidth.
  */
 export function firstLayerInputs(
-  network: Network,
+  network: SourceNetwork,
   inputs: Float32Array,
   batch: number,
 ): Float32Array {
@@ -92,10 +113,32 @@ export function firstLayerInputs(
 }
 
 /**
- * Checks shapes chain, biases match, and every number is finite. Throws `invalid-network`
- * with the first problem found, in words.
+ * Checks shapes chain, biases match, every number is finite, and every activation is a
+ * polynomial CKKS can evaluate. Throws `invalid-network` with the first problem found, in
+ * words, or `needs-conversion` when the only problem is a ReLU, sigmoid or tanh.
  */
-export function validateNetwork(network: Network): Network {
+export function validateNetwork(network: SourceNetwork | Network): Network {
+  validateSourceNetwork(network);
+  const blocked = network.layers.flatMap((l, i) =>
+    isPolynomialActivation(l.activation)
+      ? []
+      : [`layer ${i + 1} (${activationLabel(l.activation)})`],
+  );
+  if (blocked.length) {
+    throw new HepexError(
+      'needs-conversion',
+      `CKKS can only evaluate polynomial activations, and ${blocked.join(', ')} ${blocked.length === 1 ? 'is' : 'are'} not. Convert the model first: each activation becomes a degree-2 polynomial fitted to its inputs, then a short fine-tune (hepex convert, or Convert in the studio).`,
+    );
+  }
+  network.layers.forEach((layer) => checkActivation(layer.activation as Layer['activation']));
+  return network as Network;
+}
+
+/**
+ * validateNetwork without the activation rule: the checks an imported model passes before it
+ * is converted (ReLU, sigmoid and tanh allowed).
+ */
+export function validateSourceNetwork(network: SourceNetwork): SourceNetwork {
   if (network.task !== 'classification' && network.task !== 'reconstruction') {
     throw new HepexError('invalid-network', `Unknown task "${String(network.task)}".`);
   }
@@ -105,7 +148,7 @@ export function validateNetwork(network: Network): Network {
     if (layer.kind !== 'dense' && layer.kind !== 'conv') {
       throw new HepexError(
         'invalid-network',
-        `${name} has unsupported kind "${String((layer as Layer).kind)}".`,
+        `${name} has unsupported kind "${String((layer as SourceNetwork['layers'][number]).kind)}".`,
       );
     }
     if (layer.kind === 'conv' && i > 0) {
@@ -151,7 +194,7 @@ export function validateNetwork(network: Network): Network {
         );
       }
     }
-    checkActivation(layer.activation);
+    checkSourceActivation(layer.activation);
     if (layer.kind === 'conv') checkTied(layer, name);
   });
   return network;
@@ -162,7 +205,7 @@ export function validateNetwork(network: Network): Network {
  * conv-first network, patched here as the client would); returns batch x out. Float64
  * accumulation, so it is the reference the HE engine's decrypted outputs are compared with.
  */
-export function forward(network: Network, inputs: Float32Array, batch: number): Float32Array {
+export function forward(network: SourceNetwork, inputs: Float32Array, batch: number): Float32Array {
   return forwardDenseView(network, firstLayerInputs(network, inputs, batch), batch);
 }
 
@@ -172,7 +215,7 @@ export function forward(network: Network, inputs: Float32Array, batch: number): 
  * computes on what the client encrypts.
  */
 export function forwardDenseView(
-  network: Network,
+  network: SourceNetwork,
   inputs: Float32Array,
   batch: number,
 ): Float32Array {
