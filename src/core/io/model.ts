@@ -1,5 +1,5 @@
 import type { Mask } from '../model/matrix';
-import type { Network } from '../model/network';
+import type { Network, SourceNetwork } from '../model/network';
 import type { NetworkPermutation } from '../model/permutation';
 import type { TileShape } from '../tiling/tileShape';
 
@@ -20,4 +20,18 @@ export interface HepexModel {
   readonly metrics?: Readonly<Record<string, number>>;
   /** How it was made (method, sparsity, theta, seed...), free-form but JSON. */
   readonly provenance?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/**
+ * A model as imported before conversion (ONNX, or a TF.js file with ReLU, sigmoid or tanh): its
+ * network may hold activations CKKS cannot evaluate. `convert` (src/engines/tfjs) turns it into
+ * a HepexModel; validateNetwork(model.network) says whether it already is one.
+ */
+export interface SourceModel {
+  readonly name: string;
+  readonly network: SourceNetwork;
+  readonly metrics?: Readonly<Record<string, number>>;
+  readonly provenance?: Readonly<Record<string, string | number | boolean>>;
+  /** What the importer changed or dropped, in words (e.g. "the output Softmax was dropped"). */
+  readonly notes?: readonly string[];
 }
