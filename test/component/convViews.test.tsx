@@ -85,7 +85,9 @@ describe('conv layers in the studio', () => {
     expect(kernelTiles * positions).toBe(core);
     expect(positions).toBe(64);
 
-    act(() => fireEvent.click(screen.getByTestId('layer-card-0')));
+    act(() => {
+      fireEvent.click(screen.getByTestId('layer-card-0'));
+    });
     expect(screen.getByTestId('grid-title').textContent).toBe(
       'Layer 1: conv 3x3/1, 8 filters, x64 positions',
     );
@@ -99,8 +101,12 @@ describe('conv layers in the studio', () => {
   it('the slider prunes each kernel weight at every position; counts follow the core', async () => {
     const { store, cnn } = await renderCnn();
     const g = (cnn.layers[0] as ConvLayer).geometry;
-    act(() => fireEvent.click(screen.getByText('Magnitude', { exact: true })));
-    act(() => fireEvent.click(screen.getByText('Per layer', { exact: true })));
+    act(() => {
+      fireEvent.click(screen.getByText('Magnitude', { exact: true }));
+    });
+    act(() => {
+      fireEvent.click(screen.getByText('Per layer', { exact: true }));
+    });
     for (const value of ['0.3', '0.8', '0.95']) {
       act(() => {
         fireEvent.change(screen.getByRole('slider', { name: /weight sparsity/i }), {

@@ -21,7 +21,7 @@ function channelWorker(delayMs: number) {
           job: { network: unknown; masks: unknown },
           onProgress?: (p: StepProgress) => void,
         ) {
-          await onProgress?.({ fraction: 0.5, detail: 'halfway' });
+          await Promise.resolve(onProgress?.({ fraction: 0.5, detail: 'halfway' }));
           await new Promise((r) => setTimeout(r, delayMs));
           return {
             network: job.network,

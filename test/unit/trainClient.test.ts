@@ -22,12 +22,14 @@ function fakeWorker(log: string[]): Worker {
       for (let epoch = 1; epoch <= epochs; epoch++) {
         await new Promise((r) => setTimeout(r, 5));
         if (cancelled.has(id)) throw new HepexError('cancelled', 'The job was cancelled.');
-        await onProgress?.({
-          epoch,
-          epochs,
-          loss: 1 / epoch,
-          metric: { name: 'accuracy', value: epoch / epochs },
-        });
+        await Promise.resolve(
+          onProgress?.({
+            epoch,
+            epochs,
+            loss: 1 / epoch,
+            metric: { name: 'accuracy', value: epoch / epochs },
+          }),
+        );
       }
       return { name: 'fake', epochs };
     },
