@@ -1,4 +1,4 @@
-// Flat config. The folder layout is the architecture (shared/STYLE.md): these rules keep
+// Flat config. The folder layout is the architecture (README: Layout): these rules keep
 // dependencies pointing one way, app -> components -> store -> services -> workers -> engines -> core.
 import js from '@eslint/js';
 import reactHooks from 'eslint-plugin-react-hooks';

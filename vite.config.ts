@@ -3,7 +3,7 @@ import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vite';
 
 // node-seal's exports map hides dist/, but the browser needs its .wasm as an emitted asset
-// (imported with ?url and handed to the factory's locateFile): see shared/NODE-SEAL.md.
+// (imported with ?url and handed to the factory's locateFile).
 const sealDist = fileURLToPath(new URL('./node_modules/node-seal/dist', import.meta.url));
 
 export default defineConfig({

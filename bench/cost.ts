@@ -10,7 +10,7 @@ import type { BenchOptions } from './main';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
- * Issue 2's speed target: after a mask change, recount the non-zero tiles of the whole
+ * The studio's speed target: after a mask change, recount the non-zero tiles of the whole
  * 784-256-64-256-784 network (4x8 tiles) fast enough for every animation frame (aim <= 2 ms).
  * Also times the full live update (recount + execution plan + cost report).
  */

@@ -39,7 +39,7 @@ const round = (x: number, digits = 3) => Number(x.toPrecision(digits));
  * `npm run bench -- he [--quick] [--samples=N] [--mode=plain-model|encrypted-model]
  *  [--dense=DIR] [--pruned=DIR] [--sparsity=S] [--repeats=R]`
  *
- * Issue 5's figures, side by side in one run on the same machine: the studio's shipped MNIST
+ * The encrypted-inference figures, side by side in one run on the same machine: the studio's shipped MNIST
  * MLP 784-128-10 (public/models/mlp) against its HE-PEx twin (public/models/mlp/hepex: prune
  * 90% -> retrain -> permute -> drop tiles of density <= 1/16 + expand -> retrain, 4x8 tiles),
  * a deeper HE-PEx cut of the dense network (--sparsity, default 0.95, tile structure only:

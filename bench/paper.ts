@@ -54,7 +54,7 @@ import { type NetworkRun, type Point, pruneNetwork, round, selectRows } from './
  * `npm run bench -- paper [--quick] [--networks=mlp,ae-256-64,...] [--shapes=4x4,4x8,...]
  *  [--samples=N] [--he-budget=MINUTES] [--models=DIR]`
  *
- * Issue 8: the paper's results table (shared/HEPEX.md section 4) reproduced on this studio.
+ * The paper's results table (docs/method.md section 4) reproduced on this studio.
  * For every network (NETWORKS), tile shape (4x4, 4x8, 8x8 and the advisor's pick for the dense
  * network) and method (unpruned, magnitude, tile pruning, HE-PEx), a short sparsity sweep with
  * retraining; the row is the point with the fewest weight ciphertexts within the degradation

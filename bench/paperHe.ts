@@ -12,7 +12,7 @@ import type { MeasuredHe } from './paperTable';
 
 /**
  * Encrypted runs of bench paper, each in a worker thread of its own: node-seal's WASM heap never
- * shrinks and stops at 4 GiB, where Node spins instead of failing (shared/NODE-SEAL.md); rows
+ * shrinks and stops at 4 GiB, where Node spins instead of failing; rows
  * run one after another in one heap fragmented it past that in trials (an MLP's resident
  * session, then an autoencoder streamed at N = 32768). A worker's heap goes when it ends.
  */

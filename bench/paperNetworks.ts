@@ -100,7 +100,7 @@ export const NETWORKS: readonly NetworkEntry[] = [
     shipped: 'dae',
     sweep: AE_SWEEP,
   },
-  // Issue 7's CNN (conv 8 x 5x5 stride 2 -> dense 64 -> dense 10, createSpec's defaults); a
+  // The studio's CNN (conv 8 x 5x5 stride 2 -> dense 64 -> dense 10, createSpec's defaults); a
   // network whose architecture src/engines/tfjs/models.ts lacks is skipped with the reason.
   {
     id: 'cnn',

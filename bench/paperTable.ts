@@ -1,7 +1,7 @@
 /**
  * The pure half of `npm run bench -- paper` (bench/paper.ts): degradation limits, choosing the
  * row of each method, the tile-pruning configuration search, the verdicts against the paper's
- * bars (shared/HEPEX.md section 4) and the markdown table. No tfjs, no SEAL: unit-tested.
+ * bars (docs/method.md section 4) and the markdown table. No tfjs, no SEAL: unit-tested.
  */
 import { HepexError } from '../src/core/model/errors';
 

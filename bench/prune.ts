@@ -21,7 +21,7 @@ import type { BenchOptions } from './main';
 import type { PermuteObjective } from '../src/core/prune/permute';
 
 /**
- * Issue 4's figures, measured (nothing asserted):
+ * The pruning figures, measured (nothing asserted):
  *  1. permutation on the MNIST MLP 784-128-10 and the autoencoder 784-256-64-256-784, 4x8
  *     tiles, after magnitude pruning of the trained weights to 0.9 (local and global): non-zero
  *     tiles with and without permutation, the lower bound, and the time to permute the whole AE
@@ -36,8 +36,8 @@ import type { PermuteObjective } from '../src/core/prune/permute';
  *     lasso (20 more epochs), and the tile baseline also at that budget. Targets on the
  *     MLP: >= 65% fewer ciphertexts than unpruned within 2.5 accuracy points, >= 70% fewer
  *     than the best tile-pruning run within the same loss.
- * The CNN (public/models/cnn) gets the end-to-end comparison only (issue 7: >= 50% fewer, tile
- * pruning beside it).
+ * The CNN (public/models/cnn) gets the end-to-end comparison only (target: >= 50% fewer,
+ * tile pruning beside it).
  * Models: --models DIR holding mlp/, ae/ and cnn/ model directories (default public/models when it
  * has them); otherwise they are trained here first (fewer epochs with --quick), and the output
  * says which.

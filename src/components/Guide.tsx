@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'react';
 import { useAppStore } from '../store/storeContext';
 
-/** The five ideas the studio's figures rest on, one sentence each (shared/HEPEX.md in short). */
+/** The five ideas the studio's figures rest on, one sentence each (docs/method.md in short). */
 const TERMS: readonly (readonly [string, string])[] = [
   [
     'Tile',

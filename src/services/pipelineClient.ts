@@ -30,7 +30,7 @@ export interface JobOptions {
 /** What the store needs from the heavy-step worker (an interface so tests can run it in-thread). */
 export interface PipelineService {
   /**
-   * Reorders neurons so the masks' non-zeros gather into few tiles (HEPEX.md step 3), composed
+   * Reorders neurons so the masks' non-zeros gather into few tiles (docs/method.md section 3, step 3), composed
    * with the permutation the network already carries; the result says how much the outputs moved.
    */
   permute(job: PermuteJob, options?: JobOptions): Promise<PermuteStepResult>;

@@ -92,7 +92,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
     permute: () => {
       const s = get();
       if (!s.working || !s.shown) return Promise.resolve();
-      // Permute for the magnitude masks at the current sparsity (HEPEX.md step 3 comes after
+      // Permute for the magnitude masks at the current sparsity (docs/method.md: step 3 comes after
       // pruning, before the theta step), on the dense weights.
       const working = s.working;
       const masks = magnitudeMasksFromRanks(

@@ -351,7 +351,7 @@ describe('calibration', () => {
     expect(table.ringDegree).toBe(8192);
     expect(table.dataPrimes).toBe(2);
     for (const k of OP_KINDS) expect(table.ms[k], k).toBeGreaterThan(0);
-    // Key switching dominates a plaintext multiplication (NODE-SEAL.md: ~10x).
+    // Key switching dominates a plaintext multiplication (about 10x in SEAL).
     expect(table.ms.rotate).toBeGreaterThan(2 * table.ms.multiplyPlain);
     expect(table.source).toMatch(/calibrated/);
     await calibrate(seal, 8192, { depth: 1, repetitions: 3 });

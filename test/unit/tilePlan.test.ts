@@ -75,7 +75,7 @@ describe('tile shapes', () => {
 });
 
 describe('tile plan', () => {
-  it('matches the golden counts of shared/HEPEX.md', () => {
+  it('matches the golden counts of docs/method.md', () => {
     expect(planTiles([784, 256, 64, 256, 784], parseTileShape('4x8')).weightTiles).toBe(13_568);
     expect(planTiles([784, 128, 32, 128, 784], parseTileShape('4x4')).weightTiles).toBe(13_056);
   });

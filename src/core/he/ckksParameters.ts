@@ -3,7 +3,7 @@ import { RING_DEGREES, type RingDegree } from '../tiling/tileShape';
 
 /**
  * Largest total coefficient-modulus size (bits) SEAL allows at 128-bit security for each
- * ring degree (shared/NODE-SEAL.md).
+ * ring degree (SEAL's CoeffModulus.MaxBitCount).
  */
 export const MAX_COEFF_BITS: Record<RingDegree, number> = { 8192: 218, 16384: 438, 32768: 881 };
 

@@ -64,7 +64,7 @@ const ms16384 = {
   rescale: 2.6,
   rotate: 12.8,
 };
-/** N = 32768 was not measured in shared/NODE-SEAL.md: 16384's per-prime cost x 2 x 15/14 (N log N). */
+/** The reference table has no N = 32768 row: 16384's per-prime cost x 2 x 15/14 (N log N). */
 const ms32768PerPrime = Object.fromEntries(
   Object.entries(ms16384).map(([k, v]) => [k, ((v / 5) * 2 * 15) / 14]),
 ) as typeof ms16384;

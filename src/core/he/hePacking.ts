@@ -3,7 +3,7 @@ import type { LayerTiling } from '../tiling/tilePlan';
 import type { TileShape } from '../tiling/tileShape';
 
 /**
- * Slot layouts of the tile tensors the HE runtime computes on (shared/HEPEX.md section 2).
+ * Slot layouts of the tile tensors the HE runtime computes on (docs/method.md section 2).
  * A ciphertext holds one [t1, t2, b] tile, row-major: slot (r, c, s) is (r * t2 + c) * b + s,
  * r < t1, c < t2, s < b (s is the sample within a batch chunk).
  *

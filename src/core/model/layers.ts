@@ -34,8 +34,8 @@ export interface ConvGeometry {
 }
 
 /**
- * A convolution in the dense form the tile plan and the HE runtime use (shared/HEPEX.md
- * section 2, issue #7): the client packs image patches (im2col, before encryption), so the
+ * A convolution in the dense form the tile plan and the HE runtime use (docs/method.md
+ * section 2, docs/convolution.md): the client packs image patches (im2col, before encryption), so the
  * layer is y = act(W x + b) with W block-diagonal over positions:
  *   rows    (p, f) -> p * filters + f           (tfjs's NHWC flatten order of the conv output)
  *   columns (p, j) -> p * patchWidth + j, j = (dy * kernel + dx) * channels + c (tfjs kernel order)

@@ -9,7 +9,7 @@ export type Permutation = Uint32Array;
 /**
  * Hidden-layer permutations are folded into the weights (the network computes the same
  * function). The input and output permutations are not: the client applies `input` to each
- * sample before encryption and undoes `output` after decryption (shared/HEPEX.md section 3).
+ * sample before encryption and undoes `output` after decryption (docs/method.md section 3).
  */
 export interface NetworkPermutation {
   readonly input: Permutation;

@@ -23,7 +23,7 @@ import {
 import { tileMask, tileScores } from './tilePrune';
 
 /**
- * Almost-zero tile pruning and expansion (HEPEX.md section 3, step 4). After permutation, a
+ * Almost-zero tile pruning and expansion (docs/method.md section 3, step 4). After permutation, a
  * tile's density is kept weights / tileArea (edge tiles of a ragged matrix cover fewer
  * entries). Tiles at or below the threshold theta are zeroed; every other tile costs a
  * ciphertext anyway, so all its weights come back from the dense trained weights (permuted the
@@ -49,11 +49,9 @@ export interface ExpandOptions {
    * A tile budget (ciphertexts the weights may cost at most): of the tiles that pass theta, keep
    * the maxTiles whose current (fine-tuned) weights weigh most, by tile L1 over the largest tile
    * L1 of the same layer (layers differ in scale; every layer keeps its best tile, so the budget
-   * is at least one tile per layer, a convolution's counted per position). Measured on
-   * the MNIST MLP (HE-PEx + group lasso 3e-3, sparsity 0.99, distilled 12-epoch last retrain, one
-   * trainer seed, theta 0): at 80 tiles this ranking ends at 94.75% against 94.05% for the
-   * densest 80 tiles (75 tiles: 94.50% against 93.80%; one run moves by up to 0.6 points with
-   * the seed). A convolution's kernel tile counts as its copies (positions), as in tile pruning.
+   * is at least one tile per layer, a convolution's counted per position). Ranking by
+   * fine-tuned weight beats keeping the densest tiles at the same budget (docs/results.md,
+   * "Defaults"). A convolution's kernel tile counts as its copies (positions), as in tile pruning.
    * Absent: no budget (theta alone decides, the paper's rule).
    */
   readonly maxTiles?: number;

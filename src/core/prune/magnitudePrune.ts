@@ -25,7 +25,7 @@ export interface MagnitudePruneOptions {
 }
 
 /**
- * Magnitude pruning of single weights (HEPEX.md section 3, step 1): zero the weights of smallest
+ * Magnitude pruning of single weights (docs/method.md section 3, step 1): zero the weights of smallest
  * |w|. Returns one keep-mask per layer (layer l's weight shape); the network is not touched.
  * Exactly round(sparsity * n) weights are pruned (n: per layer, or all weights when global);
  * ties at the threshold go to the lower index so results are reproducible. A convolution prunes

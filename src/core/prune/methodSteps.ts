@@ -40,10 +40,8 @@ export interface MethodOptions {
   readonly finalRetrainEpochs?: number;
   /**
    * Classifiers: the last retrain also learns the softened outputs of the network the pipeline
-   * started from (knowledge distillation, core/trainer.ts). Measured on the MNIST MLP at ~93
-   * weight ciphertexts (HE-PEx + group lasso 3e-3, sparsity 0.99, theta 0.1, 12 final epochs,
-   * bench bar): 94.70% against 94.67% without, means over 3 trainer seeds (seed 1 alone: 94.85%
-   * against 94.50%), i.e. within the noise.
+   * started from (knowledge distillation, core/trainer.ts). Off by default: on the MNIST MLP
+   * its gain is within the seed-to-seed noise (docs/results.md, "Defaults").
    */
   readonly distill?: boolean;
   /**
@@ -55,15 +53,15 @@ export interface MethodOptions {
   readonly seed?: number;
   /**
    * Prune gradually in this many prune + retrain rounds (tfmot's PolynomialDecay, power 3: round
-   * i of n prunes to sparsity x (1 - (1 - i/n)^3)); default 1, one shot. Measured on the MNIST
-   * MLP at 0.97: 4 rounds keep ~2 accuracy points that one shot loses.
+   * i of n prunes to sparsity x (1 - (1 - i/n)^3)); default 1, one shot. At high sparsity a few
+   * rounds keep accuracy that one shot loses (docs/results.md, "Defaults").
    */
   readonly pruneSteps?: number;
   /**
    * hepex: what the permutation optimises before almost-zero tile pruning. Default
-   * 'concentration': measured on the MNIST MLP at 0.97, for the same weights kept after theta
-   * pruning it leaves ~25% fewer surviving tiles than 'tiles' and about half as many as no
-   * permutation ('tiles' merges stray weights into tiles that then survive theta).
+   * 'concentration': for the same weights kept after theta pruning it leaves fewer surviving
+   * tiles than 'tiles', which merges stray weights into tiles that then survive theta
+   * (docs/results.md, "Defaults").
    */
   readonly permuteObjective?: PermuteObjective;
 }
@@ -85,14 +83,10 @@ export type StructureLevel = 'off' | 'light' | 'strong';
 export const STRUCTURE_LEVELS: readonly StructureLevel[] = ['off', 'light', 'strong'];
 
 /**
- * Group-lasso strengths by task (the loss scales differ ~10x: cross-entropy vs pixel MSE),
- * measured with 20 epochs from the shipped MNIST models at sparsity 0.9, 4x8 tiles (bench prune):
- * MLP 784-128-10 4e-3: 1.27x the lower bound after permutation (-77%), 95.45% after 6 epochs
- * of retraining (5e-3: 1.20x, 95.25%); HE-PEx at 0.98 after 3e-3: 180 weight ciphertexts at
- * 95.40% (bench prune). AE 784-256-64-256-784: the whole HE-PEx pipeline at 0.9 after 5e-5 gives
- * 2,762 ct at MSE 0.0214 (unpruned 0.0087), after 1e-4 1,923 ct at 0.059, near the mean
- * image's 0.067; 1.5e-4 at learning rate 2e-3 packs to 1.14x the bound at MSE 0.0233.
- * Structure costs an autoencoder far more than a classifier, hence its small strengths.
+ * Group-lasso strengths by task: the loss scales differ ~10x (cross-entropy vs pixel MSE), and
+ * structure costs an autoencoder far more than a classifier, hence its small strengths. Chosen
+ * with 20 epochs from the shipped MNIST models at sparsity 0.9, 4x8 tiles (bench prune;
+ * docs/results.md, "Defaults").
  */
 export const GROUP_LASSO_STRENGTHS: Record<Task, Record<Exclude<StructureLevel, 'off'>, number>> = {
   classification: { light: 3e-3, strong: 5e-3 },

@@ -31,7 +31,7 @@ import { balancedKMeans, kMeansPlusPlusSeeds } from './permuteKMeans';
 import { refineBySwaps, orderOfGroups } from './permuteSwaps';
 
 /**
- * Neuron permutation (HEPEX.md section 3, step 3): reorder the neurons of every layer so the
+ * Neuron permutation (docs/method.md section 3, step 3): reorder the neurons of every layer so the
  * kept weights gather into few tiles. The function of the network does not change.
  *
  * Neuron sets: set 0 is the network's inputs (columns of W_0), set s in 1..L-1 the outputs of

@@ -15,7 +15,7 @@ import { type PipelineStep, type StepKind, checkSteps } from './pipelineSteps';
 import { type NetworkFigures, networkFigures } from './networkFigures';
 
 /**
- * The HE-PEx pipeline (HEPEX.md section 3) as a configurable list of steps over one model
+ * The HE-PEx pipeline (docs/method.md section 3) as a configurable list of steps over one model
  * state: the server network (hidden permutations folded in, pruned weights exactly 0), its
  * keep-masks, the client-side input/output permutation, and the dense reference weights
  * (permuted alongside) that expansion restores from. After every step the figures the HE side

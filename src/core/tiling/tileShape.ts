@@ -3,7 +3,7 @@ import { HepexError } from '../model/errors';
 /**
  * CKKS ring degrees the studio supports. slots = ringDegree / 2. 8192 is the smallest that
  * leaves room for a useful multiplicative depth at 128-bit security; 32768 the largest SEAL
- * accepts at that level (shared/NODE-SEAL.md: max coefficient bits 218 / 438 / 881).
+ * accepts at that level (SEAL's 128-bit limits: at most 218 / 438 / 881 coefficient bits).
  */
 export const RING_DEGREES = [8192, 16384, 32768] as const;
 export type RingDegree = (typeof RING_DEGREES)[number];
@@ -12,7 +12,7 @@ export type RingDegree = (typeof RING_DEGREES)[number];
 export const DEFAULT_RING_DEGREE: RingDegree = 32768;
 
 /**
- * The two fully-connected layouts of shared/HEPEX.md section 2:
+ * The two fully-connected layouts of docs/method.md section 2:
  *  A: W as [out/t1, in/t2, * /b], sums over tile dim 1 (rotations by multiples of b),
  *     output [out/t1, 1?/t2, n/b] needs mask + duplicate before the next layer;
  *  B: W^T as [in/t1, out/t2, * /b], sums over tile dim 0, output [* /t1, out/t2, n/b] is ready.

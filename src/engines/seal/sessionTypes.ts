@@ -18,7 +18,7 @@ export interface SerializedBatch {
   readonly chunks: readonly (readonly (Uint8Array | null)[])[];
 }
 
-/** WASM32 caps a worker at 4 GiB; stay well below (NODE-SEAL.md: Node hangs past it). */
+/** WASM32 caps a worker at 4 GiB; stay well below (Node hangs past it rather than failing). */
 export const DEFAULT_MEMORY_BUDGET = 2.5 * 2 ** 30;
 
 export interface SessionOptions {

@@ -46,7 +46,7 @@ export interface ConvOptions {
   readonly channels?: number;
 }
 
-/** 5 x 5 stride 2 keeps 12 x 12 of a 28 x 28 digit; 8 filters give 1152 features (issue #7). */
+/** 5 x 5 stride 2 keeps 12 x 12 of a 28 x 28 digit; 8 filters give 1152 features. */
 export const DEFAULT_CONV = { filters: 8, kernel: 5, stride: 2 } as const;
 
 /**

@@ -8,14 +8,10 @@ import { createSpec, initNetwork, specName, type Architecture, type ModelSpec } 
 import { checkMasks, evaluateNetwork, trainNetwork, type Evaluation } from './train';
 
 /**
- * Training defaults per architecture, measured on the MNIST split (seed 1, 8000 / 2000):
- * MLP 784-128-10 with 0.5x + 0.25x^2: 97.05% test accuracy in 40 epochs of ~0.7 s (WASM).
- * Against the mean-image baseline MSE 0.0672, in 30 epochs of ~4 s (more on a loaded machine):
- * AE 784-256-64-256-784 0.0087 (7.7x), AE 784-128-32-128-784 0.0138 (4.9x), denoising AE
- * 784-256-64-256-784 with noise 0.3 0.0125 (5.4x). A pure square activation suits the MLP
- * (96.35% in 20 epochs) but stalls at the baseline in the 3-hidden-layer AEs (degree 8).
- * CNN conv 8 x 5x5 stride 2 -> 64 -> 10, shifts of 1 px: 98.10% in 20 epochs of ~1.6 s (32 s in
- * all; best 98.25% at epochs 9-10); with a pure square 98.45%.
+ * Training defaults per architecture, chosen by measurement on the MNIST split (seed 1,
+ * 8000 / 2000; the figures are in docs/results.md, "Defaults"). The MLP and the AEs use
+ * 0.5x + 0.25x^2: a pure square stalls at the mean-image baseline in the 3-hidden-layer AEs,
+ * whose composed polynomial has degree 8.
  */
 export interface TrainingDefaults {
   readonly epochs: number;
@@ -35,8 +31,9 @@ export const TRAINING_DEFAULTS: Record<Architecture, TrainingDefaults> = {
 };
 
 /**
- * Fine-tuning defaults, measured on the 97.05% MLP 784-128-10 after 90% local magnitude pruning:
- * 4 epochs at 5e-4 recover 92.7%, 4 at 3e-3 95.75%, 8 at 3e-3 96.1% (cosine decay, shifts of 1 px).
+ * Fine-tuning defaults, chosen on the MLP 784-128-10 after 90% local magnitude pruning (cosine
+ * decay, shifts of 1 px; docs/results.md, "Defaults"): a low rate recovers too little in a few
+ * epochs, more epochs than 6 buy little.
  */
 export const FINE_TUNE_DEFAULTS = { epochs: 6, learningRate: 3e-3, batchSize: 64 } as const;
 
