@@ -7,6 +7,7 @@ import type { PipelineJob } from '../services/pipelineClient';
 import { buildMagnitudeRanks, magnitudeMasksFromRanks } from '../core/prune/magnitudeRanks';
 import type { StoreRuntime } from './runtime';
 import { METHOD_LABELS, PRESET_LABELS, type Method, type Shown } from './types';
+import { geometryOf } from '../core/model/layerKinds';
 
 /** Group-lasso epochs of the studio's whole pipeline (MLP ~1 s an epoch in the browser). */
 const STUDIO_GROUP_LASSO_EPOCHS = 10;
@@ -217,7 +218,7 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           ? [inputWidth(s.dense.network), ...layerSizes(s.dense.network).slice(2)]
           : layerSizes(s.dense.network)
         : undefined;
-      const conv = first?.kind === 'conv' ? first.geometry : undefined;
+      const conv = first && geometryOf(first);
       const label = `Training the ${PRESET_LABELS[arch].toLowerCase()}`;
       set({ training: { epochs, history: [] } });
       return rt.runJob(

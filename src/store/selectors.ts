@@ -3,6 +3,7 @@ import { resolveRing, runRingDegree, type ResolvedRing } from '../core/he/heMode
 import type { LayerTiling } from '../core/tiling/tilePlan';
 import type { AppState } from './appStore';
 import type { Analysis, KernelView, Preset, Shown } from './types';
+import { geometryOf } from '../core/model/layerKinds';
 
 /**
  * Derived views of the state. Selectors that build objects are memoised on their inputs (the
@@ -219,7 +220,8 @@ export function selectMaxAbs(state: AppState): number[] {
 
 /** What "Train" trains: a CNN when the model shown starts with a convolution, else the preset's architecture. */
 export function selectTrainArch(state: AppState): Preset {
-  return state.dense?.network.layers[0].kind === 'conv' ? 'cnn' : state.preset;
+  const first = state.dense?.network.layers[0];
+  return first && geometryOf(first) ? 'cnn' : state.preset;
 }
 
 /** The cost model's timing tables: calibrated in this browser where there is one, else reference. */

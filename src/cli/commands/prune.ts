@@ -1,4 +1,3 @@
-import { outputSize } from '../../core/model/conv';
 import { HepexError } from '../../core/model/errors';
 import type { HepexModel } from '../../core/io/model';
 import type { ConvGeometry, Layer } from '../../core/model/network';
@@ -26,6 +25,7 @@ import {
 import type { Command, CommandIo } from '../command';
 import { formatMs, layerKindLabel, networkLabel, table } from '../format';
 import { type PruneSettings, pruneFlags, settingsFromFlags } from '../pruneSettings';
+import { geometryOf, weightCopies } from '../../core/model/layerKinds';
 
 /** The model to prune, its data and a tfjs trainer bound to them (noise from its provenance). */
 export async function loadModelAndTrainer(
@@ -155,9 +155,8 @@ export function summarise(result: PipelineResult, tile: TileShape) {
 
 /** A conv layer's geometry and output positions for the JSON (a kernel tile costs one ciphertext per position). */
 function convJson(layer: Layer): { conv?: ConvGeometry & { positions: number } } {
-  return layer.kind === 'conv'
-    ? { conv: { ...layer.geometry, positions: outputSize(layer.geometry).positions } }
-    : {};
+  const g = geometryOf(layer);
+  return g ? { conv: { ...g, positions: weightCopies(layer) } } : {};
 }
 
 function sizesOf(result: PipelineResult): number[] {

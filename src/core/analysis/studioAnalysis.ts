@@ -27,6 +27,7 @@ import {
   type TilePlan,
 } from '../tiling/tilePlan';
 import type { TileShape } from '../tiling/tileShape';
+import { geometryOf } from '../model/layerKinds';
 
 /** Everything derived from (a network and its masks, tile): recomputed together, replaced together. */
 export interface Analysis {
@@ -80,9 +81,7 @@ function denseCostFor(
 ): CostReport {
   const { t1, t2, batch, ringDegree, first } = plan.tile;
   const acts = network.layers.map((l) => JSON.stringify(l.activation)).join(';');
-  const convs = network.layers
-    .map((l) => (l.kind === 'conv' ? JSON.stringify(l.geometry) : ''))
-    .join(';');
+  const convs = network.layers.map((l) => JSON.stringify(geometryOf(l) ?? '')).join(';');
   const source = timings.find((t) => t.ringDegree === ringDegree)?.source ?? '';
   const key = `${layerSizes(network).join(',')}|${t1}x${t2}x${batch}:${first}|${ringDegree}|${acts}|${convs}|${source}`;
   let cost = denseCosts.get(key);

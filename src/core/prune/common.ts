@@ -1,11 +1,11 @@
-import { expandKernelMask, kernelMask } from '../model/convMasks';
-import { kernelMatrix, outputSize } from '../model/conv';
+import { expandKernelMask } from '../model/convMasks';
 import { kernelTiling } from '../tiling/convTiling';
 import { HepexError } from '../model/errors';
 import { applyMask, nonZeroMask, type Mask, type Matrix } from '../model/matrix';
 import { layerSizes, type Network } from '../model/network';
 import { planTiles, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
 import { checkTileShape, type TileShape } from '../tiling/tileShape';
+import { geometryOf, ownMask, ownWeights, weightCopies } from '../model/layerKinds';
 
 /**
  * Shared checks and small helpers of the pruning engine. Every check runs before any work, so a
@@ -58,8 +58,8 @@ export function checkMaxTiles(maxTiles: number, network?: Network): number {
   if (network) {
     least = 0;
     for (const layer of network.layers) {
-      conv ||= layer.kind === 'conv';
-      least += layer.kind === 'conv' ? outputSize(layer.geometry).positions : 1;
+      conv ||= geometryOf(layer) !== undefined;
+      least += weightCopies(layer);
     }
   }
   if (
@@ -211,14 +211,12 @@ export interface PruneView {
 
 export function pruneViewOf(network: Network, l: number, prior?: readonly Mask[]): PruneView {
   const layer = network.layers[l];
-  if (layer.kind !== 'conv')
-    return { weights: layer.weights, prior: prior?.[l], copies: 1, expand: (m) => m };
-  const g = layer.geometry;
+  const g = geometryOf(layer);
   return {
-    weights: kernelMatrix(layer),
-    prior: prior ? kernelMask(g, prior[l]) : undefined,
-    copies: outputSize(g).positions,
-    expand: (m) => expandKernelMask(g, m),
+    weights: ownWeights(layer),
+    prior: prior ? ownMask(layer, prior[l]) : undefined,
+    copies: weightCopies(layer),
+    expand: g ? (m) => expandKernelMask(g, m) : (m) => m,
   };
 }
 

@@ -1,5 +1,3 @@
-import { kernelMask } from '../model/convMasks';
-import { outputSize } from '../model/conv';
 import type { Mask } from '../model/matrix';
 import { validateNetwork, type Network } from '../model/network';
 import {
@@ -11,6 +9,7 @@ import {
   smallestIndices,
   type PruneScope,
 } from './common';
+import { ownMask, weightCopies } from '../model/layerKinds';
 
 export interface MagnitudePruneOptions {
   /** Fraction of weights to zero, in [0, 1). Biases are never pruned. */
@@ -103,8 +102,8 @@ export function maskSparsity(network: Network, masks: readonly Mask[]): number {
   let total = 0;
   masks.forEach((m, l) => {
     const layer = network.layers[l];
-    const copies = layer.kind === 'conv' ? outputSize(layer.geometry).positions : 1;
-    const data = layer.kind === 'conv' ? kernelMask(layer.geometry, m).data : m.data;
+    const copies = weightCopies(layer);
+    const data = ownMask(layer, m).data;
     let z = 0;
     for (let k = 0; k < data.length; k++) z += 1 - data[k];
     zeros += z * copies;
