@@ -8,6 +8,7 @@ import { HepexError } from '../../src/core/model/errors';
 import { createMask, type Mask } from '../../src/core/model/matrix';
 import type { HepexModel } from '../../src/core/io/model';
 import { forward, type Network } from '../../src/core/model/network';
+import { toDataOrder } from '../../src/core/model/clientOrder';
 import { createTileShape } from '../../src/core/tiling/tileShape';
 import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { networkToLayersModel, predictFlat } from '../../src/engines/tfjs/convert';
@@ -136,7 +137,9 @@ describe('model files', () => {
   it('loads in plain tfjs over HTTP and computes the same outputs (max abs diff <= 1e-6)', async () => {
     await writeModelDir(dir, model);
     const plain = await tf.loadLayersModel(`${baseUrl}/model.json`);
-    const ours = networkToLayersModel(model.network);
+    // The file holds data-order weights: the model's function on raw inputs.
+    const raw = toDataOrder(model.network, model.permutation!).network;
+    const ours = networkToLayersModel(raw);
     try {
       const a = predictFlat(plain, inputs, 6);
       const b = predictFlat(ours, inputs, 6);
@@ -144,10 +147,10 @@ describe('model files', () => {
       for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
       expect(maxDiff).toBeLessThanOrEqual(1e-6);
       // ...and both agree with the core's float64 reference forward pass.
-      const ref = forward(model.network, inputs, 6);
+      const ref = forward(raw, inputs, 6);
       for (let i = 0; i < a.length; i++)
         expect(Math.abs(a[i] - ref[i])).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(ref[i])));
-      expect(plain.getUserDefinedMetadata()).toHaveProperty('hepex.schemaVersion', 1);
+      expect(plain.getUserDefinedMetadata()).toHaveProperty('hepex.schemaVersion', 2);
     } finally {
       plain.dispose();
       ours.dispose();
@@ -219,7 +222,8 @@ describe('hostile model files', () => {
   });
   it('rejects a non-zero weight where the mask prunes', async () => {
     const w = good.weights.slice();
-    new DataView(w.buffer).setFloat32(0, 0.5, true); // W[0][0], pruned (every third)
+    // kernel[1][0]: data-order W[0][1], packing-order W[0][18] (input order reversed), pruned.
+    new DataView(w.buffer).setFloat32(1 * 12 * 4, 0.5, true);
     await expectInvalid(good.modelJson, w, /pruned by the mask/);
   });
   it('rejects missing weights', () =>
@@ -274,7 +278,7 @@ describe('hostile model files', () => {
     ));
   it('rejects a newer schema version and unknown metadata fields', async () => {
     await expectInvalid(
-      edit((j) => (j.userDefinedMetadata.hepex.schemaVersion = 2)),
+      edit((j) => (j.userDefinedMetadata.hepex.schemaVersion = 3)),
       good.weights,
       /newer/,
     );

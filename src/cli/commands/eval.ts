@@ -2,8 +2,14 @@ import { HepexError } from '../../core/model/errors';
 import { createMask } from '../../core/model/matrix';
 import { unfoldClientPermutation } from '../../core/prune/clientPermutation';
 import type { Dataset } from '../../core/io/dataset';
-import { loadDataSplit, loadIdxPair, parseIdxPairArg } from '../../engines/tfjs/mnistNode';
-import { readModelDir } from '../../engines/tfjs/modelDir';
+import { checkTrainedData, identifyDataset } from '../../core/io/dataIdentity';
+import {
+  loadDataSplit,
+  loadIdxPair,
+  mnistIdentity,
+  parseIdxPairArg,
+} from '../../engines/tfjs/mnistNode';
+import { readHeModel } from '../readModel';
 import { evaluateNetwork } from '../../engines/tfjs/train';
 import { optionalNumber, parseFlags, requireString } from '../args';
 import type { Command } from '../command';
@@ -13,8 +19,9 @@ export const command: Command = {
   summary:
     'Evaluate a saved model: test accuracy (classifier) or reconstruction MSE with the mean-image baseline (autoencoder).',
   usage: [
-    'npm run hepex -- eval --model DIR [--data IMAGES,LABELS] [--seed S] [--noise STD] [--json]',
-    'Without --data: the held-out part of the built-in MNIST split the model was trained on (its seed, else 1).',
+    'npm run hepex -- eval --model DIR|FILE.onnx [--data IMAGES,LABELS] [--seed S] [--noise STD] [--json]',
+    'Without --data: the held-out part of the built-in MNIST split the model was trained on (its seed, else 1);',
+    'a model trained on IDX files stops and asks for them (--data naming other data than it records: a warning).',
     'With one IDX pair: all of it is evaluated. A denoiser is evaluated with the noise it was trained with (override with --noise).',
   ].join('\n'),
   async run(argv) {
@@ -25,7 +32,7 @@ export const command: Command = {
       noise: 'string',
     });
     const dir = requireString(flags, 'model');
-    const model = await readModelDir(dir);
+    const model = await readHeModel(dir);
     // Default: the split the model was trained on, so its training digits are never scored.
     const trainedSplit = model.provenance?.splitSeed ?? model.provenance?.seed;
     const seed = optionalNumber(flags, 'seed', typeof trainedSplit === 'number' ? trainedSplit : 1);
@@ -38,6 +45,12 @@ export const command: Command = {
     } else {
       ({ train, test } = await loadDataSplit({ seed }));
     }
+    // A model trained on other data is not scored on the built-in MNIST by default.
+    const dataWarning = checkTrainedData(
+      model.provenance,
+      typeof flags.data === 'string' ? identifyDataset(test) : await mnistIdentity(),
+      typeof flags.data === 'string',
+    );
     const trainedNoise = model.provenance?.noise;
     const noise = optionalNumber(
       flags,
@@ -70,8 +83,9 @@ export const command: Command = {
         : {}),
       ...(noise ? { noise } : {}),
       clientPermutation: model.permutation !== undefined,
+      ...(dataWarning ? { warning: dataWarning } : {}),
     };
-    const text = `network ${networkLabel(model.network)}\n${
+    const text = `${dataWarning ? `${dataWarning}\n` : ''}network ${networkLabel(model.network)}\n${
       metric.name === 'accuracy'
         ? `${model.name}: accuracy ${(metric.value * 100).toFixed(2)}% on ${test.count} samples (${test.name})`
         : `${model.name}: MSE ${metric.value.toExponential(3)} on ${test.count} samples (${test.name}); mean-image baseline ${meanImageMse?.toExponential(3)} (${((meanImageMse ?? 0) / metric.value).toFixed(1)}x)`

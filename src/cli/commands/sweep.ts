@@ -61,8 +61,9 @@ export const command: Command = {
   summary:
     'Run pruning methods over several sparsities and print the frontier: weight ciphertexts vs metric (the Pareto plot data).',
   usage: [
-    'npm run hepex -- sweep --model DIR [--method hepex[,magnitude,tile]] [--sparsities 0.8,0.9,0.95] --tile 4x8',
-    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E] [--final-epochs E] [--distill] [--max-tiles N] [--lr R] [--seed S] [--json]',
+    'npm run hepex -- sweep --model DIR|FILE.onnx [--method hepex[,magnitude,tile]] [--sparsities 0.8,0.9,0.95] --tile 4x8',
+    '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E] [--final-epochs E] [--distill] [--max-tiles N] [--lr R] [--seed S]',
+    '  [--data IMAGES,LABELS [--test-data IMAGES,LABELS]] [--json]',
     'For the tile method the sparsities are tile sparsities. Defaults: magnitude 0.5,0.8,0.9,0.95; tile 0.2,0.4,0.6,0.8;',
     'hepex 0.8,0.9,0.95,0.99. Every run starts from the given model.',
   ].join('\n'),
@@ -85,7 +86,8 @@ export const command: Command = {
     );
     // Validate every run's configuration before training anything.
     for (const r of runs) checkSteps(stepsFor(r.method, r.sparsity, settings));
-    const { dir, model, trainer, data } = await loadModelAndTrainer(flags, settings.seed);
+    const { dir, model, trainer, data, warning } = await loadModelAndTrainer(flags, settings.seed);
+    if (warning) io.progress(warning);
     const raw: Omit<FrontierPoint, 'pareto'>[] = [];
     let baseline: { ciphertexts: number; metricName: string; metric: number } | undefined;
     for (const [i, r] of runs.entries()) {
@@ -128,6 +130,7 @@ export const command: Command = {
       model: dir,
       network: networkLabel(model.network),
       data,
+      ...(warning ? { warning } : {}),
       tile: tileShapeLabel(settings.tile),
       theta: settings.theta,
       scope: settings.scope,

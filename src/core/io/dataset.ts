@@ -1,5 +1,6 @@
 import { HepexError } from '../model/errors';
 import { createRng, shuffleInPlace } from '../model/random';
+import type { DataSources } from './dataIdentity';
 import { parseIdx } from './idx';
 
 /**
@@ -23,6 +24,8 @@ export interface DatasetSplit {
   /** e.g. "MNIST 10k, seed 1: 8000 train / 2000 test". */
   readonly label: string;
   readonly seed: number;
+  /** The files (or built-in set) it came from, when the loader knows them (dataIdentity.ts). */
+  readonly sources?: DataSources;
 }
 
 export const NUM_CLASSES = 10;

@@ -1,19 +1,36 @@
-import { activationCoefficients, type Activation } from '../model/activation';
+import {
+  activationCoefficients,
+  activationLabel,
+  isPolynomialActivation,
+  type Activation,
+  type NonPolynomialActivation,
+  type SourceActivation,
+} from '../model/activation';
+import { HepexError } from '../model/errors';
 import type { HepexModel } from './model';
 import { assembleHepexModel, parseHepexMetadata, type ParsedMetadata } from './modelMetadata';
-import { validateNetwork, type Layer, type Network, type Task } from '../model/network';
+import {
+  validateNetwork,
+  validateSourceNetwork,
+  type SourceLayer,
+  type Network,
+  type SourceNetwork,
+  type Task,
+} from '../model/network';
 import { createMatrix, kernelToWeights } from '../model/matrix';
 import { readFloats, readManifest } from './layersModelManifest';
 import { invalid, isObject, MAX_MODEL_JSON_CHARS } from './modelFileChecks';
 import { interpretGraph } from './layersModelGraph';
 import { convFromFile } from './layersModelConv';
+import { toPackingOrder } from '../model/clientOrder';
 
 /**
  * TF.js LayersModel files, as tf.io writes them: model.json (topology, weightsManifest,
  * userDefinedMetadata.hepex) + weights.bin (float32 little-endian, manifest order).
  *
- * Export (engines/tfjs/modelFiles.ts) builds the model from built-in layers only, so plain
- * `tf.loadLayersModel('.../model.json')` loads it and computes the same outputs.
+ * Export (engines/tfjs/modelFiles.ts) builds the model from built-in layers only, with the
+ * weights in data order (modelMetadata.ts weightOrder), so plain
+ * `tf.loadLayersModel('.../model.json')` loads it and computes the model's function on raw inputs.
  * Import does NOT hand the file to tfjs: it parses the JSON strictly and interprets the layer
  * graph symbolically (each tensor = a polynomial of one Dense layer's output), so a hostile file
  * (unknown layer types, wrong shapes, missing or extra weights, NaN, absurd sizes, byte-length
@@ -25,7 +42,15 @@ export function activationFor(
   c: readonly [number, number, number],
   declared: Activation | undefined,
   layer: number,
-): Activation {
+  nonPolynomial?: NonPolynomialActivation['type'],
+): SourceActivation {
+  if (nonPolynomial) {
+    if (declared)
+      throw invalid(
+        `layer ${layer + 1}: the graph computes ${nonPolynomial} but the metadata says ${activationCoefficients(declared).join(', ')}.`,
+      );
+    return { type: nonPolynomial };
+  }
   const trimmed = [...c];
   while (trimmed.length > 1 && trimmed[trimmed.length - 1] === 0) trimmed.pop();
   if (declared) {
@@ -53,8 +78,61 @@ export function activationFor(
  * Reads a TF.js LayersModel (model.json text + the concatenated weight files) into a HepexModel.
  * Without `userDefinedMetadata.hepex` (a model made elsewhere), the task is guessed from the
  * shape (outputs = inputs: reconstruction) and a final softmax is dropped (logits keep argmax).
+ * A ReLU, sigmoid or tanh layer fails with 'needs-conversion' naming it (sourceModelFromFiles
+ * reads such a model for `hepex convert`).
  */
 export async function modelFromFiles(modelJson: string, weights: Uint8Array): Promise<HepexModel> {
+  const { network, meta, softmax, layerNames } = readLayersModelFiles(modelJson, weights);
+  const blocked = network.layers.findIndex((l) => !isPolynomialActivation(l.activation));
+  if (blocked >= 0) {
+    throw new HepexError(
+      'needs-conversion',
+      `Layer "${layerNames[blocked]}" uses ${activationLabel(network.layers[blocked].activation)}, which CKKS cannot evaluate. Convert the model to polynomial activations first: hepex convert --model IN --out OUT (or "Convert to polynomial activations" in the studio).`,
+    );
+  }
+  try {
+    validateNetwork(network);
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+  const polynomial = network as Network;
+  if (!meta) {
+    return {
+      name: 'imported model',
+      network: polynomial,
+      ...(softmax ? { provenance: { importedSoftmaxDropped: true } } : {}),
+    };
+  }
+  return assembleHepexModel(meta, packingOrder(meta, polynomial));
+}
+
+/**
+ * A 'data'-order file's weights compute on raw inputs; the HepexModel holds the packing order
+ * its masks and tiles are in, so the client permutation is folded back in (model/clientOrder.ts).
+ */
+function packingOrder(meta: ParsedMetadata, network: Network): Network {
+  if (meta.weightOrder !== 'data' || !meta.permutation) return network;
+  try {
+    return toPackingOrder(network, meta.permutation).network;
+  } catch (error) {
+    throw invalid((error as Error).message);
+  }
+}
+
+/** What a TF.js LayersModel file holds, read and checked, its activations not yet judged. */
+export interface LayersModelContents {
+  readonly network: SourceNetwork;
+  readonly meta: ParsedMetadata | undefined;
+  /** The final layer had a softmax (dropped: logits keep the argmax). */
+  readonly softmax: boolean;
+  /** The file's name of each weighted layer (Dense or Conv2D), for messages. */
+  readonly layerNames: readonly string[];
+  /** model.json's userDefinedMetadata (unchecked), when it has one. */
+  readonly userDefinedMetadata: Record<string, unknown> | undefined;
+}
+
+/** Parses and checks a TF.js LayersModel's files into a SourceNetwork (any activation). */
+export function readLayersModelFiles(modelJson: string, weights: Uint8Array): LayersModelContents {
   if (typeof modelJson !== 'string' || modelJson.length > MAX_MODEL_JSON_CHARS)
     throw invalid(`model.json is larger than ${MAX_MODEL_JSON_CHARS} characters.`);
   let json: unknown;
@@ -84,15 +162,17 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
     );
   }
 
-  const layers: Layer[] = [];
+  const layers: SourceLayer[] = [];
   let inputs = inputSize;
   denses.forEach((d, l) => {
     const kernel = entries.get(`${d.name}/kernel`);
     const next = denses[l + 1];
+    const read = next ? next.input : output;
     const activation = activationFor(
-      (next ? next.input.c : output.c) as [number, number, number],
+      read.c as [number, number, number],
       meta?.layers[l].activation,
       l,
+      read.nonPolynomial,
     );
     if (d.conv) {
       const conv = convFromFile(
@@ -143,19 +223,17 @@ export async function modelFromFiles(modelJson: string, weights: Uint8Array): Pr
 
   const sizes = [layers[0].weights.cols, layers[layers.length - 1].weights.rows];
   const task: Task = meta?.task ?? (sizes[0] === sizes[1] ? 'reconstruction' : 'classification');
-  const network: Network = { task, layers };
+  const network: SourceNetwork = { task, layers };
   try {
-    validateNetwork(network);
+    validateSourceNetwork(network);
   } catch (error) {
     throw invalid((error as Error).message);
   }
-  if (!meta) {
-    const softmax = denses[denses.length - 1].softmax;
-    return {
-      name: 'imported model',
-      network,
-      ...(softmax ? { provenance: { importedSoftmaxDropped: true } } : {}),
-    };
-  }
-  return assembleHepexModel(meta, network);
+  return {
+    network,
+    meta,
+    softmax: denses[denses.length - 1].softmax,
+    layerNames: denses.map((d) => d.name),
+    userDefinedMetadata: isObject(json.userDefinedMetadata) ? json.userDefinedMetadata : undefined,
+  };
 }

@@ -23,7 +23,14 @@ import {
  * The HE-PEx part of a model file: TF.js LayersModel `userDefinedMetadata.hepex`. Canonical,
  * versioned JSON. Weights are NOT here (they are the LayersModel's own weights); this carries
  * what tfjs does not know:
- *   schemaVersion  1 (a newer file is refused rather than misread)
+ *   schemaVersion  2 (1 is still read; a newer file is refused rather than misread)
+ *   weightOrder    'data' | 'packing' (version 2; version 1 files are 'packing'): the order of
+ *                  the LayersModel's own weights. 'data' (what this studio writes): W_0's columns
+ *                  and W_L's rows in the dataset's order, so plain tfjs computes the model's
+ *                  function on raw inputs; import folds `permutation` back in (model/clientOrder.ts)
+ *                  to the packing order the HE server runs, which the masks below are always in.
+ *                  'packing': the weights are already in packing order, and plain tfjs needs
+ *                  the client to permute inputs and unpermute outputs itself.
  *   name, task     'classification' | 'reconstruction'
  *   layers         per layer: inputs, outputs and the activation with its coefficients
  *                  (the HE engine evaluates exactly this polynomial); a convolution (first
@@ -44,7 +51,10 @@ import {
  *   permutation    client-side input/output orders (permutation.ts)
  *   metrics, provenance  free-form numbers / JSON scalars.
  */
-export const HEPEX_SCHEMA_VERSION = 1;
+export const HEPEX_SCHEMA_VERSION = 2;
+
+/** The order of a file's weights (see above); masks and the HE plan are always in packing order. */
+export type WeightOrder = 'data' | 'packing';
 
 export interface MaskRecord {
   readonly rows: number;
@@ -68,6 +78,7 @@ export interface LayerRecord {
 
 export interface HepexMetadata {
   readonly schemaVersion: typeof HEPEX_SCHEMA_VERSION;
+  readonly weightOrder: WeightOrder;
   readonly name: string;
   readonly task: Task;
   readonly layers: readonly LayerRecord[];
@@ -80,6 +91,7 @@ export interface HepexMetadata {
 
 /** Everything of a HepexModel except the weights, as parsed from a file. */
 export interface ParsedMetadata {
+  readonly weightOrder: WeightOrder;
   readonly name: string;
   readonly task: Task;
   readonly layers: readonly LayerRecord[];
@@ -106,6 +118,7 @@ export function encodeHepexMetadata(model: HepexModel): HepexMetadata {
   const { network } = model;
   return {
     schemaVersion: HEPEX_SCHEMA_VERSION,
+    weightOrder: 'data',
     name: model.name,
     task: network.task,
     layers: network.layers.map((l) => ({
@@ -158,6 +171,7 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
     value,
     [
       'schemaVersion',
+      'weightOrder',
       'name',
       'task',
       'layers',
@@ -169,13 +183,14 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
     ],
     'hepex metadata',
   );
-  if (value.schemaVersion !== HEPEX_SCHEMA_VERSION) {
+  if (value.schemaVersion !== 1 && value.schemaVersion !== HEPEX_SCHEMA_VERSION) {
     throw invalid(
       typeof value.schemaVersion === 'number' && value.schemaVersion > HEPEX_SCHEMA_VERSION
-        ? `schema version ${value.schemaVersion} was written by a newer studio; this one reads version ${HEPEX_SCHEMA_VERSION}.`
-        : `schemaVersion must be ${HEPEX_SCHEMA_VERSION}, got ${JSON.stringify(value.schemaVersion)}.`,
+        ? `schema version ${value.schemaVersion} was written by a newer studio; this one reads versions 1 to ${HEPEX_SCHEMA_VERSION}.`
+        : `schemaVersion must be 1 or ${HEPEX_SCHEMA_VERSION}, got ${JSON.stringify(value.schemaVersion)}.`,
     );
   }
+  const weightOrder = parseWeightOrder(value.schemaVersion, value.weightOrder);
   if (typeof value.name !== 'string' || value.name.length > MAX_NAME_LENGTH)
     throw invalid(`name must be a string of at most ${MAX_NAME_LENGTH} characters.`);
   if (value.task !== 'classification' && value.task !== 'reconstruction') {
@@ -249,6 +264,7 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
     }
   }
   return {
+    weightOrder,
     name: value.name,
     task: value.task,
     layers,
@@ -264,9 +280,21 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
   };
 }
 
+/** Version 1 files predate the field and hold packing-order weights; version 2 must say. */
+function parseWeightOrder(version: 1 | 2, v: unknown): WeightOrder {
+  if (version === 1) {
+    if (v !== undefined) throw invalid('weightOrder needs schema version 2, not 1.');
+    return 'packing';
+  }
+  if (v !== 'data' && v !== 'packing')
+    throw invalid(`weightOrder must be "data" or "packing", got ${JSON.stringify(v)}.`);
+  return v;
+}
+
 /**
- * Joins parsed metadata with the network read from the file's weights: shapes must agree and
- * every pruned weight must be exactly zero (the promise a HepexModel makes).
+ * Joins parsed metadata with the network read from the file's weights, in packing order (a
+ * 'data'-order file's weights already folded: layersModelFile.ts): shapes must agree and every
+ * pruned weight must be exactly zero (the promise a HepexModel makes).
  */
 export function assembleHepexModel(meta: ParsedMetadata, network: Network): HepexModel {
   const sizes = layerSizes(network);

@@ -1,4 +1,5 @@
 import type { Dataset, DatasetSplit } from '../../core/io/dataset';
+import { identifyDataset } from '../../core/io/dataIdentity';
 import { datasetFromIdx } from '../../core/io/dataset';
 import { isGzip } from '../../core/io/idx';
 import { MNIST_ASSET, mnistFromIdx, mnistSplit, DEFAULT_SPLIT_SEED } from '../../core/io/mnist';
@@ -87,7 +88,9 @@ export async function fetchMnistSplit(
   seed = DEFAULT_SPLIT_SEED,
   signal?: AbortSignal,
 ): Promise<DatasetSplit> {
-  return mnistSplit(await fetchMnist(baseUrl, signal), seed);
+  const mnist = await fetchMnist(baseUrl, signal);
+  // A model trained on it records which data it was (dataIdentity.ts), as in the CLI.
+  return { ...mnistSplit(mnist, seed), sources: { data: identifyDataset(mnist) } };
 }
 
 /** A dataset from IDX files a person opened (bytes, gzipped or not). */

@@ -7,6 +7,7 @@ import {
   type Dataset,
   type DatasetSplit,
 } from '../../core/io/dataset';
+import { identifyDataset, type DataIdentity } from '../../core/io/dataIdentity';
 import { isGzip } from '../../core/io/idx';
 import {
   MNIST_ASSET,
@@ -84,7 +85,13 @@ export async function loadMnistSplit(
   seed = DEFAULT_SPLIT_SEED,
   testFraction = DEFAULT_TEST_FRACTION,
 ): Promise<DatasetSplit> {
-  return splitMnist(await loadMnist(), seed, testFraction);
+  const mnist = await loadMnist();
+  return { ...splitMnist(mnist, seed, testFraction), sources: { data: identifyDataset(mnist) } };
+}
+
+/** The built-in MNIST's identity (name, count, content hash: dataIdentity.ts). */
+export async function mnistIdentity(): Promise<DataIdentity> {
+  return identifyDataset(await loadMnist());
 }
 
 /** Alias kept for the pruning engine: the seeded MNIST split, loaded. */
@@ -129,9 +136,14 @@ export async function loadDataSplit(options: {
   }
   const [images, labels] = parseIdxPairArg(options.data, 'data');
   const data = await loadIdxPair(images, labels);
-  if (!options.testData) return splitMnistLike(data, seed);
+  if (!options.testData)
+    return { ...splitMnistLike(data, seed), sources: { data: identifyDataset(data) } };
   const [testImages, testLabels] = parseIdxPairArg(options.testData, 'test-data');
-  return explicitSplit(data, await loadIdxPair(testImages, testLabels));
+  const test = await loadIdxPair(testImages, testLabels);
+  return {
+    ...explicitSplit(data, test),
+    sources: { data: identifyDataset(data), testData: identifyDataset(test) },
+  };
 }
 
 function splitMnistLike(data: Dataset, seed: number): DatasetSplit {

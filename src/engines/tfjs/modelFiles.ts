@@ -6,14 +6,16 @@ import {
   parseHepexMetadata,
 } from '../../core/io/modelMetadata';
 import { validateNetwork } from '../../core/model/network';
+import { toDataOrder } from '../../core/model/clientOrder';
 import { setupBackend, tf } from './backend';
 import { networkToLayersModel } from './convert';
 import { invalid } from '../../core/io/modelFileChecks';
 import { modelFromFiles } from '../../core/io/layersModelFile';
 
 /**
- * TF.js model files out of a HepexModel (export, built from tfjs's own layers so plain
- * tf.loadLayersModel reads them), and live tfjs models read back through core/io/layersModelFile.
+ * TF.js model files out of a HepexModel (export, built from tfjs's own layers with the weights in
+ * data order, so plain tf.loadLayersModel reads them and computes the model's function on raw
+ * inputs), and live tfjs models read back through core/io/layersModelFile.
  */
 export const WEIGHTS_FILE = 'weights.bin';
 export const MODEL_FILE = 'model.json';
@@ -46,7 +48,11 @@ export async function modelToFiles(
     );
   }
   await setupBackend();
-  const layersModel = networkToLayersModel(model.network);
+  // Data order (modelMetadata.ts weightOrder): the graph computes the model's function on raw
+  // inputs, so plain tfjs needs no client permutation; import folds it back in.
+  const layersModel = networkToLayersModel(
+    model.permutation ? toDataOrder(model.network, model.permutation).network : model.network,
+  );
   try {
     layersModel.setUserDefinedMetadata({ hepex });
     let artifacts: tf.io.ModelArtifacts | undefined;

@@ -1,4 +1,5 @@
 import type { DatasetSplit } from '../../core/io/dataset';
+import { dataProvenance } from '../../core/io/dataIdentity';
 import { applyMask, type Mask } from '../../core/model/matrix';
 import type { HepexModel } from '../../core/io/model';
 import type { Network } from '../../core/model/network';
@@ -169,6 +170,8 @@ export async function trainModel(
           : {}),
         activation: JSON.stringify(checked.activation),
         data: data.label,
+        // Which data exactly (name, count, content hash), so eval/prune refuse other data.
+        ...(data.sources ? dataProvenance(data.sources) : {}),
         // The HE client must encode inputs the same way: pixel values / 255, row-major.
         inputScaling: 'pixel/255',
         splitSeed: data.seed,
