@@ -20,12 +20,14 @@ function download(name: string, parts: BlobPart[], type: string): void {
 }
 
 /**
- * Downloads, named by what they hold (exportNames.ts): the shown model as TF.js files, the
+ * Downloads, named by what they hold (exportNames.ts): the shown model as TF.js files and as
+ * ONNX (on raw inputs, or the HE server's model with the client permutations as JSON), the
  * history as CSV / JSON, and the selected layer as a PNG at 1, 2 or 4 px per weight with title
  * and legend (drawn offscreen from the layer's weights, not a grab of the zoomed screen).
  */
 export function ExportButtons() {
   const exportModel = useAppStore((s) => s.exportModel);
+  const exportOnnx = useAppStore((s) => s.exportOnnx);
   const runs = useAppStore((s) => s.runs);
   const hasModel = useAppStore((s) => s.shown !== null);
   const layer = useAppStore((s) => s.selectedLayer);
@@ -36,6 +38,23 @@ export function ExportButtons() {
   const theme = useResolvedTheme(useAppStore((s) => s.theme));
   const store = useAppStoreApi();
   const [exporting, setExporting] = useState(false);
+  const [onnxForm, setOnnxForm] = useState<'function' | 'server' | null>(null);
+  const saveOnnx = async (form: 'function' | 'server') => {
+    setOnnxForm(form);
+    try {
+      const out = await exportOnnx(form);
+      for (const f of out?.files ?? []) {
+        const json = typeof f.data === 'string';
+        download(
+          f.name,
+          [json ? f.data : (f.data as Uint8Array<ArrayBuffer>)],
+          json ? 'application/json' : 'application/octet-stream',
+        );
+      }
+    } finally {
+      setOnnxForm(null);
+    }
+  };
   const [scale, setScale] = useState<GridImageScale>(1);
   const [drawing, setDrawing] = useState(false);
   const historyName = (ext: 'csv' | 'json') =>
@@ -72,6 +91,26 @@ export function ExportButtons() {
         }}
       >
         {exporting ? 'Exporting…' : 'Export model (TF.js)'}
+      </button>
+      <button
+        type="button"
+        className="button"
+        disabled={!hasModel || onnxForm !== null}
+        data-testid="export-onnx"
+        title="One ONNX model on raw inputs, the client permutations inside (HElayers' op subset)"
+        onClick={() => saveOnnx('function')}
+      >
+        {onnxForm === 'function' ? 'Exporting…' : 'ONNX'}
+      </button>
+      <button
+        type="button"
+        className="button"
+        disabled={!hasModel || onnxForm !== null}
+        data-testid="export-onnx-server"
+        title="The ONNX model the HE server runs (packing order) and the client permutations as JSON"
+        onClick={() => saveOnnx('server')}
+      >
+        {onnxForm === 'server' ? 'Exporting…' : 'ONNX for the HE server'}
       </button>
       <button
         type="button"

@@ -99,6 +99,22 @@ export function modelFileNames(base: string): { modelFile: string; weightsFile: 
   return { modelFile: `${base}.model.json`, weightsFile: `${base}.weights.bin` };
 }
 
+/**
+ * The ONNX exports: the function on raw inputs (`.onnx`), and the model the HE server runs with
+ * the client permutations beside it (`.server.onnx` + `.server.permutation.json`).
+ */
+export function onnxFileNames(base: string): {
+  functionFile: string;
+  serverFile: string;
+  permutationFile: string;
+} {
+  return {
+    functionFile: `${base}.onnx`,
+    serverFile: `${base}.server.onnx`,
+    permutationFile: `${base}.server.permutation.json`,
+  };
+}
+
 /** The big grid as an image: which layer (1-based), which view, pixels per weight. */
 export function gridImageFileName(
   base: string,

@@ -9,7 +9,9 @@ import {
   exportNamePartsOf,
   modelFileNames,
   networkHash,
+  onnxFileNames,
 } from '../../src/store/exportNames';
+import { onnx } from '../../src/engines/onnx/onnxExportGraph';
 import { gridExportOf } from '../../src/store/gridExport';
 import { layerGrid, selectMaxAbs } from '../../src/store/selectors';
 import { StoreProvider } from '../../src/store/storeContext';
@@ -74,7 +76,11 @@ async function renderExports() {
     ae: { dense: seededModel([64, 48, 16, 48, 64], 3, 'tiny ae 64-48-16'), twin: null },
   });
   const store = createAppStore({
-    loader: { ...base, exportModel: createModelLoader().exportModel },
+    loader: {
+      ...base,
+      exportModel: createModelLoader().exportModel,
+      exportOnnx: createModelLoader().exportOnnx,
+    },
     pipeline: noPipeline,
     schedule: (run) => run(),
   });
@@ -116,6 +122,40 @@ describe('export buttons', () => {
       /^tiny-ae-64-48-16_trained-s0_4x8_\d+ct_[0-9a-f]{8}\.model\.json$/,
     );
     expect(downloads[4].name).not.toBe(modelFile);
+  });
+
+  it('downloads ONNX (function form) and the HE server form with its permutations JSON', async () => {
+    const store = await renderExports();
+    const names = onnxFileNames(exportBaseName(exportNamePartsOf(store.getState())!));
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('export-onnx'));
+      await vi.waitFor(() => expect(downloads).toHaveLength(1));
+    });
+    expect(downloads[0].name).toBe(names.functionFile);
+    const bytes = new Uint8Array(await downloads[0].blob.arrayBuffer());
+    const model = onnx.ModelProto.decode(bytes);
+    expect(model.graph?.node?.map((n) => n.opType)).toEqual([
+      'Gemm',
+      'Mul',
+      'Gemm',
+      'Mul',
+      'Gemm',
+      'Mul',
+      'Gemm',
+    ]);
+    expect(model.metadataProps.find((p) => p.key === 'hepex.form')?.value).toBe('function');
+    await act(async () => {
+      fireEvent.click(screen.getByTestId('export-onnx-server'));
+      await vi.waitFor(() => expect(downloads).toHaveLength(3));
+    });
+    expect(downloads.slice(1).map((d) => d.name)).toEqual([
+      names.serverFile,
+      names.permutationFile,
+    ]);
+    const perm = JSON.parse(await downloads[2].blob.text());
+    expect(perm).toMatchObject({ format: 'hepex-client-permutation', input: { of: 'features' } });
+    expect(perm.input.order).toHaveLength(64);
+    expect(screen.getByTestId('export-onnx').textContent).toBe('ONNX');
   });
 
   it('names the history by model, run count and time', async () => {
