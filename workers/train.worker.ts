@@ -2,14 +2,19 @@
 import { expose, transfer } from 'comlink';
 import type { Activation } from '../src/core/model/activation';
 import type { Mask } from '../src/core/model/matrix';
-import type { HepexModel } from '../src/core/io/model';
-import type { Network } from '../src/core/model/network';
+import type { HepexModel, SourceModel } from '../src/core/io/model';
+import type { Network, SourceNetwork } from '../src/core/model/network';
 import type { Metric, TrainProgress } from '../src/core/model/trainer';
 import { setupBrowserBackend } from '../src/engines/tfjs/backendBrowser';
 import { splitDataset, type DatasetSplit } from '../src/core/io/dataset';
 import { datasetFromIdxFiles, fetchMnistSplit } from '../src/engines/tfjs/mnistBrowser';
 import { createSpec, type Architecture, type ConvOptions } from '../src/engines/tfjs/models';
 import { createTfjsTrainer, trainModel } from '../src/engines/tfjs/trainer';
+import {
+  convertModel,
+  type ConvertProgress,
+  type ConvertReport,
+} from '../src/engines/tfjs/convertModel';
 import { installHepexErrorTransfer } from './errorTransfer';
 
 /**
@@ -56,7 +61,15 @@ export interface FineTuneRequest {
   readonly seed?: number;
 }
 
-export type { TrainProgress };
+/** A model with ReLU, sigmoid or tanh to make HE-friendly (fit, then distilled fine-tune). */
+export interface ConvertRequest {
+  readonly source: SourceModel;
+  readonly data?: IdxData;
+  readonly epochs?: number;
+  readonly seed?: number;
+}
+
+export type { ConvertProgress, ConvertReport, TrainProgress };
 type OnProgress = (progress: TrainProgress) => void;
 
 const jobs = new Map<number, AbortController>();
@@ -89,7 +102,7 @@ async function splitFor(
   );
 }
 
-function buffersOf(network: Network): ArrayBuffer[] {
+function buffersOf(network: SourceNetwork): ArrayBuffer[] {
   return network.layers.flatMap((l) => [
     l.weights.data.buffer as ArrayBuffer,
     l.bias.buffer as ArrayBuffer,
@@ -144,6 +157,26 @@ const api = {
     return guarded(id, async (signal) => {
       const data = await splitFor(options.data, options.seed, signal);
       return createTfjsTrainer(data, options).evaluate(network, signal);
+    });
+  },
+
+  /** Converts a ReLU/sigmoid/tanh model into a HE-ready one; the report has the three metrics. */
+  convert(
+    id: number,
+    request: ConvertRequest,
+    onProgress?: (progress: ConvertProgress) => void,
+  ): Promise<{ model: HepexModel; report: ConvertReport }> {
+    return guarded(id, async (signal) => {
+      const data = await splitFor(request.data, request.seed, signal);
+      const noise = request.source.provenance?.noise;
+      const result = await convertModel(request.source, data, {
+        epochs: request.epochs,
+        seed: request.seed,
+        noise: typeof noise === 'number' ? noise : 0,
+        signal,
+        onProgress: (p) => onProgress?.(p),
+      });
+      return transfer(result, buffersOf(result.model.network));
     });
   },
 

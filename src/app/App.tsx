@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { ComparePanel } from '../components/ComparePanel';
 import { Controls } from '../components/Controls';
 import { CountsDetails, CountsPanel } from '../components/CountsPanel';
+import { ConversionNotice } from '../components/ConversionNotice';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { ExportButtons } from '../components/ExportButtons';
 import { GridPanel } from '../components/GridPanel';
@@ -124,6 +125,7 @@ function Layout() {
       </header>
       <ErrorBanner />
       <LinkNotice />
+      <ConversionNotice />
       <JobStatus />
       <div className="workspace">
         {/* The counts stay in sight (sticky) while a slider moves, also above the controls

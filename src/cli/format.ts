@@ -1,5 +1,5 @@
 import { outputSize } from '../core/model/conv';
-import type { Layer, Network } from '../core/model/network';
+import type { Layer, SourceNetwork } from '../core/model/network';
 
 /** Plain-text helpers for human-readable CLI output. */
 
@@ -44,7 +44,7 @@ export function layerKindLabel(layer: Layer): string {
  * A network in one line, inputs first: "784 -> 64 -> 10", or for a CNN "28x28x1 image -> conv
  * 5x5/2 x8 (12x12 = 144 positions, 1152 outputs; kernel 8x25 as 1152x4608 dense) -> 64 -> 10".
  */
-export function networkLabel(network: Network): string {
+export function networkLabel(network: SourceNetwork): string {
   const [first, ...rest] = network.layers;
   const tail = rest.map((l) => ` -> ${l.weights.rows}`).join('');
   if (first.kind !== 'conv') return `${first.weights.cols} -> ${first.weights.rows}${tail}`;

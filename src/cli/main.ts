@@ -9,11 +9,13 @@ const commands: Record<string, () => Promise<{ command: Command }>> = {
   cost: () => import('./commands/cost'),
   advise: () => import('./commands/advise'),
   train: () => import('./commands/train'),
+  convert: () => import('./commands/convert'),
   eval: () => import('./commands/eval'),
   prune: () => import('./commands/prune'),
   sweep: () => import('./commands/sweep'),
   infer: () => import('./commands/infer'),
   calibrate: () => import('./commands/calibrate'),
+  export: () => import('./commands/export'),
 };
 
 function usage(): string {

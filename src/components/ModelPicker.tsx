@@ -31,7 +31,7 @@ export function ModelPicker() {
       <OpenFilesButton
         label="Open model files…"
         inputLabel="Open model.json and weights.bin"
-        accept=".json,.bin,application/json,application/octet-stream"
+        accept=".json,.bin,.onnx,application/json,application/octet-stream"
         testId="model-files-input"
         onFiles={(files) => void loadFiles(files)}
       />

@@ -1,6 +1,7 @@
 import { HepexError } from '../core/model/errors';
 import type { HepexModel } from '../core/io/model';
 import { modelFromFiles } from '../core/io/layersModelFile';
+import { readModelOrSource, readOnnxModel } from './sourceModel';
 
 /**
  * Loads models into the studio: the presets shipped in public/models/ and files a person opens.
@@ -31,6 +32,20 @@ export interface ModelLoader {
     model: HepexModel,
     weightsFile?: string,
   ): Promise<{ modelJson: string; weights: Uint8Array }>;
+  /**
+   * ONNX bytes of a model (src/engines/onnx/onnxExport.ts, imported on first use): 'function'
+   * computes it on raw inputs; 'server' is what the HE server runs, with the client
+   * permutations as JSON beside it.
+   */
+  exportOnnx(model: HepexModel, form: OnnxForm): Promise<OnnxFiles>;
+}
+
+export type OnnxForm = 'function' | 'server';
+
+export interface OnnxFiles {
+  readonly onnx: Uint8Array;
+  /** The server form's client permutations (input and output orders). */
+  readonly permutationJson?: string;
 }
 
 /** models/index.json: preset -> directories (relative to models/) of the dense model and its twin. */
@@ -188,11 +203,13 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
     },
 
     async loadFiles(files) {
+      const onnx = files.find((f) => /\.onnx$/i.test(f.name));
+      if (onnx) return { dense: await readOnnxModel(onnx), twin: null };
       const json = files.find((f) => f.name.endsWith('.json'));
       if (!json)
         throw new HepexError(
           'invalid-model-file',
-          'Open a model.json together with its weights file (weights.bin).',
+          'Open a model.json together with its weights file (weights.bin), or an .onnx file.',
         );
       const modelJson = await json.text();
       const byName = new Map(files.map((f) => [f.name, f]));
@@ -208,12 +225,20 @@ export function createModelLoader(options: FetchLoaderOptions = {}): ModelLoader
           return new Uint8Array(await file.arrayBuffer());
         }),
       );
-      return { dense: await modelFromFiles(modelJson, concat(parts)), twin: null };
+      // A ReLU model rejects with ConversionNeeded (carrying it), so the studio can convert it.
+      return { dense: await readModelOrSource(modelJson, concat(parts)), twin: null };
     },
 
     async exportModel(model, weightsFile) {
       const { modelToFiles } = await modelFiles();
       return modelToFiles(model, weightsFile);
+    },
+
+    async exportOnnx(model, form) {
+      const { exportOnnx, clientPermutationFile } = await import('../engines/onnx/onnxExport');
+      const onnx = exportOnnx(model, form);
+      if (form === 'function') return { onnx };
+      return { onnx, permutationJson: JSON.stringify(clientPermutationFile(model)) + '\n' };
     },
   };
 }

@@ -1,13 +1,29 @@
 import { transfer, type Remote } from 'comlink';
 import type { Mask } from '../core/model/matrix';
-import type { HepexModel } from '../core/io/model';
+import type { HepexModel, SourceModel } from '../core/io/model';
 import type { Network } from '../core/model/network';
 import type { Metric, TrainProgress } from '../core/model/trainer';
 import { copyNetwork } from './transferCopies';
 import { cancelledError, progressProxy, WorkerBridge } from './workerBridge';
-import type { FineTuneRequest, IdxData, TrainApi, TrainRequest } from '../../workers/train.worker';
+import type {
+  ConvertProgress,
+  ConvertReport,
+  ConvertRequest,
+  FineTuneRequest,
+  IdxData,
+  TrainApi,
+  TrainRequest,
+} from '../../workers/train.worker';
 
-export type { FineTuneRequest, IdxData, TrainProgress, TrainRequest };
+export type {
+  ConvertProgress,
+  ConvertReport,
+  ConvertRequest,
+  FineTuneRequest,
+  IdxData,
+  TrainProgress,
+  TrainRequest,
+};
 
 export interface TrainJobOptions {
   readonly signal?: AbortSignal;
@@ -75,6 +91,26 @@ export class TrainClient {
     );
   }
 
+  /**
+   * Converts a model with ReLU, sigmoid or tanh (fit + distilled fine-tune) in the worker;
+   * progress per stage and fine-tune epoch, cancel through the signal.
+   */
+  convert(
+    source: SourceModel,
+    request: Omit<ConvertRequest, 'source'> = {},
+    options: {
+      readonly signal?: AbortSignal;
+      readonly onProgress?: (progress: ConvertProgress) => void;
+    } = {},
+  ): Promise<{ model: HepexModel; report: ConvertReport }> {
+    const n = copyNetwork(source.network);
+    const payload = { ...request, source: { ...source, network: n.network } };
+    return this.run(
+      (api, id, progress) => api.convert(id, transfer(payload, n.buffers), progress),
+      options,
+    );
+  }
+
   evaluate(
     network: Network,
     evalOptions: { noise?: number; seed?: number; data?: IdxData } = {},
@@ -93,13 +129,9 @@ export class TrainClient {
     this.bridge.dispose();
   }
 
-  private run<T>(
-    call: (
-      api: Remote<TrainApi>,
-      id: number,
-      progress: ((p: TrainProgress) => void) | undefined,
-    ) => Promise<T>,
-    options: TrainJobOptions,
+  private run<T, P = TrainProgress>(
+    call: (api: Remote<TrainApi>, id: number, progress: ((p: P) => void) | undefined) => Promise<T>,
+    options: { readonly signal?: AbortSignal; readonly onProgress?: (progress: P) => void },
   ): Promise<T> {
     if (this.bridge.disposed) return Promise.reject(this.bridge.shutDown());
     if (options.signal?.aborted) return Promise.reject(cancelledError());

@@ -1,12 +1,20 @@
 import type { Mask } from '../core/model/matrix';
-import type { Network } from '../core/model/network';
+import type { Network, SourceNetwork } from '../core/model/network';
 import type { NetworkPermutation } from '../core/model/permutation';
 
 /**
  * Copies of arrays the UI still shows, with their buffers, so transferring them to a worker
  * (free, no structured clone) does not empty the store's own arrays.
  */
-export function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer[] } {
+export function copyNetwork(network: Network): { network: Network; buffers: ArrayBuffer[] };
+export function copyNetwork(network: SourceNetwork): {
+  network: SourceNetwork;
+  buffers: ArrayBuffer[];
+};
+export function copyNetwork(network: SourceNetwork): {
+  network: SourceNetwork;
+  buffers: ArrayBuffer[];
+} {
   const buffers: ArrayBuffer[] = [];
   const layers = network.layers.map((layer) => {
     const data = Float32Array.from(layer.weights.data);

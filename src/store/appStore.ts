@@ -1,5 +1,11 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { StoreDeps } from './deps';
+import {
+  createConversionActions,
+  createConversionSlice,
+  type ConversionActions,
+  type ConversionSlice,
+} from './conversionActions';
 import { createHashActions, type HashActions } from './hashActions';
 import { createHeActions, type HeActions } from './heActions';
 import { createHeSlice, type HeSlice } from './heSlice';
@@ -24,6 +30,7 @@ export type { HeService, StoreDeps, TrainService } from './deps';
  * never in components.
  */
 export type Actions = ModelActions &
+  ConversionActions &
   PreviewActions &
   JobActions &
   RunActions &
@@ -32,6 +39,7 @@ export type Actions = ModelActions &
   SettingsActions;
 
 export type AppState = ModelSlice &
+  ConversionSlice &
   TilingSlice &
   PruningSlice &
   RunsSlice &
@@ -46,12 +54,14 @@ export function createAppStore(deps: StoreDeps): AppStore {
     const rt = createRuntime(set, get, deps);
     return {
       ...createModelSlice(set, get, api),
+      ...createConversionSlice(set, get, api),
       ...createTilingSlice(set, get, api),
       ...createPruningSlice(set, get, api),
       ...createRunsSlice(set, get, api),
       ...createHeSlice(set, get, api),
       ...createUiSlice(set, get, api),
       ...createModelActions(rt),
+      ...createConversionActions(rt),
       ...createPreviewActions(rt),
       ...createJobActions(rt),
       ...createRunActions(rt),

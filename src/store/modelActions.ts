@@ -1,8 +1,10 @@
 import type { HepexModel } from '../core/io/model';
 import { inputWidth } from '../core/model/network';
 import { applyMasks, masksOf } from '../core/analysis/studioAnalysis';
-import { exportBaseName, exportNamePartsOf, modelFileNames } from './exportNames';
+import type { OnnxForm } from '../services/modelLoader';
+import { exportBaseName, exportNamePartsOf, modelFileNames, onnxFileNames } from './exportNames';
 import { errorMessage, type StoreRuntime } from './runtime';
+import { blockedActivations, isConversionNeeded } from '../services/sourceModel';
 import { PRESET_LABELS, type LoadedModels, type Preset, type Shown } from './types';
 import type { ModelOrigin } from './modelSlice';
 import { MNIST_DATA_LABEL, MNIST_DATA_NAME } from './modelSlice';
@@ -21,6 +23,11 @@ export interface ModelActions {
    * file names to save them under (exportNames.ts; model.json's manifest names `weightsFile`).
    */
   exportModel: () => Promise<ExportedModel | null>;
+  /**
+   * The shown model as ONNX (HElayers' subset): 'function' on raw inputs, or 'server' (packing
+   * order) with the client permutations as JSON; each file with the name to save it under.
+   */
+  exportOnnx: (form: OnnxForm) => Promise<ExportedOnnx | null>;
   /** IDX images + labels for retraining, evaluation and encrypted runs; a bad pair changes nothing. */
   loadData: (files: readonly File[]) => Promise<void>;
   /** Back to the built-in MNIST split. */
@@ -34,6 +41,10 @@ export interface ExportedModel {
   readonly weightsFile: string;
   readonly modelJson: string;
   readonly weights: Uint8Array;
+}
+
+export interface ExportedOnnx {
+  readonly files: readonly { readonly name: string; readonly data: Uint8Array | string }[];
 }
 
 /** Which of two IDX files holds the labels: by name (labels, idx1), else the smaller one. */
@@ -93,10 +104,27 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
     });
     try {
       const models = await run(abort.signal);
-      if (token === loadToken) get().adoptModels(models, label, origin);
+      if (token === loadToken) {
+        get().adoptModels(models, label, origin);
+        set({ conversion: null });
+      }
     } catch (error) {
       if (token !== loadToken) return;
       const text = errorMessage(error);
+      if (isConversionNeeded(error)) {
+        // Not only an error: the notice offers the conversion; the model shown stays.
+        set({
+          status: get().shown ? 'ready' : 'error',
+          loadError: text,
+          conversion: {
+            source: error.source,
+            label,
+            activations: blockedActivations(error.source),
+            status: 'offered',
+          },
+        });
+        return;
+      }
       // The previous model, if any, stays on screen; the banner says what went wrong.
       set({
         status: get().shown ? 'ready' : 'error',
@@ -249,6 +277,27 @@ export function createModelActions(rt: StoreRuntime): ModelActions {
         const files = await deps.loader.exportModel(model, weightsFile);
         rt.clearError('export');
         return { name: model.name, modelFile, weightsFile, ...files };
+      } catch (error) {
+        rt.fail(error, 'export');
+        return null;
+      }
+    },
+
+    exportOnnx: async (form) => {
+      const model = get().shownModel();
+      const parts = exportNamePartsOf(get());
+      if (!model || !parts) return null;
+      const names = onnxFileNames(exportBaseName(parts));
+      try {
+        const out = await deps.loader.exportOnnx(model, form);
+        rt.clearError('export');
+        if (form === 'function') return { files: [{ name: names.functionFile, data: out.onnx }] };
+        return {
+          files: [
+            { name: names.serverFile, data: out.onnx },
+            { name: names.permutationFile, data: out.permutationJson ?? '' },
+          ],
+        };
       } catch (error) {
         rt.fail(error, 'export');
         return null;

@@ -389,7 +389,7 @@ describe('CNN model files', () => {
     );
     await expectInvalid(
       edit((j) => (layer(j, 'conv_1').config.activation = 'relu')),
-      /CKKS cannot compute/,
+      /transforms the output of a relu activation/,
     );
     await expectInvalid(
       edit((j) => (layer(j, 'conv_1').config.strides = [2, 1])),

@@ -12,8 +12,10 @@ import { runPipeline, type PipelineResult, type StepRecord } from '../../core/pr
 import { planTiles } from '../../core/tiling/tilePlan';
 import { tileShapeLabel, type TileShape } from '../../core/tiling/tileShape';
 import type { Trainer } from '../../core/model/trainer';
+import { checkTrainedData } from '../../core/io/dataIdentity';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
-import { readModelDir, writeModelDir } from '../../engines/tfjs/modelDir';
+import { writeModelDir } from '../../engines/tfjs/modelDir';
+import { readHeModel } from '../readModel';
 import { createTfjsTrainer } from '../../engines/tfjs/trainer';
 import {
   optionalChoice,
@@ -27,20 +29,33 @@ import { formatMs, layerKindLabel, networkLabel, table } from '../format';
 import { type PruneSettings, pruneFlags, settingsFromFlags } from '../pruneSettings';
 import { geometryOf, weightCopies } from '../../core/model/layerKinds';
 
-/** The model to prune, its data and a tfjs trainer bound to them (noise from its provenance). */
+/**
+ * The model to prune, its data and a tfjs trainer bound to them (noise from its provenance).
+ * Stops when the model records other training data and no --data was given; `warning` when
+ * --data names data the model has not seen (dataIdentity.ts).
+ */
 export async function loadModelAndTrainer(
   flags: ParsedFlags,
   seed: number,
-): Promise<{ dir: string; model: HepexModel; trainer: Trainer; data: string }> {
+): Promise<{ dir: string; model: HepexModel; trainer: Trainer; data: string; warning?: string }> {
   const dir = requireString(flags, 'model');
-  const model = await readModelDir(dir);
+  const model = await readHeModel(dir);
   const split = await loadDataSplit({
     data: typeof flags.data === 'string' ? flags.data : undefined,
     testData: typeof flags['test-data'] === 'string' ? flags['test-data'] : undefined,
     seed,
   });
+  const warning = split.sources
+    ? checkTrainedData(model.provenance, split.sources.data, typeof flags.data === 'string')
+    : undefined;
   const noise = typeof model.provenance?.noise === 'number' ? model.provenance.noise : 0;
-  return { dir, model, trainer: createTfjsTrainer(split, { noise, seed }), data: split.label };
+  return {
+    dir,
+    model,
+    trainer: createTfjsTrainer(split, { noise, seed }),
+    data: split.label,
+    ...(warning ? { warning } : {}),
+  };
 }
 
 /** The step list of one method at one sparsity under the command's settings. */
@@ -168,11 +183,11 @@ export const command: Command = {
   summary:
     'Prune a saved model for HE (magnitude, tile or HE-PEx), fine-tune it, report ciphertexts and metric before/after, save it.',
   usage: [
-    'npm run hepex -- prune --model DIR --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
+    'npm run hepex -- prune --model DIR|FILE.onnx --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
     '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E]',
     '  [--final-epochs E] [--distill] [--max-tiles N]',
     '  [--objective concentration|tiles] [--lr R]',
-    '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS] [--json]',
+    '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS [--test-data IMAGES,LABELS]] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
     'hepex: prune -> retrain -> permute -> drop tiles of density <= theta + expand -> retrain.',
     'Scope: global by default (one ranking over all layers). Retraining: 4 epochs per retrain step.',
@@ -184,6 +199,8 @@ export const command: Command = {
     '--max-tiles N (hepex): a tile budget; of the tiles denser than theta, keep the N whose weights weigh most',
     "  (tile L1 over its layer's largest), so the weights cost at most N ciphertexts.",
     "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
+    '--data IMAGES,LABELS: retrain and score on IDX files (split by --seed), --test-data: a separate test pair.',
+    '  Default: the built-in MNIST split; a model trained on IDX files stops and asks for them.',
   ].join('\n'),
   async run(argv, io) {
     const flags = parseFlags(argv, { ...pruneFlags, sparsity: 'string', out: 'string' });
@@ -199,7 +216,8 @@ export const command: Command = {
     }
     // Check everything the pipeline checks before loading data or training.
     checkSteps(stepsFor(method, sparsity, settings));
-    const { dir, model, trainer, data } = await loadModelAndTrainer(flags, settings.seed);
+    const { dir, model, trainer, data, warning } = await loadModelAndTrainer(flags, settings.seed);
+    if (warning) io.progress(warning);
     io.progress(
       `pruning ${model.name} (${dir}) with ${method} at sparsity ${sparsity}, tile ${tileShapeLabel(settings.tile)}, on ${data}`,
     );
@@ -253,6 +271,7 @@ export const command: Command = {
       finalEpochs: settings.finalEpochs ?? settings.retrainEpochs,
       distill: settings.distill,
       data,
+      ...(warning ? { warning } : {}),
       ...summary,
       elapsedMs: Math.round(performance.now() - started),
     };

@@ -1,7 +1,10 @@
 import { HepexError } from '../../core/model/errors';
 import { parseLayerSizes } from '../../core/model/network';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
-import { writeModelDir } from '../../engines/tfjs/modelDir';
+import { writeModelDir, writeSourceModelDir } from '../../engines/tfjs/modelDir';
+import { nonPolynomialNamed } from '../../core/io/layersModelActivations';
+import type { TrainProgress } from '../../core/model/trainer';
+import { trainSourceModel, type TrainedSourceModel } from '../../engines/tfjs/trainSource';
 import {
   ARCHITECTURES,
   DEFAULT_CONV,
@@ -11,7 +14,7 @@ import {
   specName,
   type Architecture,
 } from '../../engines/tfjs/models';
-import { TRAINING_DEFAULTS, trainModel } from '../../engines/tfjs/trainer';
+import { TRAINING_DEFAULTS, trainModel, type TrainedModel } from '../../engines/tfjs/trainer';
 import { optionalChoice, optionalNumber, parseFlags, requireString } from '../args';
 import type { Command } from '../command';
 import { formatMs } from '../format';
@@ -22,7 +25,7 @@ export const command: Command = {
     'Train an HE-friendly MLP, CNN, autoencoder or denoising autoencoder on MNIST (or IDX files) and save it as a TF.js model.',
   usage: [
     'npm run hepex -- train --arch mlp|cnn|ae|dae [--layers 784,128,10] --out DIR',
-    '  [--activation poly|square|poly:c0,c1,c2] [--epochs E] [--lr R] [--batch-size B] [--seed S]',
+    '  [--activation poly|square|poly:c0,c1,c2|relu|sigmoid|tanh] [--epochs E] [--lr R] [--batch-size B] [--seed S]',
     '  [--shift PX] [--noise STD] [--data IMAGES,LABELS [--test-data IMAGES,LABELS]] [--json]',
     '  cnn only: [--filters F] [--kernel K] [--stride S]',
     'Defaults: mlp 784-128-10 (40 epochs, lr 0.002, shifts of 2 px), ae/dae 784-256-64-256-784 (30 epochs, lr 0.002;',
@@ -51,8 +54,12 @@ export const command: Command = {
     const out = requireString(flags, 'out');
     const layers =
       typeof flags.layers === 'string' ? parseLayerSizes(flags.layers) : [...DEFAULT_LAYERS[arch]];
+    // relu / sigmoid / tanh train a model as most are brought: to be made HE-ready by convert.
+    const source = nonPolynomialNamed(flags.activation);
     const activation =
-      typeof flags.activation === 'string' ? parseActivation(flags.activation) : undefined;
+      typeof flags.activation === 'string' && !source
+        ? parseActivation(flags.activation)
+        : undefined;
     const spec = createSpec(arch, layers, activation, convFromFlags(flags, arch === 'cnn'));
     const seed = optionalNumber(flags, 'seed', 1);
     const d = TRAINING_DEFAULTS[arch];
@@ -86,16 +93,26 @@ export const command: Command = {
       seed,
     });
     io.progress(`training ${specName(spec)} on ${data.label}`);
-    const trained = await trainModel(spec, data, {
+    const trainOptions = {
       ...options,
       seed,
       signal: io.signal,
-      onProgress: (p) =>
+      onProgress: (p: TrainProgress) =>
         io.progress(
           `epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  test ${p.metric.name} ${p.metric.name === 'accuracy' ? p.metric.value.toFixed(4) : p.metric.value.toExponential(3)}`,
         ),
-    });
-    await writeModelDir(out, trained.model);
+    };
+    const trainAndWrite = async (): Promise<TrainedModel | TrainedSourceModel> => {
+      if (source) {
+        const t = await trainSourceModel(spec, { type: source }, data, trainOptions);
+        await writeSourceModelDir(out, t.model);
+        return t;
+      }
+      const t = await trainModel(spec, data, trainOptions);
+      await writeModelDir(out, t.model);
+      return t;
+    };
+    const trained = await trainAndWrite();
     const { metric, meanImageMse } = trained.evaluation;
     const json = {
       out,
@@ -110,7 +127,7 @@ export const command: Command = {
             },
           }
         : {}),
-      activation: spec.activation,
+      activation: source ? { type: source } : spec.activation,
       data: data.label,
       [metric.name]: metric.value,
       ...(meanImageMse !== undefined
@@ -132,7 +149,7 @@ export const command: Command = {
     const text = [
       `${specName(spec)} trained on ${data.label}`,
       `${figure}; ${trained.history.length} epochs, ${formatMs(trained.msPerEpoch)} per epoch, ${formatMs(trained.totalMs)} in all`,
-      `saved ${out}/model.json + weights.bin`,
+      `saved ${out}/model.json + weights.bin${source ? ` (${source}: make it HE-ready with hepex convert --model ${out} --out DIR)` : ''}`,
     ].join('\n');
     return { json, text };
   },

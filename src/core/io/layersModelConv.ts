@@ -1,9 +1,10 @@
-import type { Activation } from '../model/activation';
+import type { SourceActivation } from '../model/activation';
 import { convGeometry, convLayer } from '../model/conv';
-import { MAX_LAYER_SIZE, type ConvGeometry, type ConvLayer } from '../model/network';
+import { MAX_LAYER_SIZE, type ConvGeometry, type SourceLayer } from '../model/network';
 import { kernelToWeights } from '../model/matrix';
 import { readFloats, type WeightEntry } from './layersModelManifest';
 import { invalid } from './modelFileChecks';
+import { nonPolynomialNamed } from './layersModelActivations';
 import type { DenseNode, LayerJson } from './layersModelGraph';
 
 /** A Conv2D layer of a TF.js model file: its geometry and its tied weights. */
@@ -55,9 +56,10 @@ export function conv2dGeometry(
     );
   if (pair(c.dilation_rate ?? 1, 'dilation rate') !== 1)
     throw invalid(`${where} is dilated; only dilation 1 is read.`);
-  if ((c.activation ?? 'linear') !== 'linear')
+  const activation = c.activation ?? 'linear';
+  if (activation !== 'linear' && !nonPolynomialNamed(activation))
     throw invalid(
-      `${where} uses activation "${String(c.activation)}", which CKKS cannot compute; use polynomial activations.`,
+      `${where} uses activation "${String(c.activation)}", which the studio does not read; use linear, relu, sigmoid, tanh or polynomial activations.`,
     );
   const [height, width, channels] = image;
   try {
@@ -74,8 +76,8 @@ export function convFromFile(
   kernel: WeightEntry | undefined,
   bias: WeightEntry | undefined,
   weights: Uint8Array,
-  activation: Activation,
-): ConvLayer {
+  activation: SourceActivation,
+): SourceLayer {
   const want = [g.kernel, g.kernel, g.channels, g.filters];
   if (!kernel)
     throw invalid(`the weights of Conv2D layer "${d.name}" (${d.name}/kernel) are missing.`);
@@ -93,10 +95,14 @@ export function convFromFile(
   const taps = g.kernel * g.kernel * g.channels;
   // HWIO flattened is (k*k*C) x filters; the core's kernel is filters x (k*k*C).
   const filterBias = bias && d.useBias ? readFloats(weights, bias) : new Float32Array(d.units);
-  return convLayer(
+  // convLayer checks polynomial activations; a ReLU conv (to convert) takes its activation after.
+  const conv = convLayer(
     g,
     kernelToWeights(readFloats(weights, kernel), taps, d.units),
     filterBias,
-    activation,
+    {
+      type: 'linear',
+    },
   );
+  return { ...conv, activation };
 }

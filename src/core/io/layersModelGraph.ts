@@ -1,3 +1,5 @@
+import type { NonPolynomialActivation } from '../model/activation';
+import { nonPolynomialNamed, polynomialOnly } from './layersModelActivations';
 import { outputSize } from '../model/conv';
 import { MAX_LAYER_SIZE, type ConvGeometry } from '../model/network';
 import { invalid, isObject } from './modelFileChecks';
@@ -12,6 +14,11 @@ export interface Sym {
   readonly dense: number;
   readonly c: readonly [number, number, number];
   readonly image?: readonly [number, number, number];
+  /**
+   * The tensor is this non-polynomial activation of the layer's output (c is then 0, 1, 0):
+   * a model to convert (SourceNetwork). Nothing may transform it further but the next layer.
+   */
+  readonly nonPolynomial?: NonPolynomialActivation['type'];
 }
 
 /** A weighted layer of the chain: Dense, or (first only) Conv2D on `image`. */
@@ -96,6 +103,7 @@ export function readLayers(topology: Record<string, unknown>): {
 }
 
 export const mulPoly = (a: Sym, b: Sym, where: string): Sym => {
+  polynomialOnly([a, b], where);
   if (a.dense !== b.dense || String(a.image) !== String(b.image)) {
     throw invalid(
       `"${where}" multiplies outputs of different layers; only element-wise polynomials of one layer are supported.`,
@@ -210,14 +218,23 @@ export function interpretGraph(topology: Record<string, unknown>): {
           softmax: false,
           conv,
         });
-        out = { ...identityOf(0), image: [outHeight, outWidth, conv.filters] };
+        const convActivation = nonPolynomialNamed(layer.config.activation);
+        out = {
+          ...identityOf(0),
+          image: [outHeight, outWidth, conv.filters],
+          ...(convActivation ? { nonPolynomial: convActivation } : {}),
+        };
         break;
       }
       case 'Flatten': {
         const input = one();
         if (!input.image)
           throw invalid(`Flatten layer "${layer.name}" reads a tensor that is already flat.`);
-        out = { dense: input.dense, c: input.c };
+        out = {
+          dense: input.dense,
+          c: input.c,
+          ...(input.nonPolynomial ? { nonPolynomial: input.nonPolynomial } : {}),
+        };
         break;
       }
       case 'Dense': {
@@ -252,9 +269,10 @@ export function interpretGraph(topology: Record<string, unknown>): {
           throw invalid(`Dense layer "${layer.name}" has ${JSON.stringify(units)} units.`);
         }
         const activation = layer.config.activation ?? 'linear';
-        if (activation !== 'linear' && activation !== 'softmax') {
+        const nonPolynomial = nonPolynomialNamed(activation);
+        if (activation !== 'linear' && activation !== 'softmax' && !nonPolynomial) {
           throw invalid(
-            `Dense layer "${layer.name}" uses activation "${String(activation)}", which CKKS cannot compute; use polynomial activations (square, or Multiply/Rescaling/Add layers).`,
+            `Dense layer "${layer.name}" uses activation "${String(activation)}", which the studio does not read; use linear, relu, sigmoid, tanh or polynomial activations (square, or Multiply/Rescaling/Add layers).`,
           );
         }
         denses.push({
@@ -264,7 +282,9 @@ export function interpretGraph(topology: Record<string, unknown>): {
           input,
           softmax: activation === 'softmax',
         });
-        out = identityOf(denses.length - 1);
+        out = nonPolynomial
+          ? { ...identityOf(denses.length - 1), nonPolynomial }
+          : identityOf(denses.length - 1);
         break;
       }
       case 'Multiply':
@@ -274,6 +294,7 @@ export function interpretGraph(topology: Record<string, unknown>): {
         break;
       case 'Add': {
         if (args.length < 2) throw invalid(`Add layer "${layer.name}" needs at least two inputs.`);
+        polynomialOnly(args, layer.name);
         const { dense, image } = args[0];
         if (args.some((a) => a.dense !== dense || String(a.image) !== String(image)))
           throw invalid(`Add layer "${layer.name}" adds outputs of different layers.`);
@@ -300,6 +321,7 @@ export function interpretGraph(topology: Record<string, unknown>): {
           throw invalid(`Rescaling layer "${layer.name}" needs a finite numeric scale and offset.`);
         }
         const a = one();
+        polynomialOnly([a], layer.name);
         out = {
           dense: a.dense,
           c: [a.c[0] * scale + offset, a.c[1] * scale, a.c[2] * scale],
@@ -309,14 +331,29 @@ export function interpretGraph(topology: Record<string, unknown>): {
       }
       case 'Activation': {
         const a = layer.config.activation;
-        if (a !== 'linear' && a !== 'softmax')
+        const nonPolynomial = nonPolynomialNamed(a);
+        if (a !== 'linear' && a !== 'softmax' && !nonPolynomial)
           throw invalid(
-            `Activation layer "${layer.name}" uses "${String(a)}", which CKKS cannot compute.`,
+            `Activation layer "${layer.name}" uses "${String(a)}", which the studio does not read (it reads linear, softmax, relu, sigmoid and tanh).`,
           );
         out = one();
+        if (nonPolynomial) {
+          // ReLU & co. act on a layer's raw output only; a polynomial of it has no single activation.
+          if (out.nonPolynomial || out.c.join() !== '0,1,0' || out.dense < 0)
+            throw invalid(
+              `Activation layer "${layer.name}" (${String(a)}) must follow a Dense or Conv2D layer directly.`,
+            );
+          out = { ...out, nonPolynomial };
+          break;
+        }
         if (a === 'softmax') {
           const last = denses[denses.length - 1];
-          if (!last || out.dense !== denses.length - 1 || out.c.join() !== '0,1,0')
+          if (
+            !last ||
+            out.dense !== denses.length - 1 ||
+            out.c.join() !== '0,1,0' ||
+            out.nonPolynomial
+          )
             throw invalid(`softmax is only accepted right after the final Dense layer.`);
           denses[denses.length - 1] = { ...last, softmax: true };
         }

@@ -1,7 +1,9 @@
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HepexError } from '../../core/model/errors';
-import type { HepexModel } from '../../core/io/model';
+import type { HepexModel, SourceModel } from '../../core/io/model';
+import { sourceModelFromFiles } from '../../core/io/sourceModelFile';
+import { sourceModelToFiles } from './sourceModelFiles';
 import { modelFromFiles } from '../../core/io/layersModelFile';
 import { MAX_MODEL_JSON_CHARS, MAX_WEIGHT_BYTES } from '../../core/io/modelFileChecks';
 import { MODEL_FILE, WEIGHTS_FILE, modelToFiles } from './modelFiles';
@@ -11,6 +13,20 @@ import { MODEL_FILE, WEIGHTS_FILE, modelToFiles } from './modelFiles';
  * tf.loadLayersModel('.../model.json') expects (the manifest's path is ./weights.bin).
  */
 export async function readModelDir(dir: string): Promise<HepexModel> {
+  const { modelJson, weights } = await readModelDirFiles(dir);
+  return modelFromFiles(modelJson, weights);
+}
+
+/** A model directory read as a SourceModel: ReLU, sigmoid and tanh accepted (hepex convert). */
+export async function readSourceModelDir(dir: string): Promise<SourceModel> {
+  const { modelJson, weights } = await readModelDirFiles(dir);
+  return sourceModelFromFiles(modelJson, weights);
+}
+
+/** model.json's text and the manifest's weight files concatenated, size-checked. */
+export async function readModelDirFiles(
+  dir: string,
+): Promise<{ modelJson: string; weights: Uint8Array }> {
   const jsonPath = join(dir, MODEL_FILE);
   const read = async (path: string, limit: number): Promise<Buffer> => {
     try {
@@ -38,7 +54,7 @@ export async function readModelDir(dir: string): Promise<HepexModel> {
     weights.set(p, at);
     at += p.length;
   }
-  return modelFromFiles(json, weights);
+  return { modelJson: json, weights };
 }
 
 /** The weight file paths the manifest names (tf.io may shard), checked to stay inside the dir. */
@@ -69,7 +85,21 @@ function weightPaths(json: string): string[] {
 
 /** Writes both files (to temporary names first, so a failed write leaves an old model intact). */
 export async function writeModelDir(dir: string, model: HepexModel): Promise<void> {
-  const { modelJson, weights } = await modelToFiles(model);
+  await writeModelDirFiles(dir, await modelToFiles(model));
+}
+
+/**
+ * Writes a SourceModel (ReLU, sigmoid or tanh allowed) as a plain TF.js model: what
+ * `hepex train --activation relu` saves and `hepex convert` reads.
+ */
+export async function writeSourceModelDir(dir: string, model: SourceModel): Promise<void> {
+  await writeModelDirFiles(dir, await sourceModelToFiles(model));
+}
+
+async function writeModelDirFiles(
+  dir: string,
+  { modelJson, weights }: { modelJson: string; weights: Uint8Array },
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const weightsPath = join(dir, WEIGHTS_FILE);
   const jsonPath = join(dir, MODEL_FILE);

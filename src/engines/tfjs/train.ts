@@ -6,14 +6,16 @@ import {
   pixelsOf,
   type Dataset,
 } from '../../core/io/dataset';
+import { LINEAR } from '../../core/model/activation';
 import { HepexError, throwIfAborted } from '../../core/model/errors';
 import { im2col } from '../../core/model/conv';
-import { kernelMask, kernelMaskOf } from '../../core/model/convMasks';
+import { kernelMaskOf } from '../../core/model/convMasks';
 import { assertSameShape, type Mask } from '../../core/model/matrix';
 import {
-  validateNetwork,
-  type ConvLayer,
-  type DenseLayer,
+  validateSourceNetwork,
+  type Layer,
+  type SourceLayer,
+  type SourceNetwork,
   type Network,
 } from '../../core/model/network';
 import { checkGroupLasso } from '../../core/prune/common';
@@ -31,6 +33,7 @@ import {
   toParams,
 } from './trainParams';
 import { addNoise, evaluateParams, fillBatch, noisyImages } from './trainData';
+import { ownMask } from '../../core/model/layerKinds';
 
 /**
  * The tfjs training loop behind training from scratch and masked fine-tuning. A custom loop
@@ -72,24 +75,31 @@ export interface TrainOptions {
    */
   readonly groupLasso?: number;
   /**
-   * Knowledge distillation (classification only): the loss becomes (1 - weight) x cross-entropy
+   * Knowledge distillation: for a classifier the loss becomes (1 - weight) x cross-entropy
    * with the labels + weight x T^2 x cross-entropy with the teacher's softened outputs
-   * (softmax(logits / T)), T = temperature. The teacher has the student's layer sizes (the
-   * dense network the pruning started from) and is not trained.
+   * (softmax(logits / T)), T = temperature; for an autoencoder (1 - weight) x MSE to the
+   * targets + weight x MSE to the teacher's outputs. The teacher has the student's layer sizes
+   * (the dense network the pruning started from, or the ReLU original a conversion fits) and
+   * is not trained.
    */
   readonly distill?: {
-    readonly teacher: Network;
+    readonly teacher: SourceNetwork;
     readonly temperature?: number;
     readonly weight?: number;
   };
+  /**
+   * Rescales each step's gradients so their global L2 norm is at most this (absent: no clip):
+   * a polynomial activation's x^2 can make one batch's gradient huge.
+   */
+  readonly clipNorm?: number;
   /** Evaluate on `test` after each epoch for the progress metric; default true. */
   readonly evaluateEachEpoch?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: TrainProgress) => void;
 }
 
-export interface TrainResult {
-  readonly network: Network;
+export interface TrainResult<N extends SourceNetwork = Network> {
+  readonly network: N;
   readonly history: readonly TrainProgress[];
   readonly metric: Metric;
   /** Mean wall time of one epoch's training steps (ms), evaluation excluded. */
@@ -103,7 +113,7 @@ export interface Evaluation {
 }
 
 /** One mask per layer, each of its layer's shape; a conv's tied over positions. Throws `invalid-mask`. */
-export function checkMasks(network: Network, masks: readonly Mask[] | undefined): void {
+export function checkMasks(network: SourceNetwork, masks: readonly Mask[] | undefined): void {
   if (!masks) return;
   if (masks.length !== network.layers.length) {
     throw new HepexError(
@@ -124,9 +134,9 @@ export function checkMasks(network: Network, masks: readonly Mask[] | undefined)
 }
 
 /** Layer l's keep-mask in its Params kernel's frame (0/1 floats, row-major, kernel's shape). */
-function kernelFrameMask(layer: DenseLayer | ConvLayer, mask: Mask): tf.Tensor2D {
+function kernelFrameMask(layer: SourceLayer, mask: Mask): tf.Tensor2D {
   // A conv trains its kernel: position 0's filters x k*k*C mask (checkMasks checked the tie).
-  const { rows, cols, data } = layer.kind === 'conv' ? kernelMask(layer.geometry, mask) : mask;
+  const { rows, cols, data } = ownMask({ ...layer, activation: LINEAR } as Layer, mask);
   return tf.tensor2d(
     weightsToKernel(
       Float32Array.from(data, (v) => (v ? 1 : 0)),
@@ -145,15 +155,28 @@ const positive = (v: number, name: string): number => {
 
 /**
  * Trains `network` on `train`, reporting per-epoch loss and test metric. With `masks`, masked
- * weights are zero from the start and after every step. Never mutates its inputs.
+ * weights are zero from the start and after every step. Never mutates its inputs. A network with
+ * ReLU, sigmoid or tanh trains too (a model to convert) and comes back as a SourceNetwork.
  */
 export async function trainNetwork(
   network: Network,
   train: Dataset,
   test: Dataset,
+  options?: TrainOptions,
+): Promise<TrainResult>;
+export async function trainNetwork(
+  network: SourceNetwork,
+  train: Dataset,
+  test: Dataset,
+  options?: TrainOptions,
+): Promise<TrainResult<SourceNetwork>>;
+export async function trainNetwork(
+  network: SourceNetwork,
+  train: Dataset,
+  test: Dataset,
   options: TrainOptions = {},
-): Promise<TrainResult> {
-  validateNetwork(network);
+): Promise<TrainResult<SourceNetwork>> {
+  validateSourceNetwork(network);
   checkImagesFit(network, train);
   checkImagesFit(network, test);
   checkMasks(network, options.masks);
@@ -189,6 +212,8 @@ export async function trainNetwork(
   }
   const maxShift = network.task === 'classification' ? Math.floor(options.maxShift ?? 0) : 0;
   const groupLasso = checkGroupLasso(options.groupLasso ?? 0);
+  const clipNorm =
+    options.clipNorm === undefined ? 0 : positive(options.clipNorm, 'The gradient clip norm');
   const distill = options.distill ? checkDistill(network, options.distill) : undefined;
   const seed = options.seed ?? 1;
   const { signal } = options;
@@ -257,14 +282,11 @@ export async function trainNetwork(
             : tf.tensor2d(xBatch, [batchSize, p]);
           const y = tf.tensor2d(yBatch, [batchSize, task === 'classification' ? outputs : p]);
           // The teacher's softened outputs are targets: computed outside the gradient tape.
+          const taught = teacher && forwardParams(teacher, x, params.conv ? 'patches' : 'images');
           const soft =
-            teacher && distill
-              ? tf.softmax(
-                  forwardParams(teacher, x, params.conv ? 'patches' : 'images').div(
-                    distill.temperature,
-                  ),
-                )
-              : undefined;
+            taught && distill && task === 'classification'
+              ? tf.softmax(taught.div(distill.temperature))
+              : taught;
           const { value, grads } = tf.variableGrads(() => {
             const out = forwardParams(params, x, params.conv ? 'patches' : 'images');
             let fit = (
@@ -274,7 +296,10 @@ export async function trainNetwork(
             ) as tf.Scalar;
             if (soft && distill) {
               const { temperature: t, weight } = distill;
-              const kd = tf.losses.softmaxCrossEntropy(soft, out.div(t)).mul(t * t);
+              const kd =
+                task === 'classification'
+                  ? tf.losses.softmaxCrossEntropy(soft, out.div(t)).mul(t * t)
+                  : tf.losses.meanSquaredError(soft, out);
               fit = fit.mul(1 - weight).add(kd.mul(weight)) as tf.Scalar;
             }
             return groupLasso > 0
@@ -283,6 +308,11 @@ export async function trainNetwork(
           }, vars);
           if (maskTensors)
             params.kernels.forEach((k, l) => (grads[k.name] = grads[k.name].mul(maskTensors[l])));
+          if (clipNorm > 0) {
+            const norm = tf.addN(Object.values(grads).map((g) => g.square().sum())).sqrt();
+            const scale = tf.minimum(1, tf.div(clipNorm, norm.add(1e-12)));
+            for (const name of Object.keys(grads)) grads[name] = grads[name].mul(scale);
+          }
           optimizer.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
           return value.dataSync()[0];
         });
@@ -333,12 +363,12 @@ export async function trainNetwork(
  * denoiser: noisy inputs (fixed seed), clean targets.
  */
 export async function evaluateNetwork(
-  network: Network,
+  network: SourceNetwork,
   train: Dataset | undefined,
   test: Dataset,
   options: { noise?: number; seed?: number; signal?: AbortSignal } = {},
 ): Promise<Evaluation> {
-  validateNetwork(network);
+  validateSourceNetwork(network);
   checkImagesFit(network, test);
   throwIfAborted(options.signal);
   await setupBackend();

@@ -1,15 +1,17 @@
-import type { Activation } from '../../core/model/activation';
+import { LINEAR, type SourceActivation } from '../../core/model/activation';
 import { checkDatasetFits, type Dataset } from '../../core/io/dataset';
 import { HepexError } from '../../core/model/errors';
 import { convLayer, kernelOf } from '../../core/model/conv';
 import {
   convolutionOf,
   inputWidth,
-  validateNetwork,
+  validateSourceNetwork,
   type ConvGeometry,
   type ConvLayer,
   type DenseLayer,
   type Network,
+  type SourceLayer,
+  type SourceNetwork,
 } from '../../core/model/network';
 import { tf } from './backend';
 import { kernelToWeights, weightsToKernel } from '../../core/model/matrix';
@@ -24,7 +26,8 @@ import type { TrainOptions } from './train';
 export interface Params {
   readonly kernels: tf.Variable[];
   readonly biases: tf.Variable[];
-  readonly activations: readonly Activation[];
+  /** ReLU, sigmoid and tanh too: a model to convert trains and teaches in plaintext. */
+  readonly activations: readonly SourceActivation[];
   /** The first layer's geometry when it is a conv. */
   readonly conv?: ConvGeometry;
 }
@@ -32,7 +35,7 @@ export interface Params {
 export const tapsOf = (g: ConvGeometry): number => g.kernel * g.kernel * g.channels;
 
 /** Throws `invalid-data-file` when the images cannot feed the network (conv: also their shape). */
-export function checkImagesFit(network: Network, data: Dataset): void {
+export function checkImagesFit(network: SourceNetwork, data: Dataset): void {
   const g = convolutionOf(network);
   if (g && (data.rows !== g.height || data.cols !== g.width || g.channels !== 1)) {
     throw new HepexError(
@@ -44,13 +47,14 @@ export function checkImagesFit(network: Network, data: Dataset): void {
 }
 
 /** A layer's trained kernel, as in Params (row-major). */
-export function kernelOfLayer(layer: DenseLayer | ConvLayer): {
+export function kernelOfLayer(layer: DenseLayer | ConvLayer | SourceLayer): {
   data: Float32Array;
   shape: [number, number];
   bias: Float32Array;
 } {
   if (layer.kind === 'conv') {
-    const { kernel, bias } = kernelOf(layer);
+    // The kernel does not depend on the activation (which may be a ReLU here).
+    const { kernel, bias } = kernelOf({ ...layer, activation: LINEAR });
     const taps = tapsOf(layer.geometry);
     return {
       data: weightsToKernel(kernel, taps, layer.geometry.filters),
@@ -62,7 +66,7 @@ export function kernelOfLayer(layer: DenseLayer | ConvLayer): {
   return { data: weightsToKernel(data, cols, rows), shape: [cols, rows], bias: layer.bias };
 }
 
-export function toParams(network: Network): Params {
+export function toParams(network: SourceNetwork): Params {
   const kernels = network.layers.map(kernelOfLayer);
   const conv = convolutionOf(network);
   return {
@@ -74,7 +78,7 @@ export function toParams(network: Network): Params {
   };
 }
 
-export function fromParams(params: Params, task: Network['task']): Network {
+export function fromParams(params: Params, task: Network['task']): SourceNetwork {
   return {
     task,
     layers: params.kernels.map((k, l) => {
@@ -83,7 +87,10 @@ export function fromParams(params: Params, task: Network['task']): Network {
       const bias = Float32Array.from(params.biases[l].dataSync());
       // The conv comes back in its tied dense form, expanded from the trained kernel.
       if (l === 0 && params.conv)
-        return convLayer(params.conv, kernel, bias, params.activations[l]);
+        return {
+          ...convLayer(params.conv, kernel, bias, LINEAR),
+          activation: params.activations[l],
+        };
       return {
         kind: 'dense' as const,
         weights: { rows: outputs, cols: inputs, data: kernel },
@@ -104,18 +111,22 @@ export function groupNorms(kernels: readonly tf.Variable[]): tf.Scalar {
   ) as tf.Scalar;
 }
 
-/** Validates a distillation teacher and fills the defaults (T = 4, weight 0.7). */
+/**
+ * Validates a distillation teacher and fills the defaults (T = 4, weight 0.7). The teacher may
+ * have ReLU, sigmoid or tanh (conversion distils the original); a reconstruction teacher's
+ * outputs are MSE targets (no temperature there).
+ */
 export function checkDistill(
-  network: Network,
+  network: SourceNetwork,
   distill: NonNullable<TrainOptions['distill']>,
-): { teacher: Network; temperature: number; weight: number } {
-  if (network.task !== 'classification')
+): { teacher: SourceNetwork; temperature: number; weight: number } {
+  if (network.task !== distill.teacher.task)
     throw new HepexError(
       'invalid-argument',
-      'Distillation needs a classifier: an autoencoder has no soft labels to learn from.',
+      'The distillation teacher must do the same task as the student (classify or reconstruct).',
     );
-  validateNetwork(distill.teacher);
-  const same = (a: Network, b: Network) =>
+  validateSourceNetwork(distill.teacher);
+  const same = (a: SourceNetwork, b: SourceNetwork) =>
     a.layers.length === b.layers.length &&
     a.layers.every(
       (l, i) =>
@@ -147,10 +158,16 @@ export function disposeParams(params: Params): void {
   for (const v of [...params.kernels, ...params.biases]) v.dispose();
 }
 
-export function activate(z: tf.Tensor2D, activation: Activation): tf.Tensor2D {
+export function activate(z: tf.Tensor2D, activation: SourceActivation): tf.Tensor2D {
   switch (activation.type) {
     case 'linear':
       return z;
+    case 'relu':
+      return z.relu();
+    case 'sigmoid':
+      return z.sigmoid();
+    case 'tanh':
+      return z.tanh();
     case 'square':
       return z.square();
     case 'poly': {
