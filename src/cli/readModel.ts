@@ -1,8 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { HepexModel, SourceModel } from '../core/io/model';
+import { heReadyModel, type HepexModel, type SourceModel } from '../core/io/model';
 import { HepexError } from '../core/model/errors';
-import { validateNetwork } from '../core/model/network';
 import { MAX_ONNX_BYTES } from '../engines/onnx/onnxDecode';
 import { sourceModelFromOnnx } from '../engines/onnx/onnxImport';
 import { readModelDir, readSourceModelDir } from '../engines/tfjs/modelDir';
@@ -52,12 +51,5 @@ export async function readSourceModel(path: string): Promise<SourceModel> {
  */
 export async function readHeModel(path: string): Promise<HepexModel> {
   if (!isOnnxPath(path)) return readModelDir(path);
-  const source = sourceModelFromOnnx(await readOnnxFile(path), onnxName(path));
-  const network = validateNetwork(source.network);
-  return {
-    name: source.name,
-    network,
-    ...(source.metrics ? { metrics: source.metrics } : {}),
-    ...(source.provenance ? { provenance: source.provenance } : {}),
-  };
+  return heReadyModel(sourceModelFromOnnx(await readOnnxFile(path), onnxName(path)));
 }

@@ -1,10 +1,9 @@
 import { modelFromFiles } from '../core/io/layersModelFile';
-import type { HepexModel, SourceModel } from '../core/io/model';
+import { heReadyModel, type HepexModel, type SourceModel } from '../core/io/model';
 import { sourceModelFromFiles } from '../core/io/sourceModelFile';
 import { activationLabel, isPolynomialActivation } from '../core/model/activation';
 import { HepexError, isHepexError } from '../core/model/errors';
 import { MAX_WEIGHT_BYTES } from '../core/io/modelFileChecks';
-import { validateNetwork } from '../core/model/network';
 
 /**
  * A model file whose network CKKS cannot evaluate yet (ReLU, sigmoid, tanh) but that reads as a
@@ -65,13 +64,7 @@ export async function readOnnxModel(file: File): Promise<HepexModel> {
   const name = file.name.replace(/\.onnx$/i, '');
   const source = sourceModelFromOnnx(new Uint8Array(await file.arrayBuffer()), name);
   try {
-    const network = validateNetwork(source.network);
-    return {
-      name: source.name,
-      network,
-      ...(source.metrics ? { metrics: source.metrics } : {}),
-      ...(source.provenance ? { provenance: source.provenance } : {}),
-    };
+    return heReadyModel(source);
   } catch (error) {
     if (!isHepexError(error) || error.code !== 'needs-conversion') throw error;
     throw new ConversionNeeded(source, error.message);

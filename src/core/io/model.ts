@@ -1,5 +1,5 @@
 import type { Mask } from '../model/matrix';
-import type { Network, SourceNetwork } from '../model/network';
+import { validateNetwork, type Network, type SourceNetwork } from '../model/network';
 import type { NetworkPermutation } from '../model/permutation';
 import type { TileShape } from '../tiling/tileShape';
 
@@ -34,4 +34,18 @@ export interface SourceModel {
   readonly provenance?: Readonly<Record<string, string | number | boolean>>;
   /** What the importer changed or dropped, in words (e.g. "the output Softmax was dropped"). */
   readonly notes?: readonly string[];
+}
+
+/**
+ * A SourceModel whose activations are all polynomials, as a HepexModel (no masks, no
+ * permutation yet). Throws needs-conversion, naming the layers, when one is ReLU, sigmoid or tanh.
+ */
+export function heReadyModel(source: SourceModel): HepexModel {
+  const network = validateNetwork(source.network);
+  return {
+    name: source.name,
+    network,
+    ...(source.metrics ? { metrics: source.metrics } : {}),
+    ...(source.provenance ? { provenance: source.provenance } : {}),
+  };
 }

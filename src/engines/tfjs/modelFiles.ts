@@ -55,31 +55,41 @@ export async function modelToFiles(
   );
   try {
     layersModel.setUserDefinedMetadata({ hepex });
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await layersModel.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    if (!artifacts?.weightData || !artifacts.weightSpecs)
-      throw new HepexError('invalid-model-file', 'tfjs produced no weights.');
-    const weights = new Uint8Array(
-      tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]),
-    );
-    // The same fields, in the same order, as tf.io's getModelJSONForModelArtifacts writes.
-    const json = {
-      modelTopology: artifacts.modelTopology,
-      format: artifacts.format,
-      generatedBy: artifacts.generatedBy,
-      convertedBy: artifacts.convertedBy,
-      weightsManifest: [{ paths: [`./${weightsFile}`], weights: artifacts.weightSpecs }],
-      userDefinedMetadata: artifacts.userDefinedMetadata,
-    };
-    return { modelJson: JSON.stringify(json), weights };
+    return await layersModelFiles(layersModel, weightsFile);
   } finally {
     layersModel.dispose();
   }
+}
+
+/**
+ * A built tfjs model's files: model.json (the same fields, in the same order, as tf.io's
+ * getModelJSONForModelArtifacts writes, the manifest naming `weightsFile`) and the weights.
+ */
+export async function layersModelFiles(
+  layersModel: tf.LayersModel,
+  weightsFile = WEIGHTS_FILE,
+): Promise<{ modelJson: string; weights: Uint8Array }> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await layersModel.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!artifacts?.weightData || !artifacts.weightSpecs)
+    throw new HepexError('invalid-model-file', 'tfjs produced no weights.');
+  const weights = new Uint8Array(
+    tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]),
+  );
+  const json = {
+    modelTopology: artifacts.modelTopology,
+    format: artifacts.format,
+    generatedBy: artifacts.generatedBy,
+    convertedBy: artifacts.convertedBy,
+    weightsManifest: [{ paths: [`./${weightsFile}`], weights: artifacts.weightSpecs }],
+    userDefinedMetadata: artifacts.userDefinedMetadata,
+  };
+  return { modelJson: JSON.stringify(json), weights };
 }
 
 /** A live tfjs LayersModel (e.g. built or trained elsewhere in tfjs) as a HepexModel, via its files. */

@@ -5,7 +5,7 @@ import type { SourceModel } from '../../core/io/model';
 import { encodeSourceMetadata, sourceModelFromFiles } from '../../core/io/sourceModelFile';
 import { inputWidth, validateSourceNetwork } from '../../core/model/network';
 import { setupBackend, tf } from './backend';
-import { WEIGHTS_FILE } from './modelFiles';
+import { layersModelFiles } from './modelFiles';
 
 /**
  * A SourceModel (ReLU, sigmoid or tanh hidden layers, linear output) as TF.js files: built-in
@@ -82,27 +82,7 @@ export async function sourceModelToFiles(
   try {
     for (const w of weighted) tf.tidy(() => w.layer.setWeights(w.values()));
     layersModel.setUserDefinedMetadata({ hepexSource: meta });
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await layersModel.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    if (!artifacts?.weightData || !artifacts.weightSpecs)
-      throw new HepexError('invalid-model-file', 'tfjs produced no weights.');
-    const weights = new Uint8Array(
-      tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer | ArrayBuffer[]),
-    );
-    const json = {
-      modelTopology: artifacts.modelTopology,
-      format: artifacts.format,
-      generatedBy: artifacts.generatedBy,
-      convertedBy: artifacts.convertedBy,
-      weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs }],
-      userDefinedMetadata: artifacts.userDefinedMetadata,
-    };
-    const modelJson = JSON.stringify(json);
+    const { modelJson, weights } = await layersModelFiles(layersModel);
     sourceModelFromFiles(modelJson, weights); // throws in words if it would not read back
     return { modelJson, weights };
   } finally {
