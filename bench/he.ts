@@ -20,6 +20,7 @@ import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
 import { readModelDir } from '../src/engines/tfjs/modelDir';
 import { createTfjsTrainer } from '../src/engines/tfjs/trainer';
 import type { BenchOptions } from './main';
+import { poolComparison } from './hePool';
 
 interface VariantResult {
   readonly label: string;
@@ -204,6 +205,22 @@ export async function run({ quick, args, progress }: BenchOptions) {
       session.delete();
     }
   }
+  // The HE worker pool: the unpruned MLP and the 784-128-32-128-784 autoencoder (the shipped
+  // denoising one) at K = 1 and K = 2 workers, and the projection to K = 8.
+  const ae = quick ? null : await readModelDir(fileURLToPath(new URL('dae', models)));
+  const pool = await poolComparison(
+    seal,
+    [
+      { label: 'unpruned MLP', model: dense, sides },
+      ...(ae
+        ? [{ label: 'unpruned AE 784-128-32-128-784', model: ae, sides: ae.tile ?? sides }]
+        : []),
+    ],
+    () => ({ x: inputs, samples }),
+    tables[0],
+    repeats,
+    progress,
+  );
   const [u] = results;
   const ratiosOf = (h: VariantResult) => ({
     weightCiphertexts: round(h.weightCiphertexts / u.weightCiphertexts),
@@ -227,5 +244,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     results,
     /** Each pruned variant over the unpruned network. */
     ratios: Object.fromEntries(results.slice(1).map((h) => [h.label, ratiosOf(h)])),
+    /** K = 1 against K = 2 HE workers, one run; projection to 8 from the cost model. */
+    pool,
   };
 }

@@ -1,12 +1,16 @@
 /// <reference lib="webworker" />
 import { expose, transfer } from 'comlink';
-import type { OpTimingTable } from '../src/core/he/costModel';
+import { REFERENCE_TIMINGS, type OpTimingTable } from '../src/core/he/costModel';
 import { HepexError } from '../src/core/model/errors';
 import type { HeMode } from '../src/core/tiling/executionPlan';
 import { chooseHeTile, prepareHeModel } from '../src/core/he/heModel';
 import type { Network } from '../src/core/model/network';
 import type { NetworkPermutation } from '../src/core/model/permutation';
-import type { Orientation, RingDegree } from '../src/core/tiling/tileShape';
+import {
+  DEFAULT_FIRST_ORIENTATION,
+  type Orientation,
+  type RingDegree,
+} from '../src/core/tiling/tileShape';
 import { calibrate } from '../src/engines/seal/calibrate';
 import { runHeInference, type HeInferenceReport } from '../src/engines/seal/heInference';
 import {
@@ -20,6 +24,12 @@ import { loadSealInBrowser } from '../src/engines/seal/loadSealBrowser';
 import { toError } from '../src/engines/seal/sealErrors';
 import { sealSelfTest, type SealSelfTest } from '../src/engines/seal/selfTest';
 import { installHepexErrorTransfer } from './errorTransfer';
+import { spawnBrowserPoolWorkers } from './hePoolBrowser';
+import {
+  inferEncryptedOnPool,
+  type PoolInferenceSummary,
+} from '../src/engines/seal/hePoolInference';
+import { checkWorkerCount } from '../src/core/he/poolPlan';
 
 /**
  * The HE worker: a thin comlink facade over src/engines/seal. SEAL, its contexts and keys
@@ -234,6 +244,41 @@ const api = {
           onProgress: progress,
           ...(timings ? { timings } : {}),
         });
+      }),
+    );
+  },
+
+  /**
+   * Encrypted inference on a pool of `workers` HE workers this worker starts (it stays the
+   * client: keys, encrypt, decrypt); they end with the run. Outputs and the pool's figures.
+   */
+  runOnPool(
+    request: SessionRequest,
+    inputs: Float32Array,
+    samples: number,
+    workers: number,
+    jobId?: number,
+    onProgress?: ProgressCallback,
+    timings?: readonly OpTimingTable[],
+  ): Promise<{ summary: PoolInferenceSummary; outputs: Float32Array }> {
+    return guarded('Encrypted inference on the HE pool', () =>
+      job(jobId, onProgress, async (signal, progress) => {
+        const { t1, t2, first, ringDegree } = request.tile;
+        return inferEncryptedOnPool(
+          await seal(),
+          { name: 'shown', network: request.network, permutation: request.permutation },
+          inputs,
+          samples,
+          spawnBrowserPoolWorkers(checkWorkerCount(workers)),
+          {
+            mode: request.mode,
+            tile: { t1, t2, first: first ?? DEFAULT_FIRST_ORIENTATION },
+            ringDegree: ringDegree ?? undefined,
+            timingTables: timings ?? REFERENCE_TIMINGS,
+            signal,
+            onProgress: progress,
+          },
+        );
       }),
     );
   },

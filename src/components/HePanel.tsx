@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useAppStore } from '../store/storeContext';
-import { selectRunRingDegree } from '../store/selectors';
+import { HE_WORKER_CHOICES } from '../store/heSlice';
+import { selectHeWorkers, selectRunRingDegree } from '../store/selectors';
 import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct } from '../viz/format';
 import { TableHead } from './TableHead';
 
@@ -21,6 +22,10 @@ export function HePanel() {
   const calibrateHere = useAppStore((s) => s.calibrateHere);
   const runN = useAppStore(selectRunRingDegree);
   const calibratedAt = useAppStore((s) => (runN ? s.calibrated[runN]?.at : undefined));
+  const workerChoice = useAppStore((s) => s.heWorkers);
+  const workers = useAppStore(selectHeWorkers);
+  const cores = useAppStore((s) => s.heCores);
+  const setHeWorkers = useAppStore((s) => s.setHeWorkers);
   const measured = (results?.rows ?? []).map((r) => ('error' in r ? null : r));
   const [dense, current] = measured;
   return (
@@ -29,10 +34,10 @@ export function HePanel() {
         <div>
           <h2>Encrypted inference</h2>
           <p className="grid-panel__sub">
-            CKKS with node-seal in a worker: plaintext model, encrypted input, at N = {runN ?? '–'}{' '}
-            (the ring degree above, or the smallest the depth needs). A CNN&apos;s client packs
-            image patches (im2col) before encrypting. The MLP takes seconds, the autoencoders
-            minutes, with progress and Cancel.
+            CKKS with node-seal on {workers} HE worker{workers === 1 ? '' : 's'}: plaintext model,
+            encrypted input, at N = {runN ?? '–'} (the ring degree above, or the smallest the depth
+            needs). A CNN&apos;s client packs image patches (im2col) before encrypting. The MLP
+            takes seconds, the autoencoders minutes, with progress and Cancel.
           </p>
           <p className="grid-panel__sub" data-testid="he-timings">
             Predictions use{' '}
@@ -66,6 +71,27 @@ export function HePanel() {
               ))}
             </select>
           </label>
+          <label
+            className="field field--inline"
+            title="Each HE worker is a Web Worker with its own SEAL: every layer's output blocks are split across them (same operations, same results), the keys stay in one."
+          >
+            <span className="field__label">HE workers</span>
+            <select
+              value={String(workerChoice)}
+              onChange={(e) =>
+                setHeWorkers(e.target.value === 'auto' ? 'auto' : Number(e.target.value))
+              }
+              aria-label="HE workers"
+              data-testid="he-workers"
+            >
+              <option value="auto">auto ({Math.min(8, cores)})</option>
+              {HE_WORKER_CHOICES.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
           <button
             type="button"
             className="button button--primary"
@@ -89,6 +115,7 @@ export function HePanel() {
               text={['Model']}
               numeric={[
                 'N',
+                'Workers',
                 'Ciphertexts',
                 'Measured',
                 'Predicted',
@@ -106,7 +133,7 @@ export function HePanel() {
                     <td className="history__label" title={r.label}>
                       {r.label}
                     </td>
-                    <td colSpan={9} className="he-panel__error" data-testid="he-error">
+                    <td colSpan={10} className="he-panel__error" data-testid="he-error">
                       {r.error}
                     </td>
                   </tr>
@@ -116,7 +143,20 @@ export function HePanel() {
                       {r.label}
                     </td>
                     <td className="num">{r.ringDegree}</td>
-                    <td className="num">{fmtInt(r.weightCiphertexts)}</td>
+                    <td
+                      className="num"
+                      data-testid="he-row-workers"
+                      title={
+                        r.predictedSingleWorkerMs === null
+                          ? 'One HE worker'
+                          : `Predicted ${fmtMs(r.predictedSingleWorkerMs)} on one worker, ${fmtMs(r.predictedMs)} on ${r.workers}: x${(r.predictedSingleWorkerMs / r.predictedMs).toFixed(2)}`
+                      }
+                    >
+                      {r.workers}
+                    </td>
+                    <td className="num" data-testid="he-ciphertexts">
+                      {fmtInt(r.weightCiphertexts)}
+                    </td>
                     <td className="num" data-testid="he-measured">
                       {fmtMs(r.latencyMs)}
                     </td>
@@ -148,7 +188,15 @@ export function HePanel() {
               {current.opsMatchPlan && dense.opsMatchPlan
                 ? '; operation counts equal the plan'
                 : ''}
-              ; timings {current.timingSource}.
+              ; timings {current.timingSource}
+              {current.predictedSingleWorkerMs !== null && (
+                <span data-testid="he-pool-speedup">
+                  ; on {current.workers} HE workers, predicted ×
+                  {(current.predictedSingleWorkerMs / current.predictedMs).toFixed(2)} faster than
+                  on one ({fmtMs(current.predictedSingleWorkerMs)})
+                </span>
+              )}
+              .
             </p>
           )}
         </div>

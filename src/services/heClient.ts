@@ -2,6 +2,7 @@ import type { Remote } from 'comlink';
 import type { OpTimingTable } from '../core/he/costModel';
 import type { RingDegree } from '../core/tiling/tileShape';
 import type { HeInferenceReport } from '../engines/seal/heInference';
+import type { PoolInferenceSummary } from '../engines/seal/hePoolInference';
 import type { InferStats, SerializedBatch, SessionInfo } from '../engines/seal/heSession';
 import { cancelledError, progressProxy, WorkerBridge } from './workerBridge';
 import type {
@@ -15,6 +16,7 @@ export type {
   HeEngineInfo,
   HeInferenceReport,
   InferStats,
+  PoolInferenceSummary,
   ProgressCallback,
   SerializedBatch,
   SessionInfo,
@@ -123,6 +125,25 @@ export class HeClient {
   ): Promise<HeInferenceReport> {
     return this.enqueue(
       (api, id) => api.run(sessionId, inputs, samples, id, progressOf(options), options.timings),
+      options,
+      true,
+    );
+  }
+
+  /**
+   * Encrypted inference on a pool of `workers` HE workers started by the HE worker for this run
+   * (each with its own heap and its share of every layer), compared with plaintext.
+   */
+  runOnPool(
+    request: SessionRequest,
+    inputs: Float32Array,
+    samples: number,
+    workers: number,
+    options: JobOptions & { readonly timings?: readonly OpTimingTable[] } = {},
+  ): Promise<{ summary: PoolInferenceSummary; outputs: Float32Array }> {
+    return this.enqueue(
+      (api, id) =>
+        api.runOnPool(request, inputs, samples, workers, id, progressOf(options), options.timings),
       options,
       true,
     );

@@ -1,16 +1,23 @@
-import type { HepexModel } from '../core/io/model';
+import type { HepexModel, SourceModel } from '../core/io/model';
 import type { OpTimingTable } from '../core/he/costModel';
 import type { RingDegree } from '../core/tiling/tileShape';
 import type {
   HeEngineInfo,
   HeInferenceReport,
   JobOptions as HeJobOptions,
+  PoolInferenceSummary,
   SessionInfo,
   SessionRequest,
 } from '../services/heClient';
 import type { ModelLoader } from '../services/modelLoader';
 import type { PipelineService } from '../services/pipelineClient';
-import type { TrainJobOptions, TrainRequest } from '../services/trainClient';
+import type {
+  ConvertProgress,
+  ConvertReport,
+  ConvertRequest,
+  TrainJobOptions,
+  TrainRequest,
+} from '../services/trainClient';
 
 /** What the store needs from the HE worker's client (services/heClient.ts). */
 export interface HeService {
@@ -25,6 +32,17 @@ export interface HeService {
     options?: HeJobOptions & { readonly timings?: readonly OpTimingTable[] },
   ): Promise<HeInferenceReport>;
   closeSession(sessionId: number): Promise<void>;
+  /**
+   * Encrypted inference on a pool of `workers` HE workers (the HE worker stays the client and
+   * holds the keys): outputs and the pool's figures.
+   */
+  runOnPool(
+    request: SessionRequest,
+    inputs: Float32Array,
+    samples: number,
+    workers: number,
+    options?: HeJobOptions & { readonly timings?: readonly OpTimingTable[] },
+  ): Promise<{ summary: PoolInferenceSummary; outputs: Float32Array }>;
   /** Times every SEAL primitive in this browser at a ring degree and depth. */
   calibrate(ringDegree: RingDegree, depth: number, options?: HeJobOptions): Promise<OpTimingTable>;
   /** Loads SEAL and round-trips a vector at a ring degree (memoised): the engine's status. */
@@ -40,6 +58,15 @@ export interface KeyValueStorage {
 /** What the store needs from the training worker's client (services/trainClient.ts). */
 export interface TrainService {
   train(request: TrainRequest, options?: TrainJobOptions): Promise<HepexModel>;
+  /** Makes a ReLU/sigmoid/tanh model HE-ready; absent: the studio cannot convert. */
+  convert?(
+    source: SourceModel,
+    request?: Omit<ConvertRequest, 'source'>,
+    options?: {
+      readonly signal?: AbortSignal;
+      readonly onProgress?: (progress: ConvertProgress) => void;
+    },
+  ): Promise<{ model: HepexModel; report: ConvertReport }>;
 }
 
 /** The services a store talks to, injected so each test builds its own. */

@@ -4,9 +4,9 @@ import { outputMetric } from '../core/model/outputMetric';
 import type { OpTimingTable } from '../core/he/costModel';
 import { RING_DEGREES, type RingDegree } from '../core/tiling/tileShape';
 import { applyMasks, masksOf } from '../core/analysis/studioAnalysis';
-import type { CalibratedTimings } from './heSlice';
+import { HE_WORKER_CHOICES, type CalibratedTimings, type HeWorkersChoice } from './heSlice';
 import { errorMessage, type StoreRuntime } from './runtime';
-import { selectRing, selectTimings } from './selectors';
+import { selectHeWorkers, selectRing, selectTimings } from './selectors';
 import type { HeRunFailure, HeRunSummary, Shown } from './types';
 
 export interface HeActions {
@@ -22,6 +22,8 @@ export interface HeActions {
   checkEngine: () => Promise<void>;
   /** Timings calibrated on an earlier visit (storage), so the first screen is priced with them. */
   restoreCalibration: () => void;
+  /** How many HE workers encrypted runs use ('auto': one per core). */
+  setHeWorkers: (choice: HeWorkersChoice) => void;
 }
 
 const STORAGE_PREFIX = 'hepex.timings.v1.';
@@ -75,6 +77,11 @@ export function createHeActions(rt: StoreRuntime): HeActions {
   };
 
   return {
+    setHeWorkers: (choice) => {
+      const ok =
+        choice === 'auto' || (HE_WORKER_CHOICES as readonly number[]).includes(choice as number);
+      if (ok) set({ heWorkers: choice });
+    },
     restoreCalibration: () => {
       if (!deps.storage) return;
       const calibrated: Record<number, CalibratedTimings> = {};
@@ -171,6 +178,7 @@ export function createHeActions(rt: StoreRuntime): HeActions {
             );
           }
           const timings = selectTimings(get());
+          const workers = selectHeWorkers(get());
           const { inputs, labels, samples: n } = await deps.pipeline().testInputs(samples);
           const rows: (HeRunSummary | HeRunFailure)[] = [];
           for (const [i, t] of targets.entries()) {
@@ -182,6 +190,39 @@ export function createHeActions(rt: StoreRuntime): HeActions {
               mode: 'plain-model' as const,
               permutation: t.permutation,
             };
+            if (workers > 1) {
+              try {
+                const { summary: p, outputs } = await he().runOnPool(request, inputs, n, workers, {
+                  signal,
+                  onProgress,
+                  timings,
+                });
+                rows.push({
+                  label: t.label,
+                  ringDegree: p.parameters.ringDegree,
+                  weightCiphertexts: p.ciphertexts.weight,
+                  setupMs: p.setupMs,
+                  latencyMs: p.latencyMs,
+                  predictedMs: p.predictedMs,
+                  peakBytes: p.peakBytes,
+                  maxAbsError: p.maxAbsError,
+                  agreement: p.agreement,
+                  metric: outputMetric(outputs, inputs, labels, n, t.network.task),
+                  rotations: p.ops.rotate,
+                  multiplications: p.ops.multiplyPlain + p.ops.multiply + p.ops.maskMultiply,
+                  opsMatchPlan: p.opsMatchPlan,
+                  timingSource: p.timingSource,
+                  layers: p.layers,
+                  workers: p.workers,
+                  predictedSingleWorkerMs: p.predictedSingleWorkerMs,
+                });
+              } catch (error) {
+                if (signal.aborted || (isHepexError(error) && error.code === 'cancelled'))
+                  throw error;
+                rows.push({ label: t.label, error: errorMessage(error) });
+              }
+              continue;
+            }
             let session: Awaited<ReturnType<ReturnType<typeof he>['createSession']>>;
             try {
               session = await he().createSession(request, { signal, onProgress });
@@ -219,6 +260,8 @@ export function createHeActions(rt: StoreRuntime): HeActions {
                   measuredMs: l.measuredMs,
                   predictedMs: l.predictedMs,
                 })),
+                workers: 1,
+                predictedSingleWorkerMs: null,
               });
             } finally {
               await he()

@@ -13,7 +13,16 @@ export interface HeSlice {
   calibrated: Readonly<Partial<Record<number, CalibratedTimings>>>;
   /** The last encrypted comparison (shown model vs trained model). */
   heResults: HeResults | null;
+  /** HE workers an encrypted run uses: 'auto' (one per core, see selectHeWorkers) or a count. */
+  heWorkers: HeWorkersChoice;
+  /** Logical cores this browser reports (navigator.hardwareConcurrency), 1 when unknown. */
+  heCores: number;
 }
+
+export type HeWorkersChoice = 'auto' | number;
+
+/** Choices the studio offers besides 'auto'. */
+export const HE_WORKER_CHOICES = [1, 2, 4, 8] as const;
 
 export type HeEngineState =
   | { readonly state: 'starting' }
@@ -44,4 +53,9 @@ export const createHeSlice: StateCreator<AppState, [], [], HeSlice> = () => ({
   heEngine: { state: 'starting' },
   calibrated: {},
   heResults: null,
+  heWorkers: 'auto',
+  heCores: Math.max(
+    1,
+    Math.floor(typeof navigator === 'undefined' ? 1 : (navigator.hardwareConcurrency ?? 1)),
+  ),
 });

@@ -257,3 +257,11 @@ export function selectRunRingDegree(state: AppState): number | null {
   const ring = selectRing(state);
   return ring && runRingDegree(ring);
 }
+
+/**
+ * HE workers an encrypted run uses: the choice, or for 'auto' one per reported core up to 8
+ * (each worker holds its own copy of the keys and a WASM heap of its own).
+ */
+export function selectHeWorkers(state: AppState): number {
+  return state.heWorkers === 'auto' ? Math.min(8, state.heCores) : state.heWorkers;
+}

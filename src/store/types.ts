@@ -132,6 +132,10 @@ export interface HeRunSummary {
   readonly timingSource: string;
   /** Server inference per layer: measured wall time next to the cost model's, ms. */
   readonly layers: readonly HeRunLayer[];
+  /** HE workers the run used (1: the HE worker alone). */
+  readonly workers: number;
+  /** On a pool: the same plan predicted on one worker, ms (null for one worker). */
+  readonly predictedSingleWorkerMs: number | null;
 }
 
 /** One layer of an encrypted run (all chunks): work done, measured and predicted server ms. */

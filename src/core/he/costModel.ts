@@ -170,7 +170,10 @@ const BYTES_PER_COEFF = 8;
 export const polyBytes = (ringDegree: number, primes: number, polys: number): number =>
   polys * primes * ringDegree * BYTES_PER_COEFF;
 
-function timingFor(ringDegree: RingDegree, timings: readonly OpTimingTable[]): OpTimingTable {
+export function timingFor(
+  ringDegree: RingDegree,
+  timings: readonly OpTimingTable[],
+): OpTimingTable {
   const table = timings.find((t) => t.ringDegree === ringDegree);
   if (!table)
     throw new HepexError('invalid-argument', `No operation timings for ring degree ${ringDegree}.`);

@@ -95,114 +95,21 @@ export async function interpretChunk<C, M, P>(
   const total = exec.layers.reduce((s, l) => s + l.computedOutputs.reduce((a, v) => a + v, 0), 0);
   let done = 0;
   let current: readonly (C | null)[] = inputs;
-  const encrypted = model.mode === 'encrypted-model';
   const freeAll = (blocks: readonly (C | null)[]) => {
     for (const c of blocks) if (c) backend.free(c);
   };
   const now = options.now ?? (() => Number.NaN);
   for (let l = 0; l < exec.layers.length; l++) {
-    const layer = exec.layers[l];
-    const t = layer.tiling;
     // Counts before this layer, so onLayer gets the layer's own operations.
     const opsBefore = options.onLayer ? { ...ops } : null;
     const layerStart = now();
-    const outputs: (C | null)[] = new Array<C | null>(t.outBlocks).fill(null);
+    let outputs: (C | null)[];
     try {
-      for (let o = 0; o < t.outBlocks; o++) {
-        if (!layer.computedOutputs[o]) continue;
-        throwIfAborted(options.signal);
-        let acc: C | null = null;
-        try {
-          // 1-2: products of the tile row (A) / column (B), accumulated.
-          for (let i = 0; i < t.inBlocks; i++) {
-            const k = o * t.inBlocks + i;
-            if (!layer.activeTiles[k]) continue;
-            const x = current[i];
-            if (!x)
-              throw new HepexError(
-                'he-runtime',
-                `Layer ${l + 1} tile ${k} reads input block ${i}, which was not computed.`,
-              );
-            const w = operands.weight(l, k);
-            let product: C;
-            try {
-              product = backend.multiplyModel(x, w);
-            } finally {
-              operands.releaseWeight?.(l, k, w);
-            }
-            if (encrypted) ops.multiply++;
-            else ops.multiplyPlain++;
-            if (acc === null) acc = product;
-            else {
-              backend.add(acc, product);
-              ops.add++;
-              backend.free(product);
-            }
-          }
-          if (acc === null)
-            throw new HepexError(
-              'he-runtime',
-              `Layer ${l + 1} output block ${o} has no active tile.`,
-            );
-          if (encrypted) {
-            backend.relinearize(acc);
-            ops.relinearize++;
-          }
-          backend.rescale(acc);
-          ops.rescale++;
-          // 3: rotate-and-add over the summed tile dim.
-          acc = rotateAndAdd(backend, acc, layer.reductionSteps, ops);
-          // 4: bias.
-          backend.addModel(acc, operands.bias(l, o));
-          if (encrypted) ops.add++;
-          else ops.addPlain++;
-          // 5: quadratic activation x'(x' + shift) + offset.
-          if (layer.quadraticActivation) {
-            const shifted = backend.copy(acc);
-            try {
-              const shift = operands.shift(l);
-              if (shift) {
-                backend.addPlain(shifted, shift);
-                ops.addPlain++;
-              }
-              const squared = backend.multiply(acc, shifted);
-              ops.multiply++;
-              backend.free(acc);
-              acc = squared;
-            } finally {
-              backend.free(shifted);
-            }
-            backend.relinearize(acc);
-            ops.relinearize++;
-            backend.rescale(acc);
-            ops.rescale++;
-            const offset = operands.offset(l);
-            if (offset) {
-              backend.addPlain(acc, offset);
-              ops.addPlain++;
-            }
-          }
-          // 6: keep tile column 0, then duplicate it over dim 1.
-          if (layer.masked) {
-            const masked = backend.multiplyPlain(acc, operands.mask(l));
-            ops.maskMultiply++;
-            backend.free(acc);
-            acc = masked;
-            backend.rescale(acc);
-            ops.rescale++;
-            acc = rotateAndAdd(backend, acc, layer.duplicationSteps, ops);
-          }
-          outputs[o] = acc;
-          acc = null;
-        } finally {
-          if (acc !== null) backend.free(acc);
-        }
-        done++;
-        options.onBlock?.(done, total);
-        if (options.yieldNow) await options.yieldNow();
-      }
+      outputs = await interpretLayer(model, backend, operands, l, current, null, ops, {
+        ...options,
+        onBlock: () => options.onBlock?.(++done, total),
+      });
     } catch (error) {
-      freeAll(outputs);
       if (current !== inputs) freeAll(current);
       throw error;
     }
@@ -215,6 +122,171 @@ export async function interpretChunk<C, M, P>(
     }
   }
   return current as (C | null)[];
+}
+
+/**
+ * One layer of the plan on one chunk: output blocks `blocks` (default every computed block;
+ * a worker pool gives each worker its share), reading `current`, the layer's input blocks,
+ * which stay owned by the caller. Returns the layer's outputs, null where not computed here.
+ * Blocks are independent of each other, so any split of them across workers computes the same
+ * ciphertexts with the same operations in total. `onBlock` is called with (1, 1) after each.
+ */
+export async function interpretLayer<C, M, P>(
+  model: HeModel,
+  backend: HeBackend<C, M, P>,
+  operands: HeOperands<M, P>,
+  l: number,
+  current: readonly (C | null)[],
+  blocks: readonly number[] | null,
+  ops: OpCounts,
+  options: InterpretOptions = {},
+): Promise<(C | null)[]> {
+  const layer = model.exec.layers[l];
+  const t = layer.tiling;
+  const outputs: (C | null)[] = new Array<C | null>(t.outBlocks).fill(null);
+  const order = blocks ?? Array.from({ length: t.outBlocks }, (_, o) => o);
+  try {
+    for (const o of order) {
+      if (!layer.computedOutputs[o]) continue;
+      throwIfAborted(options.signal);
+      const acc = accumulateBlock(model, backend, operands, l, o, current, null, ops);
+      if (acc === null)
+        throw new HepexError('he-runtime', `Layer ${l + 1} output block ${o} has no active tile.`);
+      outputs[o] = finishBlock(model, backend, operands, l, o, acc, ops);
+      options.onBlock?.(1, 1);
+      if (options.yieldNow) await options.yieldNow();
+    }
+  } catch (error) {
+    for (const c of outputs) if (c) backend.free(c);
+    throw error;
+  }
+  return outputs;
+}
+
+/**
+ * Steps 1-2 for output block o: the products of its active tiles whose input block passes
+ * `inputs` (default all), added up; not yet relinearized or rescaled. Null when no tile is
+ * taken. The sum is exact modular arithmetic, so partial sums over disjoint input sets added
+ * later give the same ciphertext with the same number of additions in total.
+ */
+export function accumulateBlock<C, M, P>(
+  model: HeModel,
+  backend: HeBackend<C, M, P>,
+  operands: HeOperands<M, P>,
+  l: number,
+  o: number,
+  current: readonly (C | null)[],
+  inputs: ((i: number) => boolean) | null,
+  ops: OpCounts,
+): C | null {
+  const layer = model.exec.layers[l];
+  const t = layer.tiling;
+  const encrypted = model.mode === 'encrypted-model';
+  let acc: C | null = null;
+  try {
+    for (let i = 0; i < t.inBlocks; i++) {
+      const k = o * t.inBlocks + i;
+      if (!layer.activeTiles[k] || (inputs && !inputs(i))) continue;
+      const x = current[i];
+      if (!x)
+        throw new HepexError(
+          'he-runtime',
+          `Layer ${l + 1} tile ${k} reads input block ${i}, which was not computed.`,
+        );
+      const w = operands.weight(l, k);
+      let product: C;
+      try {
+        product = backend.multiplyModel(x, w);
+      } finally {
+        operands.releaseWeight?.(l, k, w);
+      }
+      if (encrypted) ops.multiply++;
+      else ops.multiplyPlain++;
+      if (acc === null) acc = product;
+      else {
+        backend.add(acc, product);
+        ops.add++;
+        backend.free(product);
+      }
+    }
+  } catch (error) {
+    if (acc !== null) backend.free(acc);
+    throw error;
+  }
+  return acc;
+}
+
+/**
+ * Steps 2-6 for output block o from its accumulated products `acc` (consumed): relinearize
+ * (encrypted-model), rescale, rotate-and-add, bias, activation, mask and duplicate.
+ */
+export function finishBlock<C, M, P>(
+  model: HeModel,
+  backend: HeBackend<C, M, P>,
+  operands: HeOperands<M, P>,
+  l: number,
+  o: number,
+  start: C,
+  ops: OpCounts,
+): C {
+  const layer = model.exec.layers[l];
+  const encrypted = model.mode === 'encrypted-model';
+  let acc: C | null = start;
+  try {
+    if (encrypted) {
+      backend.relinearize(acc);
+      ops.relinearize++;
+    }
+    backend.rescale(acc);
+    ops.rescale++;
+    // 3: rotate-and-add over the summed tile dim.
+    acc = rotateAndAdd(backend, acc, layer.reductionSteps, ops);
+    // 4: bias.
+    backend.addModel(acc, operands.bias(l, o));
+    if (encrypted) ops.add++;
+    else ops.addPlain++;
+    // 5: quadratic activation x'(x' + shift) + offset.
+    if (layer.quadraticActivation) {
+      const shifted = backend.copy(acc);
+      try {
+        const shift = operands.shift(l);
+        if (shift) {
+          backend.addPlain(shifted, shift);
+          ops.addPlain++;
+        }
+        const squared = backend.multiply(acc, shifted);
+        ops.multiply++;
+        backend.free(acc);
+        acc = squared;
+      } finally {
+        backend.free(shifted);
+      }
+      backend.relinearize(acc);
+      ops.relinearize++;
+      backend.rescale(acc);
+      ops.rescale++;
+      const offset = operands.offset(l);
+      if (offset) {
+        backend.addPlain(acc, offset);
+        ops.addPlain++;
+      }
+    }
+    // 6: keep tile column 0, then duplicate it over dim 1.
+    if (layer.masked) {
+      const masked = backend.multiplyPlain(acc, operands.mask(l));
+      ops.maskMultiply++;
+      backend.free(acc);
+      acc = masked;
+      backend.rescale(acc);
+      ops.rescale++;
+      acc = rotateAndAdd(backend, acc, layer.duplicationSteps, ops);
+    }
+    const done = acc;
+    acc = null;
+    return done;
+  } finally {
+    if (acc !== null) backend.free(acc);
+  }
 }
 
 /** acc + rot(acc, s1), then + rot(., s2), ...: one rotation and one addition per step. */

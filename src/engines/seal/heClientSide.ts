@@ -8,6 +8,13 @@ import type { CipherBatch, SerializedBatch } from './sessionTypes';
 
 type Ciphertext = InstanceType<Seal['Ciphertext']>;
 
+/** Serialized keys a pool member evaluates with (SEAL's format, uncompressed). */
+export interface PoolKeys {
+  readonly relin: Uint8Array | null;
+  readonly galois: Uint8Array | null;
+  readonly publicKey: Uint8Array;
+}
+
 /** The keys a server evaluates with: no secret key among them. */
 export interface EvaluationKeys {
   readonly relin: InstanceType<Seal['RelinKeys']> | null;
@@ -25,6 +32,7 @@ export class HeClientSide {
   private readonly secretKey: InstanceType<Seal['SecretKey']>;
   private readonly encryptor: InstanceType<Seal['Encryptor']>;
   private readonly decryptor: InstanceType<Seal['Decryptor']>;
+  private readonly publicKey: InstanceType<Seal['PublicKey']>;
   readonly evaluationKeys: EvaluationKeys;
   /** Encrypts with the public key only. */
   readonly publicEncryptor: InstanceType<Seal['Encryptor']>;
@@ -38,6 +46,7 @@ export class HeClientSide {
     try {
       this.secretKey = t.add(keygen.secretKey());
       const publicKey = t.add(keygen.createPublicKey());
+      this.publicKey = publicKey;
       this.encryptor = t.add(new seal.Encryptor(c.ctx.context, publicKey, this.secretKey));
       this.publicEncryptor = t.add(new seal.Encryptor(c.ctx.context, publicKey));
       this.decryptor = t.add(new seal.Decryptor(c.ctx.context, this.secretKey));
@@ -62,6 +71,24 @@ export class HeClientSide {
       keygen.delete();
     }
     this.keyBytes = t.liveBytes - before;
+  }
+
+  /**
+   * What a pool member needs to evaluate: the evaluation keys and the public key (for a model
+   * owner's operands in the encrypted-model mode), serialized. Never the secret key.
+   */
+  exportServerKeys(): PoolKeys {
+    const none = this.c.seal.ComprModeType.none;
+    const { relin, galois } = this.evaluationKeys;
+    try {
+      return {
+        relin: relin ? (relin.saveToArray(none) as Uint8Array) : null,
+        galois: galois ? (galois.saveToArray(none) as Uint8Array) : null,
+        publicKey: this.publicKey.saveToArray(none) as Uint8Array,
+      };
+    } catch (error) {
+      throw toError(error, 'Serializing the evaluation keys');
+    }
   }
 
   /** Orders, packs, encodes and encrypts the inputs (samples x inputs). */

@@ -17,9 +17,15 @@ import {
   heDepth,
   prepareHeModel,
   referenceOutputs,
+  type HeModel,
 } from '../../core/he/heModel';
 import { HepexError } from '../../core/model/errors';
-import { DEFAULT_TILE_SIDES, type RingDegree, type TileSides } from '../../core/tiling/tileShape';
+import {
+  DEFAULT_TILE_SIDES,
+  type RingDegree,
+  type TileShape,
+  type TileSides,
+} from '../../core/tiling/tileShape';
 import type { HepexModel } from '../../core/io/model';
 import type { Network } from '../../core/model/network';
 import { calibrate } from './calibrate';
@@ -178,6 +184,8 @@ export interface EncryptedInferenceOptions extends SessionOptions {
   readonly ringDegree?: RingDegree;
   /** 'calibrated' (default): time the primitives here first; 'reference': the reference tables. */
   readonly timings?: 'calibrated' | 'reference';
+  /** Timing tables measured earlier (the studio's, calibrated in this browser): used as given. */
+  readonly timingTables?: readonly OpTimingTable[];
   /** Status lines for people. */
   readonly log?: (message: string) => void;
 }
@@ -228,16 +236,15 @@ export interface EncryptedInferenceSummary {
 }
 
 /**
- * Prepares a HepexModel for HE (smallest ring degree that carries its depth), optionally
- * calibrates, builds a session, runs one encrypted round trip and deletes everything.
+ * What every encrypted run starts with: the tile (the model's own, placed at the smallest ring
+ * degree that carries its depth, or the one asked for: refused in words when too small), the
+ * prepared HE model, and the timing tables (calibrated here unless 'reference').
  */
-export async function inferEncrypted(
+export async function prepareEncryptedRun(
   seal: Seal,
   hepexModel: HepexModel,
-  inputs: Float32Array,
-  samples: number,
   options: EncryptedInferenceOptions = {},
-): Promise<{ summary: EncryptedInferenceSummary; report: HeInferenceReport }> {
+): Promise<{ model: HeModel; tile: TileShape; timings: readonly OpTimingTable[] }> {
   const { network } = hepexModel;
   const sides = options.tile ?? hepexModel.tile ?? DEFAULT_TILE_SIDES;
   const tile = chooseHeTile(network, sides, options.ringDegree);
@@ -252,13 +259,52 @@ export async function inferEncrypted(
     permutation: hepexModel.permutation,
   });
   const log = options.log ?? (() => {});
-  let timings: readonly OpTimingTable[] = REFERENCE_TIMINGS;
-  if ((options.timings ?? 'calibrated') === 'calibrated') {
+  let timings: readonly OpTimingTable[] = options.timingTables ?? REFERENCE_TIMINGS;
+  if (!options.timingTables && (options.timings ?? 'calibrated') === 'calibrated') {
     log(`calibrating SEAL primitives at N=${tile.ringDegree}, ${model.params.depth + 1} primes...`);
     timings = [
       await calibrate(seal, tile.ringDegree, { depth: model.params.depth, signal: options.signal }),
     ];
   }
+  return { model, tile, timings };
+}
+
+/** The parameters and ciphertext counts every summary reports. */
+export function runParameters(model: HeModel, samples: number) {
+  const { params, tile, exec } = model;
+  return {
+    parameters: {
+      ringDegree: params.ringDegree,
+      coeffModulusBits: params.coeffModulusBits,
+      scaleBits: params.scaleBits,
+      depth: exec.depth,
+      securityBits: 128 as const,
+      tile: { t1: tile.t1, t2: tile.t2, batch: tile.batch },
+      rotationSteps: exec.rotationSteps,
+    },
+    ciphertexts: {
+      weightTiles: exec.plan.weightTiles,
+      weight: exec.weightCiphertexts,
+      input: exec.inputCiphertexts * Math.ceil(samples / tile.batch),
+      output: exec.outputCiphertexts * Math.ceil(samples / tile.batch),
+    },
+  };
+}
+
+/**
+ * Prepares a HepexModel for HE (smallest ring degree that carries its depth), optionally
+ * calibrates, builds a session, runs one encrypted round trip and deletes everything.
+ */
+export async function inferEncrypted(
+  seal: Seal,
+  hepexModel: HepexModel,
+  inputs: Float32Array,
+  samples: number,
+  options: EncryptedInferenceOptions = {},
+): Promise<{ summary: EncryptedInferenceSummary; report: HeInferenceReport }> {
+  const { network } = hepexModel;
+  const { model, tile, timings } = await prepareEncryptedRun(seal, hepexModel, options);
+  const log = options.log ?? (() => {});
   log(
     `keys and model encoding (N=${tile.ringDegree}, depth ${model.exec.depth}, ${model.exec.weightCiphertexts} weight tiles)...`,
   );
@@ -289,21 +335,7 @@ export async function inferEncrypted(
       opsMatchPlan: report.opsMatchPlan,
       maxAbsError: report.maxAbsError,
       agreement: report.agreement,
-      parameters: {
-        ringDegree: info.ringDegree,
-        coeffModulusBits: info.coeffModulusBits,
-        scaleBits: info.scaleBits,
-        depth: info.depth,
-        securityBits: 128,
-        tile: info.tile,
-        rotationSteps: info.rotationSteps,
-      },
-      ciphertexts: {
-        weightTiles: model.exec.plan.weightTiles,
-        weight: model.exec.weightCiphertexts,
-        input: model.exec.inputCiphertexts * Math.ceil(samples / tile.batch),
-        output: model.exec.outputCiphertexts * Math.ceil(samples / tile.batch),
-      },
+      ...runParameters(model, samples),
       layers: report.layers,
     };
     return { summary, report };

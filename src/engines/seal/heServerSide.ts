@@ -12,6 +12,13 @@ import type { SessionContext } from './sessionContext';
 import type { CipherBatch, InferStats, SerializedBatch, SessionOptions } from './sessionTypes';
 
 type Ciphertext = InstanceType<Seal['Ciphertext']>;
+
+/** Which weight tiles a server multiplies and which output blocks it finishes. */
+export interface ServerShare {
+  tile(layer: number, tileIndex: number): boolean;
+  block(layer: number, outBlock: number): boolean;
+}
+const ALL: ServerShare = { tile: () => true, block: () => true };
 type Plaintext = InstanceType<Seal['Plaintext']>;
 type Operand = Ciphertext | Plaintext;
 
@@ -42,6 +49,11 @@ export class HeServerSide {
     /** Encrypts a model owner's operands (encrypted-model mode): public key only. */
     private readonly operandEncryptor: InstanceType<Seal['Encryptor']>,
     readonly streamed: boolean,
+    /**
+     * What this server computes (a pool member's share): the weight tiles it multiplies and the
+     * output blocks it finishes (bias and beyond). Only those operands are encoded. Default: all.
+     */
+    private readonly owns: ServerShare = ALL,
   ) {
     this.relinKeys = keys.relin;
     this.galoisKeys = keys.galois;
@@ -109,6 +121,7 @@ export class HeServerSide {
       this.biases.push(biases);
       for (let k = 0; k < layer.activeTiles.length; k++) {
         if (!layer.activeTiles[k] || this.streamed) continue;
+        if (!this.owns.tile(l, k)) continue;
         weights.set(k, this.encodeOperand(vectors.weight(l, k), level, ctx.scale));
         done++;
         if (performance.now() - lastYield > 50) {
@@ -120,7 +133,7 @@ export class HeServerSide {
       }
       // After the product's rescale: bias and shift at level + 1, offset after the square.
       for (let o = 0; o < layer.computedOutputs.length; o++) {
-        if (layer.computedOutputs[o])
+        if (layer.computedOutputs[o] && this.owns.block(l, o))
           biases.set(o, this.encodeOperand(vectors.bias(l, o), level + 1, scales[l].afterProduct));
       }
       const shift = layer.quadraticActivation ? vectors.shift(l) : null;
@@ -135,6 +148,15 @@ export class HeServerSide {
     }
     this.modelBytes = tracker.liveBytes - before;
     options.onProgress?.(1, 'model ready');
+  }
+
+  /** The interpreter's backend and operands over this server's SEAL objects (a pool member's). */
+  tools(): {
+    backend: HeBackend<Ciphertext, Operand, Plaintext>;
+    operands: HeOperands<Operand, Plaintext>;
+  } {
+    this.streamOps = zeroOps();
+    return { backend: this.backend(), operands: this.operands() };
   }
 
   private operands(): HeOperands<Operand, Plaintext> {

@@ -1,0 +1,386 @@
+import { transfer } from 'comlink';
+import type { OpTimingTable } from '../../core/he/costModel';
+import { prepareHeModel, type HeModel } from '../../core/he/heModel';
+import {
+  assignBlocks,
+  checkWorkerCount,
+  poolCost,
+  workerPeakBytes,
+  type LayerShare,
+  type PoolCost,
+} from '../../core/he/poolPlan';
+import { HepexError, throwIfAborted } from '../../core/model/errors';
+import type { Network } from '../../core/model/network';
+import { addOps, zeroOps, type OpCounts } from '../../core/tiling/executionPlan';
+import type { TileShape } from '../../core/tiling/tileShape';
+import { HeClientSide, type PoolKeys } from './heClientSide';
+import { loadCiphertexts, saveBatchInto } from './hePoolCiphertexts';
+import type { PoolLayerResult } from './hePoolMember';
+import {
+  measureTransfer,
+  watch,
+  WorkerDied,
+  type PoolInferStats,
+  type PoolOptions,
+  type PoolWorker,
+} from './hePoolWorkers';
+import type { Seal } from './loadSeal';
+import { toError } from './sealErrors';
+import { canShareMemory, packBatch } from './hePoolWire';
+import { SessionContext } from './sessionContext';
+import { DEFAULT_MEMORY_BUDGET, type SerializedBatch } from './sessionTypes';
+
+/**
+ * Encrypted inference on a pool of workers. This object is the client (it holds the secret key,
+ * which never leaves it: the workers get only evaluation keys and the public key) and the
+ * coordinator: per layer it sends the layer's input ciphertexts to every worker, each computes
+ * its share of the output blocks (assignBlocks), and the outputs gather for the next layer.
+ */
+export type { PoolInferStats, PoolOptions, PoolWorker };
+
+export class HePool {
+  private broken: string | null = null;
+  /** The buffer layer inputs travel in, kept across layers and runs. */
+  private wire: ArrayBufferLike | undefined;
+  /** Whether a layer's inputs reach the workers in one shared buffer (else a copy each). */
+  readonly sharedInputs = canShareMemory();
+
+  private constructor(
+    private readonly context: SessionContext,
+    private readonly client: HeClientSide,
+    private readonly workers: readonly PoolWorker[],
+    readonly model: HeModel,
+    readonly owners: readonly Int32Array[],
+    readonly shares: readonly (readonly LayerShare[])[],
+    readonly setupMs: number,
+    readonly weights: 'resident' | 'streamed',
+    /**
+     * ms to move 1 MiB of ciphertexts between the client and a worker, loading and saving
+     * included: timed at set-up, then re-measured after every run (what the next run is priced with).
+     */
+    public transferMsPerMiB: number,
+    private readonly timings: readonly OpTimingTable[] | undefined,
+  ) {}
+
+  static async create(
+    seal: Seal,
+    network: Network,
+    tile: TileShape,
+    workers: readonly PoolWorker[],
+    options: PoolOptions = {},
+  ): Promise<HePool> {
+    checkWorkerCount(workers.length);
+    const t0 = performance.now();
+    const mode = options.mode ?? 'plain-model';
+    const model = prepareHeModel(network, tile, { mode, permutation: options.permutation });
+    // Blocks split by resident costs; streamed weights only add to every product alike.
+    const assignment = assignBlocks(model.exec, workers.length, { timings: options.timings });
+    // Resident weights when every worker's share fits its heap, else streamed (encoded per
+    // use), else refused before any worker does any work.
+    const budget = options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET;
+    const fits = (w: 'resident' | 'streamed') =>
+      Math.max(...workerPeakBytes(model, assignment.shares, w)) <= budget;
+    const weights = options.weights ?? (fits('resident') ? 'resident' : 'streamed');
+    const worst = Math.max(...workerPeakBytes(model, assignment.shares, weights));
+    if (worst > budget) {
+      const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+      throw new HepexError(
+        'out-of-memory',
+        `Each HE worker would need up to ${gib(worst)} of encryption memory with ${weights} weights (ring degree ${model.params.ringDegree}, ${model.exec.weightCiphertexts} weight tiles over ${workers.length} workers), above the ${gib(budget)} budget per worker. Use more workers, prune more tiles or a smaller tile.`,
+      );
+    }
+    const context = new SessionContext(seal, model);
+    let client: HeClientSide;
+    try {
+      client = new HeClientSide(context);
+    } catch (error) {
+      context.delete();
+      throw toError(error, 'Creating the CKKS keys');
+    }
+    try {
+      const keys = client.exportServerKeys();
+      options.onProgress?.(0, `sending keys and model shares to ${workers.length} HE workers`);
+      await Promise.all(
+        workers.map((w, j) =>
+          watch(
+            w,
+            j,
+            w.api.init({
+              network,
+              tile,
+              mode,
+              permutation: options.permutation,
+              shares: assignment.shares.map((perWorker) => perWorker[j]),
+              keys,
+              weights,
+            }),
+          ),
+        ),
+      );
+      throwIfAborted(options.signal);
+      const transferMsPerMiB = await measureTransfer(workers);
+      const owners = assignment.shares.map((perWorker, l) => {
+        const owner = new Int32Array(model.exec.layers[l].tiling.outBlocks).fill(-1);
+        perWorker.forEach((share, j) => share.blocks.forEach((o) => (owner[o] = j)));
+        return owner;
+      });
+      options.onProgress?.(1, 'HE workers ready');
+      return new HePool(
+        context,
+        client,
+        workers,
+        model,
+        owners,
+        assignment.shares,
+        performance.now() - t0,
+        weights,
+        transferMsPerMiB,
+        options.timings,
+      );
+    } catch (error) {
+      context.delete();
+      throw toError(error, 'Starting the HE workers');
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** The cost model's pool prediction for `samples`, with the transfer cost measured here. */
+  predict(samples: number): PoolCost {
+    return poolCost(this.model.exec, this.workers.length, this.transferMsPerMiB, {
+      samples,
+      timings: this.timings,
+      sharedInputs: this.sharedInputs,
+      streamed: this.weights === 'streamed',
+    });
+  }
+
+  /** What every worker evaluates with (evaluation keys and public key): never the secret key. */
+  serverKeys(): PoolKeys {
+    return this.client.exportServerKeys();
+  }
+
+  /** Client: encrypts samples x inputs and serializes the ciphertexts for the workers. */
+  encrypt(inputs: Float32Array, samples: number, ops: OpCounts = zeroOps()): SerializedBatch {
+    this.context.assertAlive();
+    const batch = this.client.encrypt(inputs, samples, ops);
+    const { tracker } = this.context;
+    const saved = new Set<unknown>();
+    try {
+      return saveBatchInto(this.context.seal, batch, this.sharedInputs, (ct) => {
+        tracker.delete(ct);
+        saved.add(ct);
+      });
+    } finally {
+      for (const row of batch.chunks)
+        for (const ct of row) if (ct && !saved.has(ct)) tracker.delete(ct);
+    }
+  }
+
+  /** Every layer across the pool on serialized input ciphertexts; the last layer's outputs. */
+  async run(
+    inputs: SerializedBatch,
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (fraction: number, message: string) => void;
+    } = {},
+  ): Promise<{ outputs: SerializedBatch; ops: OpCounts; layers: PoolInferStats['layers'] }> {
+    if (this.broken) throw new HepexError('he-runtime', this.broken);
+    this.context.assertAlive();
+    const layerCount = this.model.exec.layers.length;
+    let current = inputs;
+    const ops = zeroOps();
+    const layers: { wallMs: number; maxComputeMs: number }[] = [];
+    const onAbort = () => this.workers.forEach((w) => void w.api.cancel().catch(() => {}));
+    options.signal?.addEventListener('abort', onAbort);
+    // Progress inside a layer is estimated from the cost model's share of each layer (the
+    // workers report only when a layer is done), and never passes the layer's end.
+    const predicted = this.predict(inputs.samples);
+    const total = predicted.layerMs.reduce((a, b) => a + b, 0) || 1;
+    let ticker: ReturnType<typeof setInterval> | undefined;
+    try {
+      let before = 0;
+      for (let l = 0; l < layerCount; l++) {
+        throwIfAborted(options.signal);
+        const start = performance.now();
+        const share = predicted.layerMs[l] / total;
+        const from = before;
+        ticker = setInterval(() => {
+          const part = Math.min(0.95, (performance.now() - start) / (predicted.layerMs[l] || 1));
+          options.onProgress?.(from + share * part, `layer ${l + 1} of ${layerCount}`);
+        }, 250);
+        const step = await this.runLayerOnPool(l, current);
+        clearInterval(ticker);
+        before += share;
+        throwIfAborted(options.signal);
+        current = step.outputs;
+        addOps(ops, step.ops);
+        layers.push({ wallMs: performance.now() - start, maxComputeMs: step.computeMs });
+        options.onProgress?.(before, `layer ${l + 1} of ${layerCount} done`);
+      }
+    } catch (error) {
+      if (options.signal?.aborted) throw new HepexError('cancelled', 'The job was cancelled.');
+      if (error instanceof WorkerDied) {
+        this.broken = error.message;
+        this.terminate();
+        throw new HepexError('he-runtime', error.message);
+      }
+      throw toError(error, 'Encrypted inference on the pool');
+    } finally {
+      clearInterval(ticker);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    // What moving ciphertexts really cost this run (wall time beyond the slowest worker's
+    // compute, over the bytes the cost model says moved) prices the next one.
+    const moved = predicted.transferBytes.reduce((a, b) => a + b, 0) / 2 ** 20;
+    const overhead = layers.reduce((a, x) => a + Math.max(0, x.wallMs - x.maxComputeMs), 0);
+    if (moved > 0) this.transferMsPerMiB = overhead / moved;
+    return { outputs: current, ops, layers };
+  }
+
+  /**
+   * Layer l across the pool on `current` (its input blocks). Split by outputs: the inputs in
+   * one buffer to every worker, each returns its blocks. Split by inputs: each worker gets its
+   * input blocks and returns partial sums for every output block; the partials go out again in
+   * one buffer and each worker adds and finishes its blocks.
+   */
+  private async runLayerOnPool(
+    l: number,
+    current: SerializedBatch,
+  ): Promise<{ outputs: SerializedBatch; ops: OpCounts; computeMs: number }> {
+    const K = this.workers.length;
+    const ops = zeroOps();
+    const shares = this.shares[l];
+    const all = (calls: Promise<PoolLayerResult>[]) => Promise.all(calls);
+    if (shares[0].split === 'outputs') {
+      const payload = packBatch(current, this.sharedInputs, this.wire);
+      // A shared buffer is reused next layer and next run (every worker has loaded its inputs
+      // by the time it answers); a plain one is cloned per worker.
+      this.wire = payload.buffer;
+      const results = await all(
+        this.workers.map((w, j) => watch(w, j, w.api.runLayer(l, payload))),
+      );
+      for (const r of results) addOps(ops, r.ops);
+      return {
+        outputs: this.gather(l, results, current.samples),
+        ops,
+        computeMs: Math.max(...results.map((r) => r.computeMs)),
+      };
+    }
+    const partials = await all(
+      this.workers.map((w, j) => {
+        const mine = new Set(shares[j].inputs);
+        const only = {
+          samples: current.samples,
+          chunks: current.chunks.map((row) => row.map((b, i) => (mine.has(i) ? b : null))),
+        };
+        // Each worker's own inputs: spans into the shared buffer, or a buffer of its own
+        // handed over (not copied).
+        const packed = packBatch(only, this.sharedInputs);
+        const sent = this.sharedInputs ? packed : transfer(packed, [packed.buffer as ArrayBuffer]);
+        return watch(w, j, w.api.accumulate(l, sent));
+      }),
+    );
+    const outBlocks = this.model.exec.layers[l].tiling.outBlocks;
+    const gathered: SerializedBatch = {
+      samples: current.samples,
+      chunks: current.chunks.map((_, k) =>
+        Array.from(
+          { length: outBlocks * K },
+          (_, e) => partials[e % K].outputs.chunks[k][Math.floor(e / K)],
+        ),
+      ),
+    };
+    const payload = packBatch(gathered, this.sharedInputs);
+    const results = await all(this.workers.map((w, j) => watch(w, j, w.api.finish(l, payload, K))));
+    for (const r of [...partials, ...results]) addOps(ops, r.ops);
+    return {
+      outputs: this.gather(l, results, current.samples),
+      ops,
+      computeMs:
+        Math.max(...partials.map((r) => r.computeMs)) +
+        Math.max(...results.map((r) => r.computeMs)),
+    };
+  }
+
+  /** Client: loads the last layer's serialized outputs and decrypts them: samples x outputs. */
+  decrypt(outputs: SerializedBatch, ops: OpCounts = zeroOps()): Float32Array {
+    this.context.assertAlive();
+    const { model } = this;
+    const last = model.exec.layers[model.exec.layers.length - 1];
+    const result = loadCiphertexts(this.context, outputs, {
+      blocks: last.tiling.outBlocks,
+      live: last.computedOutputs,
+      primes: model.params.depth + 1 - model.exec.depth,
+      what: 'the outputs',
+    });
+    try {
+      return this.client.decrypt(result, ops);
+    } finally {
+      this.context.free(result);
+    }
+  }
+
+  /** Encrypt here, run every layer across the pool, decrypt here: samples x outputs. */
+  async infer(
+    inputs: Float32Array,
+    samples: number,
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (fraction: number, message: string) => void;
+    } = {},
+  ): Promise<{ outputs: Float32Array; stats: PoolInferStats }> {
+    const clientOps = zeroOps();
+    const t0 = performance.now();
+    const encrypted = this.encrypt(inputs, samples, clientOps);
+    const t1 = performance.now();
+    const { outputs: last, ops, layers } = await this.run(encrypted, options);
+    const t2 = performance.now();
+    const outputs = this.decrypt(last, clientOps);
+    const t3 = performance.now();
+    return {
+      outputs,
+      stats: {
+        workers: this.workers.length,
+        samples,
+        latencyMs: t3 - t0,
+        encryptMs: t1 - t0,
+        inferMs: t2 - t1,
+        decryptMs: t3 - t2,
+        layers,
+        ops,
+        clientOps,
+        predicted: this.predict(samples),
+      },
+    };
+  }
+
+  /** Every worker's share of layer l's outputs, as one batch in block order. */
+  private gather(l: number, results: readonly PoolLayerResult[], samples: number): SerializedBatch {
+    const owner = this.owners[l];
+    const chunks = results[0].outputs.chunks.map((_, k) =>
+      Array.from(owner, (j, o) => (j >= 0 ? results[j].outputs.chunks[k][o] : null)),
+    );
+    return { samples, chunks };
+  }
+
+  /** Each worker's live and peak bytes of SEAL objects (its own WASM heap). */
+  memberStats(): Promise<{ liveObjects: number; liveBytes: number; peakBytes: number }[]> {
+    return Promise.all(this.workers.map((w, j) => watch(w, j, w.api.stats())));
+  }
+
+  /** Frees the client's keys and ends every worker. */
+  delete(): void {
+    this.terminate();
+    this.context.delete();
+  }
+
+  private terminate(): void {
+    for (const w of this.workers) {
+      void w.api.close().catch(() => {});
+      w.terminate();
+    }
+  }
+}

@@ -1,0 +1,333 @@
+import { accumulateBlock, finishBlock, interpretLayer } from '../../core/he/heInterpreter';
+import { prepareHeModel, type HeModel } from '../../core/he/heModel';
+import type { LayerShare } from '../../core/he/poolPlan';
+import { HepexError, throwIfAborted } from '../../core/model/errors';
+import type { Network } from '../../core/model/network';
+import type { NetworkPermutation } from '../../core/model/permutation';
+import { zeroOps, type HeMode, type OpCounts } from '../../core/tiling/executionPlan';
+import type { TileShape } from '../../core/tiling/tileShape';
+import type { PoolKeys } from './heClientSide';
+import { HeServerSide } from './heServerSide';
+import type { Seal } from './loadSeal';
+import { toError } from './sealErrors';
+import { SessionContext } from './sessionContext';
+import type { SerializedBatch } from './sessionTypes';
+import { loadBatch, loadCiphertexts, saveBatch } from './hePoolCiphertexts';
+
+type Ciphertext = InstanceType<Seal['Ciphertext']>;
+
+/**
+ * One worker of an HE pool (hePool.ts): a server side that holds the evaluation keys and the
+ * encoded operands of its share of every layer's output blocks, and runs one layer at a time on
+ * ciphertexts that arrive serialized. It never sees the secret key. The same object serves a
+ * browser Web Worker (workers/hePool.worker.ts) and a Node worker thread (hePoolNodeWorker.ts).
+ */
+export interface PoolMemberInit {
+  /** The model as the client prepared it: rebuilt here with prepareHeModel (deterministic). */
+  readonly network: Network;
+  readonly tile: TileShape;
+  readonly mode: HeMode;
+  readonly permutation?: NetworkPermutation;
+  /** Per layer, this member's share (poolPlan.ts LayerShare). */
+  readonly shares: readonly LayerShare[];
+  readonly keys: PoolKeys;
+  readonly weights: 'resident' | 'streamed';
+}
+
+export interface PoolLayerResult {
+  /**
+   * Per chunk, serialized uncompressed: this member's finished output blocks (null elsewhere),
+   * or from `accumulate` its partial sums, one per output block (null where it has no tile).
+   */
+  readonly outputs: SerializedBatch;
+  readonly ops: OpCounts;
+  /** Time in products, reductions and activations, ms (load and save excluded). */
+  readonly computeMs: number;
+  /** Loading the inputs and saving the outputs, ms. */
+  readonly serializeMs: number;
+}
+
+type Ciphertexts = (Ciphertext | null)[][];
+
+export class HePoolMember {
+  private readonly inputSets: (Set<number> | null)[];
+
+  private constructor(
+    private readonly context: SessionContext,
+    private readonly server: HeServerSide,
+    private readonly shares: readonly LayerShare[],
+  ) {
+    this.inputSets = shares.map((s) => (s.inputs ? new Set(s.inputs) : null));
+  }
+
+  static async create(seal: Seal, init: PoolMemberInit): Promise<HePoolMember> {
+    const model: HeModel = prepareHeModel(init.network, init.tile, {
+      mode: init.mode,
+      permutation: init.permutation,
+    });
+    if (init.shares.length !== model.exec.layers.length) {
+      throw new HepexError(
+        'invalid-argument',
+        `The pool's split has ${init.shares.length} layers; the model has ${model.exec.layers.length}.`,
+      );
+    }
+    const context = new SessionContext(seal, model);
+    try {
+      const publicKey = context.tracker.add(new seal.PublicKey());
+      try {
+        publicKey.loadFromArray(context.ctx.context, init.keys.publicKey);
+      } catch (error) {
+        throw toError(error, 'The public key is corrupted or was made with other parameters');
+      }
+      const encryptor = context.tracker.add(new seal.Encryptor(context.ctx.context, publicKey));
+      const blocks = init.shares.map((share) => new Set(share.blocks));
+      const inputs = init.shares.map((share) => (share.inputs ? new Set(share.inputs) : null));
+      const server = new HeServerSide(
+        context,
+        { relin: null, galois: null },
+        encryptor,
+        init.weights === 'streamed',
+        {
+          tile: (l, k) => {
+            const perRow = model.exec.layers[l].tiling.inBlocks;
+            const set = inputs[l];
+            return set ? set.has(k % perRow) : blocks[l].has(Math.floor(k / perRow));
+          },
+          block: (l, o) => blocks[l].has(o),
+        },
+      );
+      server.importEvaluationKeys({ relin: init.keys.relin, galois: init.keys.galois });
+      await server.encodeModel({});
+      reserveInputMemory(seal, context);
+      return new HePoolMember(context, server, init.shares);
+    } catch (error) {
+      context.delete();
+      throw toError(error, 'Preparing an HE pool worker');
+    }
+  }
+
+  get liveObjects(): { count: number; bytes: number } {
+    return { count: this.context.tracker.liveCount, bytes: this.context.tracker.liveBytes };
+  }
+
+  get peakBytes(): number {
+    return this.context.tracker.peakBytes;
+  }
+
+  private checkLayer(l: number): void {
+    this.context.assertAlive();
+    if (!Number.isInteger(l) || l < 0 || l >= this.shares.length) {
+      throw new HepexError('invalid-argument', `The model has no layer ${l + 1}.`);
+    }
+  }
+
+  /** Loads, computes per chunk, saves; everything loaded or made is freed. */
+  private async step(
+    load: () => Ciphertexts[],
+    compute: (loaded: Ciphertexts[], ops: OpCounts) => Promise<Ciphertexts>,
+    samples: number,
+  ): Promise<PoolLayerResult> {
+    const t0 = performance.now();
+    const loaded = load();
+    const ops = zeroOps();
+    let made: Ciphertexts = [];
+    try {
+      const t1 = performance.now();
+      made = await compute(loaded, ops);
+      const t2 = performance.now();
+      const outputs = saveBatch(this.context.seal, { samples, chunks: made });
+      return { outputs, ops, computeMs: t2 - t1, serializeMs: t1 - t0 + (performance.now() - t2) };
+    } finally {
+      for (const chunks of loaded) this.context.free({ chunks });
+      this.context.free({ chunks: made });
+    }
+  }
+
+  /** An output-split layer: this member's output blocks, whole, on every chunk. */
+  runLayer(l: number, inputs: SerializedBatch, signal?: AbortSignal): Promise<PoolLayerResult> {
+    this.checkLayer(l);
+    const { backend, operands } = this.server.tools();
+    return this.step(
+      () => [loadBatch(this.context, inputs, l).chunks as Ciphertexts],
+      async ([current], ops) => {
+        const out: Ciphertexts = [];
+        try {
+          for (const blocks of current)
+            out.push(
+              await interpretLayer(
+                this.context.model,
+                backend,
+                operands,
+                l,
+                blocks,
+                this.shares[l].blocks,
+                ops,
+                {
+                  signal,
+                  yieldNow: yielder(),
+                },
+              ),
+            );
+        } catch (error) {
+          this.context.free({ chunks: out });
+          throw error;
+        }
+        return out;
+      },
+      inputs.samples,
+    );
+  }
+
+  /**
+   * An input-split layer, first half: for every computed output block, the sum of the products
+   * of this member's input blocks (null where it holds no active tile of that row).
+   */
+  accumulate(l: number, inputs: SerializedBatch, signal?: AbortSignal): Promise<PoolLayerResult> {
+    this.checkLayer(l);
+    const set = this.inputSets[l];
+    if (!set) throw new HepexError('invalid-argument', `Layer ${l + 1} is not split by inputs.`);
+    const { backend, operands } = this.server.tools();
+    const { model } = this.context;
+    const layer = model.exec.layers[l];
+    const next = yielder();
+    return this.step(
+      () => [loadBatch(this.context, inputs, l, set).chunks as Ciphertexts],
+      async ([current], ops) => {
+        const out: Ciphertexts = [];
+        try {
+          for (const blocks of current) {
+            const row: (Ciphertext | null)[] = new Array<Ciphertext | null>(
+              layer.tiling.outBlocks,
+            ).fill(null);
+            out.push(row);
+            for (let o = 0; o < row.length; o++) {
+              if (!layer.computedOutputs[o]) continue;
+              throwIfAborted(signal);
+              row[o] = accumulateBlock(
+                model,
+                backend,
+                operands,
+                l,
+                o,
+                blocks,
+                (i) => set.has(i),
+                ops,
+              );
+              await next();
+            }
+          }
+        } catch (error) {
+          this.context.free({ chunks: out });
+          throw error;
+        }
+        return out;
+      },
+      inputs.samples,
+    );
+  }
+
+  /**
+   * An input-split layer, second half: this member's output blocks from every member's partial
+   * sums (`partials`: per chunk, outBlocks x members entries, block o's at o * members + j),
+   * added (one addition per partial past the first: the single worker's count) and finished.
+   */
+  finish(
+    l: number,
+    partials: SerializedBatch,
+    members: number,
+    signal?: AbortSignal,
+  ): Promise<PoolLayerResult> {
+    this.checkLayer(l);
+    const { backend, operands } = this.server.tools();
+    const { model } = this.context;
+    const layer = model.exec.layers[l];
+    const mine = new Set(this.shares[l].blocks);
+    const next = yielder();
+    return this.step(
+      () => [
+        loadCiphertexts(this.context, partials, {
+          blocks: layer.tiling.outBlocks * members,
+          live: Uint8Array.from({ length: layer.tiling.outBlocks * members }, (_, e) =>
+            mine.has(Math.floor(e / members)) ? 1 : 0,
+          ),
+          primes: model.params.depth + 1 - layer.levelIn,
+          polys: model.mode === 'encrypted-model' ? 3 : 2,
+          what: `the partial sums of layer ${l + 1}`,
+        }).chunks as Ciphertexts,
+      ],
+      async ([loaded], ops) => {
+        const out: Ciphertexts = [];
+        try {
+          for (const row of loaded) {
+            const done: (Ciphertext | null)[] = new Array<Ciphertext | null>(
+              layer.tiling.outBlocks,
+            ).fill(null);
+            out.push(done);
+            for (const o of this.shares[l].blocks) {
+              throwIfAborted(signal);
+              let acc: Ciphertext | null = null;
+              for (let j = 0; j < members; j++) {
+                const part = row[o * members + j];
+                if (!part) continue;
+                if (acc === null) {
+                  // Taken over (finishBlock consumes it), so the loaded batch no longer frees it.
+                  acc = part;
+                  row[o * members + j] = null;
+                } else {
+                  backend.add(acc, part);
+                  ops.add++;
+                }
+              }
+              if (acc === null)
+                throw new HepexError(
+                  'he-runtime',
+                  `Layer ${l + 1} output block ${o} has no partial sum.`,
+                );
+              done[o] = finishBlock(model, backend, operands, l, o, acc, ops);
+              await next();
+            }
+          }
+        } catch (error) {
+          this.context.free({ chunks: out });
+          throw error;
+        }
+        return out;
+      },
+      partials.samples,
+    );
+  }
+
+  delete(): void {
+    this.context.delete();
+  }
+}
+
+/** Lets a worker take a cancel message between output blocks, at most every ~30 ms. */
+function yielder(): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last < 30) return;
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    last = performance.now();
+  };
+}
+
+/**
+ * Grows this worker's WASM heap once, at set-up, to hold the largest layer input it will load
+ * (then frees it: the allocator keeps the pages). Otherwise the first inference pays for the
+ * heap growing under it while the client waits.
+ */
+function reserveInputMemory(seal: Seal, context: SessionContext): void {
+  const { model, ctx } = context;
+  const most = Math.max(...model.exec.layers.map((l) => l.liveInputs.reduce((s, v) => s + v, 0)));
+  const held: Ciphertext[] = [];
+  try {
+    for (let i = 0; i < most; i++) {
+      const ct = new seal.Ciphertext();
+      held.push(ct);
+      ct.reserve(ctx.context, 2);
+    }
+  } finally {
+    for (const ct of held) ct.delete();
+  }
+}

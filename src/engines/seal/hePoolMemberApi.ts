@@ -1,0 +1,81 @@
+import { HepexError } from '../../core/model/errors';
+import { HePoolMember, type PoolLayerResult, type PoolMemberInit } from './hePoolMember';
+import { unpackBatch, type PackedBatch } from './hePoolWire';
+import type { Seal } from './loadSeal';
+
+/**
+ * What a pool worker exposes (the comlink facades wrap exactly this): one member at a time,
+ * a cancel that stops the running layer between output blocks, and a close that frees it.
+ */
+export function createPoolMemberApi(load: () => Promise<Seal>) {
+  let member: HePoolMember | null = null;
+  let running: AbortController | null = null;
+  const need = (): HePoolMember => {
+    if (!member) throw new HepexError('he-runtime', 'This HE pool worker holds no model.');
+    return member;
+  };
+  return {
+    async init(init: PoolMemberInit): Promise<{ setupMs: number }> {
+      member?.delete();
+      member = null;
+      const t0 = performance.now();
+      member = await HePoolMember.create(await load(), init);
+      return { setupMs: performance.now() - t0 };
+    },
+    async runLayer(l: number, inputs: PackedBatch): Promise<PoolLayerResult> {
+      const controller = new AbortController();
+      running = controller;
+      try {
+        return await need().runLayer(l, unpackBatch(inputs), controller.signal);
+      } finally {
+        if (running === controller) running = null;
+      }
+    },
+    async accumulate(l: number, inputs: PackedBatch): Promise<PoolLayerResult> {
+      const controller = new AbortController();
+      running = controller;
+      try {
+        return await need().accumulate(l, unpackBatch(inputs), controller.signal);
+      } finally {
+        if (running === controller) running = null;
+      }
+    },
+    async finish(l: number, partials: PackedBatch, members: number): Promise<PoolLayerResult> {
+      const controller = new AbortController();
+      running = controller;
+      try {
+        return await need().finish(l, unpackBatch(partials), members, controller.signal);
+      } finally {
+        if (running === controller) running = null;
+      }
+    },
+    cancel(): void {
+      running?.abort();
+    },
+    /** Round trip of `bytes` (the pool times it to price moving ciphertexts). */
+    echo(bytes: Uint8Array): number {
+      return bytes.byteLength;
+    },
+    stats(): { liveObjects: number; liveBytes: number; peakBytes: number } {
+      const m = need();
+      return {
+        liveObjects: m.liveObjects.count,
+        liveBytes: m.liveObjects.bytes,
+        peakBytes: m.peakBytes,
+      };
+    },
+    close(): void {
+      member?.delete();
+      member = null;
+    },
+  };
+}
+
+export type PoolMemberApi = ReturnType<typeof createPoolMemberApi>;
+
+/** The buffers of a layer result, to hand over (transfer) instead of copying. */
+export function resultBuffers(result: PoolLayerResult): ArrayBuffer[] {
+  return result.outputs.chunks.flatMap((blocks) =>
+    blocks.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])),
+  );
+}
