@@ -42,7 +42,7 @@ expose({
       return transfer(result, resultBuffers(result));
     }),
   cancel: () => api.cancel(),
-  echo: (bytes: Uint8Array) => api.echo(bytes),
+  probe: (batch: PackedBatch) => api.probe(batch),
   stats: () => guarded('HE pool worker stats', () => api.stats()),
   close: () => api.close(),
 });

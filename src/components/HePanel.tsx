@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useAppStore } from '../store/storeContext';
-import { HE_WORKER_CHOICES } from '../store/heSlice';
+import { autoHeWorkers, HE_WORKER_CHOICES } from '../store/heSlice';
 import { selectHeWorkers, selectRunRingDegree } from '../store/selectors';
 import { fmtBytes, fmtInt, fmtMs, fmtNum, fmtPct } from '../viz/format';
 import { TableHead } from './TableHead';
@@ -84,7 +84,7 @@ export function HePanel() {
               aria-label="HE workers"
               data-testid="he-workers"
             >
-              <option value="auto">auto ({Math.min(8, cores)})</option>
+              <option value="auto">auto ({autoHeWorkers(cores)})</option>
               {HE_WORKER_CHOICES.map((n) => (
                 <option key={n} value={n}>
                   {n}

@@ -21,6 +21,14 @@ export interface HeSlice {
 
 export type HeWorkersChoice = 'auto' | number;
 
+/**
+ * 'auto': one HE worker per core but one, at most 8: the HE worker that keeps the keys and the
+ * page itself need a core too (on a 2-core machine: one worker, the single-worker session).
+ */
+export function autoHeWorkers(cores: number): number {
+  return Math.max(1, Math.min(8, cores - 1));
+}
+
 /** Choices the studio offers besides 'auto'. */
 export const HE_WORKER_CHOICES = [1, 2, 4, 8] as const;
 

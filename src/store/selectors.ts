@@ -1,3 +1,4 @@
+import { autoHeWorkers } from './heSlice';
 import { REFERENCE_TIMINGS, type OpTimingTable } from '../core/he/costModel';
 import { resolveRing, runRingDegree, type ResolvedRing } from '../core/he/heModel';
 import type { LayerTiling } from '../core/tiling/tilePlan';
@@ -259,9 +260,9 @@ export function selectRunRingDegree(state: AppState): number | null {
 }
 
 /**
- * HE workers an encrypted run uses: the choice, or for 'auto' one per reported core up to 8
- * (each worker holds its own copy of the keys and a WASM heap of its own).
+ * HE workers an encrypted run uses: the choice, or autoHeWorkers of the reported cores (each
+ * worker holds its own evaluation keys and a WASM heap of its own).
  */
 export function selectHeWorkers(state: AppState): number {
-  return state.heWorkers === 'auto' ? Math.min(8, state.heCores) : state.heWorkers;
+  return state.heWorkers === 'auto' ? autoHeWorkers(state.heCores) : state.heWorkers;
 }

@@ -219,12 +219,19 @@ test('training a preset in the worker draws a live loss chart and replaces the m
   );
 });
 
-test('encrypted inference runs in the HE worker (real SEAL) for the shipped twin and the unpruned MLP', async () => {
+test('encrypted inference runs on a pool of 2 HE workers (real SEAL, nested workers) for the shipped twin and the unpruned MLP', async () => {
   await withPage(
     async ({ page, errors }) => {
       await ready(page);
       await showMlpPreset(page);
+      await page.getByTestId('he-workers').selectOption('2');
       const cts = await runEncrypted(page);
+      // Both models ran on the pool, and the summary prices it against one worker.
+      assert.deepEqual(await page.getByTestId('he-row-workers').allTextContents(), ['2', '2']);
+      assert.match(
+        (await page.getByTestId('he-pool-speedup').textContent()) ?? '',
+        /on 2 HE workers, predicted ×[\d.]+ faster than on one/,
+      );
       // Decrypted outputs judged against the labels: the 96-97% MLPs stay accurate under encryption.
       for (const m of await page.getByTestId('he-metric').allTextContents()) {
         assert.ok(Number(/acc ([\d.]+)%/.exec(m)?.[1]) >= 80, `decrypted accuracy ${m}`);

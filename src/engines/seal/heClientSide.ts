@@ -91,6 +91,28 @@ export class HeClientSide {
     }
   }
 
+  /** `count` fresh encryptions of zero at the top level: what a pool probe moves and loads. */
+  encryptZeros(count: number): CipherBatch {
+    const { seal, ctx, tracker } = this.c;
+    const blocks: Ciphertext[] = [];
+    const pt = new seal.Plaintext();
+    try {
+      ctx.encoder.encode(new Float64Array(ctx.encoder.slotCount()), ctx.scale, pt);
+      for (let i = 0; i < count; i++) {
+        const ct = tracker.add(new seal.Ciphertext());
+        blocks.push(ct);
+        this.encryptor.encryptSymmetric(pt, ct);
+        tracker.resize(ct, bytesOfCiphertext(ct));
+      }
+    } catch (error) {
+      this.c.free({ chunks: [blocks] });
+      throw toError(error, 'Encrypting the transfer probe');
+    } finally {
+      pt.delete();
+    }
+    return { samples: 1, chunks: [blocks] };
+  }
+
   /** Orders, packs, encodes and encrypts the inputs (samples x inputs). */
   encrypt(inputs: Float32Array, samples: number, ops: OpCounts = zeroOps()): CipherBatch {
     const { seal, model, ctx, tracker } = this.c;

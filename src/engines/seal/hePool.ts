@@ -14,7 +14,7 @@ import type { Network } from '../../core/model/network';
 import { addOps, zeroOps, type OpCounts } from '../../core/tiling/executionPlan';
 import type { TileShape } from '../../core/tiling/tileShape';
 import { HeClientSide, type PoolKeys } from './heClientSide';
-import { loadCiphertexts, saveBatchInto } from './hePoolCiphertexts';
+import { loadCiphertexts, saveBatchInto, transferProbe } from './hePoolCiphertexts';
 import type { PoolLayerResult } from './hePoolMember';
 import {
   measureTransfer,
@@ -118,7 +118,10 @@ export class HePool {
         ),
       );
       throwIfAborted(options.signal);
-      const transferMsPerMiB = await measureTransfer(workers);
+      const shared = canShareMemory();
+      const { packed, mib, clientMs } = transferProbe(seal, context, client, shared);
+      const transferMsPerMiB =
+        (await measureTransfer(workers, packed, mib, shared)) + clientMs / mib;
       const owners = assignment.shares.map((perWorker, l) => {
         const owner = new Int32Array(model.exec.layers[l].tiling.outBlocks).fill(-1);
         perWorker.forEach((share, j) => share.blocks.forEach((o) => (owner[o] = j)));

@@ -4,6 +4,8 @@ import { toError } from './sealErrors';
 import { bytesOfCiphertext } from './sealTracker';
 import type { SessionContext } from './sessionContext';
 import type { CipherBatch, SerializedBatch } from './sessionTypes';
+import type { HeClientSide } from './heClientSide';
+import { packBatch, type PackedBatch } from './hePoolWire';
 
 type Ciphertext = InstanceType<Seal['Ciphertext']>;
 
@@ -144,4 +146,33 @@ export function loadCiphertexts(
     throw error;
   }
   return { samples: serialized.samples, chunks };
+}
+
+/** Ciphertexts the set-up probe moves to time transfers (16 MiB at N = 16384, 4 primes). */
+const TRANSFER_PROBE_CIPHERTEXTS = 16;
+
+/**
+ * The pool's transfer probe, client side: fresh top-level ciphertexts saved and packed as a
+ * layer's inputs are (`clientMs`: the saving and packing), ready to send to every worker.
+ */
+export function transferProbe(
+  seal: Seal,
+  context: SessionContext,
+  client: HeClientSide,
+  shared: boolean,
+): { packed: PackedBatch; mib: number; clientMs: number } {
+  const probe = client.encryptZeros(TRANSFER_PROBE_CIPHERTEXTS);
+  const t0 = performance.now();
+  const saved = new Set<unknown>();
+  let serialized: SerializedBatch;
+  try {
+    serialized = saveBatchInto(seal, probe, shared, (ct) => {
+      context.tracker.delete(ct);
+      saved.add(ct);
+    });
+  } finally {
+    for (const ct of probe.chunks[0]) if (ct && !saved.has(ct)) context.tracker.delete(ct);
+  }
+  const packed = packBatch(serialized, shared);
+  return { packed, mib: packed.buffer.byteLength / 2 ** 20, clientMs: performance.now() - t0 };
 }

@@ -143,6 +143,26 @@ export class HePoolMember {
     }
   }
 
+  /**
+   * The transfer probe: loads top-level ciphertexts as a layer's inputs would be loaded and
+   * saves them as outputs would be, so the pool can time moving ciphertexts for real.
+   */
+  probe(batch: SerializedBatch): number {
+    this.context.assertAlive();
+    const count = batch.chunks[0]?.length ?? 0;
+    const loaded = loadCiphertexts(this.context, batch, {
+      blocks: count,
+      live: new Uint8Array(count).fill(1),
+      primes: this.context.model.params.depth + 1,
+      what: 'the transfer probe',
+    });
+    try {
+      return saveBatch(this.context.seal, loaded).chunks[0].length;
+    } finally {
+      this.context.free(loaded);
+    }
+  }
+
   /** An output-split layer: this member's output blocks, whole, on every chunk. */
   runLayer(l: number, inputs: SerializedBatch, signal?: AbortSignal): Promise<PoolLayerResult> {
     this.checkLayer(l);

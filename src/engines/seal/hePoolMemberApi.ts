@@ -52,9 +52,9 @@ export function createPoolMemberApi(load: () => Promise<Seal>) {
     cancel(): void {
       running?.abort();
     },
-    /** Round trip of `bytes` (the pool times it to price moving ciphertexts). */
-    echo(bytes: Uint8Array): number {
-      return bytes.byteLength;
+    /** Loads and saves the probe's ciphertexts (the pool times it to price moving them). */
+    probe(batch: PackedBatch): number {
+      return need().probe(unpackBatch(batch));
     },
     stats(): { liveObjects: number; liveBytes: number; peakBytes: number } {
       const m = need();

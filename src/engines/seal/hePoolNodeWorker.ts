@@ -25,7 +25,7 @@ expose(
       return transfer(result, resultBuffers(result));
     },
     cancel: () => api.cancel(),
-    echo: (bytes: Uint8Array) => api.echo(bytes),
+    probe: (batch: PackedBatch) => api.probe(batch),
     stats: () => api.stats(),
     close: () => api.close(),
   },

@@ -16,7 +16,7 @@ export interface PoolWorker {
     accumulate(l: number, inputs: PackedBatch): Promise<PoolLayerResult>;
     finish(l: number, partials: PackedBatch, members: number): Promise<PoolLayerResult>;
     cancel(): Promise<void>;
-    echo(bytes: Uint8Array): Promise<number>;
+    probe(batch: PackedBatch): Promise<number>;
     stats(): Promise<{ liveObjects: number; liveBytes: number; peakBytes: number }>;
     close(): Promise<void>;
   };
@@ -69,10 +69,18 @@ export function watch<T>(worker: PoolWorker, index: number, call: Promise<T>): P
   ]);
 }
 
-/** ms per MiB to move ciphertext-sized buffers to every worker and back, all at once. */
-export async function measureTransfer(workers: readonly PoolWorker[]): Promise<number> {
-  const bytes = new Uint8Array(4 * 2 ** 20);
+/**
+ * ms per MiB to move ciphertexts to the workers as a layer does: `packed` (real ciphertexts of
+ * `mib` MiB) sent to every worker at once, loaded there and saved again. Counted per MiB as
+ * poolCost counts bytes: once when the buffer is shared, once per worker when it is copied.
+ */
+export async function measureTransfer(
+  workers: readonly PoolWorker[],
+  packed: PackedBatch,
+  mib: number,
+  shared: boolean,
+): Promise<number> {
   const t0 = performance.now();
-  await Promise.all(workers.map((w, j) => watch(w, j, w.api.echo(bytes))));
-  return (performance.now() - t0) / (4 * workers.length);
+  await Promise.all(workers.map((w, j) => watch(w, j, w.api.probe(packed))));
+  return (performance.now() - t0) / (mib * (shared ? 1 : workers.length));
 }
