@@ -98,7 +98,6 @@ export class HePoolMember {
       );
       server.importEvaluationKeys({ relin: init.keys.relin, galois: init.keys.galois });
       await server.encodeModel({});
-      reserveInputMemory(seal, context);
       return new HePoolMember(context, server, init.shares);
     } catch (error) {
       context.delete();
@@ -330,24 +329,4 @@ function yielder(): () => Promise<void> {
     await new Promise<void>((resolve) => setTimeout(resolve, 0));
     last = performance.now();
   };
-}
-
-/**
- * Grows this worker's WASM heap once, at set-up, to hold the largest layer input it will load
- * (then frees it: the allocator keeps the pages). Otherwise the first inference pays for the
- * heap growing under it while the client waits.
- */
-function reserveInputMemory(seal: Seal, context: SessionContext): void {
-  const { model, ctx } = context;
-  const most = Math.max(...model.exec.layers.map((l) => l.liveInputs.reduce((s, v) => s + v, 0)));
-  const held: Ciphertext[] = [];
-  try {
-    for (let i = 0; i < most; i++) {
-      const ct = new seal.Ciphertext();
-      held.push(ct);
-      ct.reserve(ctx.context, 2);
-    }
-  } finally {
-    for (const ct of held) ct.delete();
-  }
 }
