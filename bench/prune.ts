@@ -421,7 +421,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
       aePermutationSeconds: '<= 5',
       endToEnd:
         '>= 65% fewer weight ciphertexts than unpruned within 2.5 points; >= 70% fewer than the best tile-pruning run',
-      cnn: '>= 50% fewer weight ciphertexts than unpruned within 2.5 points (issue 7), tile pruning beside it',
+      cnn: '>= 50% fewer weight ciphertexts than unpruned within 2.5 points, tile pruning beside it',
     },
     permutation,
     permutationAfterGroupLasso: structured,

@@ -1,20 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
-const tsx = 'node_modules/tsx/dist/cli.mjs';
-
-/** Runs the real CLI in a child process (the same Node 24 vitest runs on). */
-async function hepex(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [tsx, 'src/cli/main.ts', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { hepex } from '../fixtures/cli';
 
 describe('hepex cost', () => {
   it('prints one JSON object with the total weight tiles', async () => {

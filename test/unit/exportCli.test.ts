@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hepex } from '../fixtures/cli';
 import { firstLayerInputs, forward, inputWidth } from '../../src/core/model/network';
 import { permuteRows, unpermuteRows } from '../../src/core/model/permutation';
 import { unfoldClientPermutation } from '../../src/core/prune/clientPermutation';
@@ -11,19 +10,6 @@ import { masksOfNonZeros } from '../../src/core/prune/common';
 import { readModelDir } from '../../src/engines/tfjs/modelDir';
 import { maxAbsDiff, randomInputs } from '../fixtures/networks';
 import { runOnnx } from '../fixtures/onnxExportModels';
-
-const run = promisify(execFile);
-const tsx = 'node_modules/tsx/dist/cli.mjs';
-
-async function hepex(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [tsx, 'src/cli/main.ts', ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const MODEL = 'public/models/mlp/hepex';
 let dir = '';

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { hepex } from '../fixtures/cli';
 import { forward, validateNetwork } from '../../src/core/model/network';
 import { onnx } from '../../src/engines/onnx/onnxDecode';
 import { sourceModelFromOnnx } from '../../src/engines/onnx/onnxImport';
@@ -248,22 +247,6 @@ describe('ONNX import of PyTorch-exported models', () => {
     expect(error.message).toMatch(/cannot import MaxPool/);
   });
 });
-
-const run = promisify(execFile);
-
-async function hepex(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [
-      'node_modules/tsx/dist/cli.mjs',
-      'src/cli/main.ts',
-      ...args,
-    ]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('reading --model paths', () => {
   it('reads an .onnx file as a source model, ReLU and all', async () => {

@@ -189,7 +189,13 @@ export class HePool {
       signal?: AbortSignal;
       onProgress?: (fraction: number, message: string) => void;
     } = {},
-  ): Promise<{ outputs: SerializedBatch; ops: OpCounts; layers: PoolInferStats['layers'] }> {
+  ): Promise<{
+    outputs: SerializedBatch;
+    ops: OpCounts;
+    layers: PoolInferStats['layers'];
+    /** The prediction the run was made against (before this run re-measured the transfers). */
+    predicted: PoolCost;
+  }> {
     if (this.broken) throw new HepexError('he-runtime', this.broken);
     this.context.assertAlive();
     const layerCount = this.model.exec.layers.length;
@@ -240,7 +246,7 @@ export class HePool {
     const moved = predicted.transferBytes.reduce((a, b) => a + b, 0) / 2 ** 20;
     const overhead = layers.reduce((a, x) => a + Math.max(0, x.wallMs - x.maxComputeMs), 0);
     if (moved > 0) this.transferMsPerMiB = overhead / moved;
-    return { outputs: current, ops, layers };
+    return { outputs: current, ops, layers, predicted };
   }
 
   /**
@@ -339,7 +345,7 @@ export class HePool {
     const t0 = performance.now();
     const encrypted = this.encrypt(inputs, samples, clientOps);
     const t1 = performance.now();
-    const { outputs: last, ops, layers } = await this.run(encrypted, options);
+    const { outputs: last, ops, layers, predicted } = await this.run(encrypted, options);
     const t2 = performance.now();
     const outputs = this.decrypt(last, clientOps);
     const t3 = performance.now();
@@ -355,7 +361,7 @@ export class HePool {
         layers,
         ops,
         clientOps,
-        predicted: this.predict(samples),
+        predicted,
       },
     };
   }

@@ -14,6 +14,16 @@ export function createPoolMemberApi(load: () => Promise<Seal>) {
     if (!member) throw new HepexError('he-runtime', 'This HE pool worker holds no model.');
     return member;
   };
+  /** Runs one step with a signal that `cancel` aborts. */
+  const cancellable = async <T>(step: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const controller = new AbortController();
+    running = controller;
+    try {
+      return await step(controller.signal);
+    } finally {
+      if (running === controller) running = null;
+    }
+  };
   return {
     async init(init: PoolMemberInit): Promise<{ setupMs: number }> {
       member?.delete();
@@ -22,33 +32,12 @@ export function createPoolMemberApi(load: () => Promise<Seal>) {
       member = await HePoolMember.create(await load(), init);
       return { setupMs: performance.now() - t0 };
     },
-    async runLayer(l: number, inputs: PackedBatch): Promise<PoolLayerResult> {
-      const controller = new AbortController();
-      running = controller;
-      try {
-        return await need().runLayer(l, unpackBatch(inputs), controller.signal);
-      } finally {
-        if (running === controller) running = null;
-      }
-    },
-    async accumulate(l: number, inputs: PackedBatch): Promise<PoolLayerResult> {
-      const controller = new AbortController();
-      running = controller;
-      try {
-        return await need().accumulate(l, unpackBatch(inputs), controller.signal);
-      } finally {
-        if (running === controller) running = null;
-      }
-    },
-    async finish(l: number, partials: PackedBatch, members: number): Promise<PoolLayerResult> {
-      const controller = new AbortController();
-      running = controller;
-      try {
-        return await need().finish(l, unpackBatch(partials), members, controller.signal);
-      } finally {
-        if (running === controller) running = null;
-      }
-    },
+    runLayer: (l: number, inputs: PackedBatch): Promise<PoolLayerResult> =>
+      cancellable((signal) => need().runLayer(l, unpackBatch(inputs), signal)),
+    accumulate: (l: number, inputs: PackedBatch): Promise<PoolLayerResult> =>
+      cancellable((signal) => need().accumulate(l, unpackBatch(inputs), signal)),
+    finish: (l: number, partials: PackedBatch, members: number): Promise<PoolLayerResult> =>
+      cancellable((signal) => need().finish(l, unpackBatch(partials), members, signal)),
     cancel(): void {
       running?.abort();
     },

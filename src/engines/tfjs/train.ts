@@ -112,6 +112,13 @@ export interface Evaluation {
   readonly meanImageMse?: number;
 }
 
+/** An evaluation as a model's metrics: { accuracy } or { mse, meanImageMse }. */
+export function metricsOf(evaluation: Evaluation): Record<string, number> {
+  return evaluation.meanImageMse === undefined
+    ? { [evaluation.metric.name]: evaluation.metric.value }
+    : { mse: evaluation.metric.value, meanImageMse: evaluation.meanImageMse };
+}
+
 /** One mask per layer, each of its layer's shape; a conv's tied over positions. Throws `invalid-mask`. */
 export function checkMasks(network: SourceNetwork, masks: readonly Mask[] | undefined): void {
   if (!masks) return;

@@ -5,7 +5,7 @@ import type { NonPolynomialActivation } from '../../core/model/activation';
 import type { SourceNetwork } from '../../core/model/network';
 import { setupBackend } from './backend';
 import { createSpec, initNetwork, specName, type ModelSpec } from './models';
-import { evaluateNetwork, trainNetwork, type Evaluation } from './train';
+import { evaluateNetwork, metricsOf, trainNetwork, type Evaluation } from './train';
 import { TRAINING_DEFAULTS, type TrainModelOptions } from './trainer';
 import type { TrainProgress } from '../../core/model/trainer';
 
@@ -60,10 +60,7 @@ export async function trainSourceModel(
     seed,
   });
   const totalMs = performance.now() - t0;
-  const metrics: Record<string, number> =
-    evaluation.meanImageMse === undefined
-      ? { [evaluation.metric.name]: evaluation.metric.value }
-      : { mse: evaluation.metric.value, meanImageMse: evaluation.meanImageMse };
+  const metrics = metricsOf(evaluation);
   return {
     model: {
       name: options.name ?? `${specName(checked)} ${hidden.type}`,

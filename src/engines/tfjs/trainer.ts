@@ -6,7 +6,7 @@ import type { Network } from '../../core/model/network';
 import type { FineTuneOptions, Metric, Trainer, TrainProgress } from '../../core/model/trainer';
 import { setupBackend } from './backend';
 import { createSpec, initNetwork, specName, type Architecture, type ModelSpec } from './models';
-import { checkMasks, evaluateNetwork, trainNetwork, type Evaluation } from './train';
+import { checkMasks, evaluateNetwork, metricsOf, trainNetwork, type Evaluation } from './train';
 
 /**
  * Training defaults per architecture, chosen by measurement on the MNIST split (seed 1,
@@ -148,10 +148,7 @@ export async function trainModel(
   });
   const evaluation = await evaluateNetwork(result.network, data.train, data.test, { noise, seed });
   const totalMs = performance.now() - t0;
-  const metrics: Record<string, number> =
-    evaluation.meanImageMse === undefined
-      ? { [evaluation.metric.name]: evaluation.metric.value }
-      : { mse: evaluation.metric.value, meanImageMse: evaluation.meanImageMse };
+  const metrics = metricsOf(evaluation);
   return {
     model: {
       name: options.name ?? specName(checked),
