@@ -67,6 +67,23 @@ export function optionalNumber(
   return n;
 }
 
+/** A whole number from `min` to `max` (counts, depths, seeds): 1.5 or 1e400 is refused in words. */
+export function optionalInteger(
+  flags: ParsedFlags,
+  name: string,
+  range: { readonly min: number; readonly max: number },
+  fallback: number,
+): number {
+  const n = optionalNumber(flags, name, fallback);
+  if (!Number.isInteger(n) || n < range.min || n > range.max) {
+    throw new HepexError(
+      'invalid-argument',
+      `Option --${name} must be a whole number from ${range.min} to ${range.max}, got ${String(flags[name])}.`,
+    );
+  }
+  return n;
+}
+
 export function optionalChoice<T extends string>(
   flags: ParsedFlags,
   name: string,

@@ -1,7 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { heReadyModel, type HepexModel, type SourceModel } from '../core/io/model';
-import { HepexError } from '../core/model/errors';
+import { readBoundedFile } from '../engines/node/boundedFile';
 import { MAX_ONNX_BYTES } from '../engines/onnx/onnxDecode';
 import { sourceModelFromOnnx } from '../engines/onnx/onnxImport';
 import { readModelDir, readSourceModelDir } from '../engines/tfjs/modelDir';
@@ -13,26 +12,14 @@ import { readModelDir, readSourceModelDir } from '../engines/tfjs/modelDir';
 
 const isOnnxPath = (path: string): boolean => /\.onnx$/i.test(path);
 
-/** An .onnx file's bytes, its size checked before it is read. */
-async function readOnnxFile(path: string): Promise<Uint8Array> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile())
-      throw new HepexError('invalid-model-file', `ONNX file: ${path} is not a file.`);
-    if (info.size > MAX_ONNX_BYTES) {
-      throw new HepexError(
-        'invalid-model-file',
-        `ONNX file: ${path} is ${info.size} bytes; the studio reads models up to ${MAX_ONNX_BYTES} bytes.`,
-      );
-    }
-    return new Uint8Array(await readFile(path));
-  } catch (error) {
-    if (error instanceof HepexError) throw error;
-    throw new HepexError(
-      'invalid-model-file',
-      `Cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
-    );
-  }
+/** An .onnx file's bytes: a regular file only, at most MAX_ONNX_BYTES read. */
+function readOnnxFile(path: string): Promise<Uint8Array> {
+  return readBoundedFile(path, {
+    limit: MAX_ONNX_BYTES,
+    what: 'ONNX file',
+    code: 'invalid-model-file',
+    noun: 'models',
+  });
 }
 
 /** The model's name: the file name without .onnx. */

@@ -1,6 +1,7 @@
 import { HepexError } from '../core/model/errors';
 import type { HepexModel } from '../core/io/model';
 import { modelFromFiles } from '../core/io/layersModelFile';
+import { manifestWeightPaths } from '../core/io/layersModelManifest';
 import { readModelOrSource, readOnnxModel } from './sourceModel';
 
 /**
@@ -82,32 +83,11 @@ async function modelFiles() {
   return files;
 }
 
-/** Weight file names a model.json's manifest lists, checked to be plain names next to it. */
-export function manifestPaths(modelJson: string): string[] {
-  let manifest: unknown;
-  try {
-    manifest = (JSON.parse(modelJson) as { weightsManifest?: unknown }).weightsManifest;
-  } catch {
-    return ['weights.bin']; // the parser reports the JSON error in words
-  }
-  const paths: string[] = [];
-  if (Array.isArray(manifest)) {
-    for (const group of manifest) {
-      const list = (group as { paths?: unknown } | null)?.paths;
-      if (!Array.isArray(list)) continue;
-      for (const p of list) {
-        if (typeof p !== 'string' || !/^(\.\/)?[\w.-]+$/.test(p) || p.includes('..')) {
-          throw new HepexError(
-            'invalid-model-file',
-            `Model file: weight path ${JSON.stringify(p)} must be a plain file name next to model.json.`,
-          );
-        }
-        paths.push(p.replace(/^\.\//, ''));
-      }
-    }
-  }
-  return paths.length ? paths : ['weights.bin'];
-}
+/**
+ * Weight file names a model.json's manifest lists, checked to be plain names next to it (the
+ * CLI's check: core/io/layersModelManifest.ts, depth-bounded before anything recurses).
+ */
+export const manifestPaths = (modelJson: string): string[] => manifestWeightPaths(modelJson);
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

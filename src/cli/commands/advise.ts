@@ -1,6 +1,6 @@
 import type { HeMode } from '../../core/tiling/executionPlan';
 import { adviseTileShapes } from '../../core/analysis/tileAdvisor';
-import { optionalChoice, optionalNumber, parseFlags } from '../args';
+import { optionalChoice, optionalInteger, optionalNumber, parseFlags } from '../args';
 import type { Command } from '../command';
 import { formatBytes, formatMs, table } from '../format';
 import { activationsFromFlags, sizesFromFlags } from '../networkOptions';
@@ -25,7 +25,7 @@ export const command: Command = {
       'plain-model',
     );
     const samples = optionalNumber(flags, 'samples', 512);
-    const top = optionalNumber(flags, 'top', 10);
+    const top = optionalInteger(flags, 'top', { min: 1, max: 10_000 }, 10);
     const advice = adviseTileShapes(
       sizes,
       activationsFromFlags(flags, sizes.length - 1),

@@ -2,7 +2,7 @@ import { HepexError } from '../../core/model/errors';
 import { RING_DEGREES, type RingDegree } from '../../core/tiling/tileShape';
 import { calibrate } from '../../engines/seal/calibrate';
 import { loadSeal } from '../../engines/seal/loadSeal';
-import { optionalNumber, parseFlags } from '../args';
+import { optionalInteger, optionalNumber, parseFlags } from '../args';
 import type { Command } from '../command';
 import { table } from '../format';
 
@@ -24,8 +24,9 @@ export const command: Command = {
         `Option --ring-degree must be one of ${RING_DEGREES.join(', ')}, got ${ringDegree}.`,
       );
     }
-    const depth = optionalNumber(flags, 'depth', 2);
-    const repetitions = optionalNumber(flags, 'repetitions', 9);
+    // Whole numbers before SEAL sees them: a depth of 1.5 has no prime chain.
+    const depth = optionalInteger(flags, 'depth', { min: 1, max: 64 }, 2);
+    const repetitions = optionalInteger(flags, 'repetitions', { min: 1, max: 1000 }, 9);
     const { seal } = await loadSeal();
     const result = await calibrate(seal, ringDegree as RingDegree, {
       depth,

@@ -2,6 +2,7 @@ import { checkTrainedData } from '../../core/io/dataIdentity';
 import { HepexError } from '../../core/model/errors';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
 import { writeModelDir } from '../../engines/tfjs/modelDir';
+import { checkOutDir } from '../../engines/node/atomicDir';
 import { readSourceModel } from '../readModel';
 import { CONVERT_DEFAULTS, convertModel } from '../../engines/tfjs/convertModel';
 import { optionalNumber, parseFlags, requireString } from '../args';
@@ -40,6 +41,8 @@ export const command: Command = {
     });
     const dir = requireString(flags, 'model');
     const out = requireString(flags, 'out');
+    // An --out that can never be written fails now, not after the fit and fine-tune.
+    await checkOutDir(out);
     const epochs = optionalNumber(flags, 'epochs', CONVERT_DEFAULTS.epochs);
     if (!Number.isInteger(epochs) || epochs < 0 || epochs > 1000)
       throw new HepexError(

@@ -1,5 +1,6 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { withLock } from '../../engines/node/atomicDir';
 import { HepexError } from '../../core/model/errors';
 import { inputWidth } from '../../core/model/network';
 import {
@@ -35,7 +36,8 @@ async function writeAtomically(files: readonly { path: string; data: Uint8Array 
       renamed++;
     }
   } catch (error) {
-    await Promise.all(tmp.slice(renamed).map((t) => rm(t, { force: true })));
+    // A temporary file that was never made (e.g. its directory is a file) is no error here.
+    await Promise.all(tmp.slice(renamed).map((t) => rm(t, { force: true }).catch(() => undefined)));
     throw new HepexError(
       'invalid-argument',
       `Cannot write ${files.map((f) => f.path).join(' and ')} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}).`,
@@ -67,7 +69,8 @@ export const command: Command = {
         data: JSON.stringify(clientPermutationFile(model)) + '\n',
       });
     }
-    await writeAtomically(files);
+    // Under one lock: two exports to the same FILE.onnx never interleave their two files.
+    await withLock(out, () => writeAtomically(files));
     const first = model.network.layers[0];
     const last = model.network.layers[model.network.layers.length - 1];
     const json = {

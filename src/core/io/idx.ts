@@ -24,6 +24,34 @@ const TYPE_NAMES: Record<number, string> = {
 /** Largest element count accepted: 2^28 bytes (256 MiB), far above MNIST's 47 MB. */
 export const MAX_IDX_ELEMENTS = 1 << 28;
 
+/** Largest IDX file accepted, bytes: the largest element count plus the largest header. */
+export const MAX_IDX_BYTES = MAX_IDX_ELEMENTS + 4 + 4 * 4;
+
+/**
+ * The length in bytes the header at the start of `head` declares for the whole file, once
+ * enough of it is there (undefined before that, or when it is not an IDX header): what a
+ * decompressor may produce at most, so a gzip bomb stops at the size its header promised.
+ */
+export function idxDeclaredBytes(head: Uint8Array): number | undefined {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[3] < 1 || head[3] > 4)
+    return undefined;
+  const k = head[3];
+  if (head.length < 4 + 4 * k) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let d = 0; d < k; d++) count *= view.getUint32(4 + 4 * d, false);
+  return 4 + 4 * k + count;
+}
+
+/**
+ * How many decompressed bytes to accept given what has come out so far (`head`, at least its
+ * first 20 bytes when there are that many): the declared length when the header is readable,
+ * else the cap. One byte more than that makes the file wrong either way.
+ */
+export function idxOutputLimit(head: Uint8Array): number {
+  return Math.min(MAX_IDX_BYTES, idxDeclaredBytes(head) ?? MAX_IDX_BYTES);
+}
+
 /** True when the bytes start with the gzip magic number 1f 8b. */
 export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;

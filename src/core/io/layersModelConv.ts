@@ -3,7 +3,7 @@ import { convGeometry, convLayer } from '../model/conv';
 import { MAX_LAYER_SIZE, type ConvGeometry, type SourceLayer } from '../model/network';
 import { kernelToWeights } from '../model/matrix';
 import { readFloats, type WeightEntry } from './layersModelManifest';
-import { invalid } from './modelFileChecks';
+import { invalid, shown } from './modelFileChecks';
 import { nonPolynomialNamed } from './layersModelActivations';
 import type { DenseNode, LayerJson } from './layersModelGraph';
 
@@ -17,7 +17,7 @@ export function imageShape(v: unknown, what: string): [number, number, number] {
     !v.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_LAYER_SIZE)
   ) {
     throw invalid(
-      `${what} must be an image shape [height, width, channels] of whole numbers, got ${JSON.stringify(v)}.`,
+      `${what} must be an image shape [height, width, channels] of whole numbers, got ${shown(v)}.`,
     );
   }
   return v as [number, number, number];
@@ -33,7 +33,7 @@ export function conv2dGeometry(
   const pair = (v: unknown, what: string): number => {
     const [a, b] = Array.isArray(v) ? v : [v, v];
     if (typeof a !== 'number' || a !== b || !Number.isInteger(a) || a < 1 || a > MAX_LAYER_SIZE)
-      throw invalid(`${where} needs a square ${what} of whole numbers, got ${JSON.stringify(v)}.`);
+      throw invalid(`${where} needs a square ${what} of whole numbers, got ${shown(v)}.`);
     return a;
   };
   const filters = c.filters;
@@ -43,12 +43,12 @@ export function conv2dGeometry(
     filters < 1 ||
     filters > MAX_LAYER_SIZE
   )
-    throw invalid(`${where} has ${JSON.stringify(filters)} filters.`);
+    throw invalid(`${where} has ${shown(filters)} filters.`);
   const kernel = pair(c.kernel_size, 'kernel');
   const stride = pair(c.strides ?? 1, 'stride');
   if ((c.padding ?? 'valid') !== 'valid')
     throw invalid(
-      `${where} uses padding ${JSON.stringify(c.padding)}; the client packs 'valid' patches only.`,
+      `${where} uses padding ${shown(c.padding)}; the client packs 'valid' patches only.`,
     );
   if ((c.data_format ?? 'channels_last') !== 'channels_last')
     throw invalid(
@@ -59,7 +59,7 @@ export function conv2dGeometry(
   const activation = c.activation ?? 'linear';
   if (activation !== 'linear' && !nonPolynomialNamed(activation))
     throw invalid(
-      `${where} uses activation "${String(c.activation)}", which the studio does not read; use linear, relu, sigmoid, tanh or polynomial activations.`,
+      `${where} uses activation ${shown(c.activation)}, which the studio does not read; use linear, relu, sigmoid, tanh or polynomial activations.`,
     );
   const [height, width, channels] = image;
   try {

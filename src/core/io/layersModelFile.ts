@@ -11,6 +11,8 @@ import type { HepexModel } from './model';
 import { assembleHepexModel, parseHepexMetadata, type ParsedMetadata } from './modelMetadata';
 import {
   validateNetwork,
+  inputWidth,
+  layerSizes,
   validateSourceNetwork,
   type SourceLayer,
   type Network,
@@ -19,10 +21,11 @@ import {
 } from '../model/network';
 import { createMatrix, kernelToWeights } from '../model/matrix';
 import { readFloats, readManifest } from './layersModelManifest';
-import { invalid, isObject, MAX_MODEL_JSON_CHARS } from './modelFileChecks';
+import { invalid, isObject, MAX_MODEL_JSON_CHARS, shown } from './modelFileChecks';
 import { interpretGraph } from './layersModelGraph';
 import { convFromFile } from './layersModelConv';
 import { toPackingOrder } from '../model/clientOrder';
+import { parseBoundedJson } from './boundedJson';
 
 /**
  * TF.js LayersModel files, as tf.io writes them: model.json (topology, weightsManifest,
@@ -131,20 +134,44 @@ export interface LayersModelContents {
   readonly userDefinedMetadata: Record<string, unknown> | undefined;
 }
 
+/** Any HepexError of a file's contents (e.g. a NaN kernel weight) as invalid-model-file. */
+function asModelFileError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof HepexError && error.code !== 'invalid-model-file')
+      throw invalid(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The task the metadata names must be one the graph can do, before any engine trusts it: a
+ * reconstruction gives back as many values as it reads (pixel for pixel). Otherwise tfjs fails
+ * later, deep inside an op (sub), with a shape error. (A classifier may have any number of
+ * outputs: scores are compared by argmax only.)
+ */
+export function checkTaskFitsGraph(network: SourceNetwork): void {
+  const inputs = inputWidth(network);
+  const outputs = network.layers[network.layers.length - 1].weights.rows;
+  if (network.task === 'reconstruction' && outputs !== inputs) {
+    throw invalid(
+      `the metadata says task "reconstruction" but the graph maps ${inputs} inputs to ${outputs} outputs; a reconstruction gives back as many values as it reads.`,
+    );
+  }
+}
+
 /** Parses and checks a TF.js LayersModel's files into a SourceNetwork (any activation). */
 export function readLayersModelFiles(modelJson: string, weights: Uint8Array): LayersModelContents {
   if (typeof modelJson !== 'string' || modelJson.length > MAX_MODEL_JSON_CHARS)
     throw invalid(`model.json is larger than ${MAX_MODEL_JSON_CHARS} characters.`);
-  let json: unknown;
-  try {
-    json = JSON.parse(modelJson);
-  } catch (error) {
-    throw invalid(`model.json is not valid JSON (${(error as Error).message}).`);
-  }
+  // Depth-bounded before anything recurses into it (boundedJson.ts); a leading BOM is dropped,
+  // as the browser's File.text() does, so the CLI and the studio read the same bytes alike.
+  const json = parseBoundedJson(modelJson, (why) => invalid(`model.json: ${why}`));
   if (!isObject(json)) throw invalid('model.json is not a JSON object.');
   if (json.format !== undefined && json.format !== 'layers-model')
     throw invalid(
-      `model.json has format ${JSON.stringify(json.format)}; expected a layers-model (graph models are not supported).`,
+      `model.json has format ${shown(json.format)}; expected a layers-model (graph models are not supported).`,
     );
   if (!isObject(json.modelTopology)) throw invalid('model.json has no modelTopology.');
   const topology = isObject(json.modelTopology.model_config)
@@ -174,14 +201,10 @@ export function readLayersModelFiles(modelJson: string, weights: Uint8Array): La
       l,
       read.nonPolynomial,
     );
-    if (d.conv) {
-      const conv = convFromFile(
-        d,
-        d.conv,
-        kernel,
-        entries.get(`${d.name}/bias`),
-        weights,
-        activation,
+    const geometry = d.conv;
+    if (geometry) {
+      const conv = asModelFileError(() =>
+        convFromFile(d, geometry, kernel, entries.get(`${d.name}/bias`), weights, activation),
       );
       layers.push(conv);
       inputs = conv.weights.rows;
@@ -221,6 +244,16 @@ export function readLayersModelFiles(modelJson: string, weights: Uint8Array): La
   if (unused.length)
     throw invalid(`weights.bin holds weights no layer uses: ${unused.slice(0, 5).join(', ')}.`);
 
+  if (meta) {
+    // The metadata's layer sizes are the graph's (modelFromFiles checks it again on assembly;
+    // hepex convert reads through here only).
+    const fileSizes = layerSizes({ task: meta.task, layers });
+    const metaSizes = [meta.layers[0].inputs, ...meta.layers.map((l) => l.outputs)];
+    if (fileSizes.join(',') !== metaSizes.join(','))
+      throw invalid(
+        `the metadata describes layers ${metaSizes.join('-')} but the weights are ${fileSizes.join('-')}.`,
+      );
+  }
   const sizes = [layers[0].weights.cols, layers[layers.length - 1].weights.rows];
   const task: Task = meta?.task ?? (sizes[0] === sizes[1] ? 'reconstruction' : 'classification');
   const network: SourceNetwork = { task, layers };
@@ -229,6 +262,7 @@ export function readLayersModelFiles(modelJson: string, weights: Uint8Array): La
   } catch (error) {
     throw invalid((error as Error).message);
   }
+  checkTaskFitsGraph(network);
   return {
     network,
     meta,

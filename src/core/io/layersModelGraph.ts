@@ -2,7 +2,7 @@ import type { NonPolynomialActivation } from '../model/activation';
 import { nonPolynomialNamed, polynomialOnly } from './layersModelActivations';
 import { outputSize } from '../model/conv';
 import { MAX_LAYER_SIZE, type ConvGeometry } from '../model/network';
-import { invalid, isObject } from './modelFileChecks';
+import { invalid, isObject, shown } from './modelFileChecks';
 import { conv2dGeometry, imageShape } from './layersModelConv';
 
 /**
@@ -49,9 +49,7 @@ export function readLayers(topology: Record<string, unknown>): {
   const config = topology.config;
   const sequential = className === 'Sequential';
   if (!sequential && className !== 'Model' && className !== 'Functional') {
-    throw invalid(
-      `the model is a ${JSON.stringify(className)}; expected a Sequential or functional Model.`,
-    );
+    throw invalid(`the model is a ${shown(className)}; expected a Sequential or functional Model.`);
   }
   const rawLayers = Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
   if (!Array.isArray(rawLayers) || rawLayers.length === 0 || rawLayers.length > 1000)
@@ -266,13 +264,13 @@ export function interpretGraph(topology: Record<string, unknown>): {
           units < 1 ||
           units > MAX_LAYER_SIZE
         ) {
-          throw invalid(`Dense layer "${layer.name}" has ${JSON.stringify(units)} units.`);
+          throw invalid(`Dense layer "${layer.name}" has ${shown(units)} units.`);
         }
         const activation = layer.config.activation ?? 'linear';
         const nonPolynomial = nonPolynomialNamed(activation);
         if (activation !== 'linear' && activation !== 'softmax' && !nonPolynomial) {
           throw invalid(
-            `Dense layer "${layer.name}" uses activation "${String(activation)}", which the studio does not read; use linear, relu, sigmoid, tanh or polynomial activations (square, or Multiply/Rescaling/Add layers).`,
+            `Dense layer "${layer.name}" uses activation ${shown(activation)}, which the studio does not read; use linear, relu, sigmoid, tanh or polynomial activations (square, or Multiply/Rescaling/Add layers).`,
           );
         }
         denses.push({
@@ -334,14 +332,14 @@ export function interpretGraph(topology: Record<string, unknown>): {
         const nonPolynomial = nonPolynomialNamed(a);
         if (a !== 'linear' && a !== 'softmax' && !nonPolynomial)
           throw invalid(
-            `Activation layer "${layer.name}" uses "${String(a)}", which the studio does not read (it reads linear, softmax, relu, sigmoid and tanh).`,
+            `Activation layer "${layer.name}" uses ${shown(a)}, which the studio does not read (it reads linear, softmax, relu, sigmoid and tanh).`,
           );
         out = one();
         if (nonPolynomial) {
           // ReLU & co. act on a layer's raw output only; a polynomial of it has no single activation.
           if (out.nonPolynomial || out.c.join() !== '0,1,0' || out.dense < 0)
             throw invalid(
-              `Activation layer "${layer.name}" (${String(a)}) must follow a Dense or Conv2D layer directly.`,
+              `Activation layer "${layer.name}" (${shown(a)}) must follow a Dense or Conv2D layer directly.`,
             );
           out = { ...out, nonPolynomial };
           break;

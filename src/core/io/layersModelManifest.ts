@@ -1,5 +1,6 @@
 import { MAX_LAYER_SIZE } from '../model/network';
-import { invalid, isObject, MAX_WEIGHT_BYTES } from './modelFileChecks';
+import { invalid, isObject, MAX_WEIGHT_BYTES, shown } from './modelFileChecks';
+import { parseBoundedJson } from './boundedJson';
 
 /** The weightsManifest of a TF.js model.json: entries checked against the bytes of weights.bin. */
 
@@ -29,7 +30,7 @@ export function readManifest(
       const name = spec.name;
       if (spec.dtype !== 'float32')
         throw invalid(
-          `weight "${name}" has dtype ${JSON.stringify(spec.dtype)}; only float32 is supported.`,
+          `weight "${name}" has dtype ${shown(spec.dtype)}; only float32 is supported.`,
         );
       if (spec.quantization !== undefined)
         throw invalid(`weight "${name}" is quantized; only plain float32 weights are supported.`);
@@ -40,7 +41,7 @@ export function readManifest(
       for (const n of spec.shape) {
         if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_LAYER_SIZE) {
           throw invalid(
-            `weight "${name}" has shape ${JSON.stringify(spec.shape)}; sizes must be whole numbers from 1 to ${MAX_LAYER_SIZE}.`,
+            `weight "${name}" has shape ${shown(spec.shape)}; sizes must be whole numbers from 1 to ${MAX_LAYER_SIZE}.`,
           );
         }
         size *= n;
@@ -66,4 +67,37 @@ export function readFloats(weights: Uint8Array, entry: WeightEntry): Float32Arra
   const view = new DataView(weights.buffer, weights.byteOffset + entry.offset, entry.size * 4);
   for (let k = 0; k < entry.size; k++) out[k] = view.getFloat32(k * 4, true);
   return out;
+}
+
+/**
+ * The weight files a model.json's manifest names (tf.io may shard), in order, each checked to
+ * be a plain file name next to model.json (no directories, no '..', no absolute paths): what
+ * the CLI reads from the model directory and the studio looks for among the files opened.
+ * Unreadable JSON gives the default name; the parser then reports the JSON's problem in words.
+ */
+export function manifestWeightPaths(modelJson: string, defaultName = 'weights.bin'): string[] {
+  let manifest: unknown;
+  try {
+    const parsed = parseBoundedJson(modelJson, (why) => new Error(why));
+    manifest = isObject(parsed) ? parsed.weightsManifest : undefined;
+  } catch {
+    return [defaultName];
+  }
+  const paths: string[] = [];
+  if (Array.isArray(manifest)) {
+    for (const group of manifest) {
+      const list = isObject(group) ? group.paths : undefined;
+      if (!Array.isArray(list)) continue;
+      for (const p of list) {
+        const name = typeof p === 'string' ? p.replace(/^\.\//, '') : '';
+        if (!/^[\w.-]+$/.test(name) || /^\.+$/.test(name) || name.includes('..')) {
+          throw invalid(
+            `weight path ${shown(p)} must be a plain file name next to model.json (like weights.bin).`,
+          );
+        }
+        paths.push(name);
+      }
+    }
+  }
+  return paths.length ? paths : [defaultName];
 }

@@ -6,7 +6,7 @@ import type { Mask } from '../model/matrix';
 import type { ConvGeometry } from '../model/network';
 import { countTileNonZeros, tileLayer, type LayerTiling } from '../tiling/tilePlan';
 import type { TileShape } from '../tiling/tileShape';
-import { checkKeys, invalid, isObject, wholeNumber } from './modelFileChecks';
+import { checkKeys, invalid, isObject, wholeNumber, shown } from './modelFileChecks';
 import type { ConvRecord, LayerRecord, MaskRecord } from './modelMetadata';
 
 /** Entries a scalar record (metrics, provenance) may hold: a guard against hostile files. */
@@ -192,7 +192,7 @@ export function decodeMask(
     }
   } else {
     throw invalid(
-      `${what} has unknown encoding ${JSON.stringify(v.encoding)} (expected "elements" or "tiles").`,
+      `${what} has unknown encoding ${shown(v.encoding)} (expected "elements" or "tiles").`,
     );
   }
   const counted = countOnesOf(data);
@@ -212,7 +212,7 @@ export function decodeKernelMask(
   const g = convGeometry(shape.geometry as ConvRecord);
   if (v.encoding !== 'kernel')
     throw invalid(
-      `${what} belongs to a convolution and must be stored as its kernel mask (encoding "kernel"), not ${JSON.stringify(v.encoding)}.`,
+      `${what} belongs to a convolution and must be stored as its kernel mask (encoding "kernel"), not ${shown(v.encoding)}.`,
     );
   if (rows !== g.filters || cols !== g.patchWidth) {
     throw invalid(
@@ -249,9 +249,7 @@ export function parseConvRecord(
     return undefined;
   }
   if (v.kind !== 'conv')
-    throw invalid(
-      `${what} has unknown kind ${JSON.stringify(v.kind)} (expected "dense" or "conv").`,
-    );
+    throw invalid(`${what} has unknown kind ${shown(v.kind)} (expected "dense" or "conv").`);
   if (!first)
     throw invalid(
       `${what} is a convolution; only the first layer may be one (its patches are packed by the client).`,

@@ -28,9 +28,25 @@ export function checkKeys(
 
 export function wholeNumber(v: unknown, what: string, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalid(
-      `${what} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}.`,
-    );
+    throw invalid(`${what} must be a whole number from ${min} to ${max}, got ${shown(v)}.`);
   }
   return v;
+}
+
+/**
+ * A value from an untrusted file as a short phrase for an error message: never recursing into
+ * it (String() of a nested array recurses once per level) and never megabytes long.
+ */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') {
+    const s = JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+    return s;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) {
+    const flat = v.length <= 8 && v.every((x) => typeof x === 'number' || x === null);
+    return flat ? JSON.stringify(v) : `an array of ${v.length} items`;
+  }
+  return typeof v === 'object' ? 'an object' : typeof v;
 }

@@ -10,7 +10,7 @@ import {
 } from '../model/network';
 import { checkPermutation, type NetworkPermutation } from '../model/permutation';
 import { createTileShape, type TileShape } from '../tiling/tileShape';
-import { checkKeys, invalid, isObject, wholeNumber } from './modelFileChecks';
+import { checkKeys, invalid, isObject, wholeNumber, shown } from './modelFileChecks';
 import {
   decodeMask,
   encodeMask,
@@ -187,16 +187,14 @@ export function parseHepexMetadata(value: unknown): ParsedMetadata {
     throw invalid(
       typeof value.schemaVersion === 'number' && value.schemaVersion > HEPEX_SCHEMA_VERSION
         ? `schema version ${value.schemaVersion} was written by a newer studio; this one reads versions 1 to ${HEPEX_SCHEMA_VERSION}.`
-        : `schemaVersion must be 1 or ${HEPEX_SCHEMA_VERSION}, got ${JSON.stringify(value.schemaVersion)}.`,
+        : `schemaVersion must be 1 or ${HEPEX_SCHEMA_VERSION}, got ${shown(value.schemaVersion)}.`,
     );
   }
   const weightOrder = parseWeightOrder(value.schemaVersion, value.weightOrder);
   if (typeof value.name !== 'string' || value.name.length > MAX_NAME_LENGTH)
     throw invalid(`name must be a string of at most ${MAX_NAME_LENGTH} characters.`);
   if (value.task !== 'classification' && value.task !== 'reconstruction') {
-    throw invalid(
-      `task must be "classification" or "reconstruction", got ${JSON.stringify(value.task)}.`,
-    );
+    throw invalid(`task must be "classification" or "reconstruction", got ${shown(value.task)}.`);
   }
   if (!Array.isArray(value.layers) || value.layers.length < 1 || value.layers.length > 64)
     throw invalid('layers must list 1 to 64 layers.');
@@ -287,7 +285,7 @@ function parseWeightOrder(version: 1 | 2, v: unknown): WeightOrder {
     return 'packing';
   }
   if (v !== 'data' && v !== 'packing')
-    throw invalid(`weightOrder must be "data" or "packing", got ${JSON.stringify(v)}.`);
+    throw invalid(`weightOrder must be "data" or "packing", got ${shown(v)}.`);
   return v;
 }
 

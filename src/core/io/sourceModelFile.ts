@@ -1,7 +1,8 @@
+import type { SourceNetwork } from '../model/network';
 import type { SourceModel } from './model';
-import { readLayersModelFiles } from './layersModelFile';
+import { checkTaskFitsGraph, readLayersModelFiles } from './layersModelFile';
 import { parseScalarRecord } from './metadataParts';
-import { checkKeys, invalid, isObject } from './modelFileChecks';
+import { checkKeys, invalid, isObject, shown } from './modelFileChecks';
 
 /**
  * A TF.js LayersModel read as a SourceModel: like modelFromFiles, but ReLU, sigmoid and tanh
@@ -38,13 +39,13 @@ function parseSourceMetadata(value: unknown): SourceMetadata {
   checkKeys(value, ['schemaVersion', 'name', 'task', 'metrics', 'provenance'], 'hepexSource');
   if (value.schemaVersion !== SOURCE_SCHEMA_VERSION)
     throw invalid(
-      `hepexSource.schemaVersion must be ${SOURCE_SCHEMA_VERSION}, got ${JSON.stringify(value.schemaVersion)}.`,
+      `hepexSource.schemaVersion must be ${SOURCE_SCHEMA_VERSION}, got ${shown(value.schemaVersion)}.`,
     );
   if (typeof value.name !== 'string' || value.name.length > MAX_SOURCE_NAME)
     throw invalid(`hepexSource.name must be a string of at most ${MAX_SOURCE_NAME} characters.`);
   if (value.task !== 'classification' && value.task !== 'reconstruction')
     throw invalid(
-      `hepexSource.task must be "classification" or "reconstruction", got ${JSON.stringify(value.task)}.`,
+      `hepexSource.task must be "classification" or "reconstruction", got ${shown(value.task)}.`,
     );
   return {
     schemaVersion: SOURCE_SCHEMA_VERSION,
@@ -76,9 +77,11 @@ export function sourceModelFromFiles(modelJson: string, weights: Uint8Array): So
     userDefinedMetadata?.hepexSource === undefined
       ? undefined
       : parseSourceMetadata(userDefinedMetadata.hepexSource);
+  const named: SourceNetwork = source ? { ...network, task: source.task } : network;
+  checkTaskFitsGraph(named);
   return {
     name: source?.name ?? 'imported model',
-    network: source ? { ...network, task: source.task } : network,
+    network: named,
     ...(source?.metrics ? { metrics: source.metrics } : {}),
     ...(source?.provenance ? { provenance: source.provenance } : {}),
     ...(notes.length ? { notes } : {}),

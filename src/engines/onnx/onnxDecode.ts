@@ -56,6 +56,12 @@ export function decodeModel(bytes: Uint8Array): Onnx.ModelProto {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (error) {
+    // protobufjs recurses once per nested message: thousands of graphs nested in attributes
+    // overflow the stack, which is caught here like any undecodable file.
+    if (error instanceof RangeError && /call stack/i.test(error.message))
+      throw onnxInvalid(
+        'the file nests its messages thousands deep; no model the studio reads does.',
+      );
     throw onnxInvalid(
       `the file is not a readable ONNX model (the protobuf does not decode: ${(error as Error).message}). Is it truncated, or another kind of file?`,
     );

@@ -1,7 +1,7 @@
 import type { Dataset, DatasetSplit } from '../../core/io/dataset';
 import { identifyDataset } from '../../core/io/dataIdentity';
 import { datasetFromIdx } from '../../core/io/dataset';
-import { isGzip } from '../../core/io/idx';
+import { MAX_IDX_BYTES, idxOutputLimit, isGzip } from '../../core/io/idx';
 import { MNIST_ASSET, mnistFromIdx, mnistSplit, DEFAULT_SPLIT_SEED } from '../../core/io/mnist';
 import { HepexError } from '../../core/model/errors';
 
@@ -10,12 +10,14 @@ import { HepexError } from '../../core/model/errors';
  * IDX files a person opens; gzip is undone with DecompressionStream. A server may already have
  * removed the gzip layer (Content-Encoding), so the magic number decides, not the file name.
  */
-/** Largest decompressed file accepted: 512 MiB (a gzip bomb stops there, not at memory's end). */
-const MAX_DECOMPRESSED_BYTES = 512 * 2 ** 20;
-
+/**
+ * Gunzips IDX bytes when they are gzip. The output stops at `maxBytes` (default the largest IDX
+ * file, MAX_IDX_BYTES) or, sooner, at the length the IDX header inside declares: a gzip bomb
+ * stops after its first chunks, not at memory's end.
+ */
 export async function gunzipIfNeeded(
   bytes: Uint8Array,
-  maxBytes = MAX_DECOMPRESSED_BYTES,
+  maxBytes = MAX_IDX_BYTES,
 ): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
   const reader = new Blob([bytes as Uint8Array<ArrayBuffer>])
@@ -24,19 +26,22 @@ export async function gunzipIfNeeded(
     .getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  let limit = Infinity;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       total += value.length;
-      if (total > maxBytes) {
+      chunks.push(value);
+      // Fixed once the first chunk is out (far longer than any IDX header).
+      if (limit === Infinity) limit = Math.min(maxBytes, idxOutputLimit(concat(chunks)));
+      if (total > limit) {
         await reader.cancel();
         throw new HepexError(
           'invalid-data-file',
-          `The gzip data expands to more than ${maxBytes} bytes.`,
+          `The gzip data expands to more than ${limit} bytes${limit < maxBytes ? ', the length its IDX header declares' : ''} (a damaged file or a gzip bomb).`,
         );
       }
-      chunks.push(value);
     }
   } catch (error) {
     if (error instanceof HepexError) throw error;
@@ -45,7 +50,12 @@ export async function gunzipIfNeeded(
       `The gzip data is damaged or truncated (${(error as Error).message}).`,
     );
   }
-  const out = new Uint8Array(total);
+  return concat(chunks);
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

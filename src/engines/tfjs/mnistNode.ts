@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 import {
   datasetFromIdx,
   explicitSplit,
@@ -8,7 +7,9 @@ import {
   type DatasetSplit,
 } from '../../core/io/dataset';
 import { identifyDataset, type DataIdentity } from '../../core/io/dataIdentity';
-import { isGzip } from '../../core/io/idx';
+import { MAX_IDX_BYTES, idxOutputLimit, isGzip } from '../../core/io/idx';
+import { readBoundedFile } from '../node/boundedFile';
+import { gunzipBounded } from '../node/gunzipBounded';
 import {
   MNIST_ASSET,
   mnistFromIdx,
@@ -24,35 +25,28 @@ import { HepexError } from '../../core/model/errors';
  */
 const publicDir = new URL('../../../public/', import.meta.url);
 
-/** Largest compressed or uncompressed data file read: 512 MiB. */
-const MAX_FILE_BYTES = 512 * 2 ** 20;
-
-/** Decompresses when the bytes are gzip, else returns them as they are. */
-export function maybeGunzip(bytes: Uint8Array, what: string): Uint8Array {
+/**
+ * Decompresses when the bytes are gzip, else returns them as they are. The output stops at the
+ * length the IDX header inside declares (at most MAX_IDX_BYTES): a gzip bomb fails fast.
+ */
+export async function maybeGunzip(bytes: Uint8Array, what: string): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
-  try {
-    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: MAX_FILE_BYTES }));
-  } catch (error) {
-    throw new HepexError(
-      'invalid-data-file',
-      `${what}: the gzip data is damaged or truncated (${(error as Error).message}).`,
-    );
-  }
+  return gunzipBounded(bytes, what, idxOutputLimit);
 }
 
+/**
+ * A data file from disk: a regular file only (never /dev/zero, a FIFO or a directory, which
+ * would hang or fail obscurely), at most MAX_IDX_BYTES read (no IDX file is larger, and gzip
+ * only shrinks it), then bounded decompression.
+ */
 async function readDataFile(path: string, what: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (error) {
-    throw new HepexError(
-      'invalid-data-file',
-      `Cannot read ${what} "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`,
-    );
-  }
-  if (bytes.length > MAX_FILE_BYTES)
-    throw new HepexError('invalid-data-file', `${what} "${path}" is larger than 512 MiB.`);
-  return maybeGunzip(bytes, `${what} "${path}"`);
+  const bytes = await readBoundedFile(path, {
+    limit: MAX_IDX_BYTES,
+    what,
+    code: 'invalid-data-file',
+    noun: 'data files',
+  });
+  return maybeGunzip(bytes, `${what} ${JSON.stringify(path)}`);
 }
 
 let mnistPromise: Promise<Dataset> | undefined;
@@ -63,8 +57,8 @@ let mnistPromise: Promise<Dataset> | undefined;
  */
 export function loadMnist(): Promise<Dataset> {
   mnistPromise ??= (async () => {
-    const images = new URL(MNIST_ASSET.images, publicDir);
-    const labels = new URL(MNIST_ASSET.labels, publicDir);
+    const images = fileURLToPath(new URL(MNIST_ASSET.images, publicDir));
+    const labels = fileURLToPath(new URL(MNIST_ASSET.labels, publicDir));
     if (!existsSync(images) || !existsSync(labels)) {
       throw new HepexError(
         'invalid-data-file',
@@ -72,8 +66,8 @@ export function loadMnist(): Promise<Dataset> {
       );
     }
     return mnistFromIdx(
-      maybeGunzip(new Uint8Array(await readFile(images)), 'MNIST images asset'),
-      maybeGunzip(new Uint8Array(await readFile(labels)), 'MNIST labels asset'),
+      await readDataFile(images, 'MNIST images asset'),
+      await readDataFile(labels, 'MNIST labels asset'),
     );
   })();
   mnistPromise.catch(() => (mnistPromise = undefined));

@@ -1,11 +1,13 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { writeDirAtomic } from '../node/atomicDir';
+import { readBoundedFile } from '../node/boundedFile';
 import { join } from 'node:path';
-import { HepexError } from '../../core/model/errors';
 import type { HepexModel, SourceModel } from '../../core/io/model';
 import { sourceModelFromFiles } from '../../core/io/sourceModelFile';
 import { sourceModelToFiles } from './sourceModelFiles';
 import { modelFromFiles } from '../../core/io/layersModelFile';
 import { MAX_MODEL_JSON_CHARS, MAX_WEIGHT_BYTES } from '../../core/io/modelFileChecks';
+import { manifestWeightPaths } from '../../core/io/layersModelManifest';
 import { MODEL_FILE, WEIGHTS_FILE, modelToFiles } from './modelFiles';
 
 /**
@@ -28,25 +30,18 @@ export async function readModelDirFiles(
   dir: string,
 ): Promise<{ modelJson: string; weights: Uint8Array }> {
   const jsonPath = join(dir, MODEL_FILE);
-  const read = async (path: string, limit: number): Promise<Buffer> => {
-    try {
-      const info = await stat(path);
-      if (info.size > limit)
-        throw new HepexError(
-          'invalid-model-file',
-          `Model file: ${path} is larger than ${limit} bytes.`,
-        );
-      return await readFile(path);
-    } catch (error) {
-      if (error instanceof HepexError) throw error;
-      throw new HepexError(
-        'invalid-model-file',
-        `Cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); a model directory holds model.json and weights.bin.`,
-      );
-    }
-  };
-  const json = (await read(jsonPath, MAX_MODEL_JSON_CHARS)).toString('utf8');
-  const manifestPaths = weightPaths(json);
+  const hint = 'a model directory holds model.json and weights.bin';
+  const read = (path: string, limit: number): Promise<Uint8Array> =>
+    readBoundedFile(path, {
+      limit,
+      what: 'Model file',
+      code: 'invalid-model-file',
+      noun: 'models',
+      hint,
+    });
+  // Characters <= bytes in UTF-8, so the byte limit bounds the text too.
+  const json = new TextDecoder().decode(await read(jsonPath, MAX_MODEL_JSON_CHARS));
+  const manifestPaths = manifestWeightPaths(json, WEIGHTS_FILE);
   const parts = await Promise.all(manifestPaths.map((p) => read(join(dir, p), MAX_WEIGHT_BYTES)));
   const weights = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -57,33 +52,7 @@ export async function readModelDirFiles(
   return { modelJson: json, weights };
 }
 
-/** The weight file paths the manifest names (tf.io may shard), checked to stay inside the dir. */
-function weightPaths(json: string): string[] {
-  let manifest: unknown;
-  try {
-    manifest = (JSON.parse(json) as { weightsManifest?: unknown }).weightsManifest;
-  } catch {
-    return [WEIGHTS_FILE]; // modelFromFiles reports the JSON error in words
-  }
-  if (!Array.isArray(manifest)) return [WEIGHTS_FILE];
-  const paths: string[] = [];
-  for (const group of manifest) {
-    const list = (group as { paths?: unknown })?.paths;
-    if (!Array.isArray(list)) continue;
-    for (const p of list) {
-      if (typeof p !== 'string' || !/^(\.\/)?[\w.-]+$/.test(p) || p.includes('..')) {
-        throw new HepexError(
-          'invalid-model-file',
-          `Model file: weight path ${JSON.stringify(p)} must be a plain file name in the model directory.`,
-        );
-      }
-      paths.push(p.replace(/^\.\//, ''));
-    }
-  }
-  return paths.length ? paths : [WEIGHTS_FILE];
-}
-
-/** Writes both files (to temporary names first, so a failed write leaves an old model intact). */
+/** Writes both files at once: a failed or concurrent write leaves the old model intact. */
 export async function writeModelDir(dir: string, model: HepexModel): Promise<void> {
   await writeModelDirFiles(dir, await modelToFiles(model));
 }
@@ -96,15 +65,17 @@ export async function writeSourceModelDir(dir: string, model: SourceModel): Prom
   await writeModelDirFiles(dir, await sourceModelToFiles(model));
 }
 
+/**
+ * model.json + weights.bin into `dir` all at once (node/atomicDir.ts): written to a temporary
+ * sibling, then swapped in, under a lock, so a failed or concurrent run never leaves a mix.
+ */
 async function writeModelDirFiles(
   dir: string,
   { modelJson, weights }: { modelJson: string; weights: Uint8Array },
 ): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  const jsonPath = join(dir, MODEL_FILE);
-  await writeFile(`${weightsPath}.tmp`, weights);
-  await writeFile(`${jsonPath}.tmp`, modelJson);
-  await rename(`${weightsPath}.tmp`, weightsPath);
-  await rename(`${jsonPath}.tmp`, jsonPath);
+  await writeDirAtomic(dir, async (tmp) => {
+    await writeFile(join(tmp, WEIGHTS_FILE), weights);
+    await writeFile(join(tmp, MODEL_FILE), modelJson);
+    return [WEIGHTS_FILE, MODEL_FILE];
+  });
 }
