@@ -13,6 +13,7 @@ import {
   zeroOps,
   type ExecutionPlan,
   type HeMode,
+  type LayerPhase,
   type OpCounts,
 } from '../tiling/executionPlan';
 import { fullKernelTileFlags } from '../tiling/convTiling';
@@ -32,9 +33,29 @@ export interface OpTimingTable {
   readonly ringDegree: RingDegree;
   readonly dataPrimes: number;
   readonly ms: Readonly<Record<(typeof OP_KINDS)[number], number>>;
+  /**
+   * ms of one public-key encryption at the top level (dataPrimes): how a model owner encrypts
+   * the weight operands of the encrypted-model mode (the server holds no secret key). About
+   * 2.5x `ms.encrypt`, the client's symmetric encryption of its inputs. At p of P primes it
+   * costs (p + 1) / (P + 1) of this (SEAL encrypts one level up, then divides the last prime
+   * out; measured at N = 16384, 9 primes: 0.90 / 0.76 / 0.53 / 0.29 at 8 / 7 / 5 / 2 primes).
+   * Tables from before it was measured lack it: then ms.encrypt x PUBLIC_OVER_SYMMETRIC_ENCRYPT.
+   */
+  readonly publicEncrypt?: number;
   /** Where the numbers come from: 'calibrated' on this machine, or a reference table. */
   readonly source: string;
 }
+
+/** Public-key over symmetric encryption time, SEAL 4.1 at N = 16384 (10 ms / 3.8 ms). */
+export const PUBLIC_OVER_SYMMETRIC_ENCRYPT = 10 / 3.8;
+
+const measured = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+/** ms of a public-key encryption at the table's dataPrimes (stored tables may predate it). */
+export const publicEncryptMs = (table: OpTimingTable): number =>
+  measured(table.publicEncrypt)
+    ? table.publicEncrypt
+    : table.ms.encrypt * PUBLIC_OVER_SYMMETRIC_ENCRYPT;
 
 const ms8192 = {
   encode: 0.49,
@@ -79,18 +100,23 @@ export const REFERENCE_TIMINGS: readonly OpTimingTable[] = [
     ringDegree: 8192,
     dataPrimes: 3,
     ms: ms8192,
+    publicEncrypt: 3.4,
     source: 'reference: Node 24 on a 2-core server (N=8192, 3 primes)',
   },
   {
     ringDegree: 16384,
     dataPrimes: 5,
     ms: ms16384,
+    publicEncrypt: 10,
     source: 'reference: Node 24 on a 2-core server (N=16384, 5 primes)',
   },
   {
     ringDegree: 32768,
     dataPrimes: 1,
     ms: ms32768PerPrime,
+    // A public-key encryption scales with primes + 1: 10 ms / 6 per unit at N = 16384, x 2 x
+    // 15/14 for N = 32768, x (1 + 1) for this table's one prime.
+    publicEncrypt: (((10 / 6) * 2 * 15) / 14) * 2,
     source: 'reference: extrapolated from N=16384 (per prime)',
   },
 ];
@@ -101,6 +127,30 @@ export interface CostOptions {
   samples?: number;
   /** Timing tables; the one for the plan's ring degree is used. Default REFERENCE_TIMINGS. */
   timings?: readonly OpTimingTable[];
+  /**
+   * 'streamed': every weight tile is encoded (encrypted-model: and public-key encrypted at its
+   * layer's level) right before its product, per chunk, instead of once at set-up; that work
+   * is priced into each layer. Default 'resident' (set-up is not priced).
+   */
+  weights?: 'resident' | 'streamed';
+}
+
+/**
+ * Operand work of one streamed weight tile of a layer entered at `levelIn` (heServerSide's
+ * encodeOperand), ms: an encode at the top level (then a plaintext switch down to levelIn, a
+ * truncation: not priced), and in the encrypted-model mode a public-key encryption at levelIn.
+ * Its counts (encode, encrypt) are what the session reports as modelOps.
+ */
+export function streamedWeightMs(
+  mode: HeMode,
+  levelIn: number,
+  table: OpTimingTable,
+  dataPrimes: number,
+): number {
+  const encode = (table.ms.encode * dataPrimes) / table.dataPrimes;
+  if (mode !== 'encrypted-model') return encode;
+  const primes = dataPrimes - levelIn;
+  return encode + (publicEncryptMs(table) * (primes + 1)) / (table.dataPrimes + 1);
 }
 
 export interface LayerCost {
@@ -121,6 +171,12 @@ export interface LayerCost {
   readonly additions: number;
   readonly maskMultiplications: number;
   readonly modelBytes: number;
+  /**
+   * Streamed weights only (else zero): the weight encodes (and public-key encryptions) this
+   * layer does during inference, all chunks, and their ms (included in predictedMs).
+   */
+  readonly streamedOps: OpCounts;
+  readonly streamedMs: number;
   readonly predictedMs: number;
 }
 
@@ -159,6 +215,9 @@ export interface CostReport {
     /** What stays encoded when weight tiles are streamed (encoded per use): biases, constants, one tile. */
     readonly streamedModelBytes: number;
     readonly peakBytes: number;
+    /** Weight encodes (and encryptions) during inference when streamed, all layers and chunks. */
+    readonly streamedOps: OpCounts;
+    readonly streamedMs: number;
     readonly predictedMs: number;
     readonly timingSource: string;
   };
@@ -214,6 +273,16 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
   const table = timingFor(N, options.timings ?? REFERENCE_TIMINGS);
   const modelPolys = exec.mode === 'encrypted-model' ? 2 : 1;
 
+  // One phase of a layer at its level. In the encrypted-model mode the products are
+  // 3-polynomial ciphertexts until their sum is relinearized, so the accumulating additions of
+  // the product phase (offset 0) move 1.5x the data of the 2-polynomial addition timed.
+  const phaseMs = (levelIn: number, phase: LayerPhase): number => {
+    const primes = primesAt(levelIn + phase.levelOffset);
+    const sizeThree = exec.mode === 'encrypted-model' && phase.levelOffset === 0;
+    const extraAdds = sizeThree ? 0.5 * phase.ops.add : 0;
+    return opsMs(phase.ops, table, primes) + (extraAdds * table.ms.add * primes) / table.dataPrimes;
+  };
+
   let workingSetBytes = 0;
   let streamedModelBytes = 0;
   const layers: LayerCost[] = exec.layers.map((l, index) => {
@@ -237,6 +306,11 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
       workingSetBytes,
       chunks * ((heldInputs + computed) * polyBytes(N, primes, 2) + 3 * polyBytes(N, primes, 3)),
     );
+    const streamedUses = options.weights === 'streamed' ? chunks * l.activeTileCount : 0;
+    const streamedOps = zeroOps();
+    streamedOps.encode = streamedUses;
+    if (exec.mode === 'encrypted-model') streamedOps.encrypt = streamedUses;
+    const streamedMs = streamedUses * streamedWeightMs(exec.mode, l.levelIn, table, dataPrimes);
     return {
       layer: index,
       orientation: l.tiling.orientation,
@@ -250,12 +324,10 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
       ops,
       ...summarise(ops),
       modelBytes,
+      streamedOps,
+      streamedMs,
       predictedMs:
-        chunks *
-        l.phases.reduce(
-          (ms, phase) => ms + opsMs(phase.ops, table, primesAt(l.levelIn + phase.levelOffset)),
-          0,
-        ),
+        streamedMs + chunks * l.phases.reduce((ms, phase) => ms + phaseMs(l.levelIn, phase), 0),
     };
   });
 
@@ -309,6 +381,8 @@ export function costOfExecution(exec: ExecutionPlan, options: CostOptions = {}):
       workingSetBytes,
       streamedModelBytes,
       peakBytes: modelBytes + keyBytes + inputBytes + workingSetBytes,
+      streamedOps: layers.reduce((acc, l) => addOps(acc, l.streamedOps), zeroOps()),
+      streamedMs: layers.reduce((s, l) => s + l.streamedMs, 0),
       predictedMs,
       timingSource: table.source,
     },

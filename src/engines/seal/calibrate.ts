@@ -61,6 +61,8 @@ export async function calibrate(
     const step = slots / 4;
     const galoisKeys = keep(keygen.createGaloisKeysWithSteps(Int32Array.from([step])));
     const encryptor = keep(new seal.Encryptor(ctx.context, publicKey, secretKey));
+    // Public key only, as the server encrypts a model owner's weights (encrypted-model mode).
+    const publicEncryptor = keep(new seal.Encryptor(ctx.context, publicKey));
     const decryptor = keep(new seal.Decryptor(ctx.context, secretKey));
     const values = Float64Array.from({ length: slots }, (_, i) => Math.sin(i) * 0.5);
     const pt = keep(new seal.Plaintext());
@@ -140,9 +142,18 @@ export async function calibrate(
         c.delete();
       },
     };
+    // Not a plan operation, but the work of streamed encrypted weights (costModel's
+    // streamedWeightMs): a public-key encryption at the top level.
+    const operandBodies = {
+      publicEncrypt: () => {
+        const c = new seal.Ciphertext();
+        publicEncryptor.encrypt(pt, c);
+        c.delete();
+      },
+    };
     // Bodies that work on a copy pay for it: a measured copy of the same size is subtracted.
     const copies = { copy3: () => product.copy().delete(), copy2: () => product2.copy().delete() };
-    const kinds = [...OP_KINDS, 'copy3', 'copy2'] as const;
+    const kinds = [...OP_KINDS, 'publicEncrypt', 'copy3', 'copy2'] as const;
     // Interleaved passes (every op once per pass, one warm-up pass): on a shared, noisy
     // machine a slow spell then hits all primitives alike instead of one of them. Each sample
     // times a batch of calls lasting at least minSampleMs: a single 1-2 ms call usually fits in
@@ -155,7 +166,12 @@ export async function calibrate(
     for (let pass = 0; pass <= reps; pass++) {
       throwIfAborted(options.signal);
       for (const op of kinds) {
-        const body = op === 'copy3' || op === 'copy2' ? copies[op] : bodies[op];
+        const body =
+          op === 'copy3' || op === 'copy2'
+            ? copies[op]
+            : op === 'publicEncrypt'
+              ? operandBodies[op]
+              : bodies[op];
         const n = calls.get(op)!;
         const t0 = performance.now();
         for (let i = 0; i < n; i++) body();
@@ -182,6 +198,7 @@ export async function calibrate(
       ringDegree,
       dataPrimes: depth + 1,
       ms,
+      publicEncrypt: Math.max(med('publicEncrypt'), 1e-4),
       source: `calibrated on ${options.runtime ?? 'this machine'} (N=${ringDegree}, ${depth + 1} data primes, ${stat} of ${reps})`,
     };
   } catch (error) {

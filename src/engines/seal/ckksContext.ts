@@ -1,4 +1,4 @@
-import type { CkksParameters } from '../../core/he/ckksParameters';
+import { checkCkksParameters, type CkksParameters } from '../../core/he/ckksParameters';
 import { HepexError } from '../../core/model/errors';
 import type { Seal } from './loadSeal';
 import { toError } from './sealErrors';
@@ -26,6 +26,8 @@ export interface CkksContext {
 }
 
 export function createCkksContext(seal: Seal, params: CkksParameters): CkksContext {
+  // Refused in words before SEAL sees it: above the 128-bit table, a bad scale or ring degree.
+  checkCkksParameters(params);
   const parms = new seal.EncryptionParameters(seal.SchemeType.ckks);
   let coeff: InstanceType<Seal['VectorModulus']> | undefined;
   let context: SEALContext | undefined;

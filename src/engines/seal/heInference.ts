@@ -1,9 +1,4 @@
-import {
-  REFERENCE_TIMINGS,
-  costOfExecution,
-  opsMs,
-  type OpTimingTable,
-} from '../../core/he/costModel';
+import { REFERENCE_TIMINGS, costOfExecution, type OpTimingTable } from '../../core/he/costModel';
 import {
   OP_KINDS,
   addOps,
@@ -41,7 +36,7 @@ export interface HeInferenceReport {
   readonly decryptMs: number;
   /**
    * Cost-model prediction for the same plan and sample count (given timings, else reference),
-   * plus the weight encodes of a streamed session (not in the plan).
+   * with a streamed session's weight encodes (and public-key encryptions) priced per layer.
    */
   readonly predictedMs: number;
   /** Largest bytes of live SEAL objects (keys, model, inputs, intermediates, outputs). */
@@ -78,6 +73,11 @@ export interface HeLayerReport {
   readonly measuredMs: number;
   /** Cost model: this layer's ops charged at the levels they run, same timings as predictedMs. */
   readonly predictedMs: number;
+  /**
+   * Of predictedMs, the streamed weights' encodes (and public-key encryptions) in this layer;
+   * 0 when the weights are resident (absent from a pool run's layers).
+   */
+  readonly predictedStreamingMs?: number;
 }
 
 /** argmax agreement of two samples x width score matrices. */
@@ -137,7 +137,12 @@ export async function runHeInference(
   const t3 = performance.now();
   const ops = addOps(addOps(zeroOps(), serverOps), clientOps);
   const expected = expectedOps(model, samples);
-  const cost = costOfExecution(model.exec, { samples, timings: options.timings });
+  // Streamed weights are encoded (and encrypted) during the run: priced per layer as well.
+  const cost = costOfExecution(model.exec, {
+    samples,
+    timings: options.timings,
+    weights: session.info.weights,
+  });
   const layers: HeLayerReport[] = layerStats.map((measured, l) => ({
     layer: l,
     weightCiphertexts: cost.layers[l].activeWeightTiles,
@@ -146,6 +151,7 @@ export async function runHeInference(
     rotations: measured.ops.rotate,
     measuredMs: measured.ms,
     predictedMs: cost.layers[l].predictedMs,
+    predictedStreamingMs: cost.layers[l].streamedMs,
   }));
   let maxAbsError = 0;
   for (let k = 0; k < outputs.length; k++)
@@ -156,9 +162,7 @@ export async function runHeInference(
     encryptMs: t1 - t0,
     inferMs: t2 - t1,
     decryptMs: t3 - t2,
-    predictedMs:
-      cost.total.predictedMs +
-      streamingMs(model.params.ringDegree, model.params.depth + 1, modelOps, options.timings),
+    predictedMs: cost.total.predictedMs,
     peakBytes: session.peakBytes,
     ops,
     expectedOps: expected,
@@ -342,30 +346,4 @@ export async function inferEncrypted(
   } finally {
     session.delete();
   }
-}
-
-/**
- * Predicted cost of encoding (and encrypting) weight tiles during inference, which only
- * streamed sessions do: not part of the plan the cost model counts, but real work.
- */
-function streamingMs(
-  ringDegree: number,
-  dataPrimes: number,
-  modelOps: OpCounts,
-  timings: readonly OpTimingTable[] = REFERENCE_TIMINGS,
-): number {
-  if (modelOps.encode === 0 && modelOps.encrypt === 0) return 0;
-  const { encode, encrypt } = modelOps;
-  return opsMs({ ...zeroOps(), encode, encrypt }, timingTable(ringDegree, timings), dataPrimes);
-}
-
-function timingTable(
-  ringDegree: number,
-  timings: readonly OpTimingTable[] = REFERENCE_TIMINGS,
-): OpTimingTable {
-  const table =
-    timings.find((t) => t.ringDegree === ringDegree) ??
-    REFERENCE_TIMINGS.find((t) => t.ringDegree === ringDegree);
-  if (!table) throw new Error(`No operation timings for ring degree ${ringDegree}.`);
-  return table;
 }
