@@ -41,6 +41,11 @@ expose({
       const result = await api.finish(l, partials, members);
       return transfer(result, resultBuffers(result));
     }),
+  stream: (l: number, inputs: PackedBatch, flags: { first: boolean; last: boolean }) =>
+    guarded('Encrypted inference', async () => {
+      const result = await api.stream(l, inputs, flags);
+      return transfer(result, resultBuffers(result));
+    }),
   cancel: () => api.cancel(),
   probe: (batch: PackedBatch) => api.probe(batch),
   stats: () => guarded('HE pool worker stats', () => api.stats()),

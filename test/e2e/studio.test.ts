@@ -224,6 +224,8 @@ test('encrypted inference runs on a pool of 2 HE workers (real SEAL, nested work
     async ({ page, errors }) => {
       await ready(page);
       await showMlpPreset(page);
+      // Served cross-origin isolated, so the pool's workers can share one buffer of inputs.
+      assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true);
       await page.getByTestId('he-workers').selectOption('2');
       const cts = await runEncrypted(page);
       // Both models ran on the pool, and the summary prices it against one worker.

@@ -6,6 +6,7 @@ import {
   opsMs,
   polyBytes,
   REFERENCE_TIMINGS,
+  streamedWeightMs,
   timingFor,
   type CostOptions,
   type CostReport,
@@ -51,6 +52,8 @@ export interface BlockAssignment {
   readonly shares: readonly (readonly LayerShare[])[];
   /** Per layer: predicted wall ms of the layer on the pool, one chunk (slowest worker per phase). */
   readonly layerMs: readonly number[];
+  /** Per layer: every worker's compute added up, one chunk, ms (what shares the cores). */
+  readonly workMs: readonly number[];
 }
 
 interface LayerCosts {
@@ -78,19 +81,14 @@ function layerCosts(
     const product = zeroOps();
     product[exec.mode === 'encrypted-model' ? 'multiply' : 'multiplyPlain'] = 1;
     product.add = 1;
-    if (streamed) {
-      product.encode = 1;
-      if (exec.mode === 'encrypted-model') product.encrypt = 1;
-    }
-    const productMs = opsMs(product, table, dataPrimes - layer.levelIn);
+    const multiplyMs = opsMs(product, table, dataPrimes - layer.levelIn);
+    // Streamed weights are made per use: an encode, and in the encrypted-model mode a
+    // public-key encryption at the layer's level (the cost model's own price of it).
+    const productMs =
+      multiplyMs + (streamed ? streamedWeightMs(exec.mode, layer.levelIn, table, dataPrimes) : 0);
     const layerMs = cost.layers[l].predictedMs / cost.chunks;
     const finishMs = computed
-      ? Math.max(
-          0,
-          layerMs -
-            layer.activeTileCount *
-              opsMs({ ...product, encode: 0, encrypt: 0 }, table, dataPrimes - layer.levelIn),
-        ) / computed
+      ? Math.max(0, layerMs - layer.activeTileCount * multiplyMs) / computed
       : 0;
     return { productMs, finishMs };
   });
@@ -127,6 +125,8 @@ export function assignBlocks(
   const costs = layerCosts(exec, cost, options.timings, options.streamed);
   const shares: LayerShare[][] = [];
   const layerMs: number[] = [];
+  const workMs: number[] = [];
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   exec.layers.forEach((layer, l) => {
     const { productMs, finishMs } = costs[l];
     const t = layer.tiling;
@@ -143,59 +143,99 @@ export function assignBlocks(
       const outs = lpt(computed, () => finishMs, workers);
       shares.push(ins.mine.map((inputs, j) => ({ split: 'inputs', inputs, blocks: outs.mine[j] })));
       layerMs.push(Math.max(0, ...ins.load) + Math.max(0, ...outs.load));
+      workMs.push(sum(ins.load) + sum(outs.load));
     } else {
       const block = (o: number) => layer.activePerOutput[o] * productMs + finishMs;
       const outs = lpt(computed, block, workers);
       shares.push(outs.mine.map((blocks) => ({ split: 'outputs', blocks })));
       layerMs.push(Math.max(0, ...outs.load));
+      workMs.push(sum(outs.load));
     }
   });
-  return { workers, shares, layerMs };
+  return { workers, shares, layerMs, workMs };
 }
 
 export interface PoolCost {
   readonly workers: number;
-  /** Client: encode + encrypt inputs, decrypt + decode outputs, ms (one worker does it). */
+  /** Client: encode + encrypt inputs, decrypt + decode outputs, ms (one thread does it). */
   readonly clientMs: number;
-  /** Per layer: the pool's compute wall time, all chunks, ms. */
+  /** The client's encode + encrypt share of clientMs, ms: it overlaps the first layer. */
+  readonly encryptMs: number;
+  /** Per layer: the pool's wall time, all chunks, ms (the first layer's includes the encryption). */
   readonly layerMs: readonly number[];
   /** Per layer: ciphertext bytes moved between the client and the workers. */
   readonly transferBytes: readonly number[];
   readonly transferMs: number;
   /** Wall time of one inference on the pool, ms. */
   readonly predictedMs: number;
-  /** The single-worker prediction of the same plan, ms. */
+  /** The single-worker prediction of the same plan, ms: one thread, nothing moved. */
   readonly singleWorkerMs: number;
   readonly speedup: number;
 }
 
 /**
- * Predicted wall time on `workers` workers: the client's work, then per layer the pool's
- * compute plus moving its ciphertexts at `transferMsPerMiB` (measured by the pool: moving,
- * loading and saving 1 MiB of ciphertext; a single worker in this thread moves nothing).
- * Bytes per layer: split by outputs, every worker loads every input (`sharedInputs`: packed
- * once into memory they all read, else copied to each); split by inputs, each input once plus
- * every worker's partial sums; then the finished outputs.
+ * Input blocks per streamed message of the first layer (hePool.ts): small enough that the
+ * workers start early (8 blocks at N = 16384 is ~40 ms of the client's encryption), large
+ * enough that messages stay few.
+ */
+export const DEFAULT_STREAM_GROUP = 8;
+
+/**
+ * Predicted wall time on `workers` workers. The client streams the first layer's inputs in
+ * groups of `streamGroup` blocks as it encrypts them, so that layer ends no sooner than the
+ * client's encryption plus the last group's share of work, nor sooner than the slowest
+ * worker's compute; every other layer is its slowest worker; then the client decrypts. With
+ * fewer `cores` than threads (the client and the workers), no phase ends sooner than its work
+ * added up over the cores. Moving ciphertexts costs `transferMsPerMiB` (measured by the pool:
+ * moving, loading and saving 1 MiB). Bytes per layer: split by outputs, every worker loads
+ * every input (`sharedInputs`: packed once into memory they all read, else copied to each);
+ * split by inputs, each input once plus every worker's partial sums; then the finished outputs.
  */
 export function poolCost(
   exec: ExecutionPlan,
   workers: number,
   transferMsPerMiB: number,
-  options: CostOptions & { sharedInputs?: boolean; streamed?: boolean } = {},
+  options: CostOptions & {
+    sharedInputs?: boolean;
+    streamed?: boolean;
+    /** Cores the threads share (default: one each, workers + 1). */
+    cores?: number;
+    streamGroup?: number;
+  } = {},
 ): PoolCost {
   const assignment = assignBlocks(exec, workers, options);
   const cost = costOfExecution(exec, options);
   const chunks = cost.chunks;
   const N = exec.plan.tile.ringDegree;
   const dataPrimes = exec.depth + 1;
+  const table = timingFor(N, options.timings ?? REFERENCE_TIMINGS);
   const serverMs = cost.layers.reduce((s, l) => s + l.predictedMs, 0);
   const clientMs = cost.total.predictedMs - serverMs;
-  // One worker's time from the same costs, so a pool of 1 predicts the single session.
+  const { encode, encrypt } = exec.clientOps;
+  const encryptMs = chunks * opsMs({ ...zeroOps(), encode, encrypt }, table, dataPrimes);
+  // One worker's time from the same costs, with nothing overlapped or moved: the single session.
   const single = assignBlocks(exec, 1, options).layerMs.reduce((s, v) => s + v, 0);
   const singleWorkerMs = clientMs + chunks * single;
-  const layerMs = assignment.layerMs.map((ms) => chunks * ms);
+  const cores = Math.max(1, Math.min(options.cores ?? workers + 1, workers + 1));
+  const group = options.streamGroup ?? DEFAULT_STREAM_GROUP;
+  const layerMs = assignment.layerMs.map((ms, l) => {
+    const wall = chunks * ms;
+    const work = chunks * assignment.workMs[l];
+    if (l > 0) return Math.max(wall, work / Math.min(cores, workers));
+    // The first layer: the last group's work still follows the client's last encryption.
+    const share = assignment.shares[0][0];
+    const perWorker = Math.max(
+      1,
+      ...assignment.shares[0].map((sh) =>
+        share.split === 'inputs'
+          ? (sh.inputs?.length ?? 0)
+          : exec.layers[0].liveInputs.reduce((a, v) => a + v, 0),
+      ),
+    );
+    const tailMs = wall / Math.ceil(perWorker / group);
+    return Math.max(encryptMs + tailMs, wall, (encryptMs + work) / cores);
+  });
   const transferBytes = exec.layers.map((layer, l) => {
-    if (workers === 1) return 0;
     const primes = dataPrimes - layer.levelIn;
     const inputs = layer.liveInputs.reduce((s, v) => s + v, 0);
     const outputs = layer.computedOutputs.reduce((s, v) => s + v, 0);
@@ -209,10 +249,12 @@ export function poolCost(
   });
   const transferMs =
     (transferBytes.reduce((s, b) => s + b, 0) / 2 ** 20) * Math.max(0, transferMsPerMiB);
-  const predictedMs = clientMs + layerMs.reduce((s, v) => s + v, 0) + transferMs;
+  // The encryption is inside the first layer's wall time; the decryption follows the last.
+  const predictedMs = clientMs - encryptMs + layerMs.reduce((s, v) => s + v, 0) + transferMs;
   return {
     workers,
     clientMs,
+    encryptMs,
     layerMs,
     transferBytes,
     transferMs,
@@ -220,6 +262,51 @@ export function poolCost(
     singleWorkerMs,
     speedup: singleWorkerMs / predictedMs,
   };
+}
+
+/** One streamed message of the first layer: chunk `chunk`'s input `blocks`, to workers `to`. */
+export interface StreamSend {
+  readonly chunk: number;
+  readonly blocks: readonly number[];
+  readonly to: readonly number[];
+}
+
+/**
+ * The order the client encrypts and sends the first layer's inputs in, `group` blocks a
+ * message: split by inputs, each worker's own blocks, the workers taken in turn (so all start
+ * at once); split by outputs, every live block to every worker. `lastOf[j]`: the index of
+ * worker j's last message (-1 when none goes to it).
+ */
+export function streamSchedule(
+  exec: ExecutionPlan,
+  shares: readonly LayerShare[],
+  chunks: number,
+  group: number,
+): { sends: StreamSend[]; lastOf: Int32Array } {
+  const layer = exec.layers[0];
+  const groupsOf = (blocks: readonly number[]) => {
+    const out: number[][] = [];
+    for (let at = 0; at < blocks.length; at += group) out.push(blocks.slice(at, at + group));
+    return out;
+  };
+  const sends: StreamSend[] = [];
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    if (shares[0].split === 'inputs') {
+      const lists = shares.map((share) => groupsOf(share.inputs ?? []));
+      const rounds = Math.max(...lists.map((g) => g.length));
+      for (let r = 0; r < rounds; r++)
+        lists.forEach((groups, j) => {
+          if (groups[r]) sends.push({ chunk, blocks: groups[r], to: [j] });
+        });
+    } else {
+      const live = [...layer.liveInputs.keys()].filter((i) => layer.liveInputs[i]);
+      const all = shares.map((_, j) => j);
+      for (const blocks of groupsOf(live)) sends.push({ chunk, blocks, to: all });
+    }
+  }
+  const lastOf = new Int32Array(shares.length).fill(-1);
+  sends.forEach((send, g) => send.to.forEach((j) => (lastOf[j] = g)));
+  return { sends, lastOf };
 }
 
 /**

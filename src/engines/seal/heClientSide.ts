@@ -42,7 +42,7 @@ export class HeClientSide {
   constructor(private readonly c: SessionContext) {
     const { seal, model, tracker: t } = c;
     const before = t.liveBytes;
-    const keygen = new seal.KeyGenerator(c.ctx.context);
+    const keygen = t.add(new seal.KeyGenerator(c.ctx.context));
     try {
       this.secretKey = t.add(keygen.secretKey());
       const publicKey = t.add(keygen.createPublicKey());
@@ -68,7 +68,7 @@ export class HeClientSide {
           : null,
       };
     } finally {
-      keygen.delete();
+      t.delete(keygen);
     }
     this.keyBytes = t.liveBytes - before;
   }
@@ -95,7 +95,7 @@ export class HeClientSide {
   encryptZeros(count: number): CipherBatch {
     const { seal, ctx, tracker } = this.c;
     const blocks: Ciphertext[] = [];
-    const pt = new seal.Plaintext();
+    const pt = tracker.add(new seal.Plaintext());
     try {
       ctx.encoder.encode(new Float64Array(ctx.encoder.slotCount()), ctx.scale, pt);
       for (let i = 0; i < count; i++) {
@@ -108,48 +108,72 @@ export class HeClientSide {
       this.c.free({ chunks: [blocks] });
       throw toError(error, 'Encrypting the transfer probe');
     } finally {
-      pt.delete();
+      tracker.delete(pt);
     }
     return { samples: 1, chunks: [blocks] };
   }
 
   /** Orders, packs, encodes and encrypts the inputs (samples x inputs). */
   encrypt(inputs: Float32Array, samples: number, ops: OpCounts = zeroOps()): CipherBatch {
-    const { seal, model, ctx, tracker } = this.c;
-    const ordered = orderInputs(model, inputs, samples);
+    const packed = this.packInputs(inputs, samples);
     const chunks: (Ciphertext | null)[][] = [];
-    const pt = new seal.Plaintext();
     try {
-      for (const chunk of chunksOf(model, samples)) {
-        const blocks: (Ciphertext | null)[] = [];
-        chunks.push(blocks);
-        for (const values of packChunkInputs(model, ordered, chunk)) {
-          if (!values) {
-            blocks.push(null);
-            continue;
-          }
-          ctx.encoder.encode(values, ctx.scale, pt);
-          ops.encode++;
-          const ct = tracker.add(new seal.Ciphertext());
-          blocks.push(ct);
-          this.encryptor.encryptSymmetric(pt, ct);
-          ops.encrypt++;
-          tracker.resize(ct, bytesOfCiphertext(ct));
-        }
-      }
+      for (const values of packed) chunks.push(this.encryptBlocks(values, null, ops));
     } catch (error) {
       this.c.free({ chunks });
-      throw toError(error, 'Encrypting the inputs');
-    } finally {
-      pt.delete();
+      throw error;
     }
     return { samples, chunks };
   }
 
+  /**
+   * The inputs (samples x inputs) ordered and packed: per chunk, the first layer's input
+   * blocks' slot values (null where a block is not read), ready for encryptBlocks.
+   */
+  packInputs(inputs: Float32Array, samples: number): (Float64Array | null)[][] {
+    const { model } = this.c;
+    const ordered = orderInputs(model, inputs, samples);
+    return chunksOf(model, samples).map((chunk) => packChunkInputs(model, ordered, chunk));
+  }
+
+  /**
+   * Encodes and encrypts the blocks `only` of one chunk's packed values (default every block
+   * with values); null elsewhere. A pool streams a chunk's blocks this way, group by group.
+   */
+  encryptBlocks(
+    values: readonly (Float64Array | null)[],
+    only: readonly number[] | null,
+    ops: OpCounts = zeroOps(),
+  ): (Ciphertext | null)[] {
+    const { seal, ctx, tracker } = this.c;
+    const blocks = new Array<Ciphertext | null>(values.length).fill(null);
+    // Scratch plaintext, tracked like everything else so a leak shows in the live count.
+    const pt = tracker.add(new seal.Plaintext());
+    try {
+      for (const i of only ?? values.keys()) {
+        const v = values[i];
+        if (!v) continue;
+        ctx.encoder.encode(v, ctx.scale, pt);
+        ops.encode++;
+        const ct = tracker.add(new seal.Ciphertext());
+        blocks[i] = ct;
+        this.encryptor.encryptSymmetric(pt, ct);
+        ops.encrypt++;
+        tracker.resize(ct, bytesOfCiphertext(ct));
+      }
+    } catch (error) {
+      this.c.free({ chunks: [blocks] });
+      throw toError(error, 'Encrypting the inputs');
+    } finally {
+      tracker.delete(pt);
+    }
+    return blocks;
+  }
+
   /** Decrypts, decodes, unpacks and undoes the output order: samples x outputs. */
   decrypt(result: CipherBatch, ops: OpCounts = zeroOps()): Float32Array {
-    const { seal, model, ctx } = this.c;
-    const pt = new seal.Plaintext();
+    const { seal, model, ctx, tracker } = this.c;
+    const pt = tracker.add(new seal.Plaintext());
     try {
       const decoded = result.chunks.map((blocks) =>
         blocks.map((ct) => {
@@ -165,7 +189,7 @@ export class HeClientSide {
     } catch (error) {
       throw toError(error, 'Decrypting the outputs');
     } finally {
-      pt.delete();
+      tracker.delete(pt);
     }
   }
 

@@ -5,6 +5,8 @@ import {
   assignBlocks,
   checkWorkerCount,
   poolCost,
+  streamSchedule,
+  DEFAULT_STREAM_GROUP,
   workerPeakBytes,
   type LayerShare,
   type PoolCost,
@@ -26,9 +28,10 @@ import {
 } from './hePoolWorkers';
 import type { Seal } from './loadSeal';
 import { toError } from './sealErrors';
+import { streamInputs, type InputSource } from './hePoolStream';
 import { canShareMemory, packBatch } from './hePoolWire';
 import { SessionContext } from './sessionContext';
-import { DEFAULT_MEMORY_BUDGET, type SerializedBatch } from './sessionTypes';
+import { DEFAULT_MEMORY_BUDGET, type CipherBatch, type SerializedBatch } from './sessionTypes';
 
 /**
  * Encrypted inference on a pool of workers. This object is the client (it holds the secret key,
@@ -37,6 +40,15 @@ import { DEFAULT_MEMORY_BUDGET, type SerializedBatch } from './sessionTypes';
  * its share of the output blocks (assignBlocks), and the outputs gather for the next layer.
  */
 export type { PoolInferStats, PoolOptions, PoolWorker };
+
+type Ciphertext = InstanceType<Seal['Ciphertext']>;
+
+/** Below this many MiB moved after the first layer, a run's timing is too coarse to re-price. */
+const MIN_REMEASURE_MIB = 4;
+
+/** The cores the pool's threads share: the machine's, where it says (Node and browsers do). */
+const machineCores = (): number | undefined =>
+  (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
 
 export class HePool {
   private broken: string | null = null;
@@ -60,6 +72,9 @@ export class HePool {
      */
     public transferMsPerMiB: number,
     private readonly timings: readonly OpTimingTable[] | undefined,
+    private readonly streamGroup: number,
+    /** The cores the client and the workers share (predictions only). */
+    private readonly cores: number | undefined,
   ) {}
 
   static async create(
@@ -70,6 +85,12 @@ export class HePool {
     options: PoolOptions = {},
   ): Promise<HePool> {
     checkWorkerCount(workers.length);
+    const group = options.streamGroup ?? DEFAULT_STREAM_GROUP;
+    if (!Number.isInteger(group) || group < 1)
+      throw new HepexError(
+        'invalid-argument',
+        `Input blocks per streamed message must be a whole number of at least 1, got ${group}.`,
+      );
     const t0 = performance.now();
     const mode = options.mode ?? 'plain-model';
     const model = prepareHeModel(network, tile, { mode, permutation: options.permutation });
@@ -139,6 +160,8 @@ export class HePool {
         weights,
         transferMsPerMiB,
         options.timings,
+        options.streamGroup ?? DEFAULT_STREAM_GROUP,
+        options.cores ?? machineCores(),
       );
     } catch (error) {
       context.delete();
@@ -157,6 +180,8 @@ export class HePool {
       timings: this.timings,
       sharedInputs: this.sharedInputs,
       streamed: this.weights === 'streamed',
+      cores: this.cores,
+      streamGroup: this.streamGroup,
     });
   }
 
@@ -168,7 +193,11 @@ export class HePool {
   /** Client: encrypts samples x inputs and serializes the ciphertexts for the workers. */
   encrypt(inputs: Float32Array, samples: number, ops: OpCounts = zeroOps()): SerializedBatch {
     this.context.assertAlive();
-    const batch = this.client.encrypt(inputs, samples, ops);
+    return this.save(this.client.encrypt(inputs, samples, ops));
+  }
+
+  /** Client: saves (and frees) fresh ciphertexts into one buffer, shared where it can be. */
+  private save(batch: CipherBatch): SerializedBatch {
     const { tracker } = this.context;
     const saved = new Set<unknown>();
     try {
@@ -183,8 +212,31 @@ export class HePool {
   }
 
   /** Every layer across the pool on serialized input ciphertexts; the last layer's outputs. */
-  async run(
+  run(
     inputs: SerializedBatch,
+    options: {
+      signal?: AbortSignal;
+      onProgress?: (fraction: number, message: string) => void;
+    } = {},
+  ): ReturnType<HePool['runFrom']> {
+    // The given ciphertexts go out group by group, as the client's own would.
+    const source: InputSource = (k, blocks) => ({
+      samples: inputs.samples,
+      chunks: inputs.chunks.map((row, kk) =>
+        row.map((b, i) => (kk === k && blocks.includes(i) ? b : null)),
+      ),
+    });
+    return this.runFrom(inputs.samples, source, options);
+  }
+
+  /**
+   * Every layer across the pool, the first streamed from `source` group by group (each
+   * worker starts on the first group while the rest are still being made); the last
+   * layer's outputs.
+   */
+  private async runFrom(
+    samples: number,
+    source: InputSource,
     options: {
       signal?: AbortSignal;
       onProgress?: (fraction: number, message: string) => void;
@@ -199,14 +251,14 @@ export class HePool {
     if (this.broken) throw new HepexError('he-runtime', this.broken);
     this.context.assertAlive();
     const layerCount = this.model.exec.layers.length;
-    let current = inputs;
+    let current: SerializedBatch | null = null;
     const ops = zeroOps();
     const layers: { wallMs: number; maxComputeMs: number }[] = [];
     const onAbort = () => this.workers.forEach((w) => void w.api.cancel().catch(() => {}));
     options.signal?.addEventListener('abort', onAbort);
     // Progress inside a layer is estimated from the cost model's share of each layer (the
     // workers report only when a layer is done), and never passes the layer's end.
-    const predicted = this.predict(inputs.samples);
+    const predicted = this.predict(samples);
     const total = predicted.layerMs.reduce((a, b) => a + b, 0) || 1;
     let ticker: ReturnType<typeof setInterval> | undefined;
     try {
@@ -220,7 +272,10 @@ export class HePool {
           const part = Math.min(0.95, (performance.now() - start) / (predicted.layerMs[l] || 1));
           options.onProgress?.(from + share * part, `layer ${l + 1} of ${layerCount}`);
         }, 250);
-        const step = await this.runLayerOnPool(l, current);
+        const step: { outputs: SerializedBatch; ops: OpCounts; computeMs: number } =
+          l === 0
+            ? await this.streamFirstLayer(samples, source, options.signal)
+            : await this.runLayerOnPool(l, current!);
         clearInterval(ticker);
         before += share;
         throwIfAborted(options.signal);
@@ -243,10 +298,13 @@ export class HePool {
     }
     // What moving ciphertexts really cost this run (wall time beyond the slowest worker's
     // compute, over the bytes the cost model says moved) prices the next one.
-    const moved = predicted.transferBytes.reduce((a, b) => a + b, 0) / 2 ** 20;
-    const overhead = layers.reduce((a, x) => a + Math.max(0, x.wallMs - x.maxComputeMs), 0);
-    if (moved > 0) this.transferMsPerMiB = overhead / moved;
-    return { outputs: current, ops, layers, predicted };
+    // The first layer is left out: its wall time also waits for the client's encryption.
+    const moved = predicted.transferBytes.slice(1).reduce((a, b) => a + b, 0) / 2 ** 20;
+    const overhead = layers
+      .slice(1)
+      .reduce((a, x) => a + Math.max(0, x.wallMs - x.maxComputeMs), 0);
+    if (moved >= MIN_REMEASURE_MIB) this.transferMsPerMiB = overhead / moved;
+    return { outputs: current!, ops, layers, predicted };
   }
 
   /**
@@ -259,7 +317,6 @@ export class HePool {
     l: number,
     current: SerializedBatch,
   ): Promise<{ outputs: SerializedBatch; ops: OpCounts; computeMs: number }> {
-    const K = this.workers.length;
     const ops = zeroOps();
     const shares = this.shares[l];
     const all = (calls: Promise<PoolLayerResult>[]) => Promise.all(calls);
@@ -292,10 +349,29 @@ export class HePool {
         return watch(w, j, w.api.accumulate(l, sent));
       }),
     );
+    const second = await this.finishInputSplit(l, partials, current.samples);
+    for (const r of partials) addOps(second.ops, r.ops);
+    return {
+      ...second,
+      computeMs: Math.max(...partials.map((r) => r.computeMs)) + second.computeMs,
+    };
+  }
+
+  /**
+   * An input-split layer's second round: every worker's partial sums out again in one buffer,
+   * each worker adds and finishes its blocks. Its own operations and compute time only.
+   */
+  private async finishInputSplit(
+    l: number,
+    partials: readonly PoolLayerResult[],
+    samples: number,
+  ): Promise<{ outputs: SerializedBatch; ops: OpCounts; computeMs: number }> {
+    const K = this.workers.length;
+    const ops = zeroOps();
     const outBlocks = this.model.exec.layers[l].tiling.outBlocks;
     const gathered: SerializedBatch = {
-      samples: current.samples,
-      chunks: current.chunks.map((_, k) =>
+      samples,
+      chunks: partials[0].outputs.chunks.map((_, k) =>
         Array.from(
           { length: outBlocks * K },
           (_, e) => partials[e % K].outputs.chunks[k][Math.floor(e / K)],
@@ -303,15 +379,54 @@ export class HePool {
       ),
     };
     const payload = packBatch(gathered, this.sharedInputs);
-    const results = await all(this.workers.map((w, j) => watch(w, j, w.api.finish(l, payload, K))));
-    for (const r of [...partials, ...results]) addOps(ops, r.ops);
+    const results = await Promise.all(
+      this.workers.map((w, j) => watch(w, j, w.api.finish(l, payload, K))),
+    );
+    for (const r of results) addOps(ops, r.ops);
     return {
-      outputs: this.gather(l, results, current.samples),
+      outputs: this.gather(l, results, samples),
       ops,
-      computeMs:
-        Math.max(...partials.map((r) => r.computeMs)) +
-        Math.max(...results.map((r) => r.computeMs)),
+      computeMs: Math.max(...results.map((r) => r.computeMs)),
     };
+  }
+
+  /**
+   * The first layer with its inputs streamed (hePoolStream.ts), `streamGroup` blocks a message
+   * in poolPlan.streamSchedule's order. Each worker adds each message's products into running
+   * sums, so the result and the counts equal one pass over all inputs; split by inputs, the
+   * partial sums then meet as after `accumulate`.
+   */
+  private async streamFirstLayer(
+    samples: number,
+    source: InputSource,
+    signal?: AbortSignal,
+  ): Promise<{ outputs: SerializedBatch; ops: OpCounts; computeMs: number }> {
+    const layer = this.model.exec.layers[0];
+    const chunks = Math.ceil(samples / this.model.tile.batch);
+    const plan = streamSchedule(this.model.exec, this.shares[0], chunks, this.streamGroup);
+    const empty: SerializedBatch = {
+      samples,
+      chunks: Array.from({ length: chunks }, () =>
+        new Array<Uint8Array | null>(layer.tiling.inBlocks).fill(null),
+      ),
+    };
+    const replies = await streamInputs(
+      this.workers,
+      plan,
+      source,
+      empty,
+      this.sharedInputs,
+      signal,
+    );
+    const ops = zeroOps();
+    for (const list of replies) for (const r of list) addOps(ops, r.ops);
+    const computeMs = Math.max(...replies.map((list) => list.reduce((s, r) => s + r.computeMs, 0)));
+    const finals = replies.map((list) => list[list.length - 1]);
+    if (this.shares[0][0].split === 'outputs')
+      return { outputs: this.gather(0, finals, samples), ops, computeMs };
+    const second = await this.finishInputSplit(0, finals, samples);
+    addOps(ops, second.ops);
+    return { outputs: second.outputs, ops, computeMs: computeMs + second.computeMs };
   }
 
   /** Client: loads the last layer's serialized outputs and decrypts them: samples x outputs. */
@@ -341,11 +456,25 @@ export class HePool {
       onProgress?: (fraction: number, message: string) => void;
     } = {},
   ): Promise<{ outputs: Float32Array; stats: PoolInferStats }> {
+    this.context.assertAlive();
     const clientOps = zeroOps();
     const t0 = performance.now();
-    const encrypted = this.encrypt(inputs, samples, clientOps);
+    const packed = this.client.packInputs(inputs, samples);
+    let encryptMs = 0;
+    // Each group encrypted just before it is sent: the workers start on the first while the
+    // client encrypts the rest.
+    const source: InputSource = (k, blocks) => {
+      const start = performance.now();
+      const row = this.client.encryptBlocks(packed[k], blocks, clientOps);
+      const chunks = packed.map((values, kk) =>
+        kk === k ? row : new Array<Ciphertext | null>(values.length).fill(null),
+      );
+      const saved = this.save({ samples, chunks });
+      encryptMs += performance.now() - start;
+      return saved;
+    };
     const t1 = performance.now();
-    const { outputs: last, ops, layers, predicted } = await this.run(encrypted, options);
+    const { outputs: last, ops, layers, predicted } = await this.runFrom(samples, source, options);
     const t2 = performance.now();
     const outputs = this.decrypt(last, clientOps);
     const t3 = performance.now();
@@ -355,7 +484,8 @@ export class HePool {
         workers: this.workers.length,
         samples,
         latencyMs: t3 - t0,
-        encryptMs: t1 - t0,
+        // The client's encryption overlaps the first layer, whose time inferMs includes.
+        encryptMs,
         inferMs: t2 - t1,
         decryptMs: t3 - t2,
         layers,

@@ -51,6 +51,8 @@ type Ciphertexts = (Ciphertext | null)[][];
 
 export class HePoolMember {
   private readonly inputSets: (Set<number> | null)[];
+  /** A streamed layer's running sums (per chunk, per output block) and the inputs seen. */
+  private streaming: { layer: number; sums: Ciphertexts; received: Set<number>[] } | null = null;
 
   private constructor(
     private readonly context: SessionContext,
@@ -316,7 +318,144 @@ export class HePoolMember {
     );
   }
 
+  /**
+   * The first layer while its inputs arrive in groups (the client encrypts and sends as it
+   * goes, so the workers start before the last input is encrypted): each group's products are
+   * added into running sums per target block (this member's blocks when split by outputs,
+   * every computed output when split by inputs), and the group's inputs are freed. The sums
+   * are exact modular arithmetic, so the result and the operation counts equal one pass over
+   * all inputs. `first` drops any sums a cancelled run left; `last` checks every input this
+   * member reads arrived once, then finishes its blocks (split by outputs) or returns the
+   * partial sums (split by inputs: `finish` comes next, as after `accumulate`).
+   */
+  stream(
+    l: number,
+    inputs: SerializedBatch,
+    flags: { first: boolean; last: boolean },
+    signal?: AbortSignal,
+  ): Promise<PoolLayerResult> {
+    this.checkLayer(l);
+    if (flags.first) this.dropStream();
+    const { backend, operands } = this.server.tools();
+    const { model } = this.context;
+    const layer = model.exec.layers[l];
+    const share = this.shares[l];
+    const set = this.inputSets[l];
+    const targets =
+      share.split === 'inputs'
+        ? [...layer.computedOutputs.keys()].filter((o) => layer.computedOutputs[o])
+        : share.blocks;
+    const state = (this.streaming ??= { layer: l, sums: [], received: [] });
+    if (state.layer !== l)
+      throw new HepexError(
+        'invalid-argument',
+        `Layer ${l + 1}'s inputs arrived while layer ${state.layer + 1}'s were streaming.`,
+      );
+    const next = yielder();
+    return this.step(
+      () => [loadBatch(this.context, inputs, l, set ?? undefined).chunks as Ciphertexts],
+      async ([loaded], ops) => {
+        try {
+          for (const [k, row] of loaded.entries()) {
+            const received = (state.received[k] ??= new Set());
+            const present = (i: number) => row[i] !== null;
+            for (let i = 0; i < row.length; i++) {
+              if (!present(i)) continue;
+              if (received.has(i))
+                throw new HepexError(
+                  'he-runtime',
+                  `Layer ${l + 1} input block ${i} arrived twice.`,
+                );
+              received.add(i);
+            }
+            const sums = (state.sums[k] ??= new Array<Ciphertext | null>(
+              layer.tiling.outBlocks,
+            ).fill(null));
+            for (const o of targets) {
+              throwIfAborted(signal);
+              const part = accumulateBlock(model, backend, operands, l, o, row, present, ops);
+              if (!part) continue;
+              const sum = sums[o];
+              if (sum === null) sums[o] = part;
+              else {
+                backend.add(sum, part);
+                ops.add++;
+                backend.free(part);
+              }
+              await next();
+            }
+          }
+          if (!flags.last) return [];
+          return this.endStream(l, targets, ops, signal);
+        } catch (error) {
+          this.dropStream();
+          throw error;
+        }
+      },
+      inputs.samples,
+    );
+  }
+
+  /** The streamed layer's end: every input arrived once; its finished blocks or partial sums. */
+  private endStream(
+    l: number,
+    targets: readonly number[],
+    ops: OpCounts,
+    signal?: AbortSignal,
+  ): Ciphertexts {
+    const state = this.streaming!;
+    const { backend, operands } = this.server.tools();
+    const { model } = this.context;
+    const layer = model.exec.layers[l];
+    const share = this.shares[l];
+    const set = this.inputSets[l];
+    for (const [k, received] of state.received.entries()) {
+      for (let i = 0; i < layer.tiling.inBlocks; i++) {
+        if (layer.liveInputs[i] && (!set || set.has(i)) && !received.has(i))
+          throw new HepexError(
+            'he-runtime',
+            `Layer ${l + 1} input block ${i} of chunk ${k + 1} never arrived.`,
+          );
+      }
+    }
+    this.streaming = null;
+    if (share.split === 'inputs') return state.sums;
+    const out: Ciphertexts = [];
+    try {
+      for (const sums of state.sums) {
+        const done = new Array<Ciphertext | null>(layer.tiling.outBlocks).fill(null);
+        out.push(done);
+        for (const o of targets) {
+          throwIfAborted(signal);
+          const acc = sums[o];
+          if (acc === null)
+            throw new HepexError(
+              'he-runtime',
+              `Layer ${l + 1} output block ${o} has no active tile.`,
+            );
+          // finishBlock consumes the sum.
+          sums[o] = null;
+          done[o] = finishBlock(model, backend, operands, l, o, acc, ops);
+        }
+      }
+    } catch (error) {
+      this.context.free({ chunks: out });
+      throw error;
+    } finally {
+      this.context.free({ chunks: state.sums });
+    }
+    return out;
+  }
+
+  /** Frees a stream's running sums (a cancelled or failed run's, or before a new one). */
+  dropStream(): void {
+    if (!this.streaming) return;
+    this.context.free({ chunks: this.streaming.sums });
+    this.streaming = null;
+  }
+
   delete(): void {
+    this.streaming = null;
     this.context.delete();
   }
 }

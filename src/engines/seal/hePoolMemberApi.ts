@@ -24,6 +24,11 @@ export function createPoolMemberApi(load: () => Promise<Seal>) {
       if (running === controller) running = null;
     }
   };
+  // Streamed groups run one after another, in the order sent (a comlink call does not wait for
+  // the one before it); `cancel` moves to a new epoch, and groups sent before it then fail
+  // instead of starting.
+  let queue: Promise<unknown> = Promise.resolve();
+  let epoch = 0;
   return {
     async init(init: PoolMemberInit): Promise<{ setupMs: number }> {
       member?.delete();
@@ -38,7 +43,21 @@ export function createPoolMemberApi(load: () => Promise<Seal>) {
       cancellable((signal) => need().accumulate(l, unpackBatch(inputs), signal)),
     finish: (l: number, partials: PackedBatch, members: number): Promise<PoolLayerResult> =>
       cancellable((signal) => need().finish(l, unpackBatch(partials), members, signal)),
+    stream: (
+      l: number,
+      inputs: PackedBatch,
+      flags: { first: boolean; last: boolean },
+    ): Promise<PoolLayerResult> => {
+      const sentIn = epoch;
+      const run = queue.then(() => {
+        if (sentIn !== epoch) throw new HepexError('cancelled', 'The job was cancelled.');
+        return cancellable((signal) => need().stream(l, unpackBatch(inputs), flags, signal));
+      });
+      queue = run.catch(() => {});
+      return run;
+    },
     cancel(): void {
+      epoch++;
       running?.abort();
     },
     /** Loads and saves the probe's ciphertexts (the pool times it to price moving them). */

@@ -24,6 +24,10 @@ expose(
       const result = await api.finish(l, partials, members);
       return transfer(result, resultBuffers(result));
     },
+    async stream(l: number, inputs: PackedBatch, flags: { first: boolean; last: boolean }) {
+      const result = await api.stream(l, inputs, flags);
+      return transfer(result, resultBuffers(result));
+    },
     cancel: () => api.cancel(),
     probe: (batch: PackedBatch) => api.probe(batch),
     stats: () => api.stats(),

@@ -15,6 +15,11 @@ export interface PoolWorker {
     runLayer(l: number, inputs: PackedBatch): Promise<PoolLayerResult>;
     accumulate(l: number, inputs: PackedBatch): Promise<PoolLayerResult>;
     finish(l: number, partials: PackedBatch, members: number): Promise<PoolLayerResult>;
+    stream(
+      l: number,
+      inputs: PackedBatch,
+      flags: { first: boolean; last: boolean },
+    ): Promise<PoolLayerResult>;
     cancel(): Promise<void>;
     probe(batch: PackedBatch): Promise<number>;
     stats(): Promise<{ liveObjects: number; liveBytes: number; peakBytes: number }>;
@@ -33,6 +38,10 @@ export interface PoolOptions {
   /** Default: resident when every worker's share fits the budget, else streamed. */
   readonly weights?: 'resident' | 'streamed';
   readonly timings?: readonly OpTimingTable[];
+  /** Input blocks per streamed message of the first layer (default 8). */
+  readonly streamGroup?: number;
+  /** Cores the client and the workers share, for predictions (default: the machine's). */
+  readonly cores?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (fraction: number, message: string) => void;
 }
@@ -71,7 +80,7 @@ export function watch<T>(worker: PoolWorker, index: number, call: Promise<T>): P
 
 /**
  * ms per MiB to move ciphertexts to the workers as a layer does: `packed` (real ciphertexts of
- * `mib` MiB) sent to every worker at once, loaded there and saved again. Counted per MiB as
+ * `mib` MiB) sent to every worker at once, loaded there and saved again, best of two. Counted per MiB as
  * poolCost counts bytes: once when the buffer is shared, once per worker when it is copied.
  */
 export async function measureTransfer(
@@ -80,7 +89,13 @@ export async function measureTransfer(
   mib: number,
   shared: boolean,
 ): Promise<number> {
-  const t0 = performance.now();
-  await Promise.all(workers.map((w, j) => watch(w, j, w.api.probe(packed))));
-  return (performance.now() - t0) / (mib * (shared ? 1 : workers.length));
+  // The best of two: a fresh worker's first load also grows its WASM heap, a one-off cost
+  // that no later layer pays.
+  let best = Infinity;
+  for (let r = 0; r < 2; r++) {
+    const t0 = performance.now();
+    await Promise.all(workers.map((w, j) => watch(w, j, w.api.probe(packed))));
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best / (mib * (shared ? 1 : workers.length));
 }
