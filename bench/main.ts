@@ -2,10 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { machineInfo } from './common';
 
 /**
- * `npm run bench -- [name ...] [--quick]`: runs the named benchmarks (default: all) and prints
- * one JSON object { date, machine, results: { name: result } } on stdout; it also writes it to
- * bench/results/<names>.json. Each bench/<name>.ts exports `run(options)`. Ratios are measured
- * side by side in one run; nothing here asserts a time (machines are noisy).
+ * `npm run bench -- [name ...] [--quick] [--tag=NAME]`: runs the named benchmarks (default: all)
+ * and prints one JSON object { date, machine, results: { name: result } } on stdout; it also
+ * writes it to bench/results/<names>[-NAME][-quick].json (prune --fashion-only: -fashion). Each
+ * bench/<name>.ts exports `run(options)`. Ratios are measured side by side in one run; nothing
+ * here asserts a time (machines are noisy).
  */
 export interface BenchOptions {
   readonly quick: boolean;
@@ -20,6 +21,7 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   prune: () => import('./prune'),
   train: () => import('./train'),
   he: () => import('./he'),
+  pool: () => import('./pool'),
   paper: () => import('./paper'),
   bar: () => import('./bar'),
 };
@@ -42,7 +44,7 @@ for (const name of selected) {
   const mod = await benches[name]();
   results[name] = await mod.run({
     quick,
-    args: argv.filter((a) => a.startsWith('--') && a !== '--quick'),
+    args: argv.filter((a) => a.startsWith('--') && a !== '--quick' && !a.startsWith('--tag=')),
     progress: (m) => process.stderr.write(`  ${name}: ${m}\n`),
   });
 }
@@ -54,8 +56,16 @@ const report = {
 };
 const json = JSON.stringify(report, null, 2);
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+// A partial run (--fashion-only, or any --tag=NAME) gets its own file, so it never overwrites
+// the full run's recorded results.
+const tag =
+  argv.find((a) => a.startsWith('--tag='))?.slice('--tag='.length) ??
+  (argv.some((a) => a.startsWith('--fashion-only')) ? 'fashion' : '');
 await writeFile(
-  new URL(`./results/${selected.join('-')}${quick ? '-quick' : ''}.json`, import.meta.url),
+  new URL(
+    `./results/${selected.join('-')}${tag ? `-${tag}` : ''}${quick ? '-quick' : ''}.json`,
+    import.meta.url,
+  ),
   json + '\n',
 );
 process.stdout.write(json + '\n');

@@ -25,6 +25,8 @@ import { calibrate } from '../src/engines/seal/calibrate';
 import { chooseWeightStorage } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';
 import { loadMnistSplit } from '../src/engines/tfjs/mnistNode';
+import { fashionMnistMissing, loadFashionMnistSplit } from '../src/engines/tfjs/fashionMnist';
+import type { DatasetSplit } from '../src/core/io/dataset';
 import { ARCHITECTURES } from '../src/engines/tfjs/models';
 import { defaultModelsDir, machineInfo } from './common';
 import { heModelOf, measureInWorker } from './paperHe';
@@ -172,6 +174,12 @@ export async function run({ quick, args, progress }: BenchOptions) {
   const heBudgetMs = optionalNumber(flags, 'he-budget', quick ? 1 : 8) * 60_000;
   const modelsDir = defaultModelsDir(typeof flags.models === 'string' ? flags.models : undefined);
   const data = await loadMnistSplit();
+  // Fashion-MNIST only when a wanted network uses it and it is installed (else those skip).
+  const needsFashion = wanted.some((id) => NETWORKS.find((n) => n.id === id)?.data);
+  const fashionMissing = needsFashion ? fashionMnistMissing() : null;
+  const fashion = needsFashion && !fashionMissing ? await loadFashionMnistSplit() : undefined;
+  const dataOf = (id: string): DatasetSplit =>
+    NETWORKS.find((n) => n.id === id)?.data === 'fashion-mnist' ? fashion! : data;
   const started = performance.now();
 
   // Phase 1: pruning sweeps, network by network.
@@ -186,9 +194,19 @@ export async function run({ quick, args, progress }: BenchOptions) {
       });
       continue;
     }
+    if (entry.data === 'fashion-mnist' && !fashion) {
+      const reason = fashionMissing!;
+      progress(`${entry.label}: skipped (${reason})`);
+      runs.push({
+        summary: { id, label: entry.label, limit: classifierLimit(NaN), skipped: reason },
+      });
+      continue;
+    }
     progress(`${entry.label}: pruning sweeps`);
     try {
-      runs.push(await pruneNetwork(entry, data, modelsDir, quick, baseShapes, progress));
+      // Fashion-MNIST models are trained here: the models directory holds MNIST ones.
+      const dir = entry.data === 'fashion-mnist' ? undefined : modelsDir;
+      runs.push(await pruneNetwork(entry, dataOf(id), dir, quick, baseShapes, progress));
     } catch (e) {
       const reason = `failed: ${e instanceof Error ? e.message : String(e)}`;
       progress(`${entry.label}: ${reason}`);
@@ -235,7 +253,8 @@ export async function run({ quick, args, progress }: BenchOptions) {
       }),
     );
   }
-  const inputs = imagesToFloat(takeSamples(data.test, samples));
+  // Each network's encrypted run gets the first test images of its own data set.
+  const inputsOf = (id: string) => imagesToFloat(takeSamples(dataOf(id).test, samples));
   // Every row of a network and shape stores its weights as the unpruned row does (resident or
   // streamed), so latency and memory compare like with like.
   const storage = new Map<string, 'resident' | 'streamed'>();
@@ -298,7 +317,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
             tile: { t1: p.s.tile.t1, t2: p.s.tile.t2, first: p.s.tile.first },
             ringDegree: p.N,
             weights: p.weights!,
-            inputs,
+            inputs: inputsOf(p.s.run.summary.id),
             samples,
             timings,
           },
@@ -337,7 +356,8 @@ export async function run({ quick, args, progress }: BenchOptions) {
       machine: `${m.cpus} x ${m.cpu}, Node ${m.node.replace(/^v/, '')}`,
       notes: [
         `Weight ct: weight ciphertexts (plaintexts, plain-model mode) the execution plan multiplies; each row is the method's point with the fewest within the network's limit (below).`,
-        `Predicted: cost model for ${FULL_BATCH} images with SEAL timings calibrated in this run. Measured: real node-seal CKKS, ${samples} MNIST test images (one ciphertext batch), plain model, ${quick ? 'quick sweep' : 'full sweep'}.`,
+        `Predicted: cost model for ${FULL_BATCH} images with SEAL timings calibrated in this run. Measured: real node-seal CKKS, ${samples} test images of the network's data set (one ciphertext batch), plain model, ${quick ? 'quick sweep' : 'full sweep'}.`,
+        `Data: ${data.label}; Fashion-MNIST rows: ${fashion ? fashion.label : needsFashion ? `not run (${fashionMissing})` : 'not requested'}.`,
         `Measured rows of one network and shape keep their weights as the unpruned row does: resident (encoded once) or streamed (encoded per use; the peak then leaves the model out). The engine refuses runs it predicts above 2.5 GiB of SEAL memory (one WASM heap stops at 4 GiB); encrypted runs get ${heBudgetMs / 60_000} min of predicted time (weight encodes included): first the unpruned and HE-PEx rows at each network's reference shape (where its unpruned row is cheapest), then that shape's baselines, then the other rows, cheapest first.`,
         `Pruning sweeps ${pruneSeconds} s, encrypted inference ${heSeconds} s.`,
       ],
@@ -354,6 +374,11 @@ export async function run({ quick, args, progress }: BenchOptions) {
   return {
     command,
     data: data.label,
+    fashionData: fashion
+      ? fashion.label
+      : needsFashion
+        ? { missing: fashionMissing }
+        : 'not requested',
     samples,
     fullBatch: FULL_BATCH,
     heBudgetMinutes: heBudgetMs / 60_000,

@@ -12,6 +12,7 @@ import { optionalChoice, optionalNumber, type FlagSpec, type ParsedFlags } from 
 import { tileFromFlags } from './networkOptions';
 import { PERMUTE_OBJECTIVES, type PermuteObjective } from '../core/prune/permute';
 import { permuteObjectiveFor } from '../core/prune/methodSteps';
+import { CLASS_FLOOR, checkClassFloor } from '../core/prune/magnitudePrune';
 
 /** The flags `prune` and `sweep` share, read into settings once, before any work. */
 
@@ -38,6 +39,7 @@ export const pruneFlags: FlagSpec = {
   mode: 'string',
   data: 'string',
   'test-data': 'string',
+  'class-floor': 'string',
 };
 
 export interface PruneSettings {
@@ -59,6 +61,8 @@ export interface PruneSettings {
   readonly maxTiles?: number;
   readonly objective: PermuteObjective;
   readonly learningRate?: number;
+  /** Each class keeps this multiple of the kept fraction of its weights; undefined: the default (3). */
+  readonly classFloor?: number;
   readonly seed: number;
   readonly mode: HeMode;
 }
@@ -98,6 +102,9 @@ export function settingsFromFlags(flags: ParsedFlags): PruneSettings {
       permuteObjectiveFor('hepex'),
     ),
     learningRate: optionalNumber(flags, 'lr'),
+    ...(flags['class-floor'] === undefined
+      ? {}
+      : { classFloor: checkClassFloor(optionalNumber(flags, 'class-floor', CLASS_FLOOR)) }),
     seed: optionalNumber(flags, 'seed', 1),
     mode: optionalChoice<HeMode>(flags, 'mode', ['plain-model', 'encrypted-model'], 'plain-model'),
   };

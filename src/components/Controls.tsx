@@ -15,6 +15,7 @@ import { fmtInt, fmtPct0 } from '../viz/format';
 import { SegmentedControl } from './SegmentedControl';
 import { SelectField } from './SelectField';
 import { TrainPanel } from './TrainPanel';
+import { DataSetPicker } from './DataSetPicker';
 import { MNIST_DATA_LABEL, type PermutationFigures } from '../store/modelSlice';
 import { TILE_SCORES } from '../core/prune/tilePrune';
 
@@ -323,6 +324,7 @@ export function Controls() {
           </button>
         </div>
         {lastPermutation && <PermutationNote figures={lastPermutation} />}
+        <DataSetPicker />
         <p className="controls__hint" data-testid="data-label">
           Retraining, metrics and encrypted runs use {dataLabel}.{' '}
           {customData && (

@@ -7,7 +7,8 @@ export function ModelPicker() {
   const preset = useAppStore((s) => s.preset);
   const loadPreset = useAppStore((s) => s.loadPreset);
   const loadFiles = useAppStore((s) => s.loadFiles);
-  const loadData = useAppStore((s) => s.loadData);
+  // Opened IDX files serve retraining, metrics and training from scratch alike.
+  const openDataFiles = useAppStore((s) => s.openDataFiles);
   const status = useAppStore((s) => s.status);
   const source = useAppStore((s) => s.sourceLabel);
 
@@ -39,7 +40,7 @@ export function ModelPicker() {
         label="Open IDX data…"
         inputLabel="Open an IDX images file and its labels file"
         testId="data-files-input"
-        onFiles={(files) => void loadData(files)}
+        onFiles={(files) => void openDataFiles(files)}
       />
       <span className="model-picker__source" data-testid="model-source" aria-live="polite">
         {status === 'loading' ? 'Loading model…' : source}

@@ -1,5 +1,6 @@
 import { useId, useState } from 'react';
 import { useAppStore } from '../store/storeContext';
+import { trainingDataOf } from '../store/dataSetActions';
 import { selectTrainArch } from '../store/selectors';
 import { PRESET_LABELS } from '../store/types';
 import { TrainingChart } from './TrainingChart';
@@ -12,6 +13,8 @@ export function TrainPanel() {
   const busy = useAppStore((s) => s.busy);
   const training = useAppStore((s) => s.training);
   const trainModel = useAppStore((s) => s.trainModel);
+  // The data set chosen (DataSetPicker) when training has its bytes; else the built-in MNIST.
+  const trainingLabel = useAppStore((s) => trainingDataOf(s)?.label ?? null);
   return (
     <fieldset className="controls__group">
       <legend>Train in this browser</legend>
@@ -41,8 +44,8 @@ export function TrainPanel() {
         </button>
       </div>
       <p className="controls__hint">
-        Real MNIST (8,000 train / 2,000 test, seed 1), tfjs in a worker. The result replaces the
-        model shown.
+        {trainingLabel ?? 'Real MNIST (8,000 train / 2,000 test, seed 1)'}, tfjs in a worker. The
+        result replaces the model shown.
       </p>
       {training && training.history.length > 0 && (
         <TrainingChart history={training.history} epochs={training.epochs} />

@@ -6,6 +6,7 @@ import { tileShapeLabel } from '../core/tiling/tileShape';
 import type { PipelineJob } from '../services/pipelineClient';
 import { buildMagnitudeRanks, magnitudeMasksFromRanks } from '../core/prune/magnitudeRanks';
 import type { StoreRuntime } from './runtime';
+import { trainingDataOf } from './dataSetActions';
 import { METHOD_LABELS, PRESET_LABELS, type Method, type Shown } from './types';
 import { geometryOf } from '../core/model/layerKinds';
 
@@ -219,13 +220,22 @@ export function createJobActions(rt: StoreRuntime): JobActions {
           : layerSizes(s.dense.network)
         : undefined;
       const conv = first && geometryOf(first);
+      const training = trainingDataOf(s);
       const label = `Training the ${PRESET_LABELS[arch].toLowerCase()}`;
       set({ training: { epochs, history: [] } });
       return rt.runJob(
         label,
         (signal, isCurrent) =>
           trainer().train(
-            { arch, layers, epochs, seed: 1, ...(conv ? { conv } : {}) },
+            {
+              arch,
+              layers,
+              epochs,
+              seed: 1,
+              ...(conv ? { conv } : {}),
+              // The chosen data set (dataSetActions.ts); none: the built-in MNIST.
+              ...(training ? { data: training } : {}),
+            },
             {
               signal,
               onProgress: (p) => {

@@ -11,9 +11,11 @@ import { randomMasks, randomNetwork, sameAsSnapshot, snapshot } from '../fixture
 const tile48 = createTileShape(4, 8, { first: 'A' });
 
 describe('magnitudePrune', () => {
+  // These check the ranking itself; classFloor 0 turns off the class floor (a classifier's
+  // output rows keep a share whatever the ranking: fashionFinetune.test.ts).
   it('local: every layer reaches the sparsity and keeps its largest weights', () => {
     const net = randomNetwork([30, 20, 10], 1);
-    const masks = magnitudePrune(net, { sparsity: 0.75, scope: 'local' });
+    const masks = magnitudePrune(net, { sparsity: 0.75, scope: 'local', classFloor: 0 });
     masks.forEach((m, l) => {
       const w = net.layers[l].weights.data;
       expect(m.data.length - countOnes(m)).toBe(Math.round(0.75 * w.length));
@@ -32,7 +34,7 @@ describe('magnitudePrune', () => {
     // Scale layer 2 up: a global threshold must then prune it less than layer 1.
     const w2 = net.layers[1].weights.data;
     for (let k = 0; k < w2.length; k++) w2[k] *= 10;
-    const masks = magnitudePrune(net, { sparsity: 0.5, scope: 'global' });
+    const masks = magnitudePrune(net, { sparsity: 0.5, scope: 'global', classFloor: 0 });
     expect(maskSparsity(net, masks)).toBeCloseTo(0.5, 2);
     const s1 = 1 - countOnes(masks[0]) / masks[0].data.length;
     const s2 = 1 - countOnes(masks[1]) / masks[1].data.length;
@@ -53,12 +55,16 @@ describe('magnitudePrune', () => {
     const net = randomNetwork([16, 8, 4], 3);
     const first = magnitudePrune(net, { sparsity: 0.5 });
     const second = magnitudePrune(net, { sparsity: 0.8, masks: first });
+    const plain = magnitudePrune(net, { sparsity: 0.8, masks: first, classFloor: 0 });
+    plain.forEach((m, l) => {
+      for (let k = 0; k < m.data.length; k++) if (!first[l].data[k]) expect(m.data[k]).toBe(0);
+    });
     second.forEach((m, l) => {
       for (let k = 0; k < m.data.length; k++) if (!first[l].data[k]) expect(m.data[k]).toBe(0);
     });
     const zeros = randomNetwork([8, 4], 4);
     zeros.layers[0].weights.data.fill(0);
-    const a = magnitudePrune(zeros, { sparsity: 0.5 });
+    const a = magnitudePrune(zeros, { sparsity: 0.5, classFloor: 0 });
     // All ties: the lower indices are pruned first.
     expect(Array.from(a[0].data)).toEqual([...new Array(16).fill(0), ...new Array(16).fill(1)]);
   });

@@ -15,6 +15,7 @@ import type { Trainer } from '../../core/model/trainer';
 import { checkTrainedData } from '../../core/io/dataIdentity';
 import { loadDataSplit } from '../../engines/tfjs/mnistNode';
 import { writeModelDir } from '../../engines/tfjs/modelDir';
+import { checkOutDir } from '../../engines/node/atomicDir';
 import { readHeModel } from '../readModel';
 import { createTfjsTrainer } from '../../engines/tfjs/trainer';
 import {
@@ -79,6 +80,7 @@ export function stepsFor(
     permuteObjective: settings.objective,
     learningRate: settings.learningRate,
     seed: settings.seed,
+    ...(settings.classFloor !== undefined ? { classFloor: settings.classFloor } : {}),
   });
 }
 
@@ -186,7 +188,7 @@ export const command: Command = {
     'npm run hepex -- prune --model DIR|FILE.onnx --method magnitude|tile|hepex --sparsity S --tile 4x8 --out DIR',
     '  [--theta 0.0625] [--scope local|global] [--score min|max|avg|l1] [--retrain-epochs E] [--prune-steps N] [--group-lasso L] [--train-epochs E]',
     '  [--final-epochs E] [--distill] [--max-tiles N]',
-    '  [--objective concentration|tiles] [--lr R]',
+    '  [--objective concentration|tiles] [--lr R] [--class-floor F]',
     '  [--seed S] [--batch B] [--ring-degree N] [--mode plain-model|encrypted-model] [--data IMAGES,LABELS [--test-data IMAGES,LABELS]] [--json]',
     'magnitude: prune -> retrain. tile (Hunter baseline): drop the lowest-scoring tiles (S = tile sparsity) -> retrain.',
     'hepex: prune -> retrain -> permute -> drop tiles of density <= theta + expand -> retrain.',
@@ -199,6 +201,8 @@ export const command: Command = {
     '--max-tiles N (hepex): a tile budget; of the tiles denser than theta, keep the N whose weights weigh most',
     "  (tile L1 over its layer's largest), so the weights cost at most N ciphertexts.",
     "--objective: what hepex's permutation optimises: concentration (default) or tiles (fewest non-zero tiles).",
+    '--class-floor F: a classifier keeps, in every class, at least F x the kept fraction of its output weights',
+    '  (default 3; 0: none), so that global pruning cannot cut a class off.',
     '--data IMAGES,LABELS: retrain and score on IDX files (split by --seed), --test-data: a separate test pair.',
     '  Default: the built-in MNIST split; a model trained on IDX files stops and asks for them.',
   ].join('\n'),
@@ -207,6 +211,8 @@ export const command: Command = {
     const method = optionalChoice<PruneMethod>(flags, 'method', PRUNE_METHODS, 'hepex');
     const sparsity = optionalNumber(flags, 'sparsity', 0.9);
     const out = requireString(flags, 'out');
+    // An --out that can never be written fails now, not after the pruning and retraining.
+    await checkOutDir(out);
     const settings = settingsFromFlags(flags);
     if (settings.maxTiles !== undefined && method !== 'hepex') {
       throw new HepexError(

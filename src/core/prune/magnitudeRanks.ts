@@ -2,6 +2,7 @@ import { convLayer } from '../model/conv';
 import type { Mask, Matrix } from '../model/matrix';
 import type { Layer, Network } from '../model/network';
 import { pruneTilingOf, pruneViewOf, type PruneScope } from './common';
+import { classFanInAt, isClassLayer, rowRanks } from './magnitudePrune';
 import { countTileNonZeros, tileArea, type LayerTiling, type TilePlan } from '../tiling/tilePlan';
 
 /**
@@ -10,7 +11,10 @@ import { countTileNonZeros, tileArea, type LayerTiling, type TilePlan } from '..
  * network: rank[k] is weight k's position in ascending |w| order (ties: lower index first, the
  * same rule as magnitudePrune), and the mask at any sparsity is one comparison per weight:
  * keep iff rank >= round(sparsity * n). test/component/previewPrune.test.ts checks the masks are
- * identical to magnitudePrune's.
+ * identical to magnitudePrune's. A classifier's class floor (magnitudePrune's CLASS_FLOOR)
+ * depends on the sparsity, so its rows' own ranks are kept too and the cut steps over the
+ * weights it protects (never past them: at sparsities where the floor is all that is left,
+ * the preview keeps it whole).
  */
 export interface MagnitudeRanks {
   /** Per layer: rank within the layer's pruned weights (a convolution's kernel), local scope. */
@@ -25,6 +29,12 @@ export interface MagnitudeRanks {
    * targets copies, as core's smallestByCopies does.
    */
   readonly copiesBefore: Float64Array;
+  /** A classifier's output layer: each weight's rank within its row (magnitudePrune's rowRanks). */
+  readonly classRows?: {
+    readonly layer: number;
+    readonly cols: number;
+    readonly ranks: Uint32Array;
+  };
 }
 
 // Keys pack (|w| bits, index) into one float64 so a native typed-array sort orders by |w| then
@@ -87,7 +97,102 @@ export function buildMagnitudeRanks(network: Network): MagnitudeRanks {
   });
   const copiesBefore = new Float64Array(total + 1);
   for (let r = 0; r < total; r++) copiesBefore[r + 1] = copiesBefore[r] + copiesAt[r];
-  return { local, global, total, copiesBefore };
+  const last = network.layers.length - 1;
+  const classRows = isClassLayer(network, last)
+    ? { layer: last, cols: views[last].weights.cols, ranks: rowRanks(views[last].weights) }
+    : undefined;
+  return { local, global, total, copiesBefore, ...(classRows ? { classRows } : {}) };
+}
+
+/** The class floor's weights at `sparsity` (1) in layer l, or undefined (magnitudePrune.ts). */
+function protectedAt(
+  ranks: MagnitudeRanks,
+  l: number,
+  sparsity: number,
+  scope: PruneScope,
+): Uint8Array | undefined {
+  const c = ranks.classRows;
+  if (!c || c.layer !== l) return undefined;
+  const rows = c.ranks.length / c.cols;
+  const k = classFanInAt(rows, c.cols, sparsity, scope, ranks.copiesBefore[ranks.total]);
+  return k > 0 ? Uint8Array.from(c.ranks, (r) => (r < k ? 1 : 0)) : undefined;
+}
+
+/** Sorted ranks (in `r`'s order) of the protected weights. */
+function protectedRanks(r: Uint32Array, protect: Uint8Array): Uint32Array {
+  const out: number[] = [];
+  for (let k = 0; k < r.length; k++) if (protect[k]) out.push(r[k]);
+  return Uint32Array.from(out).sort();
+}
+
+/** How many of the sorted `ranks` are below r. */
+function countBelow(ranks: Uint32Array, r: number): number {
+  let lo = 0;
+  let hi = ranks.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ranks[mid] < r) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Rank cuts per layer at `sparsity`: a weight is pruned iff its rank (global or local) is below
+ * its layer's cut and the class floor does not protect it. The protected weights are stepped
+ * over as magnitudePrune ranks them last: the cut moves up until as many unprotected weights
+ * (global: copies) are pruned as without the floor.
+ */
+function cutsOf(
+  network: Network,
+  ranks: MagnitudeRanks,
+  sparsity: number,
+  scope: PruneScope,
+): { cuts: number[]; protect: (Uint8Array | undefined)[] } {
+  const protect = network.layers.map((_, l) => protectedAt(ranks, l, sparsity, scope));
+  if (scope === 'local') {
+    const cuts = ranks.local.map((r, l) => {
+      const cut = Math.round(sparsity * r.length);
+      const p = protect[l];
+      if (!p) return cut;
+      // Smallest rank bound leaving `cut` unprotected weights below it.
+      const pr = protectedRanks(r, p);
+      let lo = cut;
+      let hi = r.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (mid - countBelow(pr, mid) >= cut) hi = mid;
+        else lo = mid + 1;
+      }
+      return lo;
+    });
+    return { cuts, protect };
+  }
+  const pr = protect.some(Boolean)
+    ? Uint32Array.from(
+        protect.flatMap((p, l) => (p ? [...protectedRanks(ranks.global[l], p)] : [])),
+      ).sort()
+    : undefined;
+  if (!pr) {
+    const cut = globalCutOf(ranks, sparsity);
+    return { cuts: network.layers.map(() => cut), protect };
+  }
+  // As globalCutOf, over the unprotected weights (the protected ones are dense weights, 1 copy).
+  const before = ranks.copiesBefore;
+  const target = Math.round(sparsity * before[ranks.total]);
+  const isProtected = (r: number) => countBelow(pr, r + 1) > countBelow(pr, r);
+  const g = (r: number) => {
+    const f = before[r] - countBelow(pr, r);
+    return isProtected(r) ? f : f + (before[r + 1] - before[r]) / 2;
+  };
+  let lo = 0;
+  let hi = ranks.total;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (g(mid) <= target) lo = mid + 1;
+    else hi = mid;
+  }
+  return { cuts: network.layers.map(() => lo), protect };
 }
 
 /**
@@ -119,13 +224,14 @@ export function magnitudeMasksFromRanks(
   sparsity: number,
   scope: PruneScope,
 ): Mask[] {
-  const globalCut = globalCutOf(ranks, sparsity);
+  const { cuts, protect } = cutsOf(network, ranks, sparsity, scope);
   return network.layers.map((_, l) => {
     const view = pruneViewOf(network, l);
     const r = scope === 'global' ? ranks.global[l] : ranks.local[l];
-    const cut = scope === 'global' ? globalCut : Math.round(sparsity * r.length);
+    const cut = cuts[l];
+    const p = protect[l];
     const data = new Uint8Array(r.length);
-    for (let k = 0; k < r.length; k++) data[k] = r[k] >= cut ? 1 : 0;
+    for (let k = 0; k < r.length; k++) data[k] = r[k] >= cut || p?.[k] ? 1 : 0;
     return view.expand({ rows: view.weights.rows, cols: view.weights.cols, data });
   });
 }
@@ -157,12 +263,12 @@ export function previewFromRanks(
   scope: PruneScope,
   theta: number | null,
 ): PreviewResult {
-  const globalCut = globalCutOf(ranks, sparsity);
+  const { cuts, protect } = cutsOf(network, ranks, sparsity, scope);
   const masks: Mask[] = [];
   const counts: Uint32Array[] = [];
   const layers = network.layers.map((layer, l): Layer => {
     const r = scope === 'global' ? ranks.global[l] : ranks.local[l];
-    const cut = scope === 'global' ? globalCut : Math.round(sparsity * r.length);
+    const cut = cuts[l];
     if (layer.kind === 'conv') {
       const view = pruneViewOf(network, l);
       const tiling = pruneTilingOf(network, l, plan);
@@ -178,7 +284,7 @@ export function previewFromRanks(
       );
     }
     const { rows, cols } = layer.weights;
-    const d = fusedPrune(layer.weights, r, cut, plan.layers[l], scope, theta);
+    const d = fusedPrune(layer.weights, r, cut, plan.layers[l], scope, theta, protect[l]);
     masks.push({ rows, cols, data: d.mask });
     counts.push(d.kept);
     return { ...layer, weights: { rows, cols, data: d.data } };
@@ -197,6 +303,8 @@ function fusedPrune(
   tiling: LayerTiling,
   scope: PruneScope,
   theta: number | null,
+  /** Weights kept whatever their rank (the class floor). */
+  protect?: Uint8Array,
 ): { mask: Uint8Array; data: Float32Array; kept: Uint32Array } {
   const { rows, cols, data: src } = weights;
   const colBlock = new Uint32Array(cols);
@@ -210,7 +318,7 @@ function fusedPrune(
       const off = row * cols;
       for (let c = 0; c < cols; c++) {
         const k = off + c;
-        if (r[k] >= cut) {
+        if (r[k] >= cut || protect?.[k]) {
           mask[k] = 1;
           data[k] = src[k];
           kept[base + colBlock[c]]++;
@@ -222,7 +330,8 @@ function fusedPrune(
   for (let row = 0; row < rows; row++) {
     const base = ((row / tiling.blockOut) | 0) * tiling.inBlocks;
     const off = row * cols;
-    for (let c = 0; c < cols; c++) if (r[off + c] >= cut) kept[base + colBlock[c]]++;
+    for (let c = 0; c < cols; c++)
+      if (r[off + c] >= cut || protect?.[off + c]) kept[base + colBlock[c]]++;
   }
   // Density bar: theta itself (global), or theta times the layer's densest tile (local),
   // as core/prune/expand.ts's selectTilesByDensity.

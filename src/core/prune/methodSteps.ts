@@ -64,6 +64,11 @@ export interface MethodOptions {
    * (docs/results.md, "Defaults").
    */
   readonly permuteObjective?: PermuteObjective;
+  /**
+   * Every prune step's class floor (magnitudePrune.ts): each class of a classifier keeps this
+   * multiple of the kept fraction of its weights. Absent: CLASS_FLOOR (3); 0: none.
+   */
+  readonly classFloor?: number;
 }
 
 /**
@@ -153,7 +158,12 @@ export function methodSteps(method: PruneMethod, options: MethodOptions): Pipeli
         score: options.score,
       });
     } else {
-      steps.push({ kind: 'prune', sparsity, scope: options.scope ?? 'global' });
+      steps.push({
+        kind: 'prune',
+        sparsity,
+        scope: options.scope ?? 'global',
+        ...(options.classFloor !== undefined ? { classFloor: options.classFloor } : {}),
+      });
     }
     retrainStep(i < rounds ? 'between' : method === 'hepex' ? 'plain' : 'final');
   }

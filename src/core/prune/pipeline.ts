@@ -229,7 +229,12 @@ export async function runPipeline(
         await fineTune(step, i);
         break;
       case 'prune': {
-        masks = magnitudePrune(network, { sparsity: step.sparsity, scope: step.scope, masks });
+        masks = magnitudePrune(network, {
+          sparsity: step.sparsity,
+          scope: step.scope,
+          masks,
+          classFloor: step.classFloor,
+        });
         network = maskNetwork(network, masks);
         break;
       }

@@ -8,6 +8,7 @@ import {
   type PruneScope,
 } from './common';
 import { checkTileScore, type TileScore } from './tilePrune';
+import { checkClassFloor } from './magnitudePrune';
 import type { PermuteObjective } from './permute';
 
 /**
@@ -29,8 +30,16 @@ export type PipelineStep =
       readonly learningRate?: number;
       readonly groupLasso?: number;
     }
-  /** Magnitude pruning of single weights to a sparsity (fraction of weights). */
-  | { readonly kind: 'prune'; readonly sparsity: number; readonly scope?: PruneScope }
+  /**
+   * Magnitude pruning of single weights to a sparsity (fraction of weights). classFloor: each
+   * class of a classifier keeps this multiple of the kept fraction (magnitudePrune.ts, CLASS_FLOOR).
+   */
+  | {
+      readonly kind: 'prune';
+      readonly sparsity: number;
+      readonly scope?: PruneScope;
+      readonly classFloor?: number;
+    }
   /** Hunter-style tile pruning to a tile sparsity (fraction of weight tiles). */
   | {
       readonly kind: 'tile-prune';
@@ -96,6 +105,7 @@ function checkStep(step: PipelineStep, index: number): void {
     case 'prune':
       checkSparsity(step.sparsity);
       checkScope(step.scope ?? 'local');
+      if (step.classFloor !== undefined) checkClassFloor(step.classFloor);
       return;
     case 'tile-prune':
       checkSparsity(step.tileSparsity, 'The tile sparsity');
