@@ -15,9 +15,12 @@ import { LinkNotice } from '../components/LinkNotice';
 import { LayerStrip } from '../components/LayerStrip';
 import { ModelPicker } from '../components/ModelPicker';
 import { ModelStatus } from '../components/ModelStatus';
+import { SweepPanel } from '../components/SweepPanel';
 import { ThemeToggle } from '../components/ThemeToggle';
+import { createDataSetClient, type DataSetService } from '../services/dataSetClient';
 import { createModelLoader } from '../services/modelLoader';
 import { getPipelineClient } from '../services/pipelineClient';
+import { getSweepClient } from '../services/sweepClient';
 import { TrainClient } from '../services/trainClient';
 import { getHeClient } from '../services/heClient';
 import { createAppStore, type AppStore } from '../store/appStore';
@@ -144,6 +147,7 @@ function Layout() {
           <ComparePanel />
           <HePanel />
           <HistoryPanel />
+          <SweepPanel />
           <ExportButtons />
         </main>
       </div>
@@ -162,11 +166,14 @@ function Layout() {
 export function App() {
   const [store] = useState(() => {
     let trainClient: TrainClient | undefined;
+    let dataSets: DataSetService | undefined;
     return createAppStore({
+      dataSets: () => (dataSets ??= createDataSetClient(import.meta.env.BASE_URL)),
       loader: createModelLoader(),
       pipeline: getPipelineClient,
       trainer: () => (trainClient ??= new TrainClient()),
       he: getHeClient,
+      sweep: getSweepClient,
       storage: browserStorage,
     });
   });

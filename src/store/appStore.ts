@@ -6,6 +6,12 @@ import {
   type ConversionActions,
   type ConversionSlice,
 } from './conversionActions';
+import {
+  createDataSetActions,
+  createDataSetSlice,
+  type DataSetActions,
+  type DataSetSlice,
+} from './dataSetActions';
 import { createHashActions, type HashActions } from './hashActions';
 import { createHeActions, type HeActions } from './heActions';
 import { createHeSlice, type HeSlice } from './heSlice';
@@ -17,6 +23,7 @@ import { createPruningSlice, type PruningSlice } from './pruningSlice';
 import { createRunActions, type RunActions } from './runActions';
 import { createRunsSlice, type RunsSlice } from './runsSlice';
 import { createSettingsActions, type SettingsActions } from './settingsActions';
+import { createSweepSlice, type SweepSlice } from './sweepSlice';
 import { createRuntime } from './runtime';
 import { createTilingSlice, type TilingSlice } from './tilingSlice';
 import { createUiSlice, type UiSlice } from './uiSlice';
@@ -36,7 +43,8 @@ export type Actions = ModelActions &
   RunActions &
   HeActions &
   HashActions &
-  SettingsActions;
+  SettingsActions &
+  DataSetActions;
 
 export type AppState = ModelSlice &
   ConversionSlice &
@@ -45,6 +53,8 @@ export type AppState = ModelSlice &
   RunsSlice &
   HeSlice &
   UiSlice &
+  DataSetSlice &
+  SweepSlice &
   Actions;
 export type AppStore = StoreApi<AppState>;
 
@@ -60,6 +70,7 @@ export function createAppStore(deps: StoreDeps): AppStore {
       ...createRunsSlice(set, get, api),
       ...createHeSlice(set, get, api),
       ...createUiSlice(set, get, api),
+      ...createDataSetSlice(set, get, api),
       ...createModelActions(rt),
       ...createConversionActions(rt),
       ...createPreviewActions(rt),
@@ -68,6 +79,8 @@ export function createAppStore(deps: StoreDeps): AppStore {
       ...createHeActions(rt),
       ...createHashActions(rt),
       ...createSettingsActions(rt),
+      ...createDataSetActions(rt),
+      ...createSweepSlice(rt),
     };
   });
 }

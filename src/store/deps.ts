@@ -10,7 +10,9 @@ import type {
   SessionRequest,
 } from '../services/heClient';
 import type { ModelLoader } from '../services/modelLoader';
+import type { DataSetService } from '../services/dataSetClient';
 import type { PipelineService } from '../services/pipelineClient';
+import type { SweepService } from '../services/sweepClient';
 import type {
   ConvertProgress,
   ConvertReport,
@@ -80,6 +82,10 @@ export interface StoreDeps {
   readonly trainer?: () => TrainService;
   /** Runs a preview after the current task; default queueMicrotask (tests may flush by hand). */
   readonly schedule?: (run: () => void) => void;
+  /** The built-in data sets the app serves (services/dataSetClient.ts); absent: MNIST only. */
+  readonly dataSets?: () => DataSetService;
   /** Persists calibrated timings (and the first-visit guide's state); absent: nothing is kept. */
   readonly storage?: KeyValueStorage;
+  /** The sweep workers (created on first sweep); absent: the studio cannot sweep. */
+  readonly sweep?: () => SweepService;
 }

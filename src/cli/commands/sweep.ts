@@ -6,6 +6,7 @@ import type { Command } from '../command';
 import { networkLabel } from '../format';
 import { formatMetric, loadModelAndTrainer, pruneModel, stepsFor, summarise } from './prune';
 import { pruneFlags, settingsFromFlags } from '../pruneSettings';
+import { runSpecSweep, specSweepUsage } from '../sweepSpec';
 
 /** One run of the sweep: a method at a sparsity, and where it landed. */
 export interface FrontierPoint {
@@ -66,8 +67,12 @@ export const command: Command = {
     '  [--data IMAGES,LABELS [--test-data IMAGES,LABELS]] [--json]',
     'For the tile method the sparsities are tile sparsities. Defaults: magnitude 0.5,0.8,0.9,0.95; tile 0.2,0.4,0.6,0.8;',
     'hepex 0.8,0.9,0.95,0.99. Every run starts from the given model.',
+    '',
+    specSweepUsage,
   ].join('\n'),
   async run(argv, io) {
+    // A sweep description file: independent jobs, serial, on a pool or on a queue.
+    if (argv.some((a) => a === '--spec' || a.startsWith('--spec='))) return runSpecSweep(argv, io);
     const flags = parseFlags(argv, { ...pruneFlags, sparsities: 'string' });
     requireString(flags, 'model');
     const methods = (listOf(flags, 'method') ?? ['hepex']).map((m) => {

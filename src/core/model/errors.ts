@@ -15,6 +15,7 @@ export type HepexErrorCode =
   | 'he-parameters'
   | 'he-runtime'
   | 'out-of-memory'
+  | 'timeout'
   | 'cancelled';
 
 export class HepexError extends Error {
