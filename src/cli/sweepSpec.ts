@@ -17,7 +17,13 @@ import {
   type SweepPool,
 } from '../engines/sweep/sweepPool';
 import { runSweepOnQueue } from '../engines/sweep/sweepQueue';
-import { optionalInteger, optionalNumber, parseFlags, requireString } from './args';
+import {
+  optionalInteger,
+  optionalNumber,
+  parseFlags,
+  requireString,
+  type ParsedFlags,
+} from './args';
 import type { CommandIo, CommandResult } from './command';
 import { formatMetric } from './commands/prune';
 
@@ -59,6 +65,21 @@ async function writeResults(path: string, results: SweepResults): Promise<void> 
   await rename(tmp, path);
 }
 
+/** A sweep job's limits from --job-timeout SECONDS and --job-memory MB (both optional). */
+export function jobLimits(flags: ParsedFlags): { timeoutMs?: number; maxMemoryMb?: number } {
+  const timeoutS = optionalNumber(flags, 'job-timeout');
+  if (timeoutS !== undefined && !(timeoutS > 0))
+    throw new HepexError(
+      'invalid-argument',
+      `--job-timeout must be positive seconds, got ${timeoutS}.`,
+    );
+  const maxMemoryMb =
+    flags['job-memory'] === undefined
+      ? undefined
+      : optionalInteger(flags, 'job-memory', { min: 64, max: 1 << 20 }, 0);
+  return { timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000, maxMemoryMb };
+}
+
 export async function runSpecSweep(argv: readonly string[], io: CommandIo): Promise<CommandResult> {
   const flags = parseFlags(argv, specSweepFlags);
   const specPath = requireString(flags, 'spec');
@@ -72,16 +93,7 @@ export async function runSpecSweep(argv: readonly string[], io: CommandIo): Prom
   if (flags.resume === true && out === undefined)
     throw new HepexError('invalid-argument', '--resume reads the results so far from --out FILE.');
   const workers = optionalInteger(flags, 'workers', { min: 1, max: 256 }, 1);
-  const timeoutS = optionalNumber(flags, 'job-timeout');
-  if (timeoutS !== undefined && !(timeoutS > 0))
-    throw new HepexError(
-      'invalid-argument',
-      `--job-timeout must be positive seconds, got ${timeoutS}.`,
-    );
-  const memoryMb =
-    flags['job-memory'] === undefined
-      ? undefined
-      : optionalInteger(flags, 'job-memory', { min: 64, max: 1 << 20 }, 0);
+  const { timeoutMs, maxMemoryMb } = jobLimits(flags);
 
   const bytes = await readBoundedFile(specPath, {
     limit: MAX_SPEC_BYTES,
@@ -150,12 +162,12 @@ export async function runSpecSweep(argv: readonly string[], io: CommandIo): Prom
     let pool: SweepPool | undefined;
     try {
       // One worker means this thread unless a limit needs a thread to enforce it.
-      const useThreads = workers > 1 || timeoutS !== undefined || memoryMb !== undefined;
+      const useThreads = workers > 1 || timeoutMs !== undefined || maxMemoryMb !== undefined;
       if (useThreads)
         pool = createSweepPool({
           workers,
-          timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
-          maxMemoryMb: memoryMb,
+          timeoutMs,
+          maxMemoryMb,
         });
       await runSweepJobs(todo, pool?.run ?? runInProcess, {
         concurrency: workers,

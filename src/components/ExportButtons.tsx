@@ -1,23 +1,13 @@
 import { useState } from 'react';
 import { historyFileName } from '../store/exportNames';
 import { gridExportOf } from '../store/gridExport';
+import { download } from './download';
 import { runsToCsv, runsToJson } from '../store/runsSlice';
 import { useAppStore, useAppStoreApi } from '../store/storeContext';
 import { GRID_IMAGE_SCALES, type GridImageScale } from '../viz/gridImage';
 import { renderGridImage } from '../viz/gridImageCanvas';
 import { paletteFor } from '../viz/palette';
 import { useResolvedTheme } from '../viz/useResolvedTheme';
-
-function download(name: string, parts: BlobPart[], type: string): void {
-  const url = URL.createObjectURL(new Blob(parts, { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 /**
  * Downloads, named by what they hold (exportNames.ts): the shown model as TF.js files and as

@@ -1,5 +1,6 @@
 import { extent, scaleLinear } from 'd3';
 import { useMemo } from 'react';
+import { PlotAxes } from './PlotAxes';
 import type { SweepPoint } from '../core/sweep/results';
 import { fmtInt, fmtNum } from '../viz/format';
 
@@ -49,39 +50,7 @@ export function SweepFrontierPlot({ points }: { points: readonly SweepPoint[] })
         aria-label={`Sweep: weight ciphertexts against ${yLabel}`}
         data-testid="sweep-plot"
       >
-        <g className="axis">
-          {x.ticks(6).map((t) => (
-            <g key={`x${t}`} transform={`translate(${x(t)},0)`}>
-              <line y1={m.top} y2={height - m.bottom} className="axis__grid" />
-              <text y={height - m.bottom + 16} textAnchor="middle">
-                {fmtInt(t)}
-              </text>
-            </g>
-          ))}
-          {y.ticks(5).map((t) => (
-            <g key={`y${t}`} transform={`translate(0,${y(t)})`}>
-              <line x1={m.left} x2={width - m.right} className="axis__grid" />
-              <text x={m.left - 8} dy="0.32em" textAnchor="end">
-                {fmtNum(t)}
-              </text>
-            </g>
-          ))}
-          <text
-            x={(m.left + width - m.right) / 2}
-            y={height - 6}
-            textAnchor="middle"
-            className="axis__label"
-          >
-            weight ciphertexts
-          </text>
-          <text
-            transform={`translate(12,${(m.top + height - m.bottom) / 2}) rotate(-90)`}
-            textAnchor="middle"
-            className="axis__label"
-          >
-            {yLabel}
-          </text>
-        </g>
+        <PlotAxes frame={{ width, height, m }} x={x} y={y} yLabel={yLabel} yFormat={fmtNum} />
         {frontier.length > 1 && (
           <path
             className="pareto__frontier"

@@ -5,6 +5,7 @@ import { useAppStore } from '../store/storeContext';
 import { selectSweepSpec } from '../store/sweepSlice';
 import { fmtInt, fmtPct } from '../viz/format';
 import { SweepFrontierPlot } from './SweepFrontierPlot';
+import { download } from './download';
 
 const METHOD_LABELS: Record<PruneMethod, string> = {
   magnitude: 'magnitude',
@@ -19,17 +20,6 @@ const numbersOf = (text: string): number[] =>
     .map((t) => t.trim())
     .filter((t) => t !== '')
     .map(Number);
-
-function download(name: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 /** A text field that commits on blur or Enter (a half-typed list is not an error yet). */
 function ListField({
@@ -144,7 +134,7 @@ export function SweepPanel() {
         <button
           type="button"
           className="button button--ghost"
-          onClick={() => download('hepex-sweep.json', exportSweepSpec())}
+          onClick={() => download('hepex-sweep.json', [exportSweepSpec()], 'application/json')}
         >
           Export spec
         </button>

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pruneModel } from '../../src/cli/commands/prune';
 import { parseFlags } from '../../src/cli/args';
@@ -15,7 +14,8 @@ import { evaluateNetwork } from '../../src/engines/tfjs/train';
 import { createTfjsTrainer } from '../../src/engines/tfjs/trainer';
 import { runHeInference } from '../../src/engines/seal/heInference';
 import { SealHeSession } from '../../src/engines/seal/heSession';
-import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
+import type { Seal } from '../../src/engines/seal/loadSeal';
+import { loadSealWithHeap } from '../fixtures/sealHeap';
 import { randomInputs, randomNetwork } from '../fixtures/networks';
 
 // Leak checks with real node-seal and real tfjs: many calls in one process must leave the
@@ -27,11 +27,7 @@ let seal: Seal;
 let memory: WebAssembly.Memory | undefined;
 
 beforeAll(async () => {
-  // Instantiate the module ourselves to hold its WebAssembly.Memory (the heap size).
-  const wasm = await readFile(new URL('seal_throws.wasm', import.meta.resolve('node-seal')));
-  ({ seal, memory } = await loadSeal({
-    instantiate: (imports) => WebAssembly.instantiate(wasm, imports),
-  }));
+  ({ seal, memory } = await loadSealWithHeap());
 });
 
 interface SealCase {

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LINEAR, SQUARE, type Activation } from '../../src/core/model/activation';
 import { costOfExecution } from '../../src/core/he/costModel';
@@ -13,7 +12,8 @@ import { SealHeSession } from '../../src/engines/seal/heSession';
 import { HeClientSide } from '../../src/engines/seal/heClientSide';
 import { HeServerSide } from '../../src/engines/seal/heServerSide';
 import { SessionContext } from '../../src/engines/seal/sessionContext';
-import { loadSeal, type Seal } from '../../src/engines/seal/loadSeal';
+import type { Seal } from '../../src/engines/seal/loadSeal';
+import { loadSealWithHeap } from '../fixtures/sealHeap';
 import {
   maxAbsDiff,
   randomInputs,
@@ -30,11 +30,7 @@ let seal: Seal;
 let memory: WebAssembly.Memory | undefined;
 
 beforeAll(async () => {
-  // Instantiate ourselves to see the WASM heap (the leak test reads its size).
-  const wasm = await readFile(new URL('seal_throws.wasm', import.meta.resolve('node-seal')));
-  ({ seal, memory } = await loadSeal({
-    instantiate: (imports) => WebAssembly.instantiate(wasm, imports),
-  }));
+  ({ seal, memory } = await loadSealWithHeap());
 });
 
 interface Case {

@@ -1,6 +1,6 @@
-import { HepexError } from '../../core/model/errors';
 import { serveSweepQueue } from '../../engines/sweep/sweepQueue';
-import { optionalInteger, optionalNumber, parseFlags, requireString } from '../args';
+import { jobLimits } from '../sweepSpec';
+import { optionalInteger, parseFlags, requireString } from '../args';
 import type { Command } from '../command';
 
 export const command: Command = {
@@ -25,16 +25,7 @@ export const command: Command = {
     });
     const url = requireString(flags, 'queue');
     const concurrency = optionalInteger(flags, 'concurrency', { min: 1, max: 256 }, 1);
-    const timeoutS = optionalNumber(flags, 'job-timeout');
-    if (timeoutS !== undefined && !(timeoutS > 0))
-      throw new HepexError(
-        'invalid-argument',
-        `--job-timeout must be positive seconds, got ${timeoutS}.`,
-      );
-    const memoryMb =
-      flags['job-memory'] === undefined
-        ? undefined
-        : optionalInteger(flags, 'job-memory', { min: 64, max: 1 << 20 }, 0);
+    const { timeoutMs, maxMemoryMb } = jobLimits(flags);
     const lockMs = optionalInteger(flags, 'lock-ms', { min: 100, max: 3_600_000 }, 30_000);
     const stalledMs = optionalInteger(flags, 'stalled-ms', { min: 100, max: 3_600_000 }, 30_000);
     // SIGTERM too: the way a service manager (or a test) stops a worker politely.
@@ -44,8 +35,8 @@ export const command: Command = {
     try {
       const served = await serveSweepQueue(url, {
         concurrency,
-        timeoutMs: timeoutS === undefined ? undefined : timeoutS * 1000,
-        maxMemoryMb: memoryMb,
+        timeoutMs,
+        maxMemoryMb,
         lockMs,
         stalledMs,
         signal: AbortSignal.any([io.signal, stop.signal]),
