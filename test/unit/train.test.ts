@@ -10,7 +10,11 @@ import { setupBackend, tf } from '../../src/engines/tfjs/backend';
 import { loadMnist } from '../../src/engines/tfjs/mnistNode';
 import { createSpec, initNetwork, parseActivation } from '../../src/engines/tfjs/models';
 import { evaluateNetwork, trainNetwork } from '../../src/engines/tfjs/train';
-import { createTfjsTrainer } from '../../src/engines/tfjs/trainer';
+import {
+  createTfjsTrainer,
+  fineTuneShiftOf,
+  TRAINING_DEFAULTS,
+} from '../../src/engines/tfjs/trainer';
 import { randomMasks as seededMasks } from '../fixtures/pruning';
 
 // Small real data: 400 training and 200 test digits from the seeded MNIST split.
@@ -121,6 +125,23 @@ describe('tfjs training', () => {
     expect(metric.name).toBe('accuracy');
     expect(metric.value).toBeGreaterThan(0.5);
     expect(metric.value).toBeGreaterThan(prunedMetric.value);
+  });
+
+  it('augments an unpruned fine-tune as the network was trained, a pruned MLP not at all, a CNN by 1 px', () => {
+    const mlp = initNetwork(mlpSpec, 1);
+    const cnn = initNetwork(createSpec('cnn', [784, 16, 10], undefined, { filters: 4 }), 1);
+    const allOnes = (n: Network): Mask[] =>
+      n.layers.map((l) => ({
+        rows: l.weights.rows,
+        cols: l.weights.cols,
+        data: new Uint8Array(l.weights.rows * l.weights.cols).fill(1),
+      }));
+    const pruned = (n: Network): Mask[] => magnitudePrune(n, { sparsity: 0.5 });
+    expect(fineTuneShiftOf(mlp, allOnes(mlp))).toBe(TRAINING_DEFAULTS.mlp.maxShift);
+    expect(TRAINING_DEFAULTS.mlp.maxShift).toBeGreaterThan(0);
+    expect(fineTuneShiftOf(mlp, pruned(mlp))).toBe(0);
+    expect(fineTuneShiftOf(cnn, allOnes(cnn))).toBe(TRAINING_DEFAULTS.cnn.maxShift);
+    expect(fineTuneShiftOf(cnn, pruned(cnn))).toBe(1);
   });
 
   it('group lasso zeroes whole pixels and neurons: after magnitude pruning far more of them are dead', async () => {
