@@ -49,12 +49,21 @@ import {
   QUICK_NETWORKS,
   QUICK_SHAPES,
   THETA,
+  type NetworkEntry,
 } from './paperNetworks';
-import { type NetworkRun, type Point, pruneNetwork, round, selectRows } from './paperSweep';
+import {
+  type NetworkRun,
+  type Point,
+  type SweepThreadJob,
+  pruneNetwork,
+  round,
+  selectRows,
+} from './paperSweep';
+import { runInThread } from './threadJob';
 
 /**
  * `npm run bench -- paper [--quick] [--networks=mlp,ae-256-64,...] [--shapes=4x4,4x8,...]
- *  [--samples=N] [--he-budget=MINUTES] [--models=DIR]`
+ *  [--samples=N] [--he-budget=MINUTES] [--models=DIR] [--workers=N or N1,N2,...]`
  *
  * The paper's results table (docs/method.md section 4) reproduced on this studio.
  * For every network (NETWORKS), tile shape (4x4, 4x8, 8x8 and the advisor's pick for the dense
@@ -90,6 +99,17 @@ function execAt(network: Network, tile: TileShape, N: RingDegree) {
       network.layers.map((l) => l.activation),
     ),
   };
+}
+
+/** What a pass of the pruning sweeps chose, as a string: equal strings, equal results. */
+function sweepKey(runs: readonly NetworkRun[]): string {
+  return JSON.stringify(
+    runs.map((r) => ({
+      summary: r.summary,
+      tileSearch: r.tileSearch,
+      points: r.points?.map((p) => [p.method, p.setting, p.metric, p.ciphertexts]),
+    })),
+  );
 }
 
 /**
@@ -151,6 +171,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     samples: 'string',
     'he-budget': 'string',
     models: 'string',
+    workers: 'string',
   });
   const list = (v: unknown) =>
     typeof v === 'string'
@@ -167,6 +188,16 @@ export async function run({ quick, args, progress }: BenchOptions) {
       `Unknown network ${unknown.join(', ')}; use ${NETWORKS.map((n) => n.id).join(', ')}.`,
     );
   }
+  const workerCounts = list(flags.workers)?.map((w) => {
+    const n = Number(w);
+    if (!Number.isInteger(n) || n < 1 || n > 64) {
+      throw new HepexError(
+        'invalid-argument',
+        `--workers takes thread counts 1-64 (e.g. 1,2); got '${w}'.`,
+      );
+    }
+    return n;
+  });
   const baseShapes = list(flags.shapes) ?? (quick ? QUICK_SHAPES : BASE_SHAPES);
   baseShapes.forEach((s) => parseTileShape(s));
   const samples = optionalNumber(flags, 'samples', quick ? 4 : 16);
@@ -182,40 +213,90 @@ export async function run({ quick, args, progress }: BenchOptions) {
     NETWORKS.find((n) => n.id === id)?.data === 'fashion-mnist' ? fashion! : data;
   const started = performance.now();
 
-  // Phase 1: pruning sweeps, network by network.
-  const runs: NetworkRun[] = [];
-  for (const id of wanted) {
-    const entry = NETWORKS.find((n) => n.id === id)!;
-    if (!(ARCHITECTURES as readonly string[]).includes(entry.arch)) {
-      const reason = `architecture '${entry.arch}' is not in src/engines/tfjs/models.ts yet`;
-      progress(`${entry.label}: skipped (${reason})`);
-      runs.push({
-        summary: { id, label: entry.label, limit: classifierLimit(NaN), skipped: reason },
-      });
-      continue;
-    }
-    if (entry.data === 'fashion-mnist' && !fashion) {
-      const reason = fashionMissing!;
-      progress(`${entry.label}: skipped (${reason})`);
-      runs.push({
-        summary: { id, label: entry.label, limit: classifierLimit(NaN), skipped: reason },
-      });
-      continue;
-    }
-    progress(`${entry.label}: pruning sweeps`);
-    try {
-      // Fashion-MNIST models are trained here: the models directory holds MNIST ones.
-      const dir = entry.data === 'fashion-mnist' ? undefined : modelsDir;
-      runs.push(await pruneNetwork(entry, dataOf(id), dir, quick, baseShapes, progress));
-    } catch (e) {
-      const reason = `failed: ${e instanceof Error ? e.message : String(e)}`;
-      progress(`${entry.label}: ${reason}`);
-      runs.push({
-        summary: { id, label: entry.label, limit: classifierLimit(NaN), skipped: reason },
-      });
-    }
+  // Phase 1: pruning sweeps, network by network in this thread, or each network a job on a pool
+  // of worker threads (--workers=N). --workers=1,2 runs the sweeps once per count, one after
+  // the other in this run, and checks that every count gives the same points.
+  const skipReason = (entry: NetworkEntry): string | undefined =>
+    !(ARCHITECTURES as readonly string[]).includes(entry.arch)
+      ? `architecture '${entry.arch}' is not in src/engines/tfjs/models.ts yet`
+      : entry.data === 'fashion-mnist' && !fashion
+        ? fashionMissing!
+        : undefined;
+  const skipped = (entry: NetworkEntry, reason: string): NetworkRun => ({
+    summary: { id: entry.id, label: entry.label, limit: classifierLimit(NaN), skipped: reason },
+  });
+  const pruneAll = async (workers: number | undefined) => {
+    const t0 = performance.now();
+    const runs: NetworkRun[] = [];
+    const perNetwork: Record<string, number> = {};
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < wanted.length) {
+        const i = next++;
+        const entry = NETWORKS.find((n) => n.id === wanted[i])!;
+        const reason = skipReason(entry);
+        if (reason) {
+          progress(`${entry.label}: skipped (${reason})`);
+          runs[i] = skipped(entry, reason);
+          continue;
+        }
+        progress(`${entry.label}: pruning sweeps${workers ? ` (pool of ${workers})` : ''}`);
+        // Fashion-MNIST models are trained here: the models directory holds MNIST ones.
+        const dir = entry.data === 'fashion-mnist' ? undefined : modelsDir;
+        const started = performance.now();
+        try {
+          runs[i] =
+            workers === undefined
+              ? await pruneNetwork(entry, dataOf(entry.id), dir, quick, baseShapes, progress)
+              : await runInThread<NetworkRun>(
+                  new URL('./paperSweepWorker.ts', import.meta.url),
+                  { id: entry.id, quick, baseShapes, modelsDir: dir } satisfies SweepThreadJob,
+                  { what: `${entry.id} sweep thread`, onProgress: progress },
+                );
+        } catch (e) {
+          // One failed network must not cost the rest of the run: its row says why.
+          const why = `failed: ${e instanceof Error ? e.message : String(e)}`;
+          progress(`${entry.label}: ${why}`);
+          runs[i] = skipped(entry, why);
+        }
+        perNetwork[entry.id] = Math.round((performance.now() - started) / 1000);
+      }
+    };
+    await Promise.all(Array.from({ length: workers ?? 1 }, lane));
+    return { runs, seconds: Math.round((performance.now() - t0) / 1000), perNetwork };
+  };
+  const passes: {
+    workers: number | undefined;
+    seconds: number;
+    perNetwork: object;
+    key: string;
+  }[] = [];
+  let runs: NetworkRun[] = [];
+  for (const workers of workerCounts ?? [undefined]) {
+    const pass = await pruneAll(workers);
+    runs = pass.runs;
+    passes.push({
+      workers,
+      seconds: pass.seconds,
+      perNetwork: pass.perNetwork,
+      key: sweepKey(runs),
+    });
+    if (workers !== undefined)
+      progress(`pruning sweeps on ${workers} worker(s): ${pass.seconds} s`);
   }
-  const pruneSeconds = Math.round((performance.now() - started) / 1000);
+  const pruneSeconds = passes[passes.length - 1].seconds;
+  const pool = workerCounts
+    ? {
+        passes: passes.map(({ workers, seconds, perNetwork }) => ({
+          workers,
+          seconds,
+          perNetwork,
+        })),
+        // Every pass chose the same points (settings, metrics, ciphertexts, limits).
+        identical: passes.every((p) => p.key === passes[0].key),
+        speedup: round(passes[0].seconds / pruneSeconds, 3),
+      }
+    : undefined;
 
   // Phase 2: rows, calibrated SEAL timings per ring degree, predictions and measurements.
   const selected = runs.flatMap((r) =>
@@ -360,6 +441,11 @@ export async function run({ quick, args, progress }: BenchOptions) {
         `Data: ${data.label}; Fashion-MNIST rows: ${fashion ? fashion.label : needsFashion ? `not run (${fashionMissing})` : 'not requested'}.`,
         `Measured rows of one network and shape keep their weights as the unpruned row does: resident (encoded once) or streamed (encoded per use; the peak then leaves the model out). The engine refuses runs it predicts above 2.5 GiB of SEAL memory (one WASM heap stops at 4 GiB); encrypted runs get ${heBudgetMs / 60_000} min of predicted time (weight encodes included): first the unpruned and HE-PEx rows at each network's reference shape (where its unpruned row is cheapest), then that shape's baselines, then the other rows, cheapest first.`,
         `Pruning sweeps ${pruneSeconds} s, encrypted inference ${heSeconds} s.`,
+        ...(pool
+          ? [
+              `Pruning sweeps per worker count (each network a job in a worker thread): ${pool.passes.map((p) => `${p.workers}: ${p.seconds} s`).join(', ')}; ${pool.speedup}x; ${pool.identical ? 'identical points' : 'POINTS DIFFER between counts'}.`,
+            ]
+          : []),
       ],
     },
     networks,
@@ -384,6 +470,7 @@ export async function run({ quick, args, progress }: BenchOptions) {
     heBudgetMinutes: heBudgetMs / 60_000,
     theta: THETA,
     seconds: { pruning: pruneSeconds, encryptedInference: heSeconds },
+    ...(pool ? { pool } : {}),
     timings,
     networks: runs.map((r) => ({
       ...r.summary,

@@ -1,6 +1,4 @@
-import { Worker } from 'node:worker_threads';
 import type { OpTimingTable } from '../src/core/he/costModel';
-import { HepexError, type HepexErrorCode } from '../src/core/model/errors';
 import { prepareHeModel, type HeModel } from '../src/core/he/heModel';
 import type { Network } from '../src/core/model/network';
 import type { NetworkPermutation } from '../src/core/model/permutation';
@@ -9,6 +7,7 @@ import { runHeInference } from '../src/engines/seal/heInference';
 import { SealHeSession } from '../src/engines/seal/heSession';
 import { loadSeal } from '../src/engines/seal/loadSeal';
 import type { MeasuredHe } from './paperTable';
+import { runInThread } from './threadJob';
 
 /**
  * Encrypted runs of bench paper, each in a worker thread of its own: node-seal's WASM heap never
@@ -66,30 +65,13 @@ export async function runHeJob(job: HeJob): Promise<MeasuredHe> {
   }
 }
 
-type Reply = { result: MeasuredHe } | { error: { code?: HepexErrorCode; message: string } };
-
 /**
  * Runs `job` in a fresh worker (bench/paperHeWorker.ts) and ends the worker. A run that takes
  * longer than `timeoutMs` (a heap past 4 GiB spins rather than fails) is stopped and rejected.
  */
 export function measureInWorker(job: HeJob, timeoutMs: number): Promise<MeasuredHe> {
-  const worker = new Worker(new URL('./paperHeWorker.ts', import.meta.url), { workerData: job });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const done = new Promise<MeasuredHe>((resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer in ${Math.round(timeoutMs / 1000)} s; stopped`)),
-      timeoutMs,
-    );
-    worker.once('message', (reply: Reply) => {
-      if ('result' in reply) resolve(reply.result);
-      else if (reply.error.code) reject(new HepexError(reply.error.code, reply.error.message));
-      else reject(new Error(reply.error.message));
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the SEAL worker ended with code ${code}`)));
-  });
-  return done.finally(() => {
-    clearTimeout(timer);
-    void worker.terminate();
+  return runInThread(new URL('./paperHeWorker.ts', import.meta.url), job, {
+    timeoutMs,
+    what: 'SEAL worker',
   });
 }

@@ -97,6 +97,15 @@ export interface NetworkRun {
   readonly trainingSeconds?: number;
 }
 
+/** One network's sweeps as a pool job (bench/paperSweepWorker.ts): plain data only. */
+export interface SweepThreadJob {
+  readonly id: string;
+  readonly quick: boolean;
+  readonly baseShapes: readonly string[];
+  /** Where shipped models are (undefined: train here). */
+  readonly modelsDir?: string;
+}
+
 export async function pruneNetwork(
   entry: NetworkEntry,
   data: DatasetSplit,
