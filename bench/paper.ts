@@ -211,7 +211,6 @@ export async function run({ quick, args, progress }: BenchOptions) {
   const fashion = needsFashion && !fashionMissing ? await loadFashionMnistSplit() : undefined;
   const dataOf = (id: string): DatasetSplit =>
     NETWORKS.find((n) => n.id === id)?.data === 'fashion-mnist' ? fashion! : data;
-  const started = performance.now();
 
   // Phase 1: pruning sweeps, network by network in this thread, or each network a job on a pool
   // of worker threads (--workers=N). --workers=1,2 runs the sweeps once per count, one after
