@@ -2,10 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { machineInfo } from './common';
 
 /**
- * `npm run bench -- [name ...] [--quick] [--tag=NAME]`: runs the named benchmarks (default: all)
- * and prints one JSON object { date, machine, results: { name: result } } on stdout; it also
- * writes it to bench/results/<names>[-NAME][-quick].json (prune --fashion-only: -fashion). Each
- * bench/<name>.ts exports `run(options)`. Ratios are measured side by side in one run; nothing
+ * `npm run bench -- [name ...] [--quick] [--tag=NAME]`: runs the named benchmarks (default: all
+ * but studio-pool) and prints one JSON object { date, machine, results: { name: result } } on
+ * stdout; it also writes it to bench/results/<names>[-NAME][-quick].json (prune --fashion-only:
+ * -fashion). Each bench module (bench/<name>.ts; studio-pool: studioPool.ts) exports
+ * `run(options)`. Ratios are measured side by side in one run; nothing
  * here asserts a time (machines are noisy).
  */
 export interface BenchOptions {
@@ -24,12 +25,15 @@ const benches: Record<string, () => Promise<BenchModule>> = {
   pool: () => import('./pool'),
   paper: () => import('./paper'),
   bar: () => import('./bar'),
+  'studio-pool': () => import('./studioPool'),
 };
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const names = argv.filter((a) => !a.startsWith('--'));
-const selected = names.length ? names : Object.keys(benches);
+// Only when named: it drives a browser over the production build (npm run build first).
+const OPT_IN = new Set(['studio-pool']);
+const selected = names.length ? names : Object.keys(benches).filter((n) => !OPT_IN.has(n));
 const unknown = selected.filter((n) => !benches[n]);
 if (unknown.length) {
   process.stderr.write(

@@ -139,7 +139,7 @@ export function HePanel() {
                   </tr>
                 ) : (
                   <tr key={r.label}>
-                    <td className="history__label" title={r.label}>
+                    <td className="history__label" title={r.label} data-testid="he-row-label">
                       {r.label}
                     </td>
                     <td className="num">{r.ringDegree}</td>
@@ -160,7 +160,9 @@ export function HePanel() {
                     <td className="num" data-testid="he-measured">
                       {fmtMs(r.latencyMs)}
                     </td>
-                    <td className="num">{fmtMs(r.predictedMs)}</td>
+                    <td className="num" data-testid="he-predicted">
+                      {fmtMs(r.predictedMs)}
+                    </td>
                     <td className="num">{fmtBytes(r.peakBytes)}</td>
                     <td className="num">{fmtInt(r.rotations)}</td>
                     <td className="num">{r.maxAbsError.toExponential(1)}</td>

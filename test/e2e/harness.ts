@@ -6,29 +6,15 @@
  * asset paths and module workers) and launches /usr/bin/chromium with a fresh profile; both
  * are stopped when the file's tests end. Screenshots land in test-results/ (gitignored).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { root, startBrowser, startPreview } from './browser';
 
-export const root = fileURLToPath(new URL('../../', import.meta.url));
+export { root };
 export const RESULTS_DIR = join(root, 'test-results');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Session {
   readonly baseUrl: string;
@@ -43,88 +29,14 @@ after(async () => {
   session = undefined;
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startPreview(): Promise<string> {
-  if (!existsSync(join(root, 'dist', 'index.html'))) {
-    throw new Error(
-      'dist/ has no production build: run `npm run build` first (npm run test:e2e does).',
-    );
-  }
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      join(root, 'node_modules/vite/bin/vite.js'),
-      'preview',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--strictPort',
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  cleanups.push(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-  const baseUrl = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null)
-      throw new Error(`vite preview exited (${child.exitCode}):\n${output}`);
-    try {
-      const response = await fetch(baseUrl);
-      if (response.ok) return baseUrl;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`vite preview did not answer on ${baseUrl} within 30 s:\n${output}`);
-}
-
-async function startBrowser(): Promise<BrowserContext> {
-  const userDataDir = await mkdtemp(join(tmpdir(), 'hepex-e2e-'));
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1280, height: 800 },
-  });
-  cleanups.push(async () => {
-    await context.close();
-    await rm(userDataDir, { recursive: true, force: true });
-  });
-  // The first-visit guide overlays a corner; tests that are not about it start with it closed.
-  await context.addInitScript(() => window.localStorage.setItem('hepex.guide.v1', 'closed'));
-  return context;
-}
-
 function getSession(): Promise<Session> {
   session ??= (async () => {
     await mkdir(RESULTS_DIR, { recursive: true });
-    const baseUrl = await startPreview();
-    const context = await startBrowser();
-    return { baseUrl, context };
+    const preview = await startPreview();
+    cleanups.push(preview.stop);
+    const browser = await startBrowser();
+    cleanups.push(browser.stop);
+    return { baseUrl: preview.value, context: browser.value };
   })();
   return session;
 }
