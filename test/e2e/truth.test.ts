@@ -263,6 +263,8 @@ test('one ring degree from the sidebar to the encrypted run; timings calibrated 
       await page.reload();
       await ready(page);
       await showMlp(page);
+      // One HE worker: this checks the calibrated per-operation timings, not the pool's model.
+      await page.getByTestId('he-workers').selectOption('1');
       assert.match((await page.getByTestId('he-timings').textContent()) ?? '', /reference timings/);
       await page.getByTestId('he-run').click();
       await page.getByTestId('he-results').waitFor({ timeout: 600_000 });
