@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { HepexError } from '../src/core/model/errors';
 import { root, startBrowser, startPreview } from '../test/e2e/browser';
+import { denseCountIs, ready } from '../test/e2e/studioPage';
 import type { BenchOptions } from './main';
 
 /**
@@ -48,14 +49,9 @@ export async function run({ args, progress }: BenchOptions) {
         // A fresh page per run: the results table is then this run's alone (calibrated
         // timings stay in localStorage, so only the first run calibrates; it is run again).
         await page.goto(preview.value);
-        await page.getByTestId('counts-panel').waitFor({ timeout: 60_000 });
+        await ready(page);
         await page.getByTestId('preset-select').selectOption('mlp');
-        await page.waitForFunction(
-          () =>
-            document.querySelector('[data-testid="ciphertexts-before"]')?.textContent === '3,184',
-          undefined,
-          { timeout: 60_000 },
-        );
+        await denseCountIs(page, 3_184);
         browserCores = await page.evaluate(() => navigator.hardwareConcurrency);
         await page.getByTestId('he-workers').selectOption(String(workers));
         await page.getByTestId('he-run').click();
